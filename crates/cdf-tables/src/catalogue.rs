@@ -1,0 +1,674 @@
+//! The built-in tables: one per CDF resource, columns and types as the Gateway 2.0 page lists them
+//! (shared/seed) and the rest of each resource's fields from cdf-api.md §10.
+
+/// PostgreSQL type of a catalogue column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnType {
+    BigInt,
+    BigIntArray,
+    Text,
+    Varchar(u32),
+    TextArray,
+    Bool,
+    Double,
+    TimestampTz,
+    Json,
+}
+
+impl ColumnType {
+    /// The type as written in `CREATE FOREIGN TABLE`.
+    pub fn sql(&self) -> String {
+        match self {
+            ColumnType::BigInt => "BIGINT".into(),
+            ColumnType::BigIntArray => "BIGINT[]".into(),
+            ColumnType::Text => "TEXT".into(),
+            ColumnType::Varchar(n) => format!("VARCHAR({n})"),
+            ColumnType::TextArray => "TEXT[]".into(),
+            ColumnType::Bool => "BOOL".into(),
+            ColumnType::Double => "DOUBLE PRECISION".into(),
+            ColumnType::TimestampTz => "TIMESTAMPTZ".into(),
+            ColumnType::Json => "JSON".into(),
+        }
+    }
+}
+
+/// Whether a column may be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Assigned by CDF (ids, timestamps); a non-NULL value on write is an error.
+    ReadOnly,
+    Optional,
+    /// CDF rejects an item without it; NULL is an error naming the row.
+    Required,
+}
+
+/// Where a column's value lives in the CDF JSON item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// A top-level field, camelCase.
+    Json(&'static str),
+    /// A field of a nested object, e.g. `status.code`.
+    Nested(&'static str, &'static str),
+    /// `TEXT[]` of label external ids <-> `[{"externalId": ...}]`.
+    LabelRefs(&'static str),
+    /// A single id that the Gateway 2.0 page types as `BIGINT[]` (labels.data_set_id).
+    SingleFromArray(&'static str),
+    /// Not part of the item body: the resource's writer places it (URL path, series identity, ...).
+    Address,
+}
+
+/// Which time range a timestamp column accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeDomain {
+    /// Milliseconds since 1970 (CDF rejects negative times outside datapoints).
+    SinceEpoch,
+    /// Datapoint timestamps: 1900-01-01 .. 2099-12-31 23:59:59.999.
+    Datapoint,
+}
+
+pub const MIN_DATAPOINT_MS: i64 = -2_208_988_800_000;
+pub const MAX_DATAPOINT_MS: i64 = 4_102_444_799_999;
+/// Largest timestamp CDF accepts on resource fields (same ceiling as datapoints).
+pub const MAX_TIMESTAMP_MS: i64 = MAX_DATAPOINT_MS;
+
+/// Limits CDF puts on a `metadata` object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetadataLimits {
+    pub max_key_bytes: usize,
+    pub max_value_bytes: usize,
+    pub max_pairs: usize,
+    pub max_total_bytes: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Column {
+    pub name: &'static str,
+    pub ty: ColumnType,
+    pub field: Field,
+    pub access: Access,
+    /// CDF's limit in characters, checked with a clear error before sending.
+    pub max_chars: Option<usize>,
+    pub time_domain: TimeDomain,
+    pub metadata_limits: Option<MetadataLimits>,
+}
+
+/// How rows of a table are written to CDF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteKind {
+    /// `POST /{path}` with `{"items": [...]}`, at most `max_items` per request.
+    Items { max_items: usize },
+    /// `POST /files?overwrite=`: one file per request.
+    File,
+    /// `POST /timeseries/data`.
+    Datapoints { is_string: bool },
+    /// `POST /sequences/data`.
+    SequenceRows,
+    /// `POST /raw/dbs/{db}/tables/{table}/rows`.
+    RawRows,
+    /// `POST /raw/dbs`.
+    RawDatabases,
+    /// `POST /raw/dbs/{db}/tables`.
+    RawTables,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resource {
+    /// Table name in `IMPORT FOREIGN SCHEMA` and the value of the `resource` table option.
+    pub table: &'static str,
+    /// API path below `/api/v1/projects/{project}/`.
+    pub api_path: &'static str,
+    /// The capability that guards reads and writes.
+    pub acl: &'static str,
+    pub columns: &'static [Column],
+    pub write: WriteKind,
+    pub supports_update: bool,
+    pub supports_delete: bool,
+}
+
+impl Resource {
+    pub fn column(&self, name: &str) -> Option<&'static Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// `CREATE FOREIGN TABLE` statement for this resource, as IMPORT FOREIGN SCHEMA emits it.
+    pub fn create_table_sql(&self, schema: &str, server: &str) -> String {
+        let cols: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| {
+                let not_null = if c.access == Access::Required { " NOT NULL" } else { "" };
+                format!("  {} {}{}", quote_ident(c.name), c.ty.sql(), not_null)
+            })
+            .collect();
+        format!(
+            "CREATE FOREIGN TABLE {}.{} (\n{}\n) SERVER {} OPTIONS (resource {})",
+            quote_ident(schema),
+            quote_ident(self.table),
+            cols.join(",\n"),
+            quote_ident(server),
+            quote_literal(self.table)
+        )
+    }
+}
+
+/// Quotes an SQL identifier when it is not a plain lower-case name or is a keyword we emit.
+pub fn quote_ident(name: &str) -> String {
+    let plain = !name.is_empty()
+        && name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !RESERVED.contains(&name);
+    if plain {
+        name.to_string()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+}
+
+pub fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Column names of ours that PostgreSQL treats as reserved words.
+const RESERVED: &[&str] = &["timestamp", "values"];
+
+const fn col(name: &'static str, ty: ColumnType, field: Field, access: Access) -> Column {
+    Column {
+        name,
+        ty,
+        field,
+        access,
+        max_chars: None,
+        time_domain: TimeDomain::SinceEpoch,
+        metadata_limits: None,
+    }
+}
+
+const fn limited(mut c: Column, max_chars: usize) -> Column {
+    c.max_chars = Some(max_chars);
+    c
+}
+
+const fn metadata(limits: MetadataLimits) -> Column {
+    let mut c = col("metadata", ColumnType::Json, Field::Json("metadata"), Access::Optional);
+    c.metadata_limits = Some(limits);
+    c
+}
+
+const ASSET_METADATA: MetadataLimits = MetadataLimits {
+    max_key_bytes: 128,
+    max_value_bytes: 10_240,
+    max_pairs: 256,
+    max_total_bytes: 10_240,
+};
+const EVENT_METADATA: MetadataLimits = MetadataLimits {
+    max_key_bytes: 128,
+    max_value_bytes: 128_000,
+    max_pairs: 256,
+    max_total_bytes: 200_000,
+};
+const TIMESERIES_METADATA: MetadataLimits = MetadataLimits {
+    max_key_bytes: 128,
+    max_value_bytes: 10_000,
+    max_pairs: 256,
+    max_total_bytes: 10_000,
+};
+
+use Access::*;
+use ColumnType::*;
+
+const ID: Column = col("id", BigInt, Field::Json("id"), ReadOnly);
+const EXTERNAL_ID: Column = limited(
+    col("external_id", Varchar(255), Field::Json("externalId"), Optional),
+    255,
+);
+const REQUIRED_EXTERNAL_ID: Column = limited(
+    col("external_id", Varchar(255), Field::Json("externalId"), Required),
+    255,
+);
+const DATA_SET_ID: Column = col("data_set_id", BigInt, Field::Json("dataSetId"), Optional);
+const CREATED_TIME: Column = col("created_time", TimestampTz, Field::Json("createdTime"), ReadOnly);
+const LAST_UPDATED_TIME: Column = col(
+    "last_updated_time",
+    TimestampTz,
+    Field::Json("lastUpdatedTime"),
+    ReadOnly,
+);
+
+const ASSETS: &[Column] = &[
+    ID,
+    EXTERNAL_ID,
+    limited(col("name", Text, Field::Json("name"), Required), 140),
+    col("parent_id", BigInt, Field::Json("parentId"), Optional),
+    limited(
+        col("parent_external_id", Varchar(255), Field::Json("parentExternalId"), Optional),
+        255,
+    ),
+    limited(col("description", Text, Field::Json("description"), Optional), 500),
+    DATA_SET_ID,
+    metadata(ASSET_METADATA),
+    limited(col("source", Text, Field::Json("source"), Optional), 128),
+    col("labels", TextArray, Field::LabelRefs("labels"), Optional),
+    col("geo_location", Json, Field::Json("geoLocation"), Optional),
+    col("root_id", BigInt, Field::Json("rootId"), ReadOnly),
+    CREATED_TIME,
+    LAST_UPDATED_TIME,
+];
+
+const EVENTS: &[Column] = &[
+    ID,
+    EXTERNAL_ID,
+    DATA_SET_ID,
+    col("start_time", TimestampTz, Field::Json("startTime"), Optional),
+    col("end_time", TimestampTz, Field::Json("endTime"), Optional),
+    limited(col("type", Text, Field::Json("type"), Optional), 64),
+    limited(col("subtype", Text, Field::Json("subtype"), Optional), 64),
+    limited(col("description", Text, Field::Json("description"), Optional), 500),
+    metadata(EVENT_METADATA),
+    col("asset_ids", BigIntArray, Field::Json("assetIds"), Optional),
+    limited(col("source", Text, Field::Json("source"), Optional), 128),
+    CREATED_TIME,
+    LAST_UPDATED_TIME,
+];
+
+const FILES: &[Column] = &[
+    ID,
+    EXTERNAL_ID,
+    limited(col("name", Text, Field::Json("name"), Required), 256),
+    limited(col("directory", Varchar(512), Field::Json("directory"), Optional), 512),
+    limited(col("source", Text, Field::Json("source"), Optional), 128),
+    limited(col("mime_type", Text, Field::Json("mimeType"), Optional), 256),
+    metadata(ASSET_METADATA),
+    col("asset_ids", BigIntArray, Field::Json("assetIds"), Optional),
+    DATA_SET_ID,
+    col("source_created_time", TimestampTz, Field::Json("sourceCreatedTime"), Optional),
+    col("source_modified_time", TimestampTz, Field::Json("sourceModifiedTime"), Optional),
+    col("security_categories", BigIntArray, Field::Json("securityCategories"), Optional),
+    col("labels", TextArray, Field::LabelRefs("labels"), Optional),
+    col("geo_location", Json, Field::Json("geoLocation"), Optional),
+    col("uploaded", Bool, Field::Json("uploaded"), ReadOnly),
+    col("uploaded_time", TimestampTz, Field::Json("uploadedTime"), ReadOnly),
+    CREATED_TIME,
+    LAST_UPDATED_TIME,
+];
+
+const TIME_SERIES: &[Column] = &[
+    ID,
+    EXTERNAL_ID,
+    limited(col("name", Text, Field::Json("name"), Optional), 255),
+    col("is_string", Bool, Field::Json("isString"), Optional),
+    col("is_step", Bool, Field::Json("isStep"), Optional),
+    metadata(TIMESERIES_METADATA),
+    limited(col("unit", Text, Field::Json("unit"), Optional), 32),
+    limited(col("unit_external_id", Text, Field::Json("unitExternalId"), Optional), 256),
+    col("asset_id", BigInt, Field::Json("assetId"), Optional),
+    limited(col("description", Text, Field::Json("description"), Optional), 1000),
+    col("security_categories", BigIntArray, Field::Json("securityCategories"), Optional),
+    DATA_SET_ID,
+    CREATED_TIME,
+    LAST_UPDATED_TIME,
+];
+
+const fn datapoint_columns(value: Column) -> [Column; 6] {
+    let mut timestamp = col("timestamp", TimestampTz, Field::Json("timestamp"), Required);
+    timestamp.time_domain = TimeDomain::Datapoint;
+    [
+        col("id", BigInt, Field::Address, Optional),
+        limited(col("external_id", Varchar(255), Field::Address, Optional), 255),
+        timestamp,
+        value,
+        col("status_code", BigInt, Field::Nested("status", "code"), Optional),
+        col("status_symbol", Text, Field::Nested("status", "symbol"), Optional),
+    ]
+}
+
+const DOUBLE_DATAPOINTS: &[Column] =
+    &datapoint_columns(col("value", Double, Field::Json("value"), Optional));
+const STRING_DATAPOINTS: &[Column] = &datapoint_columns(limited(
+    col("value", Varchar(255), Field::Json("value"), Optional),
+    255,
+));
+
+const SEQUENCES: &[Column] = &[
+    ID,
+    EXTERNAL_ID,
+    limited(col("name", Text, Field::Json("name"), Optional), 255),
+    limited(col("description", Text, Field::Json("description"), Optional), 1000),
+    col("asset_id", BigInt, Field::Json("assetId"), Optional),
+    DATA_SET_ID,
+    metadata(TIMESERIES_METADATA),
+    col("columns", Json, Field::Json("columns"), Required),
+    CREATED_TIME,
+    LAST_UPDATED_TIME,
+];
+
+const SEQUENCE_ROWS: &[Column] = &[
+    col("id", BigInt, Field::Address, Optional),
+    limited(col("external_id", Varchar(255), Field::Address, Optional), 255),
+    col("row_number", BigInt, Field::Json("rowNumber"), Required),
+    col("values", Json, Field::Json("values"), Required),
+];
+
+const LABELS: &[Column] = &[
+    REQUIRED_EXTERNAL_ID,
+    limited(col("name", Text, Field::Json("name"), Required), 140),
+    limited(col("description", Text, Field::Json("description"), Optional), 500),
+    // The Gateway 2.0 page lists data_set_id as BIGINT[]; CDF holds one data set per label.
+    col("data_set_id", BigIntArray, Field::SingleFromArray("dataSetId"), Optional),
+    CREATED_TIME,
+];
+
+const RELATIONSHIPS: &[Column] = &[
+    REQUIRED_EXTERNAL_ID,
+    limited(
+        col("source_external_id", Varchar(255), Field::Json("sourceExternalId"), Required),
+        255,
+    ),
+    col("source_type", Text, Field::Json("sourceType"), Required),
+    limited(
+        col("target_external_id", Varchar(255), Field::Json("targetExternalId"), Required),
+        255,
+    ),
+    col("target_type", Text, Field::Json("targetType"), Required),
+    col("start_time", TimestampTz, Field::Json("startTime"), Optional),
+    col("end_time", TimestampTz, Field::Json("endTime"), Optional),
+    col("confidence", Double, Field::Json("confidence"), Optional),
+    DATA_SET_ID,
+    col("labels", TextArray, Field::LabelRefs("labels"), Optional),
+    CREATED_TIME,
+    LAST_UPDATED_TIME,
+];
+
+const DATA_SETS: &[Column] = &[
+    ID,
+    EXTERNAL_ID,
+    limited(col("name", Text, Field::Json("name"), Optional), 50),
+    limited(col("description", Text, Field::Json("description"), Optional), 500),
+    metadata(ASSET_METADATA),
+    col("write_protected", Bool, Field::Json("writeProtected"), Optional),
+    CREATED_TIME,
+    LAST_UPDATED_TIME,
+];
+
+const EXTRACTION_PIPELINES: &[Column] = &[
+    ID,
+    REQUIRED_EXTERNAL_ID,
+    limited(col("name", Text, Field::Json("name"), Required), 140),
+    col("data_set_id", BigInt, Field::Json("dataSetId"), Required),
+    limited(col("description", Text, Field::Json("description"), Optional), 500),
+    col("schedule", Text, Field::Json("schedule"), Optional),
+    limited(col("source", Text, Field::Json("source"), Optional), 255),
+    limited(
+        col("documentation", Varchar(10000), Field::Json("documentation"), Optional),
+        10_000,
+    ),
+    limited(col("created_by", Varchar(255), Field::Json("createdBy"), Optional), 255),
+    col("raw_tables", Json, Field::Json("rawTables"), Optional),
+    col("contacts", Json, Field::Json("contacts"), Optional),
+    col("metadata", Json, Field::Json("metadata"), Optional),
+    col("notification_config", Json, Field::Json("notificationConfig"), Optional),
+    col("last_success", TimestampTz, Field::Json("lastSuccess"), ReadOnly),
+    col("last_failure", TimestampTz, Field::Json("lastFailure"), ReadOnly),
+    col("last_seen", TimestampTz, Field::Json("lastSeen"), ReadOnly),
+    col("last_message", Text, Field::Json("lastMessage"), ReadOnly),
+    CREATED_TIME,
+    LAST_UPDATED_TIME,
+];
+
+const EXTRACTION_PIPELINE_RUNS: &[Column] = &[
+    ID,
+    REQUIRED_EXTERNAL_ID,
+    col("status", Text, Field::Json("status"), Required),
+    limited(col("message", Text, Field::Json("message"), Optional), 1000),
+    col("created_time", TimestampTz, Field::Json("createdTime"), Optional),
+];
+
+const RAW_DATABASES: &[Column] = &[
+    limited(col("_raw_database", Varchar(32), Field::Json("name"), Required), 32),
+];
+
+const RAW_TABLES: &[Column] = &[
+    limited(col("_raw_database", Varchar(32), Field::Address, Required), 32),
+    limited(col("_raw_table", Varchar(64), Field::Json("name"), Required), 64),
+];
+
+const RAW_ROWS: &[Column] = &[
+    limited(col("_raw_database", Varchar(32), Field::Address, Required), 32),
+    limited(col("_raw_table", Varchar(64), Field::Address, Required), 64),
+    limited(col("_raw_key", Text, Field::Json("key"), Required), 1024),
+    col("_raw_columns", Json, Field::Json("columns"), Required),
+    col(
+        "_raw_last_updated_time",
+        TimestampTz,
+        Field::Json("lastUpdatedTime"),
+        ReadOnly,
+    ),
+];
+
+const fn items(max_items: usize) -> WriteKind {
+    WriteKind::Items { max_items }
+}
+
+pub const RESOURCES: &[Resource] = &[
+    Resource {
+        table: "assets",
+        api_path: "assets",
+        acl: "assetsAcl",
+        columns: ASSETS,
+        write: items(1000),
+        supports_update: true,
+        supports_delete: true,
+    },
+    Resource {
+        table: "events",
+        api_path: "events",
+        acl: "eventsAcl",
+        columns: EVENTS,
+        write: items(1000),
+        supports_update: true,
+        supports_delete: true,
+    },
+    Resource {
+        table: "files",
+        api_path: "files",
+        acl: "filesAcl",
+        columns: FILES,
+        write: WriteKind::File,
+        supports_update: true,
+        supports_delete: true,
+    },
+    Resource {
+        table: "time_series",
+        api_path: "timeseries",
+        acl: "timeSeriesAcl",
+        columns: TIME_SERIES,
+        write: items(1000),
+        supports_update: true,
+        supports_delete: true,
+    },
+    Resource {
+        table: "double_datapoints",
+        api_path: "timeseries/data",
+        acl: "timeSeriesAcl",
+        columns: DOUBLE_DATAPOINTS,
+        write: WriteKind::Datapoints { is_string: false },
+        supports_update: true,
+        supports_delete: true,
+    },
+    Resource {
+        table: "string_datapoints",
+        api_path: "timeseries/data",
+        acl: "timeSeriesAcl",
+        columns: STRING_DATAPOINTS,
+        write: WriteKind::Datapoints { is_string: true },
+        supports_update: true,
+        supports_delete: true,
+    },
+    Resource {
+        table: "sequences",
+        api_path: "sequences",
+        acl: "sequencesAcl",
+        columns: SEQUENCES,
+        write: items(1000),
+        supports_update: true,
+        supports_delete: true,
+    },
+    Resource {
+        table: "sequence_rows",
+        api_path: "sequences/data",
+        acl: "sequencesAcl",
+        columns: SEQUENCE_ROWS,
+        write: WriteKind::SequenceRows,
+        supports_update: true,
+        supports_delete: true,
+    },
+    Resource {
+        table: "labels",
+        api_path: "labels",
+        acl: "labelsAcl",
+        columns: LABELS,
+        write: items(1000),
+        supports_update: false,
+        supports_delete: true,
+    },
+    Resource {
+        table: "relationships",
+        api_path: "relationships",
+        acl: "relationshipsAcl",
+        columns: RELATIONSHIPS,
+        write: items(1000),
+        supports_update: true,
+        supports_delete: true,
+    },
+    Resource {
+        table: "data_sets",
+        api_path: "datasets",
+        acl: "datasetsAcl",
+        columns: DATA_SETS,
+        write: items(10),
+        supports_update: true,
+        supports_delete: false,
+    },
+    Resource {
+        table: "raw_databases",
+        api_path: "raw/dbs",
+        acl: "rawAcl",
+        columns: RAW_DATABASES,
+        write: WriteKind::RawDatabases,
+        supports_update: false,
+        supports_delete: true,
+    },
+    Resource {
+        table: "raw_tables",
+        api_path: "raw/dbs",
+        acl: "rawAcl",
+        columns: RAW_TABLES,
+        write: WriteKind::RawTables,
+        supports_update: false,
+        supports_delete: true,
+    },
+    Resource {
+        table: "raw_rows",
+        api_path: "raw/dbs",
+        acl: "rawAcl",
+        columns: RAW_ROWS,
+        write: WriteKind::RawRows,
+        supports_update: true,
+        supports_delete: true,
+    },
+    Resource {
+        table: "extraction_pipelines",
+        api_path: "extpipes",
+        acl: "extractionPipelinesAcl",
+        columns: EXTRACTION_PIPELINES,
+        write: items(1000),
+        supports_update: true,
+        supports_delete: true,
+    },
+    Resource {
+        table: "extraction_pipeline_runs",
+        api_path: "extpipes/runs",
+        acl: "extractionRunsAcl",
+        columns: EXTRACTION_PIPELINE_RUNS,
+        write: items(1000),
+        supports_update: false,
+        supports_delete: false,
+    },
+];
+
+/// Looks a resource up by its table name (the `resource` table option).
+pub fn resource(name: &str) -> Option<&'static Resource> {
+    RESOURCES.iter().find(|r| r.table == name)
+}
+
+pub fn resource_names() -> Vec<&'static str> {
+    RESOURCES.iter().map(|r| r.table).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_gateway_table_of_the_seed_page_exists() {
+        for t in [
+            "assets",
+            "events",
+            "files",
+            "time_series",
+            "double_datapoints",
+            "string_datapoints",
+            "sequences",
+            "sequence_rows",
+            "labels",
+            "relationships",
+            "data_sets",
+            "raw_databases",
+            "raw_tables",
+            "raw_rows",
+            "extraction_pipelines",
+            "extraction_pipeline_runs",
+        ] {
+            assert!(resource(t).is_some(), "missing table {t}");
+        }
+        assert_eq!(RESOURCES.len(), 16);
+    }
+
+    #[test]
+    fn seed_page_column_types_are_kept() {
+        let ty = |t: &str, c: &str| resource(t).unwrap().column(c).unwrap().ty.sql();
+        assert_eq!(ty("raw_rows", "_raw_database"), "VARCHAR(32)");
+        assert_eq!(ty("raw_rows", "_raw_table"), "VARCHAR(64)");
+        assert_eq!(ty("raw_rows", "_raw_key"), "TEXT");
+        assert_eq!(ty("raw_rows", "_raw_columns"), "JSON");
+        assert_eq!(ty("raw_rows", "_raw_last_updated_time"), "TIMESTAMPTZ");
+        assert_eq!(ty("sequence_rows", "values"), "JSON");
+        assert_eq!(ty("labels", "data_set_id"), "BIGINT[]");
+        assert_eq!(ty("files", "directory"), "VARCHAR(512)");
+        assert_eq!(ty("files", "security_categories"), "BIGINT[]");
+        assert_eq!(ty("extraction_pipelines", "documentation"), "VARCHAR(10000)");
+        assert_eq!(ty("extraction_pipelines", "created_by"), "VARCHAR(255)");
+        assert_eq!(ty("string_datapoints", "value"), "VARCHAR(255)");
+        assert_eq!(ty("double_datapoints", "value"), "DOUBLE PRECISION");
+        assert_eq!(ty("double_datapoints", "external_id"), "VARCHAR(255)");
+        assert_eq!(ty("assets", "created_time"), "TIMESTAMPTZ");
+        assert_eq!(ty("extraction_pipeline_runs", "id"), "BIGINT");
+    }
+
+    #[test]
+    fn column_names_are_unique_per_table() {
+        for r in RESOURCES {
+            let mut names: Vec<_> = r.columns.iter().map(|c| c.name).collect();
+            names.sort();
+            names.dedup();
+            assert_eq!(names.len(), r.columns.len(), "duplicate column in {}", r.table);
+        }
+    }
+
+    #[test]
+    fn create_table_sql_quotes_reserved_words() {
+        let sql = resource("double_datapoints").unwrap().create_table_sql("cdf", "my server");
+        assert!(sql.starts_with("CREATE FOREIGN TABLE cdf.double_datapoints ("));
+        assert!(sql.contains("  \"timestamp\" TIMESTAMPTZ NOT NULL,"));
+        assert!(sql.ends_with("SERVER \"my server\" OPTIONS (resource 'double_datapoints')"));
+    }
+}

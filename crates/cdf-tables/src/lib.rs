@@ -1,0 +1,12 @@
+//! cdf-tables: the table catalogue of cdf_fdw, option validation, and the conversion between
+//! PostgreSQL row values and CDF JSON items. No pgrx here, so all of it runs under `cargo test`.
+
+pub mod catalogue;
+pub mod mapping;
+pub mod options;
+pub mod value;
+
+pub use catalogue::{resource, Access, Column, ColumnType, Field, Resource, WriteKind, RESOURCES};
+pub use mapping::{item_to_value, row_to_item, value_to_json, ValueError};
+pub use options::{InsertMode, OptionError, OptionErrorKind, OptionTarget};
+pub use value::Value;

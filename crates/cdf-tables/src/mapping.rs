@@ -1,0 +1,421 @@
+//! Conversion between a row of column values and a CDF JSON item.
+
+use std::fmt;
+
+use serde_json::{Map, Number, Value as Json};
+
+use crate::catalogue::{
+    Access, Column, ColumnType, Field, MetadataLimits, TimeDomain, MAX_DATAPOINT_MS,
+    MAX_TIMESTAMP_MS, MIN_DATAPOINT_MS,
+};
+use crate::value::{format_timestamp_micros, Value};
+
+/// Largest magnitude CDF accepts for a numeric datapoint.
+pub const MAX_DATAPOINT_MAGNITUDE: f64 = 1e100;
+
+/// Why a value cannot be sent to CDF. The pgrx layer adds the row number and raises it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueError {
+    pub column: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for ValueError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "column \"{}\": {}", self.column, self.message)
+    }
+}
+
+impl std::error::Error for ValueError {}
+
+fn err(column: &Column, message: impl Into<String>) -> ValueError {
+    ValueError { column: column.name, message: message.into() }
+}
+
+/// Converts a timestamp to CDF's whole milliseconds.
+///
+/// Rule: CDF stores milliseconds; a value with a sub-millisecond part is rejected rather than
+/// rounded, so two distinct source rows can never silently collapse onto the same CDF timestamp.
+pub fn timestamp_to_ms(column: &Column, micros: i64) -> Result<i64, ValueError> {
+    if micros.rem_euclid(1000) != 0 {
+        return Err(err(
+            column,
+            format!(
+                "{} has sub-millisecond precision; CDF stores whole milliseconds \
+                 (round it first, e.g. date_trunc('milliseconds', ...))",
+                format_timestamp_micros(micros)
+            ),
+        ));
+    }
+    let ms = micros.div_euclid(1000);
+    let (min, max) = match column.time_domain {
+        TimeDomain::SinceEpoch => (0, MAX_TIMESTAMP_MS),
+        TimeDomain::Datapoint => (MIN_DATAPOINT_MS, MAX_DATAPOINT_MS),
+    };
+    if ms < min || ms > max {
+        return Err(err(
+            column,
+            format!(
+                "{} is outside the range CDF accepts ({} .. {})",
+                format_timestamp_micros(micros),
+                format_timestamp_micros(min * 1000),
+                format_timestamp_micros(max * 1000)
+            ),
+        ));
+    }
+    Ok(ms)
+}
+
+fn check_length(column: &Column, s: &str) -> Result<(), ValueError> {
+    if let Some(max) = column.max_chars {
+        let n = s.chars().count();
+        if n > max {
+            return Err(err(
+                column,
+                format!("value is {n} characters long; CDF accepts at most {max}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_metadata(column: &Column, v: &Json, limits: &MetadataLimits) -> Result<(), ValueError> {
+    let Json::Object(map) = v else {
+        return Err(err(column, format!("metadata must be a JSON object of strings, got {v}")));
+    };
+    if map.len() > limits.max_pairs {
+        return Err(err(
+            column,
+            format!("metadata has {} keys; CDF accepts at most {}", map.len(), limits.max_pairs),
+        ));
+    }
+    let mut total = 0;
+    for (k, val) in map {
+        let Json::String(s) = val else {
+            return Err(err(
+                column,
+                format!("metadata value of key \"{k}\" must be a string, got {val}"),
+            ));
+        };
+        if k.len() > limits.max_key_bytes {
+            return Err(err(
+                column,
+                format!(
+                    "metadata key \"{k}\" is {} bytes; CDF accepts at most {}",
+                    k.len(),
+                    limits.max_key_bytes
+                ),
+            ));
+        }
+        if s.len() > limits.max_value_bytes {
+            return Err(err(
+                column,
+                format!(
+                    "metadata value of key \"{k}\" is {} bytes; CDF accepts at most {}",
+                    s.len(),
+                    limits.max_value_bytes
+                ),
+            ));
+        }
+        total += k.len() + s.len();
+    }
+    if total > limits.max_total_bytes {
+        return Err(err(
+            column,
+            format!("metadata is {total} bytes in all; CDF accepts at most {}", limits.max_total_bytes),
+        ));
+    }
+    Ok(())
+}
+
+/// Converts one non-NULL column value to its CDF JSON value.
+pub fn value_to_json(column: &Column, value: &Value) -> Result<Json, ValueError> {
+    let mismatch = || {
+        err(
+            column,
+            format!("a {} value cannot be stored in a {} column", value.kind(), column.ty.sql()),
+        )
+    };
+    let json = match (column.ty, value) {
+        (_, Value::Null) => Json::Null,
+        (ColumnType::BigInt, Value::Int(i)) => Json::from(*i),
+        (ColumnType::BigIntArray, Value::IntArray(items)) => {
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                match item {
+                    Some(i) => out.push(Json::from(*i)),
+                    None => return Err(err(column, "array elements must not be NULL")),
+                }
+            }
+            Json::Array(out)
+        }
+        (ColumnType::Text | ColumnType::Varchar(_), Value::Text(s)) => {
+            check_length(column, s)?;
+            Json::String(s.clone())
+        }
+        (ColumnType::TextArray, Value::TextArray(items)) => {
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                match item {
+                    Some(s) => {
+                        check_length(column, s)?;
+                        out.push(Json::String(s.clone()))
+                    }
+                    None => return Err(err(column, "array elements must not be NULL")),
+                }
+            }
+            Json::Array(out)
+        }
+        (ColumnType::Bool, Value::Bool(b)) => Json::Bool(*b),
+        (ColumnType::Double, Value::Double(d)) => {
+            let Some(n) = Number::from_f64(*d) else {
+                return Err(err(column, format!("{d} is not a number CDF can store")));
+            };
+            Json::Number(n)
+        }
+        (ColumnType::Double, Value::Int(i)) => Json::from(*i as f64),
+        (ColumnType::TimestampTz, Value::Timestamp(micros)) => {
+            Json::from(timestamp_to_ms(column, *micros)?)
+        }
+        (ColumnType::Json, Value::Json(v)) => {
+            if let Some(limits) = &column.metadata_limits {
+                check_metadata(column, v, limits)?;
+            }
+            v.clone()
+        }
+        _ => return Err(mismatch()),
+    };
+    Ok(json)
+}
+
+/// Builds the CDF item for one row of an items-style resource (assets, events, ...).
+///
+/// `values` pairs each bound column with its value; columns the statement did not bind are
+/// absent. NULLs are left out of the item; a NULL in a required column is an error.
+pub fn row_to_item(values: &[(&'static Column, Value)]) -> Result<Map<String, Json>, ValueError> {
+    let mut item = Map::with_capacity(values.len());
+    for (column, value) in values {
+        if value.is_null() {
+            continue;
+        }
+        if column.access == Access::ReadOnly {
+            return Err(err(
+                column,
+                "is assigned by CDF and cannot be written; leave it out or set it to NULL",
+            ));
+        }
+        let json = value_to_json(column, value)?;
+        match column.field {
+            Field::Json(name) => {
+                item.insert(name.to_string(), json);
+            }
+            Field::Nested(outer, inner) => {
+                let obj = item
+                    .entry(outer.to_string())
+                    .or_insert_with(|| Json::Object(Map::new()));
+                if let Json::Object(o) = obj {
+                    o.insert(inner.to_string(), json);
+                }
+            }
+            Field::LabelRefs(name) => {
+                let refs = match json {
+                    Json::Array(xs) => xs
+                        .into_iter()
+                        .map(|x| {
+                            let mut m = Map::new();
+                            m.insert("externalId".into(), x);
+                            Json::Object(m)
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                item.insert(name.to_string(), Json::Array(refs));
+            }
+            Field::SingleFromArray(name) => match json {
+                Json::Array(mut xs) if xs.len() <= 1 => {
+                    if let Some(x) = xs.pop() {
+                        item.insert(name.to_string(), x);
+                    }
+                }
+                _ => return Err(err(column, "CDF holds at most one id here; give an array of one element")),
+            },
+            Field::Address => {}
+        }
+    }
+    for (column, value) in values {
+        if column.access == Access::Required && value.is_null() && column.field != Field::Address {
+            return Err(err(column, "must not be NULL: CDF requires it"));
+        }
+    }
+    Ok(item)
+}
+
+/// Reads one column of a CDF JSON item back into a value (for SELECT).
+pub fn item_to_value(column: &Column, item: &Map<String, Json>) -> Result<Value, ValueError> {
+    let raw = match column.field {
+        Field::Json(name) | Field::LabelRefs(name) | Field::SingleFromArray(name) => item.get(name),
+        Field::Nested(outer, inner) => item.get(outer).and_then(|o| o.get(inner)),
+        Field::Address => None,
+    };
+    let Some(raw) = raw.filter(|v| !v.is_null()) else {
+        return Ok(Value::Null);
+    };
+    let bad = || err(column, format!("CDF returned {raw}, which does not fit {}", column.ty.sql()));
+    Ok(match column.ty {
+        ColumnType::BigInt => Value::Int(raw.as_i64().ok_or_else(bad)?),
+        ColumnType::BigIntArray => match (column.field, raw) {
+            (Field::SingleFromArray(_), v) => Value::IntArray(vec![Some(v.as_i64().ok_or_else(bad)?)]),
+            (_, Json::Array(xs)) => Value::IntArray(xs.iter().map(|x| x.as_i64()).collect()),
+            _ => return Err(bad()),
+        },
+        ColumnType::Text | ColumnType::Varchar(_) => match raw {
+            Json::String(s) => Value::Text(s.clone()),
+            other => Value::Text(other.to_string()),
+        },
+        ColumnType::TextArray => match (column.field, raw) {
+            (Field::LabelRefs(_), Json::Array(xs)) => Value::TextArray(
+                xs.iter()
+                    .map(|x| x.get("externalId").and_then(|e| e.as_str()).map(str::to_string))
+                    .collect(),
+            ),
+            (_, Json::Array(xs)) => {
+                Value::TextArray(xs.iter().map(|x| x.as_str().map(str::to_string)).collect())
+            }
+            _ => return Err(bad()),
+        },
+        ColumnType::Bool => Value::Bool(raw.as_bool().ok_or_else(bad)?),
+        ColumnType::Double => Value::Double(raw.as_f64().ok_or_else(bad)?),
+        ColumnType::TimestampTz => Value::Timestamp(
+            raw.as_i64().ok_or_else(bad)?.checked_mul(1000).ok_or_else(bad)?,
+        ),
+        ColumnType::Json => Value::Json(raw.clone()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue::resource;
+    use serde_json::json;
+
+    fn c(table: &str, name: &str) -> &'static Column {
+        resource(table).unwrap().column(name).unwrap()
+    }
+
+    #[test]
+    fn asset_row_becomes_camel_case_item() {
+        let row = vec![
+            (c("assets", "external_id"), Value::Text("pump-1".into())),
+            (c("assets", "name"), Value::Text("Pump 1".into())),
+            (c("assets", "parent_external_id"), Value::Text("site".into())),
+            (c("assets", "description"), Value::Null),
+            (c("assets", "metadata"), Value::Json(json!({"maker": "ACME"}))),
+            (c("assets", "labels"), Value::TextArray(vec![Some("pump".into())])),
+            (c("assets", "data_set_id"), Value::Int(42)),
+        ];
+        let item = row_to_item(&row).unwrap();
+        assert_eq!(
+            Json::Object(item),
+            json!({
+                "externalId": "pump-1",
+                "name": "Pump 1",
+                "parentExternalId": "site",
+                "metadata": {"maker": "ACME"},
+                "labels": [{"externalId": "pump"}],
+                "dataSetId": 42
+            })
+        );
+    }
+
+    #[test]
+    fn null_in_required_column_names_the_column() {
+        let row = vec![
+            (c("assets", "external_id"), Value::Text("x".into())),
+            (c("assets", "name"), Value::Null),
+        ];
+        let e = row_to_item(&row).unwrap_err();
+        assert_eq!(e.column, "name");
+        assert!(e.message.contains("must not be NULL"));
+    }
+
+    #[test]
+    fn read_only_columns_are_rejected() {
+        let row = vec![
+            (c("assets", "name"), Value::Text("x".into())),
+            (c("assets", "id"), Value::Int(7)),
+        ];
+        let e = row_to_item(&row).unwrap_err();
+        assert_eq!(e.column, "id");
+        assert!(e.message.contains("assigned by CDF"));
+    }
+
+    #[test]
+    fn over_long_text_is_rejected_with_its_length() {
+        let row = vec![(c("assets", "name"), Value::Text("é".repeat(141)))];
+        let e = row_to_item(&row).unwrap_err();
+        assert_eq!(e.column, "name");
+        assert_eq!(e.message, "value is 141 characters long; CDF accepts at most 140");
+        let ok = vec![(c("assets", "name"), Value::Text("é".repeat(140)))];
+        assert!(row_to_item(&ok).is_ok());
+    }
+
+    #[test]
+    fn metadata_must_be_an_object_of_strings() {
+        let m = c("assets", "metadata");
+        let e = value_to_json(m, &Value::Json(json!({"a": 1}))).unwrap_err();
+        assert!(e.message.contains("key \"a\" must be a string"), "{}", e.message);
+        let e = value_to_json(m, &Value::Json(json!([1]))).unwrap_err();
+        assert!(e.message.contains("must be a JSON object"));
+        let big = json!({"k": "v".repeat(10_241)});
+        assert!(value_to_json(m, &Value::Json(big)).unwrap_err().message.contains("10241 bytes"));
+    }
+
+    #[test]
+    fn timestamps_become_milliseconds_and_sub_millisecond_is_an_error() {
+        let start = c("events", "start_time");
+        assert_eq!(value_to_json(start, &Value::Timestamp(1_700_000_000_123_000)).unwrap(), json!(1_700_000_000_123i64));
+        let e = value_to_json(start, &Value::Timestamp(1_700_000_000_123_456)).unwrap_err();
+        assert!(e.message.contains("sub-millisecond"), "{}", e.message);
+        let e = value_to_json(start, &Value::Timestamp(-1000)).unwrap_err();
+        assert!(e.message.contains("outside the range"), "{}", e.message);
+        let ts = c("double_datapoints", "timestamp");
+        assert!(value_to_json(ts, &Value::Timestamp(MIN_DATAPOINT_MS * 1000)).is_ok());
+        assert!(value_to_json(ts, &Value::Timestamp((MIN_DATAPOINT_MS - 1) * 1000)).is_err());
+        assert!(value_to_json(ts, &Value::Timestamp((MAX_DATAPOINT_MS + 1) * 1000)).is_err());
+    }
+
+    #[test]
+    fn nan_is_rejected() {
+        let v = c("double_datapoints", "value");
+        assert!(value_to_json(v, &Value::Double(f64::NAN)).is_err());
+        assert!(value_to_json(v, &Value::Double(f64::INFINITY)).is_err());
+        assert_eq!(value_to_json(v, &Value::Double(1.5)).unwrap(), json!(1.5));
+    }
+
+    #[test]
+    fn label_data_set_id_array_holds_one_id() {
+        let d = c("labels", "data_set_id");
+        let row = vec![
+            (c("labels", "external_id"), Value::Text("l".into())),
+            (c("labels", "name"), Value::Text("L".into())),
+            (d, Value::IntArray(vec![Some(5)])),
+        ];
+        assert_eq!(row_to_item(&row).unwrap()["dataSetId"], json!(5));
+        let two = vec![(d, Value::IntArray(vec![Some(5), Some(6)]))];
+        assert!(row_to_item(&two).is_err());
+    }
+
+    #[test]
+    fn items_read_back_into_values() {
+        let item = json!({"id": 9, "externalId": "a", "labels": [{"externalId": "x"}],
+                          "createdTime": 1000, "metadata": {"k": "v"}});
+        let item = item.as_object().unwrap();
+        assert_eq!(item_to_value(c("assets", "id"), item).unwrap(), Value::Int(9));
+        assert_eq!(
+            item_to_value(c("assets", "labels"), item).unwrap(),
+            Value::TextArray(vec![Some("x".into())])
+        );
+        assert_eq!(item_to_value(c("assets", "created_time"), item).unwrap(), Value::Timestamp(1_000_000));
+        assert_eq!(item_to_value(c("assets", "name"), item).unwrap(), Value::Null);
+    }
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs everything the project needs on a fresh Debian 12 machine, as root.
+# Idempotent: when everything is present it takes a few seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PGRX_VERSION=0.18.1
+APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 libclang-dev clang sudo
+              python3-venv libpostgresql-jdbc-java default-jdk-headless docker-compose curl)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! cargo pgrx --version 2>/dev/null | grep -q "$PGRX_VERSION"; then
+  echo "setup: installing cargo-pgrx $PGRX_VERSION (takes about 5 minutes once)"
+  cargo install cargo-pgrx --version "$PGRX_VERSION" --locked
+fi
+
+# Python test dependencies live in a project-local venv, pinned by requirements file.
+VENV=.venv
+if [[ ! -x $VENV/bin/python ]]; then
+  python3 -m venv "$VENV"
+fi
+if ! cmp -s tests/requirements.txt "$VENV/.requirements.installed" 2>/dev/null; then
+  echo "setup: installing Python test dependencies"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r tests/requirements.txt
+  cp tests/requirements.txt "$VENV/.requirements.installed"
+fi
