@@ -1,1 +1,44 @@
-//! placeholder
+//! cdf_fdw: a PostgreSQL foreign data wrapper that forwards writes on foreign tables to
+//! Cognite Data Fusion. This crate is the thin pgrx layer; the CDF client and the table
+//! catalogue live in the pgrx-free crates `cdf-client` and `cdf-tables`.
+
+use pgrx::prelude::*;
+
+mod backend;
+mod convert;
+mod errors;
+mod import;
+mod modify;
+mod options;
+mod routine;
+mod scan;
+
+pgrx::pg_module_magic!();
+
+/// The FDW handler: PostgreSQL calls it to get the callback table.
+#[pg_extern(create_or_replace)]
+fn cdf_fdw_handler() -> PgBox<pg_sys::FdwRoutine> {
+    routine::build()
+}
+
+/// Validates the options of the wrapper, servers, user mappings, tables and columns.
+#[pg_extern(create_or_replace)]
+fn cdf_fdw_validator(options: Option<Vec<Option<String>>>, catalog: Option<pg_sys::Oid>) {
+    options::validate(options.unwrap_or_default(), catalog);
+}
+
+extension_sql_file!("../sql/fdw.sql", name = "create_fdw", requires = [cdf_fdw_handler, cdf_fdw_validator]);
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests;
+
+/// Required by `cargo pgrx test`.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec![]
+    }
+}

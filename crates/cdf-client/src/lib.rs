@@ -1,1 +1,14 @@
+//! cdf-client: the CDF REST client of cdf_fdw — OIDC client credentials with a token cache,
+//! authenticated requests with CDF's retry rules, chunked writes and typed errors. No pgrx:
+//! PostgreSQL concerns (interrupt checks) are injected by the caller.
 
+pub mod error;
+pub mod runtime;
+pub mod session;
+pub mod writer;
+
+pub use error::CdfError;
+pub use runtime::Runtime;
+pub use session::{new_http_client, Credentials, Idempotency, ServerConfig, Session};
+pub use writer::{ChunkWriter, WriteError, WriteTarget};
+pub use reqwest;

@@ -131,7 +131,8 @@ impl Resource {
     }
 
     /// `CREATE FOREIGN TABLE` statement for this resource, as IMPORT FOREIGN SCHEMA emits it.
-    pub fn create_table_sql(&self, schema: &str, server: &str) -> String {
+    /// The table is unqualified: PostgreSQL places it in the IMPORT's target schema.
+    pub fn create_table_sql(&self, server: &str) -> String {
         let cols: Vec<String> = self
             .columns
             .iter()
@@ -141,8 +142,7 @@ impl Resource {
             })
             .collect();
         format!(
-            "CREATE FOREIGN TABLE {}.{} (\n{}\n) SERVER {} OPTIONS (resource {})",
-            quote_ident(schema),
+            "CREATE FOREIGN TABLE {} (\n{}\n) SERVER {} OPTIONS (resource {})",
             quote_ident(self.table),
             cols.join(",\n"),
             quote_ident(server),
@@ -666,8 +666,8 @@ mod tests {
 
     #[test]
     fn create_table_sql_quotes_reserved_words() {
-        let sql = resource("double_datapoints").unwrap().create_table_sql("cdf", "my server");
-        assert!(sql.starts_with("CREATE FOREIGN TABLE cdf.double_datapoints ("));
+        let sql = resource("double_datapoints").unwrap().create_table_sql("my server");
+        assert!(sql.starts_with("CREATE FOREIGN TABLE double_datapoints ("));
         assert!(sql.contains("  \"timestamp\" TIMESTAMPTZ NOT NULL,"));
         assert!(sql.ends_with("SERVER \"my server\" OPTIONS (resource 'double_datapoints')"));
     }

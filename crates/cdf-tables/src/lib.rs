@@ -7,6 +7,6 @@ pub mod options;
 pub mod value;
 
 pub use catalogue::{resource, Access, Column, ColumnType, Field, Resource, WriteKind, RESOURCES};
-pub use mapping::{item_to_value, row_to_item, value_to_json, ValueError};
+pub use mapping::{item_to_value, row_to_item, value_to_json, ValueError, ValueErrorKind};
 pub use options::{InsertMode, OptionError, OptionErrorKind, OptionTarget};
 pub use value::Value;

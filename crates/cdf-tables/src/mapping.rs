@@ -17,7 +17,23 @@ pub const MAX_DATAPOINT_MAGNITUDE: f64 = 1e100;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValueError {
     pub column: &'static str,
+    pub kind: ValueErrorKind,
     pub message: String,
+}
+
+/// The class of a bad value, so callers can pick an SQLSTATE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueErrorKind {
+    /// NULL in a column CDF requires.
+    Required,
+    /// Longer than CDF accepts.
+    TooLong,
+    /// A timestamp outside CDF's range or with sub-millisecond precision.
+    TimeOutOfRange,
+    /// A value in a column CDF assigns itself.
+    ReadOnly,
+    /// Anything else: wrong type, NaN, bad metadata.
+    Invalid,
 }
 
 impl fmt::Display for ValueError {
@@ -29,7 +45,11 @@ impl fmt::Display for ValueError {
 impl std::error::Error for ValueError {}
 
 fn err(column: &Column, message: impl Into<String>) -> ValueError {
-    ValueError { column: column.name, message: message.into() }
+    err_of(ValueErrorKind::Invalid, column, message)
+}
+
+fn err_of(kind: ValueErrorKind, column: &Column, message: impl Into<String>) -> ValueError {
+    ValueError { column: column.name, kind, message: message.into() }
 }
 
 /// Converts a timestamp to CDF's whole milliseconds.
@@ -38,7 +58,8 @@ fn err(column: &Column, message: impl Into<String>) -> ValueError {
 /// rounded, so two distinct source rows can never silently collapse onto the same CDF timestamp.
 pub fn timestamp_to_ms(column: &Column, micros: i64) -> Result<i64, ValueError> {
     if micros.rem_euclid(1000) != 0 {
-        return Err(err(
+        return Err(err_of(
+            ValueErrorKind::TimeOutOfRange,
             column,
             format!(
                 "{} has sub-millisecond precision; CDF stores whole milliseconds \
@@ -53,7 +74,8 @@ pub fn timestamp_to_ms(column: &Column, micros: i64) -> Result<i64, ValueError> 
         TimeDomain::Datapoint => (MIN_DATAPOINT_MS, MAX_DATAPOINT_MS),
     };
     if ms < min || ms > max {
-        return Err(err(
+        return Err(err_of(
+            ValueErrorKind::TimeOutOfRange,
             column,
             format!(
                 "{} is outside the range CDF accepts ({} .. {})",
@@ -70,7 +92,8 @@ fn check_length(column: &Column, s: &str) -> Result<(), ValueError> {
     if let Some(max) = column.max_chars {
         let n = s.chars().count();
         if n > max {
-            return Err(err(
+            return Err(err_of(
+                ValueErrorKind::TooLong,
                 column,
                 format!("value is {n} characters long; CDF accepts at most {max}"),
             ));
@@ -199,7 +222,8 @@ pub fn row_to_item(values: &[(&'static Column, Value)]) -> Result<Map<String, Js
             continue;
         }
         if column.access == Access::ReadOnly {
-            return Err(err(
+            return Err(err_of(
+                ValueErrorKind::ReadOnly,
                 column,
                 "is assigned by CDF and cannot be written; leave it out or set it to NULL",
             ));
@@ -244,7 +268,7 @@ pub fn row_to_item(values: &[(&'static Column, Value)]) -> Result<Map<String, Js
     }
     for (column, value) in values {
         if column.access == Access::Required && value.is_null() && column.field != Field::Address {
-            return Err(err(column, "must not be NULL: CDF requires it"));
+            return Err(err_of(ValueErrorKind::Required, column, "must not be NULL: CDF requires it"));
         }
     }
     Ok(item)

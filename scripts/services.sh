@@ -1,0 +1,52 @@
+# Sourced by demo.sh and test.sh: start and stop a PostgreSQL 15 cluster and the CDF emulator,
+# both on loopback only, with their data and logs under .run/<name>/.
+# shellcheck shell=bash
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+
+# start_postgres NAME PORT: initdb (once) and start a cluster as the postgres user.
+start_postgres() {
+  local name=$1 port=$2 dir="$ROOT/.run/$1"
+  install -d -o postgres -g postgres "$dir"
+  if [[ ! -f $dir/data/PG_VERSION ]]; then
+    runuser -u postgres -- "$PG_BIN/initdb" -D "$dir/data" --locale=C.UTF-8 -A trust -U postgres >"$dir/initdb.log"
+  fi
+  if runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -m fast stop >/dev/null
+  fi
+  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c log_min_messages=warning" start >/dev/null
+}
+
+stop_postgres() {
+  local dir="$ROOT/.run/$1"
+  if [[ -f $dir/data/PG_VERSION ]]; then
+    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -m fast stop >/dev/null 2>&1 || true
+  fi
+}
+
+# start_emulator NAME PORT [extra flags]: starts target/release/cdf-emulator in the background.
+start_emulator() {
+  local name=$1 port=$2 dir="$ROOT/.run/$1"; shift 2
+  mkdir -p "$dir"
+  stop_emulator "$name"
+  "$ROOT/target/release/cdf-emulator" --listen "127.0.0.1:$port" "$@" >"$dir/emulator.log" 2>&1 &
+  echo $! >"$dir/emulator.pid"
+  for _ in $(seq 1 100); do
+    grep -q "listening on" "$dir/emulator.log" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "the CDF emulator did not start; see $dir/emulator.log" >&2
+  return 1
+}
+
+stop_emulator() {
+  local pidfile="$ROOT/.run/$1/emulator.pid"
+  if [[ -f $pidfile ]]; then
+    kill "$(cat "$pidfile")" 2>/dev/null || true
+    rm -f "$pidfile"
+  fi
+}
+
+build_emulator() {
+  (cd "$ROOT" && cargo build --release -q -p cdf-emulator --bin cdf-emulator)
+}

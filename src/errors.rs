@@ -1,0 +1,96 @@
+//! Maps CDF failures and bad values to PostgreSQL errors with proper SQLSTATEs.
+
+use cdf_client::{CdfError, WriteError};
+use cdf_tables::{ValueError, ValueErrorKind};
+use pgrx::prelude::*;
+use pgrx::pg_sys::panic::ErrorReport;
+
+fn sqlstate_of(e: &CdfError) -> PgSqlErrorCode {
+    match e {
+        CdfError::Api { status, .. } => match status {
+            400 | 404 | 422 => PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
+            401 => PgSqlErrorCode::ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
+            403 => PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            409 => PgSqlErrorCode::ERRCODE_UNIQUE_VIOLATION,
+            413 => PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+            429 | 502 | 503 | 504 => PgSqlErrorCode::ERRCODE_CONNECTION_FAILURE,
+            _ => PgSqlErrorCode::ERRCODE_FDW_ERROR,
+        },
+        CdfError::Auth { .. } => PgSqlErrorCode::ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
+        CdfError::Network { .. } => PgSqlErrorCode::ERRCODE_CONNECTION_FAILURE,
+        CdfError::Protocol { .. } => PgSqlErrorCode::ERRCODE_FDW_ERROR,
+    }
+}
+
+fn request_id_detail(e: &CdfError) -> Option<String> {
+    e.request_id().map(|id| format!("x-request-id: {id}"))
+}
+
+/// Raises a CDF error; `context` says what the statement was doing.
+pub fn raise_cdf(e: &CdfError, context: Option<&str>) -> ! {
+    let message = match context {
+        Some(c) => format!("{c}: {e}"),
+        None => e.to_string(),
+    };
+    let mut report = ErrorReport::new(sqlstate_of(e), message, "cdf_fdw");
+    if let Some(d) = request_id_detail(e) {
+        report = report.set_detail(d);
+    }
+    if let CdfError::Api { status: 403, .. } = e {
+        report = report.set_hint("The CDF identity of this user mapping lacks a capability; ask the CDF admin to add it to its group.");
+    }
+    report.report(PgLogLevel::ERROR);
+    unreachable!()
+}
+
+/// Raises the failure of a write, saying how much of the statement CDF had already accepted.
+pub fn raise_write(e: &WriteError, table: &str) -> ! {
+    let mut detail = Vec::new();
+    if let Some(d) = request_id_detail(&e.error) {
+        detail.push(d);
+    }
+    detail.push(format!(
+        "{} row(s) of this statement were written to CDF before the failing request and remain there \
+         (CDF has no transactions; ROLLBACK does not undo them); the failing request carried {} row(s).",
+        e.rows_written, e.rows_in_failed_chunk
+    ));
+    let mut report = ErrorReport::new(
+        sqlstate_of(&e.error),
+        format!("writing to CDF table \"{table}\" failed: {}", e.error),
+        "cdf_fdw",
+    )
+    .set_detail(detail.join("\n"));
+    if let CdfError::Api { status: 403, .. } = e.error {
+        report = report.set_hint("The CDF identity of this user mapping lacks a capability; ask the CDF admin to add it to its group.");
+    }
+    report.report(PgLogLevel::ERROR);
+    unreachable!()
+}
+
+/// Raises a value that cannot go to CDF, naming table, row and column.
+pub fn raise_value(e: &ValueError, table: &str, row: u64) -> ! {
+    let code = match e.kind {
+        ValueErrorKind::Required => PgSqlErrorCode::ERRCODE_NOT_NULL_VIOLATION,
+        ValueErrorKind::TooLong => PgSqlErrorCode::ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
+        ValueErrorKind::TimeOutOfRange => PgSqlErrorCode::ERRCODE_DATETIME_FIELD_OVERFLOW,
+        ValueErrorKind::ReadOnly => PgSqlErrorCode::ERRCODE_GENERATED_ALWAYS,
+        ValueErrorKind::Invalid => PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+    };
+    ErrorReport::new(
+        code,
+        format!("invalid value for CDF table \"{table}\", row {row}, column \"{}\": {}", e.column, e.message),
+        "cdf_fdw",
+    )
+    .report(PgLogLevel::ERROR);
+    unreachable!()
+}
+
+/// Raises a usage error (unsupported operation, missing column...).
+pub fn raise(code: PgSqlErrorCode, message: String, hint: Option<String>) -> ! {
+    let mut report = ErrorReport::new(code, message, "cdf_fdw");
+    if let Some(h) = hint {
+        report = report.set_hint(h);
+    }
+    report.report(PgLogLevel::ERROR);
+    unreachable!()
+}

@@ -1,0 +1,34 @@
+//! The FdwRoutine: which callback PostgreSQL calls for what.
+
+use pgrx::pg_sys;
+use pgrx::PgBox;
+
+use crate::{import, modify, scan};
+
+pub fn build() -> PgBox<pg_sys::FdwRoutine> {
+    let mut r = unsafe { PgBox::<pg_sys::FdwRoutine>::alloc_node(pg_sys::NodeTag::T_FdwRoutine) };
+
+    r.GetForeignRelSize = Some(scan::get_foreign_rel_size);
+    r.GetForeignPaths = Some(scan::get_foreign_paths);
+    r.GetForeignPlan = Some(scan::get_foreign_plan);
+    r.ExplainForeignScan = Some(scan::explain_foreign_scan);
+    r.BeginForeignScan = Some(scan::begin_foreign_scan);
+    r.IterateForeignScan = Some(scan::iterate_foreign_scan);
+    r.ReScanForeignScan = Some(scan::rescan_foreign_scan);
+    r.EndForeignScan = Some(scan::end_foreign_scan);
+
+    r.PlanForeignModify = Some(modify::plan_foreign_modify);
+    r.BeginForeignModify = Some(modify::begin_foreign_modify);
+    r.ExecForeignInsert = Some(modify::exec_foreign_insert);
+    r.GetForeignModifyBatchSize = Some(modify::get_foreign_modify_batch_size);
+    r.ExecForeignBatchInsert = Some(modify::exec_foreign_batch_insert);
+    r.EndForeignModify = Some(modify::end_foreign_modify);
+    r.BeginForeignInsert = Some(modify::begin_foreign_insert);
+    r.EndForeignInsert = Some(modify::end_foreign_insert);
+    r.IsForeignRelUpdatable = Some(modify::is_foreign_rel_updatable);
+    r.ExplainForeignModify = Some(modify::explain_foreign_modify);
+
+    r.ImportForeignSchema = Some(import::import_foreign_schema);
+
+    r.into_pg_boxed()
+}
