@@ -31,7 +31,9 @@ extension_sql_file!("../sql/fdw.sql", name = "create_fdw", requires = [cdf_fdw_h
 
 #[cfg(any(test, feature = "pg_test"))]
 #[pg_schema]
-mod tests;
+mod tests {
+    include!("tests.rs");
+}
 
 /// Required by `cargo pgrx test`.
 #[cfg(test)]

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine too (it does its own set-up):
+#   1. cargo test of the pgrx-free crates (catalogue, client, emulator)
+#   2. cargo pgrx test: #[pg_test] functions inside a PostgreSQL 15 backend
+#   3. pg_regress golden files against a real cluster and the emulator
+#   4. client tests: psycopg (binary COPY, the ADF "Copy command" pattern)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/services.sh
+
+PG_PORT=${CDF_FDW_TEST_PG_PORT:-55433}
+EMULATOR_PORT=${CDF_FDW_TEST_EMULATOR_PORT:-54081}
+export CDF_EMULATOR_URL="http://127.0.0.1:$EMULATOR_PORT"
+export CDF_FDW_ROOT="$ROOT"
+export PGHOST=127.0.0.1 PGPORT=$PG_PORT PGUSER=postgres
+
+scripts/setup.sh
+
+cleanup() {
+  stop_postgres test
+  stop_emulator test
+}
+trap cleanup EXIT
+
+failures=()
+
+echo "== 1/4 cargo test (pgrx-free crates)"
+cargo test -q -p cdf-tables -p cdf-client -p cdf-emulator || failures+=("cargo test")
+
+echo "== 2/4 cargo pgrx test (in-backend tests)"
+install -d -o postgres -g postgres "$ROOT/.run/pgrx-test"
+cargo pgrx test pg15 --runas postgres --pgdata "$ROOT/.run/pgrx-test" || failures+=("cargo pgrx test")
+
+echo "== 3/4 pg_regress (SQL golden files)"
+cargo pgrx install --pg-config "$PGRX_PG_CONFIG_PATH" >/dev/null
+build_emulator
+start_emulator test "$EMULATOR_PORT"
+start_postgres test "$PG_PORT"
+regress_out="$ROOT/.run/regress"
+rm -rf "$regress_out" && mkdir -p "$regress_out"
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS cdf_regress" -c "CREATE DATABASE cdf_regress"
+tests=$(cd tests/pg_regress/sql && ls *.sql | sed 's/\.sql$//' | sort)
+# shellcheck disable=SC2086
+if ! "$PG_BIN/../lib/pgxs/src/test/regress/pg_regress" \
+    --use-existing --host=127.0.0.1 --port="$PG_PORT" --user=postgres --dbname=cdf_regress \
+    --inputdir=tests/pg_regress --outputdir="$regress_out" --bindir="$PG_BIN" $tests; then
+  failures+=("pg_regress")
+  cat "$regress_out/regression.diffs" 2>/dev/null | head -200 || true
+fi
+
+echo "== 4/4 client tests (psycopg)"
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS cdf_clients" -c "CREATE DATABASE cdf_clients"
+PGDATABASE=cdf_clients .venv/bin/python -m pytest -q tests/client || failures+=("client tests")
+
+if ((${#failures[@]})); then
+  echo "FAILED: ${failures[*]}"
+  exit 1
+fi
+echo "all test layers passed"

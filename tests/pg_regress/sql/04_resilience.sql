@@ -1,0 +1,21 @@
+-- Throttling, server errors and hung requests.
+\! curl -fsS -X POST "$CDF_EMULATOR_URL/_admin/reset" > /dev/null
+-- 429 with Retry-After is retried (CDF did not act), and the statement succeeds.
+\! curl -fsS -X POST "$CDF_EMULATOR_URL/_admin/faults" -H 'content-type: application/json' -d '{"seed": 1, "rules": [{"endpoint": "POST /assets", "sequence": [{"status": 429, "retryAfter": 0}, {"status": 429}]}]}' > /dev/null
+INSERT INTO cdf_tables.assets (external_id, name) VALUES ('after-429', 'Throttled twice');
+\! python3 "$CDF_FDW_ROOT/tests/tools/emulator_dump.py" stats "POST /assets"
+\! python3 "$CDF_FDW_ROOT/tests/tools/emulator_dump.py" items assets externalId,name
+-- A 503 on a create is not retried blindly (CDF may have acted): the statement fails clearly.
+\! curl -fsS -X POST "$CDF_EMULATOR_URL/_admin/faults" -H 'content-type: application/json' -d '{"seed": 1, "rules": [{"endpoint": "POST /assets", "sequence": [{"status": 503}]}]}' > /dev/null
+SELECT try($$INSERT INTO cdf_tables.assets (external_id, name) VALUES ('after-503', 'Unavailable')$$);
+-- A request that hangs is cancelled by statement_timeout within about a second.
+\! curl -fsS -X POST "$CDF_EMULATOR_URL/_admin/faults" -H 'content-type: application/json' -d '{"seed": 1, "rules": [{"endpoint": "POST /assets", "sequence": [{"stallMs": 30000}]}]}' > /dev/null
+CREATE TEMP TABLE started AS SELECT clock_timestamp() AS at;
+SET statement_timeout = '1s';
+INSERT INTO cdf_tables.assets (external_id, name) VALUES ('stalled', 'Never answered');
+RESET statement_timeout;
+SELECT clock_timestamp() - at < interval '3 seconds' AS cancelled_promptly FROM started;
+\! curl -fsS -X DELETE "$CDF_EMULATOR_URL/_admin/faults" > /dev/null
+-- The backend is still usable afterwards.
+INSERT INTO cdf_tables.assets (external_id, name) VALUES ('after-cancel', 'Fine again');
+SELECT external_id FROM cdf_tables.assets ORDER BY id;
