@@ -52,6 +52,9 @@ echo "== 4/4 client tests (psycopg)"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS cdf_clients" -c "CREATE DATABASE cdf_clients"
 PGDATABASE=cdf_clients .venv/bin/python -m pytest -q tests/client || failures+=("client tests")
 
+echo "== docker-compose.yml validates"
+docker-compose -f docker-compose.yml config -q || failures+=("docker-compose config")
+
 if ((${#failures[@]})); then
   echo "FAILED: ${failures[*]}"
   exit 1

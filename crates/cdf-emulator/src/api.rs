@@ -1,0 +1,233 @@
+//! The router and the project-API entry point: fault injection, authentication,
+//! authorisation, body decoding, dispatch and statistics for every `/api/v1/projects/...` call.
+
+use axum::body::{to_bytes, Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::{any, get, post, put};
+use axum::Router;
+use std::io::Read;
+use std::sync::Arc;
+
+use crate::errors::ApiError;
+use crate::faults::Fault;
+use crate::resources::{find_route, run, Ctx, Reply};
+use crate::server::{BaseUrl, ConnControl};
+use crate::{admin, auth, Emulator};
+
+/// Largest request body accepted (after which CDF too would refuse).
+const MAX_BODY_BYTES: usize = 256 * 1024 * 1024;
+
+pub fn router(emu: Arc<Emulator>) -> Router {
+    Router::new()
+        .route("/oauth2/token", post(auth::token_endpoint))
+        .route("/api/v1/token/inspect", get(auth::inspect))
+        .route("/api/v1/projects/{*rest}", any(handle))
+        .route("/_admin/reset", post(admin::reset))
+        .route("/_admin/stats", get(admin::stats))
+        .route("/_admin/dump/{project}/{*resource}", get(admin::dump))
+        .route("/_admin/faults", post(admin::install_faults).delete(admin::clear_faults).get(admin::list_faults))
+        .route("/_admin/clients", post(admin::put_client))
+        .route("/_files/upload/{project}/{id}", put(crate::resources::files::upload))
+        .fallback(not_found)
+        .with_state(emu)
+}
+
+async fn not_found(req: Request) -> Response {
+    let e = ApiError::not_found(format!("Unknown path: {} {}", req.method(), req.uri().path()));
+    error_response(&e)
+}
+
+pub fn error_response(e: &ApiError) -> Response {
+    let mut resp = json_response(e.status, serde_json::to_vec(&e.body()).unwrap_or_default(), "application/json");
+    for (k, v) in &e.headers {
+        if let Ok(v) = v.parse() {
+            resp.headers_mut().insert(*k, v);
+        }
+    }
+    resp
+}
+
+pub fn json_response(status: u16, body: Vec<u8>, content_type: &'static str) -> Response {
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header("content-type", content_type)
+        .body(Body::from(body))
+        .expect("static response parts are valid")
+}
+
+/// Percent-decodes one path segment (RAW database and table names and row keys are encoded).
+pub fn percent_decode(seg: &str) -> String {
+    if !seg.contains('%') {
+        return seg.to_string();
+    }
+    let b = seg.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&seg[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn fault_error(f: &Fault) -> ApiError {
+    let status = f.status.unwrap_or(503);
+    let default = match status {
+        429 => "Too many requests (injected by the emulator)",
+        500 => "Internal server error (injected by the emulator)",
+        502 => "Bad gateway (injected by the emulator)",
+        503 => "Service unavailable (injected by the emulator)",
+        _ => "Injected fault",
+    };
+    let mut e = ApiError::new(status, f.message.clone().unwrap_or_else(|| default.to_string()));
+    if let Some(s) = f.retry_after {
+        e.headers.push(("retry-after", s.to_string()));
+    }
+    e
+}
+
+/// What a fault does to the request at one point of its handling.
+enum FaultAction {
+    Continue,
+    Answer(ApiError),
+    /// The connection is closed; the returned response is never sent.
+    Dropped,
+}
+
+async fn apply_faults(faults: &[Fault], after: bool) -> FaultAction {
+    for f in faults.iter().filter(|f| f.after_processing == after) {
+        if let Some(ms) = f.stall_ms {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            return FaultAction::Dropped;
+        }
+        if f.drop {
+            return FaultAction::Dropped;
+        }
+        if f.status.is_some() {
+            return FaultAction::Answer(fault_error(f));
+        }
+    }
+    FaultAction::Continue
+}
+
+/// Closes the connection without answering: the connection task drops this handler while it
+/// waits here, so no response is ever written. Statistics record status 0.
+async fn drop_connection(ctl: Option<ConnControl>) -> Response {
+    match ctl {
+        Some(c) => {
+            c.drop_now();
+            std::future::pending().await
+        }
+        None => error_response(&ApiError::new(503, "connection dropped")),
+    }
+}
+
+fn decode_body(headers: &HeaderMap, raw: Bytes) -> Result<Vec<u8>, ApiError> {
+    let gzip = headers.get("content-encoding").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
+    if !gzip {
+        return Ok(raw.to_vec());
+    }
+    let mut out = Vec::with_capacity(raw.len() * 8);
+    flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut out).map_err(|e| ApiError::bad_request(format!("Invalid gzip body: {e}")))?;
+    Ok(out)
+}
+
+pub async fn handle(State(emu): State<Arc<Emulator>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let method = parts.method.as_str().to_string();
+    let path = parts.uri.path().to_string();
+    let rest = path.strip_prefix("/api/v1/projects/").unwrap_or("");
+    let mut segs: Vec<String> = rest.split('/').map(percent_decode).collect();
+    if segs.last().is_some_and(|s| s.is_empty()) {
+        segs.pop();
+    }
+    if segs.is_empty() || segs[0].is_empty() {
+        return error_response(&ApiError::not_found("Project not given"));
+    }
+    let project_name = segs.remove(0);
+    let Some(route) = find_route(&method, &segs) else {
+        let e = ApiError::not_found(format!("Unknown path: {method} /{}", segs.join("/")));
+        emu.stats.record(&format!("{method} (unknown path)"), 0, 0, 404);
+        return error_response(&e);
+    };
+    let ctl = parts.extensions.get::<ConnControl>().cloned();
+    let faults = emu.faults.pick(&route.key);
+    for f in &faults {
+        if let Some(ms) = f.latency_ms {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
+    }
+    match apply_faults(&faults, false).await {
+        FaultAction::Continue => {}
+        FaultAction::Answer(e) => {
+            emu.stats.record(&route.key, 0, 0, e.status);
+            return error_response(&e);
+        }
+        FaultAction::Dropped => {
+            emu.stats.record(&route.key, 0, 0, 0);
+            return drop_connection(ctl).await;
+        }
+    }
+
+    let raw = match to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(_) => {
+            let e = ApiError::new(413, format!("Request body larger than {MAX_BODY_BYTES} bytes"));
+            emu.stats.record(&route.key, 0, 0, e.status);
+            return error_response(&e);
+        }
+    };
+    let bytes_in = raw.len() as u64;
+
+    let outcome: Result<Reply, ApiError> = (|| {
+        let client = emu.authenticate(&parts.headers)?;
+        let scope = auth::authorize(&client, &project_name, route.acl, route.action)?;
+        crate::resources::raw::check_table_scope(&scope, &route)?;
+        let body = decode_body(&parts.headers, raw)?;
+        let accept = parts.headers.get("accept").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let content_type = parts.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let ctx = Ctx {
+            project: emu.store.project(&project_name),
+            emu: emu.clone(),
+            project_name: project_name.clone(),
+            query: parts.uri.query().map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default(),
+            body,
+            accept_protobuf: accept.contains("application/protobuf"),
+            content_protobuf: content_type.starts_with("application/protobuf"),
+            base_url: parts.extensions.get::<BaseUrl>().map(|b| b.0.clone()).unwrap_or_default(),
+            client_id: client.client_id.clone(),
+        };
+        run(&ctx, &route)
+    })();
+
+    match apply_faults(&faults, true).await {
+        FaultAction::Continue => {}
+        FaultAction::Answer(e) => {
+            emu.stats.record(&route.key, outcome.as_ref().map(|r| r.items).unwrap_or(0), bytes_in, e.status);
+            return error_response(&e);
+        }
+        FaultAction::Dropped => {
+            emu.stats.record(&route.key, outcome.as_ref().map(|r| r.items).unwrap_or(0), bytes_in, 0);
+            return drop_connection(ctl).await;
+        }
+    }
+    match outcome {
+        Ok(reply) => {
+            emu.stats.record(&route.key, reply.items, bytes_in, reply.status);
+            json_response(reply.status, reply.body, reply.content_type)
+        }
+        Err(e) => {
+            emu.stats.record(&route.key, 0, bytes_in, e.status);
+            error_response(&e)
+        }
+    }
+}

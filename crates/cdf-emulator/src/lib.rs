@@ -1,0 +1,58 @@
+//! `cdf-emulator`: an in-memory emulator of the Cognite Data Fusion REST API for tests and
+//! benchmarks. See README.md for the API surface, the admin API and the config file.
+
+pub mod admin;
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod errors;
+pub mod faults;
+pub mod resources;
+pub mod server;
+pub mod stats;
+pub mod store;
+
+use parking_lot::{Mutex, RwLock};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub use config::{CapabilityConfig, ClientConfig, EmulatorConfig};
+pub use server::{serve, serve_with_shutdown, spawn_background, RunningEmulator, TlsFiles};
+
+/// Shared state of one emulator instance.
+pub struct Emulator {
+    pub clients: RwLock<HashMap<String, ClientConfig>>,
+    pub tokens: Mutex<HashMap<String, auth::TokenInfo>>,
+    token_ttl_secs: AtomicU64,
+    pub store: store::Store,
+    pub stats: stats::Stats,
+    pub faults: faults::Faults,
+    request_seq: AtomicU64,
+}
+
+impl Emulator {
+    pub fn new(config: EmulatorConfig) -> Self {
+        Emulator {
+            clients: RwLock::new(config.clients.into_iter().map(|c| (c.client_id.clone(), c)).collect()),
+            tokens: Mutex::new(HashMap::new()),
+            token_ttl_secs: AtomicU64::new(config.token_ttl_secs),
+            store: store::Store::default(),
+            stats: stats::Stats::default(),
+            faults: faults::Faults::default(),
+            request_seq: AtomicU64::new(1),
+        }
+    }
+
+    pub fn token_ttl_secs(&self) -> u64 {
+        self.token_ttl_secs.load(Ordering::Relaxed)
+    }
+
+    pub fn set_token_ttl_secs(&self, secs: u64) {
+        self.token_ttl_secs.store(secs, Ordering::Relaxed);
+    }
+
+    /// Request ids are unique per instance and sortable, like `x-request-id` values in logs.
+    pub fn next_request_id(&self) -> String {
+        format!("emu-{:08x}", self.request_seq.fetch_add(1, Ordering::Relaxed))
+    }
+}

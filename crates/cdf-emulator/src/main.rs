@@ -1,0 +1,82 @@
+//! `cdf-emulator` binary: serves the emulator until killed.
+
+use clap::Parser;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use cdf_emulator::{serve_with_shutdown, Emulator, EmulatorConfig, TlsFiles};
+
+#[derive(Parser)]
+#[command(name = "cdf-emulator", about = "In-memory emulator of the Cognite Data Fusion REST API")]
+struct Args {
+    /// Address to listen on; only loopback addresses are accepted. Port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:4080")]
+    listen: SocketAddr,
+    /// TOML file with clients and capabilities (see emulator.example.toml).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Lifetime of issued access tokens in seconds (overrides the config file).
+    #[arg(long)]
+    token_ttl: Option<u64>,
+    /// PEM certificate chain; with --tls-key serves HTTPS.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Worker threads of the tokio runtime (default: number of CPUs).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+fn main() {
+    let args = Args::parse();
+    if !args.listen.ip().is_loopback() {
+        eprintln!("cdf-emulator: refusing to listen on {} (only loopback addresses are allowed)", args.listen);
+        std::process::exit(2);
+    }
+    let mut config = match &args.config {
+        Some(path) => EmulatorConfig::from_file(path).unwrap_or_else(|e| {
+            eprintln!("cdf-emulator: {e}");
+            std::process::exit(2);
+        }),
+        None => EmulatorConfig::default(),
+    };
+    if let Some(ttl) = args.token_ttl {
+        config.token_ttl_secs = ttl;
+    }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(cdf_emulator::server::tls_acceptor(&TlsFiles { cert: cert.clone(), key: key.clone() }).unwrap_or_else(|e| {
+            eprintln!("cdf-emulator: TLS setup failed: {e}");
+            std::process::exit(2);
+        })),
+        _ => None,
+    };
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.threads {
+        rt.worker_threads(n.max(1));
+    }
+    let rt = rt.enable_all().build().expect("tokio runtime starts");
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen).await.unwrap_or_else(|e| {
+            eprintln!("cdf-emulator: cannot listen on {}: {e}", args.listen);
+            std::process::exit(2);
+        });
+        let addr = listener.local_addr().expect("bound listener has an address");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "cdf-emulator listening on {scheme}://{addr}");
+            let _ = out.flush();
+        }
+        let emu = Arc::new(Emulator::new(config));
+        // SIGINT/SIGTERM end the process; there is nothing to flush.
+        let shutdown = std::future::pending::<()>();
+        if let Err(e) = serve_with_shutdown(listener, emu, tls, shutdown).await {
+            eprintln!("cdf-emulator: {e}");
+            std::process::exit(1);
+        }
+    });
+}

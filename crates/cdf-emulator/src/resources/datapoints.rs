@@ -1,0 +1,697 @@
+//! Datapoints: insert (JSON or protobuf) by id or externalId, list with start/end/limit/cursor
+//! (JSON or protobuf responses), latest, range delete. Numeric and string series are kept
+//! apart; timestamps are whole ms in 1900..=2099, numeric values within ±1e100.
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use super::generic::*;
+use super::protobuf::{Reader, Val, Writer};
+use super::{Ctx, Reply};
+use crate::errors::{ApiError, ApiResult};
+use crate::store::{now_ms, Object, Project};
+
+/// 1900-01-01T00:00:00Z.
+pub const MIN_TIMESTAMP_MS: i64 = -2_208_988_800_000;
+/// 2099-12-31T23:59:59.999Z.
+pub const MAX_TIMESTAMP_MS: i64 = 4_102_444_799_999;
+pub const MAX_ABS_VALUE: f64 = 1e100;
+pub const MAX_SERIES_PER_INSERT: usize = 10_000;
+pub const MAX_POINTS_PER_INSERT: usize = 100_000;
+pub const MAX_STRING_VALUE_CHARS: usize = 255;
+pub const MAX_RAW_LIST_LIMIT: usize = 100_000;
+
+pub enum Series {
+    Numeric(BTreeMap<i64, f64>),
+    Text(BTreeMap<i64, String>),
+}
+
+impl Series {
+    fn new(is_string: bool) -> Series {
+        if is_string {
+            Series::Text(BTreeMap::new())
+        } else {
+            Series::Numeric(BTreeMap::new())
+        }
+    }
+    fn delete_range(&mut self, begin: i64, end: i64) {
+        fn cut<V>(m: &mut BTreeMap<i64, V>, begin: i64, end: i64) {
+            if begin >= end {
+                return;
+            }
+            let keys: Vec<i64> = m.range(begin..end).map(|(k, _)| *k).collect();
+            for k in keys {
+                m.remove(&k);
+            }
+        }
+        match self {
+            Series::Numeric(m) => cut(m, begin, end),
+            Series::Text(m) => cut(m, begin, end),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- insert
+
+pub enum DpValue {
+    Num(f64),
+    Text(String),
+}
+
+impl<'de> Deserialize<'de> for DpValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = DpValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number or a string")
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<DpValue, E> {
+                Ok(DpValue::Num(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<DpValue, E> {
+                Ok(DpValue::Num(v as f64))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<DpValue, E> {
+                Ok(DpValue::Num(v as f64))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<DpValue, E> {
+                Ok(DpValue::Text(v.to_string()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<DpValue, E> {
+                Ok(DpValue::Text(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A timestamp as sent: integral ms (a fractional number is kept to be rejected with a clear message).
+pub struct Ts(Result<i64, f64>);
+
+impl<'de> Deserialize<'de> for Ts {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Ts;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an integer timestamp in milliseconds")
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Ts, E> {
+                Ok(Ts(Ok(v)))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Ts, E> {
+                i64::try_from(v).map(|v| Ts(Ok(v))).map_err(|_| E::custom("timestamp out of range"))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Ts, E> {
+                Ok(Ts(if v.fract() == 0.0 && v.abs() < 9.2e18 { Ok(v as i64) } else { Err(v) }))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DpIn {
+    timestamp: Ts,
+    #[serde(default)]
+    value: Option<DpValue>,
+    #[serde(default)]
+    status: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct InsertItemIn {
+    #[serde(default)]
+    id: Option<i64>,
+    #[serde(default)]
+    external_id: Option<String>,
+    #[serde(default)]
+    instance_id: Option<Value>,
+    datapoints: Vec<DpIn>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InsertBodyIn {
+    items: Vec<InsertItemIn>,
+}
+
+/// One point as received; `None` value = a bad-status point without value.
+struct PointIn {
+    ts: Result<i64, f64>,
+    value: Option<DpValue>,
+    bad_status: bool,
+}
+
+struct ItemIn {
+    ident: Result<Ident, String>,
+    points: Vec<PointIn>,
+}
+
+fn status_is_bad(status: &Option<Value>) -> bool {
+    // OPC UA status codes: the two top bits 10 mean Bad.
+    match status {
+        Some(s) => {
+            let code_bad = s.get("code").and_then(|c| c.as_u64()).is_some_and(|c| (c >> 30) == 2);
+            let sym_bad = s.get("symbol").and_then(|c| c.as_str()).is_some_and(|c| c.starts_with("Bad"));
+            code_bad || sym_bad
+        }
+        None => false,
+    }
+}
+
+fn parse_json_insert(body: &[u8]) -> ApiResult<Vec<ItemIn>> {
+    let parsed: InsertBodyIn = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("Invalid datapoints insert request: {e}")))?;
+    Ok(parsed
+        .items
+        .into_iter()
+        .map(|it| {
+            let ident = match (it.id, it.external_id, it.instance_id) {
+                (Some(id), None, None) => Ok(Ident::Id(id)),
+                (None, Some(x), None) => Ok(Ident::Xid(x)),
+                (None, None, Some(_)) => Err("instanceId is not supported by the emulator; use id or externalId".to_string()),
+                (None, None, None) => Err("one of id and externalId is required".to_string()),
+                _ => Err("only one of id, externalId and instanceId may be given".to_string()),
+            };
+            let points = it
+                .datapoints
+                .into_iter()
+                .map(|p| PointIn { bad_status: status_is_bad(&p.status), ts: p.timestamp.0, value: p.value })
+                .collect();
+            ItemIn { ident, points }
+        })
+        .collect())
+}
+
+/// DataPointInsertionRequest { repeated DataPointInsertionItem items = 1; }
+fn parse_protobuf_insert(body: &[u8]) -> ApiResult<Vec<ItemIn>> {
+    let mut out = Vec::new();
+    let mut r = Reader::new(body);
+    while let Some((field, val)) = r.next_field()? {
+        let (1, Val::Bytes(item)) = (field, val) else { continue };
+        let mut id = None;
+        let mut xid = None;
+        let mut points = Vec::new();
+        let mut ir = Reader::new(item);
+        while let Some((f, v)) = ir.next_field()? {
+            match (f, v) {
+                (1, Val::Varint(v)) => id = Some(v as i64),
+                (2, Val::Bytes(b)) => xid = Some(String::from_utf8_lossy(b).into_owned()),
+                (3 | 4, Val::Bytes(dps)) => {
+                    let is_text = f == 4;
+                    let mut dr = Reader::new(dps);
+                    while let Some((_, Val::Bytes(dp))) = dr.next_field()? {
+                        let mut pr = Reader::new(dp);
+                        let mut p = PointIn { ts: Ok(0), value: None, bad_status: false };
+                        while let Some((pf, pv)) = pr.next_field()? {
+                            match (pf, pv) {
+                                (1, Val::Varint(t)) => p.ts = Ok(t as i64),
+                                (2, Val::Fixed64(bits)) if !is_text => p.value = Some(DpValue::Num(f64::from_bits(bits))),
+                                (2, Val::Bytes(s)) if is_text => p.value = Some(DpValue::Text(String::from_utf8_lossy(s).into_owned())),
+                                (3, Val::Bytes(st)) => {
+                                    let mut sr = Reader::new(st);
+                                    while let Some((sf, sv)) = sr.next_field()? {
+                                        if let (1, Val::Varint(c)) = (sf, sv) {
+                                            p.bad_status = (c >> 30) == 2;
+                                        }
+                                    }
+                                }
+                                _ => {}
+                            }
+                        }
+                        // proto3 omits zero values: a numeric point without value field is 0.0.
+                        if p.value.is_none() && !is_text && !p.bad_status {
+                            p.value = Some(DpValue::Num(0.0));
+                        }
+                        if p.value.is_none() && is_text && !p.bad_status {
+                            p.value = Some(DpValue::Text(String::new()));
+                        }
+                        points.push(p);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let ident = match (id, xid) {
+            (Some(id), None) => Ok(Ident::Id(id)),
+            (None, Some(x)) => Ok(Ident::Xid(x)),
+            _ => Err("one of id and externalId is required".to_string()),
+        };
+        out.push(ItemIn { ident, points });
+    }
+    Ok(out)
+}
+
+/// Resolves identifiers to (series id, isString); all unknown ones → 400 with `missing`.
+fn resolve_series(project: &Project, idents: &[&Ident], ignore_unknown: bool) -> ApiResult<Vec<Option<(i64, Object)>>> {
+    let meta = project.meta.lock();
+    let mut out = Vec::with_capacity(idents.len());
+    let mut missing: Vec<Value> = Vec::new();
+    for ident in idents {
+        match meta.timeseries.resolve(ident, true) {
+            Some(id) => {
+                let ts = &meta.timeseries.items[&id];
+                // Only the fields the datapoint responses repeat.
+                let mut info = Object::new();
+                for k in ["id", "externalId", "isString", "isStep", "unit", "unitExternalId", "type"] {
+                    if let Some(v) = ts.get(k) {
+                        info.insert(k.into(), v.clone());
+                    }
+                }
+                out.push(Some((id, info)));
+            }
+            None => {
+                let j = ident.to_json();
+                if !missing.contains(&j) {
+                    missing.push(j);
+                }
+                out.push(None);
+            }
+        }
+    }
+    if !missing.is_empty() && !ignore_unknown {
+        return Err(ApiError::missing(missing));
+    }
+    Ok(out)
+}
+
+fn is_string(info: &Object) -> bool {
+    info.get("isString").and_then(|v| v.as_bool()).unwrap_or(false)
+}
+
+pub fn insert(ctx: &Ctx) -> ApiResult<Reply> {
+    let items = if ctx.content_protobuf { parse_protobuf_insert(&ctx.body)? } else { parse_json_insert(&ctx.body)? };
+    if items.is_empty() || items.len() > MAX_SERIES_PER_INSERT {
+        return Err(ApiError::bad_request(format!("items: size must be between 1 and {MAX_SERIES_PER_INSERT}")));
+    }
+    let total: usize = items.iter().map(|i| i.points.len()).sum();
+    if total > MAX_POINTS_PER_INSERT {
+        return Err(ApiError::bad_request(format!(
+            "A request may hold at most {MAX_POINTS_PER_INSERT} datapoints in total, got {total}"
+        )));
+    }
+    let mut idents = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        match &item.ident {
+            Ok(ident) => idents.push(ident),
+            Err(msg) => return Err(ApiError::bad_request(format!("items[{i}]: {msg}"))),
+        }
+        if item.points.is_empty() {
+            return Err(ApiError::bad_request(format!("items[{i}].datapoints: size must be between 1 and {MAX_POINTS_PER_INSERT}")));
+        }
+    }
+    let series = resolve_series(&ctx.project, &idents, false)?;
+
+    // Validate everything before writing anything: a bad point rejects the whole request.
+    for (i, (item, s)) in items.iter().zip(&series).enumerate() {
+        let (_, info) = s.as_ref().expect("resolved");
+        let text = is_string(info);
+        for (j, p) in item.points.iter().enumerate() {
+            let path = || format!("items[{i}].datapoints[{j}]");
+            let ts = match p.ts {
+                Ok(t) => t,
+                Err(f) => return Err(ApiError::bad_request(format!("{}.timestamp: {f} is not a whole number of milliseconds", path()))),
+            };
+            if !(MIN_TIMESTAMP_MS..=MAX_TIMESTAMP_MS).contains(&ts) {
+                return Err(ApiError::bad_request(format!(
+                    "{}.timestamp: {ts} is outside the allowed range [{MIN_TIMESTAMP_MS}, {MAX_TIMESTAMP_MS}] (1900-01-01 to 2099-12-31)",
+                    path()
+                )));
+            }
+            match (&p.value, text) {
+                (None, _) if p.bad_status => {}
+                (None, _) => return Err(ApiError::bad_request(format!("{}.value: may not be null", path()))),
+                (Some(DpValue::Num(v)), false) => {
+                    if !v.is_finite() || v.abs() > MAX_ABS_VALUE {
+                        return Err(ApiError::bad_request(format!("{}.value: numeric values must be between -1e100 and 1e100, got {v}", path())));
+                    }
+                }
+                (Some(DpValue::Text(s)), false) => {
+                    return Err(ApiError::bad_request(format!(
+                        "{}.value: expected a numeric value for numeric time series, got string \"{}\"",
+                        path(),
+                        s.chars().take(40).collect::<String>()
+                    )))
+                }
+                (Some(DpValue::Text(s)), true) => {
+                    if s.chars().count() > MAX_STRING_VALUE_CHARS {
+                        return Err(ApiError::bad_request(format!("{}.value: string values can be at most {MAX_STRING_VALUE_CHARS} characters", path())));
+                    }
+                }
+                (Some(DpValue::Num(_)), true) => {
+                    return Err(ApiError::bad_request(format!("{}.value: expected a string value for string time series", path())))
+                }
+            }
+        }
+    }
+
+    let mut store = ctx.project.datapoints.lock();
+    for (item, s) in items.into_iter().zip(series) {
+        let (id, info) = s.expect("resolved");
+        let series = store.entry(id).or_insert_with(|| Series::new(is_string(&info)));
+        match series {
+            Series::Numeric(m) => {
+                for p in item.points {
+                    if let (Ok(ts), Some(DpValue::Num(v))) = (p.ts, p.value) {
+                        m.insert(ts, v);
+                    }
+                }
+            }
+            Series::Text(m) => {
+                for p in item.points {
+                    if let (Ok(ts), Some(DpValue::Text(v))) = (p.ts, p.value) {
+                        m.insert(ts, v);
+                    }
+                }
+            }
+        }
+    }
+    Ok(Reply::empty(200, total as u64))
+}
+
+// ---------------------------------------------------------------- time arguments
+
+/// `start`/`end`/`before`: ms since epoch, `"now"`, or `"<n><unit>-ago"` / `"<n><unit>-ahead"`.
+pub fn parse_time(v: &Value, path: &str) -> ApiResult<i64> {
+    if let Some(n) = v.as_i64() {
+        return Ok(n);
+    }
+    if let Some(f) = v.as_f64() {
+        return Ok(f as i64);
+    }
+    let s = v.as_str().ok_or_else(|| ApiError::bad_request(format!("{path}: must be a timestamp in ms or a time string like \"2d-ago\"")))?;
+    if s == "now" {
+        return Ok(now_ms());
+    }
+    let (body, sign) = if let Some(b) = s.strip_suffix("-ago") {
+        (b, -1)
+    } else if let Some(b) = s.strip_suffix("-ahead") {
+        (b, 1)
+    } else if let Ok(n) = s.parse::<i64>() {
+        return Ok(n);
+    } else {
+        return Err(ApiError::bad_request(format!("{path}: invalid time \"{s}\"")));
+    };
+    let split = body.find(|c: char| !c.is_ascii_digit()).unwrap_or(body.len());
+    let (num, unit) = body.split_at(split);
+    let n: i64 = num.parse().map_err(|_| ApiError::bad_request(format!("{path}: invalid time \"{s}\"")))?;
+    let unit_ms = match unit {
+        "ms" => 1,
+        "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        "w" => 604_800_000,
+        _ => return Err(ApiError::bad_request(format!("{path}: invalid time unit in \"{s}\""))),
+    };
+    Ok(now_ms() + sign * n * unit_ms)
+}
+
+// ---------------------------------------------------------------- list
+
+const LIST_ITEM_KEYS: &[&str] = &[
+    "id",
+    "externalId",
+    "start",
+    "end",
+    "limit",
+    "cursor",
+    "includeOutsidePoints",
+    "aggregates",
+    "granularity",
+    "ignoreBadDataPoints",
+    "treatUncertainAsBad",
+    "includeStatus",
+    "timeZone",
+    "targetUnit",
+    "targetUnitSystem",
+];
+
+struct Query {
+    start: i64,
+    end: i64,
+    limit: usize,
+    include_outside: bool,
+}
+
+/// One series' points in [start, end) after the cursor, as (timestamp, JSON value) pairs.
+fn collect_points(series: Option<&Series>, q: &Query, after: Option<i64>) -> (Vec<(i64, DpOut)>, Option<i64>, Vec<(i64, DpOut)>) {
+    let lo = match after {
+        Some(a) => Bound::Excluded(a.max(q.start - 1)),
+        None => Bound::Included(q.start),
+    };
+    let hi = Bound::Excluded(q.end);
+    let mut out = Vec::new();
+    let mut next = None;
+    let mut outside = Vec::new();
+    fn go<V: Clone>(m: &BTreeMap<i64, V>, lo: Bound<i64>, hi: Bound<i64>, q: &Query, wrap: fn(V) -> DpOut, out: &mut Vec<(i64, DpOut)>, next: &mut Option<i64>, outside: &mut Vec<(i64, DpOut)>, first_page: bool) {
+        if q.start >= q.end {
+            return;
+        }
+        for (ts, v) in m.range((lo, hi)) {
+            if out.len() == q.limit {
+                *next = out.last().map(|(t, _)| *t);
+                break;
+            }
+            out.push((*ts, wrap(v.clone())));
+        }
+        if q.include_outside && first_page {
+            if let Some((ts, v)) = m.range(..q.start).next_back() {
+                outside.push((*ts, wrap(v.clone())));
+            }
+            if next.is_none() {
+                if let Some((ts, v)) = m.range(q.end..).next() {
+                    outside.push((*ts, wrap(v.clone())));
+                }
+            }
+        }
+    }
+    match series {
+        Some(Series::Numeric(m)) => go(m, lo, hi, q, DpOut::Num, &mut out, &mut next, &mut outside, after.is_none()),
+        Some(Series::Text(m)) => go(m, lo, hi, q, DpOut::Text, &mut out, &mut next, &mut outside, after.is_none()),
+        None => {}
+    }
+    (out, next, outside)
+}
+
+#[derive(Clone)]
+pub enum DpOut {
+    Num(f64),
+    Text(String),
+}
+
+impl DpOut {
+    fn json(&self) -> Value {
+        match self {
+            DpOut::Num(v) => json!(v),
+            DpOut::Text(s) => json!(s),
+        }
+    }
+}
+
+fn dp_cursor(ts: i64) -> String {
+    format!("d{ts}")
+}
+
+fn parse_dp_cursor(c: &str) -> ApiResult<i64> {
+    c.strip_prefix('d').and_then(|t| t.parse().ok()).ok_or_else(|| ApiError::bad_request(format!("Invalid cursor: {c}")))
+}
+
+pub fn list(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
+    let top = body_object(body)?;
+    let mut allowed: Vec<&str> = LIST_ITEM_KEYS.iter().copied().filter(|k| !matches!(*k, "id" | "externalId" | "cursor")).collect();
+    allowed.extend(["items", "ignoreUnknownIds"]);
+    check_keys(top, &allowed, "")?;
+    let list = items(top, 100)?;
+    let ignore = get_bool(top, "ignoreUnknownIds")?;
+    let mut queries: Vec<(Ident, Map<String, Value>)> = Vec::with_capacity(list.len());
+    for (i, item) in list.iter().enumerate() {
+        let path = format!("items[{i}]");
+        let ident = parse_ident(item, &path, true, &LIST_ITEM_KEYS[2..])?;
+        // Item settings override the top-level defaults.
+        let mut merged = top.clone();
+        merged.remove("items");
+        for (k, v) in item.as_object().expect("checked") {
+            merged.insert(k.clone(), v.clone());
+        }
+        if merged.get("aggregates").is_some_and(|a| !a.is_null() && a.as_array().is_none_or(|a| !a.is_empty())) {
+            return Err(ApiError::bad_request(format!("{path}.aggregates: aggregates are not supported by the emulator; retrieve raw datapoints")));
+        }
+        queries.push((ident, merged));
+    }
+    let idents: Vec<&Ident> = queries.iter().map(|(i, _)| i).collect();
+    let series = resolve_series(&ctx.project, &idents, ignore)?;
+    let now = now_ms();
+    let store = ctx.project.datapoints.lock();
+    let mut items_out: Vec<(Object, Vec<(i64, DpOut)>, Option<String>)> = Vec::new();
+    let mut total = 0usize;
+    for (i, ((_, q), s)) in queries.iter().zip(series).enumerate() {
+        let Some((id, info)) = s else { continue };
+        let path = format!("items[{i}]");
+        let start = q.get("start").filter(|v| !v.is_null()).map(|v| parse_time(v, &format!("{path}.start"))).transpose()?.unwrap_or(0);
+        let end = q.get("end").filter(|v| !v.is_null()).map(|v| parse_time(v, &format!("{path}.end"))).transpose()?.unwrap_or(now + 1);
+        let limit = match q.get("limit") {
+            None | Some(Value::Null) => 100,
+            Some(v) => match v.as_i64() {
+                Some(n) if n == -1 => MAX_RAW_LIST_LIMIT,
+                Some(n) if (0..=MAX_RAW_LIST_LIMIT as i64).contains(&n) => n as usize,
+                _ => return Err(ApiError::bad_request(format!("{path}.limit: must be between 0 and {MAX_RAW_LIST_LIMIT}"))),
+            },
+        };
+        let include_outside = q.get("includeOutsidePoints").and_then(|v| v.as_bool()).unwrap_or(false);
+        let after = match q.get("cursor") {
+            Some(Value::String(c)) if !c.is_empty() => Some(parse_dp_cursor(c)?),
+            _ => None,
+        };
+        let query = Query { start, end, limit, include_outside };
+        let (mut points, next, outside) = collect_points(store.get(&id), &query, after);
+        total += points.len();
+        if !outside.is_empty() {
+            points.extend(outside);
+            points.sort_by_key(|(t, _)| *t);
+        }
+        items_out.push((info, points, next.map(dp_cursor)));
+    }
+    drop(store);
+    if total > MAX_RAW_LIST_LIMIT {
+        return Err(ApiError::bad_request(format!("The sum of limits may be at most {MAX_RAW_LIST_LIMIT} raw datapoints per request")));
+    }
+    if ctx.accept_protobuf {
+        let mut w = Writer::new();
+        for (info, points, next) in &items_out {
+            w.message(1, |m| {
+                m.int64(1, info.get("id").and_then(|v| v.as_i64()).unwrap_or(0));
+                if let Some(x) = info.get("externalId").and_then(|v| v.as_str()) {
+                    m.string(2, x);
+                }
+                let text = is_string(info);
+                m.boolean(6, text);
+                m.boolean(7, info.get("isStep").and_then(|v| v.as_bool()).unwrap_or(false));
+                if let Some(u) = info.get("unit").and_then(|v| v.as_str()) {
+                    m.string(8, u);
+                }
+                if let Some(c) = next {
+                    m.string(9, c);
+                }
+                if let Some(u) = info.get("unitExternalId").and_then(|v| v.as_str()) {
+                    m.string(10, u);
+                }
+                m.int64(12, if text { 2 } else { 1 });
+                m.message(if text { 4 } else { 3 }, |dps| {
+                    for (ts, v) in points {
+                        dps.message(1, |p| {
+                            p.int64(1, *ts);
+                            match v {
+                                DpOut::Num(x) => p.double(2, *x),
+                                DpOut::Text(s) => p.string(2, s),
+                            }
+                        });
+                    }
+                });
+            });
+        }
+        return Ok(Reply { status: 200, body: w.buf, content_type: "application/protobuf", items: total as u64 });
+    }
+    let out: Vec<Value> = items_out
+        .into_iter()
+        .map(|(info, points, next)| {
+            let mut o = info;
+            o.insert("datapoints".into(), Value::Array(points.iter().map(|(t, v)| json!({"timestamp": t, "value": v.json()})).collect()));
+            if let Some(c) = next {
+                o.insert("nextCursor".into(), json!(c));
+            }
+            Value::Object(o)
+        })
+        .collect();
+    Ok(Reply::json(200, &json!({ "items": out }), total as u64))
+}
+
+// ---------------------------------------------------------------- latest, delete, dump
+
+pub fn latest(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
+    let top = body_object(body)?;
+    check_keys(top, &["items", "ignoreUnknownIds", "includeStatus", "ignoreBadDataPoints", "treatUncertainAsBad"], "")?;
+    let list = items(top, 100)?;
+    let ignore = get_bool(top, "ignoreUnknownIds")?;
+    let mut queries = Vec::with_capacity(list.len());
+    for (i, item) in list.iter().enumerate() {
+        let path = format!("items[{i}]");
+        let ident = parse_ident(item, &path, true, &["before", "includeStatus", "ignoreBadDataPoints", "treatUncertainAsBad", "targetUnit", "targetUnitSystem"])?;
+        let before = item.get("before").filter(|v| !v.is_null()).map(|v| parse_time(v, &format!("{path}.before"))).transpose()?.unwrap_or_else(now_ms);
+        queries.push((ident, before));
+    }
+    let idents: Vec<&Ident> = queries.iter().map(|(i, _)| i).collect();
+    let series = resolve_series(&ctx.project, &idents, ignore)?;
+    let store = ctx.project.datapoints.lock();
+    let mut out = Vec::new();
+    for ((_, before), s) in queries.iter().zip(series) {
+        let Some((id, mut info)) = s else { continue };
+        let point = match store.get(&id) {
+            Some(Series::Numeric(m)) => m.range(..*before).next_back().map(|(t, v)| json!({"timestamp": t, "value": v})),
+            Some(Series::Text(m)) => m.range(..*before).next_back().map(|(t, v)| json!({"timestamp": t, "value": v})),
+            None => None,
+        };
+        info.insert("datapoints".into(), Value::Array(point.into_iter().collect()));
+        out.push(Value::Object(info));
+    }
+    Ok(Reply::items(200, out, 0))
+}
+
+pub fn delete(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
+    let top = body_object(body)?;
+    check_keys(top, &["items"], "")?;
+    let list = items(top, 10_000)?;
+    let mut ranges = Vec::with_capacity(list.len());
+    for (i, item) in list.iter().enumerate() {
+        let path = format!("items[{i}]");
+        let ident = parse_ident(item, &path, true, &["inclusiveBegin", "exclusiveEnd"])?;
+        let begin = item
+            .get("inclusiveBegin")
+            .filter(|v| !v.is_null())
+            .map(|v| parse_time(v, &format!("{path}.inclusiveBegin")))
+            .transpose()?
+            .ok_or_else(|| ApiError::bad_request(format!("{path}.inclusiveBegin: may not be null")))?;
+        let end = item.get("exclusiveEnd").filter(|v| !v.is_null()).map(|v| parse_time(v, &format!("{path}.exclusiveEnd"))).transpose()?.unwrap_or(begin + 1);
+        ranges.push((ident, begin, end));
+    }
+    let idents: Vec<&Ident> = ranges.iter().map(|(i, _, _)| i).collect();
+    let series = resolve_series(&ctx.project, &idents, false)?;
+    let mut store = ctx.project.datapoints.lock();
+    for ((_, begin, end), s) in ranges.iter().zip(series) {
+        let (id, _) = s.expect("resolved");
+        if let Some(series) = store.get_mut(&id) {
+            series.delete_range(*begin, *end);
+        }
+    }
+    Ok(Reply::empty(200, ranges.len() as u64))
+}
+
+/// `/_admin/dump/{project}/timeseries/data`: one item per series, in creation order.
+pub fn dump(project: &Project) -> Vec<Value> {
+    let series: Vec<(i64, Option<Value>, bool)> = {
+        let meta = project.meta.lock();
+        meta.timeseries.items.iter().map(|(id, o)| (*id, o.get("externalId").cloned(), is_string(o))).collect()
+    };
+    let store = project.datapoints.lock();
+    series
+        .into_iter()
+        .map(|(id, xid, text)| {
+            let points: Vec<Value> = match store.get(&id) {
+                Some(Series::Numeric(m)) => m.iter().map(|(t, v)| json!({"timestamp": t, "value": v})).collect(),
+                Some(Series::Text(m)) => m.iter().map(|(t, v)| json!({"timestamp": t, "value": v})).collect(),
+                None => Vec::new(),
+            };
+            let mut o = json!({"id": id, "isString": text, "datapoints": points});
+            if let Some(x) = xid {
+                o["externalId"] = x;
+            }
+            o
+        })
+        .collect()
+}
