@@ -4,6 +4,8 @@
 #   2. cargo pgrx test: #[pg_test] functions inside a PostgreSQL 15 backend
 #   3. pg_regress golden files against a real cluster and the emulator
 #   4. client tests: psycopg (binary COPY, the ADF "Copy command" pattern)
+#   5. the official cognite-sdk (Python) against the emulator: its wire format, checked by a
+#      client we did not write
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/services.sh
@@ -24,14 +26,14 @@ trap cleanup EXIT
 
 failures=()
 
-echo "== 1/4 cargo test (pgrx-free crates)"
+echo "== 1/5 cargo test (pgrx-free crates)"
 cargo test -q -p cdf-tables -p cdf-client -p cdf-emulator || failures+=("cargo test")
 
-echo "== 2/4 cargo pgrx test (in-backend tests)"
+echo "== 2/5 cargo pgrx test (in-backend tests)"
 install -d -o postgres -g postgres "$ROOT/.run/pgrx-test"
 cargo pgrx test pg15 --runas postgres --pgdata "$ROOT/.run/pgrx-test" || failures+=("cargo pgrx test")
 
-echo "== 3/4 pg_regress (SQL golden files)"
+echo "== 3/5 pg_regress (SQL golden files)"
 cargo pgrx install --pg-config "$PGRX_PG_CONFIG_PATH" >/dev/null
 build_emulator
 start_emulator test "$EMULATOR_PORT"
@@ -48,9 +50,12 @@ if ! "$PG_BIN/../lib/pgxs/src/test/regress/pg_regress" \
   cat "$regress_out/regression.diffs" 2>/dev/null | head -200 || true
 fi
 
-echo "== 4/4 client tests (psycopg)"
+echo "== 4/5 client tests (psycopg)"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS cdf_clients" -c "CREATE DATABASE cdf_clients"
 PGDATABASE=cdf_clients .venv/bin/python -m pytest -q tests/client || failures+=("client tests")
+
+echo "== 5/5 cognite-sdk against the emulator"
+tests/sdk/run.sh || failures+=("cognite-sdk tests")
 
 echo "== docker-compose.yml validates"
 docker-compose -f docker-compose.yml config -q || failures+=("docker-compose config")

@@ -6,8 +6,8 @@
 
 use std::ffi::c_int;
 
-use cdf_client::{ChunkWriter, WriteTarget};
-use cdf_tables::{row_to_item, Column, Value, WriteKind};
+use cdf_client::TableWriter;
+use cdf_tables::{row_to_write, Column, InsertMode, Value};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::{PgList, PgMemoryContexts, PgTupleDesc};
@@ -101,29 +101,32 @@ pub unsafe fn slot_values(
 pub struct InsertState {
     ctx: TableContext,
     bindings: Vec<Binding>,
-    writer: ChunkWriter,
+    writer: TableWriter,
     rows_seen: u64,
 }
 
 impl InsertState {
-    unsafe fn new(rel: pg_sys::Relation) -> InsertState {
+    unsafe fn new(rel: pg_sys::Relation, on_conflict_do_nothing: bool) -> InsertState {
         let ctx = table_context((*rel).rd_id);
-        let target = write_target(&ctx);
         let bindings = bind_columns(rel, &ctx);
-        InsertState { writer: ChunkWriter::new(target), ctx, bindings, rows_seen: 0 }
+        let mode = if on_conflict_do_nothing { InsertMode::Ignore } else { ctx.insert_mode };
+        InsertState { writer: TableWriter::new(ctx.resource, mode), ctx, bindings, rows_seen: 0 }
     }
 
     unsafe fn insert(&mut self, slot: *mut pg_sys::TupleTableSlot) {
         self.rows_seen += 1;
         let row = slot_values(slot, &self.bindings, &self.ctx.table_name, self.rows_seen);
-        let item = row_to_item(&row)
+        let write = row_to_write(self.ctx.resource, &row)
             .unwrap_or_else(|e| errors::raise_value(&e, &self.ctx.table_name, self.rows_seen));
-        if self.writer.push(serde_json::Value::Object(item)) {
+        if self.writer.push(write) {
             self.flush();
         }
     }
 
     fn flush(&mut self) {
+        if self.writer.buffered() == 0 {
+            return;
+        }
         let InsertState { ctx, writer, .. } = self;
         let result = backend::with_session(ctx, |session, http, io| io.block_on(writer.flush(session, http)));
         if let Err(e) = result {
@@ -132,25 +135,13 @@ impl InsertState {
     }
 }
 
-/// Where a table's rows go, or a clear error for resources whose writer is not there.
-fn write_target(ctx: &TableContext) -> WriteTarget {
-    match ctx.resource.write {
-        WriteKind::Items { max_items } => WriteTarget { path: ctx.resource.api_path.to_string(), max_items },
-        _ => errors::raise(
-            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-            format!("writing to CDF resource \"{}\" is not supported by this version of cdf_fdw", ctx.resource.table),
-            None,
-        ),
-    }
-}
-
 unsafe fn state<'a>(rinfo: *mut pg_sys::ResultRelInfo) -> Option<&'a mut InsertState> {
     ((*rinfo).ri_FdwState as *mut InsertState).as_mut()
 }
 
 /// Creates the state in the executor's query memory context, so an aborted statement drops it.
-unsafe fn install_state(rinfo: *mut pg_sys::ResultRelInfo) {
-    let state = InsertState::new((*rinfo).ri_RelationDesc);
+unsafe fn install_state(rinfo: *mut pg_sys::ResultRelInfo, on_conflict_do_nothing: bool) {
+    let state = InsertState::new((*rinfo).ri_RelationDesc, on_conflict_do_nothing);
     let ptr = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(state);
     (*rinfo).ri_FdwState = ptr as *mut std::ffi::c_void;
 }
@@ -173,28 +164,25 @@ pub unsafe extern "C-unwind" fn plan_foreign_modify(
         ),
         _ => {}
     }
-    if (*plan).onConflictAction == pg_sys::OnConflictAction::ONCONFLICT_NOTHING {
-        errors::raise(
-            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-            "INSERT ... ON CONFLICT DO NOTHING on CDF tables is not supported by this version of cdf_fdw".into(),
-            None,
-        );
-    }
-    PgList::<std::ffi::c_void>::new().into_pg()
+    // Plain values only: the plan may be cached and re-executed (PREPARE, plpgsql).
+    let do_nothing = (*plan).onConflictAction == pg_sys::OnConflictAction::ONCONFLICT_NOTHING;
+    let mut private = PgList::<pg_sys::Node>::new();
+    private.push(pg_sys::makeInteger(do_nothing as i32) as *mut pg_sys::Node);
+    private.into_pg()
 }
 
 #[pg_guard]
 pub unsafe extern "C-unwind" fn begin_foreign_modify(
     _mtstate: *mut pg_sys::ModifyTableState,
     rinfo: *mut pg_sys::ResultRelInfo,
-    _fdw_private: *mut pg_sys::List,
+    fdw_private: *mut pg_sys::List,
     _subplan_index: c_int,
     eflags: c_int,
 ) {
     if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as c_int != 0 {
         return;
     }
-    install_state(rinfo);
+    install_state(rinfo, on_conflict_do_nothing(fdw_private));
 }
 
 #[pg_guard]
@@ -202,7 +190,12 @@ pub unsafe extern "C-unwind" fn begin_foreign_insert(
     _mtstate: *mut pg_sys::ModifyTableState,
     rinfo: *mut pg_sys::ResultRelInfo,
 ) {
-    install_state(rinfo);
+    install_state(rinfo, false);
+}
+
+unsafe fn on_conflict_do_nothing(fdw_private: *mut pg_sys::List) -> bool {
+    let list = PgList::<pg_sys::Node>::from_pg(fdw_private);
+    list.get_ptr(0).is_some_and(|n| (*(n as *mut pg_sys::Integer)).ival != 0)
 }
 
 #[pg_guard]
@@ -243,7 +236,7 @@ pub unsafe extern "C-unwind" fn get_foreign_modify_batch_size(rinfo: *mut pg_sys
         return 1;
     }
     match state(rinfo) {
-        Some(s) => s.writer.target().max_items.clamp(1, 1000) as c_int,
+        Some(s) => TableWriter::rows_per_request(s.ctx.resource).clamp(1, 1000) as c_int,
         None => 1,
     }
 }
@@ -276,10 +269,13 @@ pub unsafe extern "C-unwind" fn explain_foreign_modify(
     _subplan_index: c_int,
     es: *mut pg_sys::ExplainState,
 ) {
-    let _ = mtstate;
     let ctx = table_context((*(*rinfo).ri_RelationDesc).rd_id);
-    let target = write_target(&ctx);
-    let endpoint = std::ffi::CString::new(format!("POST /{}", target.path)).unwrap();
+    let plan = (*mtstate).ps.plan as *mut pg_sys::ModifyTable;
+    let do_nothing = !plan.is_null() && (*plan).onConflictAction == pg_sys::OnConflictAction::ONCONFLICT_NOTHING;
+    let mode = TableWriter::new(ctx.resource, if do_nothing { InsertMode::Ignore } else { ctx.insert_mode }).mode();
+    let endpoint = std::ffi::CString::new(TableWriter::endpoint(ctx.resource)).unwrap();
+    let mode = std::ffi::CString::new(format!("{mode:?}").to_lowercase()).unwrap();
     pg_sys::ExplainPropertyText(c"CDF Endpoint".as_ptr(), endpoint.as_ptr(), es);
-    pg_sys::ExplainPropertyInteger(c"Batch Size".as_ptr(), std::ptr::null(), target.max_items as i64, es);
+    pg_sys::ExplainPropertyInteger(c"Rows per Request".as_ptr(), std::ptr::null(), TableWriter::rows_per_request(ctx.resource) as i64, es);
+    pg_sys::ExplainPropertyText(c"Insert Mode".as_ptr(), mode.as_ptr(), es);
 }

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Runs the cognite-sdk (Python) suite against the emulator binary.
+# Runs the cognite-sdk (Python) suite against the emulator binary (set-up: scripts/setup.sh).
 #   tests/sdk/run.sh [--debug] [pytest args...]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/work/target-emu}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 profile=release
 if [ "${1:-}" = "--debug" ]; then profile=debug; shift; fi
 if [ "$profile" = release ]; then
@@ -13,8 +13,5 @@ else
   (cd "$root" && cargo build -q -p cdf-emulator --bin cdf-emulator)
 fi
 export CDF_EMULATOR_BIN="$CARGO_TARGET_DIR/$profile/cdf-emulator"
-venv="$root/.venv"
-[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install -q -r "$here/requirements.txt"
 cd "$here"
-exec "$venv/bin/python" -m pytest -q "$@"
+exec "$root/.venv/bin/python" -m pytest -q "$@"

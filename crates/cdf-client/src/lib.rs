@@ -10,5 +10,5 @@ pub mod writer;
 pub use error::CdfError;
 pub use runtime::Runtime;
 pub use session::{new_http_client, Credentials, Idempotency, ServerConfig, Session};
-pub use writer::{ChunkWriter, WriteError, WriteTarget};
+pub use writer::{TableWriter, WriteError};
 pub use reqwest;

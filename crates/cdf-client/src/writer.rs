@@ -1,73 +1,509 @@
-//! Buffers items and sends them to CDF in chunks of the endpoint's maximum per request.
+//! Buffers the rows of one statement and sends them to CDF in requests as large as each endpoint
+//! allows, grouping rows by series or RAW table where the API wants that.
+//!
+//! Memory is bounded by one request's worth of rows: `push` says when the buffer is full and the
+//! caller flushes before pushing more.
 
-use serde_json::{json, Value as Json};
+use std::collections::{HashMap, HashSet};
+
+use cdf_tables::{InsertMode, Resource, SeriesRef, WriteKind, WriteRow};
+use serde_json::{json, Map, Value as Json};
 
 use crate::error::CdfError;
 use crate::session::{Idempotency, Session};
 
-/// Where buffered items go.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WriteTarget {
-    /// API path below the project, e.g. `assets`.
-    pub path: String,
-    /// CDF's maximum number of items per request at this endpoint.
-    pub max_items: usize,
-}
+/// CDF's per-request limits.
+pub const RAW_ROWS_PER_REQUEST: usize = 10_000;
+pub const DATAPOINTS_PER_REQUEST: usize = 100_000;
+pub const SERIES_PER_REQUEST: usize = 10_000;
+pub const SEQUENCE_ROWS_PER_REQUEST: usize = 10_000;
+pub const SEQUENCE_VALUES_PER_REQUEST: usize = 100_000;
+pub const SEQUENCES_PER_REQUEST: usize = 1_000;
+/// RAW databases and tables per create request.
+pub const RAW_NAMES_PER_REQUEST: usize = 1_000;
+/// Rows buffered across all RAW tables of a statement before everything is flushed.
+const RAW_ROWS_BUFFERED: usize = 5 * RAW_ROWS_PER_REQUEST;
 
-/// A chunk CDF rejected, with what the statement had already written before it.
+/// Fields that an upsert's update must not touch: immutable, or not settable through `/update`.
+const NOT_UPDATABLE: &[&str] = &["isString", "columns", "id"];
+
+/// A request CDF rejected, with what the statement had already written before it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WriteError {
     pub error: CdfError,
     /// Rows CDF accepted earlier in this statement (they stay: CDF has no transactions).
     pub rows_written: u64,
-    /// Rows in the rejected chunk.
+    /// Rows in the rejected request.
     pub rows_in_failed_chunk: usize,
 }
 
-pub struct ChunkWriter {
-    target: WriteTarget,
-    buffer: Vec<Json>,
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum GroupKey {
+    Database(String),
+    RawTable(String, String),
+    Series(SeriesRef),
+    Sequence(SeriesRef, Vec<String>),
+}
+
+type PendingItem = Map<String, Json>;
+
+pub struct TableWriter {
+    resource: &'static Resource,
+    mode: InsertMode,
+    items: Vec<PendingItem>,
+    groups: Vec<(GroupKey, Vec<Json>)>,
+    group_index: HashMap<GroupKey, usize>,
+    buffered_rows: usize,
+    buffered_values: usize,
+    /// Rows CDF accepted (created, updated or overwritten) so far.
     pub rows_written: u64,
+    /// Rows left out because they existed already (insert_mode ignore).
+    pub rows_skipped: u64,
     pub requests_sent: u64,
 }
 
-impl ChunkWriter {
-    pub fn new(target: WriteTarget) -> ChunkWriter {
-        let cap = target.max_items;
-        ChunkWriter { target, buffer: Vec::with_capacity(cap), rows_written: 0, requests_sent: 0 }
+impl TableWriter {
+    pub fn new(resource: &'static Resource, mode: InsertMode) -> TableWriter {
+        // Without an update endpoint an upsert of items cannot update; duplicates are then
+        // errors. (For RAW databases and tables an existing one is what an upsert wants.)
+        let items_without_update = matches!(resource.write, WriteKind::Items { .. }) && !resource.supports_update;
+        let mode = if mode == InsertMode::Upsert && items_without_update { InsertMode::Create } else { mode };
+        TableWriter {
+            resource,
+            mode,
+            items: Vec::new(),
+            groups: Vec::new(),
+            group_index: HashMap::new(),
+            buffered_rows: 0,
+            buffered_values: 0,
+            rows_written: 0,
+            rows_skipped: 0,
+            requests_sent: 0,
+        }
     }
 
-    pub fn target(&self) -> &WriteTarget {
-        &self.target
+    pub fn mode(&self) -> InsertMode {
+        self.mode
     }
 
-    /// Adds an item; true when the buffer holds a full chunk and must be flushed.
-    pub fn push(&mut self, item: Json) -> bool {
-        self.buffer.push(item);
-        self.buffer.len() >= self.target.max_items
+    /// Rows per request at this endpoint, for EXPLAIN and the batch-insert size.
+    pub fn rows_per_request(resource: &Resource) -> usize {
+        match resource.write {
+            WriteKind::Items { max_items } => max_items,
+            WriteKind::File => 1,
+            WriteKind::RawDatabases | WriteKind::RawTables => RAW_NAMES_PER_REQUEST,
+            WriteKind::RawRows => RAW_ROWS_PER_REQUEST,
+            WriteKind::Datapoints { .. } => DATAPOINTS_PER_REQUEST,
+            WriteKind::SequenceRows => SEQUENCE_ROWS_PER_REQUEST,
+        }
+    }
+
+    /// The endpoint rows are sent to, for EXPLAIN.
+    pub fn endpoint(resource: &Resource) -> String {
+        match resource.write {
+            WriteKind::Items { .. } | WriteKind::RawDatabases => format!("POST /{}", resource.api_path),
+            WriteKind::File => "POST /files?overwrite=true".into(),
+            WriteKind::RawTables => "POST /raw/dbs/{db}/tables?ensureParent=true".into(),
+            WriteKind::RawRows => "POST /raw/dbs/{db}/tables/{table}/rows?ensureParent=true".into(),
+            WriteKind::Datapoints { .. } => "POST /timeseries/data".into(),
+            WriteKind::SequenceRows => "POST /sequences/data".into(),
+        }
     }
 
     pub fn buffered(&self) -> usize {
-        self.buffer.len()
+        self.buffered_rows
     }
 
-    /// Sends everything buffered, one request per full chunk.
-    pub async fn flush(&mut self, session: &mut Session, http: &reqwest::Client) -> Result<(), WriteError> {
-        while !self.buffer.is_empty() {
-            let n = self.buffer.len().min(self.target.max_items);
-            let chunk: Vec<Json> = self.buffer.drain(..n).collect();
-            let body = json!({ "items": chunk });
-            self.requests_sent += 1;
-            if let Err(error) = session
-                .post_json(http, &self.target.path, &[], &body, Idempotency::NotIdempotent)
-                .await
-            {
-                let rows_in_failed_chunk = n;
-                self.buffer.clear();
-                return Err(WriteError { error, rows_written: self.rows_written, rows_in_failed_chunk });
+    /// Adds an entry to its group; returns the group's size.
+    fn push_grouped(&mut self, key: GroupKey, entry: Json) -> usize {
+        match self.group_index.get(&key) {
+            Some(&i) => {
+                self.groups[i].1.push(entry);
+                self.groups[i].1.len()
             }
-            self.rows_written += n as u64;
+            None => {
+                self.group_index.insert(key.clone(), self.groups.len());
+                self.groups.push((key, vec![entry]));
+                1
+            }
+        }
+    }
+
+    /// Adds a row; true when the buffer holds a full request and must be flushed now.
+    pub fn push(&mut self, row: WriteRow) -> bool {
+        self.buffered_rows += 1;
+        let mut group_size = 0;
+        match row {
+            WriteRow::Item(item) => self.items.push(item),
+            WriteRow::RawTable { database, table } => {
+                self.push_grouped(GroupKey::Database(database), Json::Object(table));
+            }
+            WriteRow::RawRow { database, table, row } => {
+                group_size = self.push_grouped(GroupKey::RawTable(database, table), Json::Object(row));
+            }
+            WriteRow::Datapoint { series, point } => {
+                self.push_grouped(GroupKey::Series(series), Json::Object(point));
+            }
+            WriteRow::SequenceRow { sequence, row_number, values } => {
+                let columns: Vec<String> = values.keys().cloned().collect();
+                self.buffered_values += columns.len();
+                let values: Vec<Json> = values.into_values().collect();
+                self.push_grouped(
+                    GroupKey::Sequence(sequence, columns),
+                    json!({ "rowNumber": row_number, "values": values }),
+                );
+            }
+        }
+        match self.resource.write {
+            // Each RAW table is its own request: flush when one is full, or when many tables
+            // together hold more than memory should.
+            WriteKind::RawRows => group_size >= RAW_ROWS_PER_REQUEST || self.buffered_rows >= RAW_ROWS_BUFFERED,
+            WriteKind::Datapoints { .. } => {
+                self.buffered_rows >= DATAPOINTS_PER_REQUEST || self.groups.len() >= SERIES_PER_REQUEST
+            }
+            WriteKind::SequenceRows => {
+                self.buffered_rows >= SEQUENCE_ROWS_PER_REQUEST
+                    || self.buffered_values + 400 > SEQUENCE_VALUES_PER_REQUEST
+                    || self.groups.len() >= SEQUENCES_PER_REQUEST
+            }
+            _ => self.buffered_rows >= Self::rows_per_request(self.resource),
+        }
+    }
+
+    /// Sends everything buffered.
+    pub async fn flush(&mut self, session: &mut Session, http: &reqwest::Client) -> Result<(), WriteError> {
+        let result = self.flush_inner(session, http).await;
+        self.items.clear();
+        self.groups.clear();
+        self.group_index.clear();
+        self.buffered_rows = 0;
+        self.buffered_values = 0;
+        result
+    }
+
+    fn fail(&self, error: CdfError, rows: usize) -> WriteError {
+        WriteError { error, rows_written: self.rows_written, rows_in_failed_chunk: rows }
+    }
+
+    async fn flush_inner(&mut self, session: &mut Session, http: &reqwest::Client) -> Result<(), WriteError> {
+        let resource = self.resource;
+        match resource.write {
+            WriteKind::Items { max_items } => {
+                let items = std::mem::take(&mut self.items);
+                for chunk in items.chunks(max_items) {
+                    self.create_items(session, http, resource.api_path, chunk.to_vec()).await?;
+                }
+            }
+            WriteKind::RawDatabases => {
+                let items = std::mem::take(&mut self.items);
+                for chunk in items.chunks(RAW_NAMES_PER_REQUEST) {
+                    let names: Vec<Json> = chunk.iter().map(|i| Json::Object(i.clone())).collect();
+                    self.create_names(session, http, "raw/dbs".into(), names, &[]).await?;
+                }
+            }
+            WriteKind::File => {
+                let items = std::mem::take(&mut self.items);
+                for item in items {
+                    self.create_file(session, http, item).await?;
+                }
+            }
+            WriteKind::RawTables => {
+                for (key, tables) in std::mem::take(&mut self.groups) {
+                    let GroupKey::Database(db) = key else { continue };
+                    let path = format!("raw/dbs/{}/tables", encode_segment(&db));
+                    for chunk in tables.chunks(RAW_NAMES_PER_REQUEST) {
+                        self.create_names(session, http, path.clone(), chunk.to_vec(), &[("ensureParent", "true".into())])
+                            .await?;
+                    }
+                }
+            }
+            WriteKind::RawRows => {
+                for (key, rows) in std::mem::take(&mut self.groups) {
+                    let GroupKey::RawTable(db, table) = key else { continue };
+                    let path = format!("raw/dbs/{}/tables/{}/rows", encode_segment(&db), encode_segment(&table));
+                    for chunk in rows.chunks(RAW_ROWS_PER_REQUEST) {
+                        let n = chunk.len();
+                        let body = json!({ "items": chunk });
+                        self.send(session, http, &path, &[("ensureParent", "true".into())], &body, Idempotency::Idempotent, n)
+                            .await?;
+                    }
+                }
+            }
+            WriteKind::Datapoints { .. } => {
+                let groups = std::mem::take(&mut self.groups);
+                let n = groups.iter().map(|(_, pts)| pts.len()).sum();
+                let items: Vec<Json> = groups
+                    .into_iter()
+                    .filter_map(|(key, points)| match key {
+                        GroupKey::Series(series) => {
+                            let mut item = series.to_json();
+                            item.insert("datapoints".into(), Json::Array(points));
+                            Some(Json::Object(item))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                if !items.is_empty() {
+                    let body = json!({ "items": items });
+                    self.send(session, http, "timeseries/data", &[], &body, Idempotency::Idempotent, n).await?;
+                }
+            }
+            WriteKind::SequenceRows => {
+                let groups = std::mem::take(&mut self.groups);
+                let n = groups.iter().map(|(_, rows)| rows.len()).sum();
+                let items: Vec<Json> = groups
+                    .into_iter()
+                    .filter_map(|(key, rows)| match key {
+                        GroupKey::Sequence(sequence, columns) => {
+                            let mut item = sequence.to_json();
+                            item.insert("columns".into(), json!(columns));
+                            item.insert("rows".into(), Json::Array(rows));
+                            Some(Json::Object(item))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                if !items.is_empty() {
+                    let body = json!({ "items": items });
+                    self.send(session, http, "sequences/data", &[], &body, Idempotency::Idempotent, n).await?;
+                }
+            }
         }
         Ok(())
+    }
+
+    /// One request whose rows are all written or all rejected.
+    #[allow(clippy::too_many_arguments)]
+    async fn send(
+        &mut self,
+        session: &mut Session,
+        http: &reqwest::Client,
+        path: &str,
+        query: &[(&str, String)],
+        body: &Json,
+        idempotency: Idempotency,
+        rows: usize,
+    ) -> Result<(), WriteError> {
+        self.requests_sent += 1;
+        match session.post_json(http, path, query, body, idempotency).await {
+            Ok(_) => {
+                self.rows_written += rows as u64;
+                Ok(())
+            }
+            Err(e) => Err(self.fail(e, rows)),
+        }
+    }
+
+    /// Creates items; on 409 `duplicated` updates (upsert) or skips (ignore) the existing ones
+    /// and creates the rest.
+    async fn create_items(
+        &mut self,
+        session: &mut Session,
+        http: &reqwest::Client,
+        path: &str,
+        mut chunk: Vec<PendingItem>,
+    ) -> Result<(), WriteError> {
+        // A few rounds cover rows created concurrently by someone else between our requests.
+        for _round in 0..4 {
+            if chunk.is_empty() {
+                return Ok(());
+            }
+            let body = json!({ "items": chunk.iter().map(|i| Json::Object(i.clone())).collect::<Vec<_>>() });
+            self.requests_sent += 1;
+            // A resent create is harmless when a duplicate answer leads to update or skip, which
+            // needs every item to carry an external id.
+            let all_keyed = chunk.iter().all(|i| i.contains_key("externalId"));
+            let idempotency = if self.mode != InsertMode::Create && all_keyed {
+                Idempotency::Idempotent
+            } else {
+                Idempotency::NotIdempotent
+            };
+            let err = match session.post_json(http, path, &[], &body, idempotency).await {
+                Ok(_) => {
+                    self.rows_written += chunk.len() as u64;
+                    return Ok(());
+                }
+                Err(e) => e,
+            };
+            let duplicated = match &err {
+                CdfError::Api { status: 409, duplicated, .. } if self.mode != InsertMode::Create => duplicated_external_ids(duplicated),
+                _ => return Err(self.fail(err, chunk.len())),
+            };
+            let (dups, rest): (Vec<PendingItem>, Vec<PendingItem>) = chunk.into_iter().partition(|item| {
+                item.get("externalId").and_then(|x| x.as_str()).is_some_and(|x| duplicated.contains(x))
+            });
+            if dups.is_empty() {
+                return Err(self.fail(err, rest.len()));
+            }
+            match self.mode {
+                InsertMode::Ignore => self.rows_skipped += dups.len() as u64,
+                _ => {
+                    let updates: Vec<Json> = dups.iter().map(update_patch).collect();
+                    let n = updates.len();
+                    let body = json!({ "items": updates });
+                    self.send(session, http, &format!("{path}/update"), &[], &body, Idempotency::Idempotent, n).await?;
+                }
+            }
+            chunk = rest;
+        }
+        if chunk.is_empty() {
+            Ok(())
+        } else {
+            Err(self.fail(
+                CdfError::Protocol { message: "CDF kept reporting duplicates; giving up after 4 rounds".into(), request_id: None },
+                chunk.len(),
+            ))
+        }
+    }
+
+    /// Creates RAW databases or tables; existing ones are fine unless insert_mode is create.
+    async fn create_names(
+        &mut self,
+        session: &mut Session,
+        http: &reqwest::Client,
+        path: String,
+        names: Vec<Json>,
+        query: &[(&str, String)],
+    ) -> Result<(), WriteError> {
+        let n = names.len();
+        let mut pending = names;
+        for _round in 0..4 {
+            if pending.is_empty() {
+                return Ok(());
+            }
+            let body = json!({ "items": pending });
+            self.requests_sent += 1;
+            match session.post_json(http, &path, query, &body, Idempotency::NotIdempotent).await {
+                Ok(_) => {
+                    self.rows_written += pending.len() as u64;
+                    return Ok(());
+                }
+                Err(err) => {
+                    let existing: HashSet<String> = match &err {
+                        CdfError::Api { status: 400 | 409, duplicated, .. } if self.mode != InsertMode::Create && !duplicated.is_empty() => {
+                            duplicated.iter().filter_map(|d| d.get("name").and_then(|x| x.as_str()).map(str::to_string)).collect()
+                        }
+                        _ => return Err(self.fail(err, n)),
+                    };
+                    let before = pending.len();
+                    pending.retain(|item| !item.get("name").and_then(|x| x.as_str()).is_some_and(|x| existing.contains(x)));
+                    if pending.len() == before {
+                        return Err(self.fail(err, n));
+                    }
+                    // Existing databases and tables are what the row asked for: count them.
+                    self.rows_written += (before - pending.len()) as u64;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Files are created one per request; `overwrite=true` makes it an upsert by external id.
+    async fn create_file(&mut self, session: &mut Session, http: &reqwest::Client, item: Map<String, Json>) -> Result<(), WriteError> {
+        let overwrite = self.mode == InsertMode::Upsert;
+        let body = Json::Object(item);
+        self.requests_sent += 1;
+        match session
+            .post_json(http, "files", &[("overwrite", overwrite.to_string())], &body, Idempotency::NotIdempotent)
+            .await
+        {
+            Ok(_) => {
+                self.rows_written += 1;
+                Ok(())
+            }
+            Err(CdfError::Api { status: 409, .. }) if self.mode == InsertMode::Ignore => {
+                self.rows_skipped += 1;
+                Ok(())
+            }
+            Err(e) => Err(self.fail(e, 1)),
+        }
+    }
+}
+
+fn duplicated_external_ids(duplicated: &[Json]) -> HashSet<String> {
+    duplicated
+        .iter()
+        .filter_map(|d| d.get("externalId").and_then(|x| x.as_str()).map(str::to_string))
+        .collect()
+}
+
+/// The `/update` item an upsert sends for an existing object: `set` for every non-NULL column
+/// of the row. NULL columns keep their value in CDF: PostgreSQL does not tell an FDW which
+/// columns an INSERT or COPY listed, so a NULL may just be a column the source does not have.
+pub fn update_patch(item: &Map<String, Json>) -> Json {
+    let mut update = Map::new();
+    for (field, value) in item {
+        if field == "externalId" || NOT_UPDATABLE.contains(&field.as_str()) {
+            continue;
+        }
+        update.insert(field.clone(), json!({ "set": value }));
+    }
+    json!({ "externalId": item.get("externalId"), "update": update })
+}
+
+/// Percent-encodes one URL path segment (RAW database and table names may hold anything).
+pub fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cdf_tables::resource;
+
+    #[test]
+    fn upsert_patch_sets_values_but_not_identity_or_immutables() {
+        let item = json!({"externalId": "a", "name": "A", "isString": false, "metadata": {"k": "v"}});
+        let patch = update_patch(item.as_object().unwrap());
+        assert_eq!(
+            patch,
+            json!({"externalId": "a", "update": {"name": {"set": "A"}, "metadata": {"set": {"k": "v"}}}})
+        );
+    }
+
+    #[test]
+    fn path_segments_are_percent_encoded() {
+        assert_eq!(encode_segment("my db/ä"), "my%20db%2F%C3%A4");
+        assert_eq!(encode_segment("plain_name-1.x"), "plain_name-1.x");
+    }
+
+    #[test]
+    fn datapoint_buffers_fill_at_cdf_limits() {
+        let r = resource("double_datapoints").unwrap();
+        let mut w = TableWriter::new(r, InsertMode::Upsert);
+        let point = |i: i64| WriteRow::Datapoint {
+            series: SeriesRef::ExternalId(format!("s{}", i % 3)),
+            point: json!({"timestamp": i, "value": 1.0}).as_object().unwrap().clone(),
+        };
+        for i in 0..(DATAPOINTS_PER_REQUEST as i64 - 1) {
+            assert!(!w.push(point(i)));
+        }
+        assert!(w.push(point(-1)), "the 100,000th point fills the request");
+        let mut w = TableWriter::new(r, InsertMode::Upsert);
+        for i in 0..(SERIES_PER_REQUEST as i64 - 1) {
+            assert!(!w.push(WriteRow::Datapoint {
+                series: SeriesRef::Id(i),
+                point: json!({"timestamp": 0, "value": 1.0}).as_object().unwrap().clone(),
+            }));
+        }
+        assert!(w.push(WriteRow::Datapoint {
+            series: SeriesRef::Id(-1),
+            point: json!({"timestamp": 0, "value": 1.0}).as_object().unwrap().clone(),
+        }));
+    }
+
+    #[test]
+    fn labels_cannot_upsert_so_duplicates_stay_errors() {
+        let w = TableWriter::new(resource("labels").unwrap(), InsertMode::Upsert);
+        assert_eq!(w.mode(), InsertMode::Create);
+        let w = TableWriter::new(resource("labels").unwrap(), InsertMode::Ignore);
+        assert_eq!(w.mode(), InsertMode::Ignore);
     }
 }

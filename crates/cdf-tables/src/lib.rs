@@ -5,8 +5,10 @@ pub mod catalogue;
 pub mod mapping;
 pub mod options;
 pub mod value;
+pub mod writes;
 
 pub use catalogue::{resource, Access, Column, ColumnType, Field, Resource, WriteKind, RESOURCES};
 pub use mapping::{item_to_value, row_to_item, value_to_json, ValueError, ValueErrorKind};
 pub use options::{InsertMode, OptionError, OptionErrorKind, OptionTarget};
 pub use value::Value;
+pub use writes::{row_to_write, SeriesRef, WriteRow};

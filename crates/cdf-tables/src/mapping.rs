@@ -192,7 +192,8 @@ pub fn value_to_json(column: &Column, value: &Value) -> Result<Json, ValueError>
         (ColumnType::Bool, Value::Bool(b)) => Json::Bool(*b),
         (ColumnType::Double, Value::Double(d)) => {
             let Some(n) = Number::from_f64(*d) else {
-                return Err(err(column, format!("{d} is not a number CDF can store")));
+                let shown = if d.is_nan() { "NaN" } else if *d > 0.0 { "Infinity" } else { "-Infinity" };
+                return Err(err(column, format!("{shown} is not a number CDF can store")));
             };
             Json::Number(n)
         }

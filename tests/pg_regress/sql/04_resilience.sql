@@ -5,9 +5,19 @@
 INSERT INTO cdf_tables.assets (external_id, name) VALUES ('after-429', 'Throttled twice');
 \! python3 "$CDF_FDW_ROOT/tests/tools/emulator_dump.py" stats "POST /assets"
 \! python3 "$CDF_FDW_ROOT/tests/tools/emulator_dump.py" items assets externalId,name
--- A 503 on a create is not retried blindly (CDF may have acted): the statement fails clearly.
+-- With insert_mode 'create' a 503 on a create is not retried blindly (CDF may have acted):
+-- the statement fails clearly.
+ALTER FOREIGN TABLE cdf_tables.assets OPTIONS (ADD insert_mode 'create');
 \! curl -fsS -X POST "$CDF_EMULATOR_URL/_admin/faults" -H 'content-type: application/json' -d '{"seed": 1, "rules": [{"endpoint": "POST /assets", "sequence": [{"status": 503}]}]}' > /dev/null
 SELECT try($$INSERT INTO cdf_tables.assets (external_id, name) VALUES ('after-503', 'Unavailable')$$);
+ALTER FOREIGN TABLE cdf_tables.assets OPTIONS (DROP insert_mode);
+-- With the default upsert every row has an external id, so resending is safe: a 503 is retried,
+-- even one that CDF answered after it had created the asset (the retry then finds a duplicate
+-- and updates it): the asset exists once.
+\! curl -fsS -X POST "$CDF_EMULATOR_URL/_admin/faults" -H 'content-type: application/json' -d '{"seed": 1, "rules": [{"endpoint": "POST /assets", "sequence": [{"status": 503, "afterProcessing": true}]}]}' > /dev/null
+INSERT INTO cdf_tables.assets (external_id, name) VALUES ('after-503', 'Retried');
+\! python3 "$CDF_FDW_ROOT/tests/tools/emulator_dump.py" stats "POST /assets"
+\! python3 "$CDF_FDW_ROOT/tests/tools/emulator_dump.py" stats "POST /assets/update"
 -- A request that hangs is cancelled by statement_timeout within about a second.
 \! curl -fsS -X POST "$CDF_EMULATOR_URL/_admin/faults" -H 'content-type: application/json' -d '{"seed": 1, "rules": [{"endpoint": "POST /assets", "sequence": [{"stallMs": 30000}]}]}' > /dev/null
 CREATE TEMP TABLE started AS SELECT clock_timestamp() AS at;

@@ -137,7 +137,7 @@ pub fn check_keys(obj: &Map<String, Value>, allowed: &[&str], path: &str) -> Api
 }
 
 /// `items` of a request: an array of 1..=max entries.
-pub fn items<'a>(obj: &'a Map<String, Value>, max: usize) -> ApiResult<&'a Vec<Value>> {
+pub fn items(obj: &Map<String, Value>, max: usize) -> ApiResult<&Vec<Value>> {
     let items = obj
         .get("items")
         .and_then(|v| v.as_array())
@@ -564,7 +564,7 @@ pub fn parse_list_params(obj: &Map<String, Value>, default_limit: usize, max: us
         Some(Value::String(p)) => {
             let parsed = p.split_once('/').and_then(|(m, n)| Some((m.trim().parse::<i64>().ok()?, n.trim().parse::<i64>().ok()?)));
             match parsed {
-                Some((m, n)) if n >= 1 && n <= 10 && m >= 1 && m <= n => Some((m, n)),
+                Some((m, n)) if (1..=10).contains(&n) && m >= 1 && m <= n => Some((m, n)),
                 _ => return Err(ApiError::bad_request(format!("partition: invalid partition \"{p}\", expected m/n with 1 <= m <= n <= 10"))),
             }
         }
@@ -746,7 +746,7 @@ pub fn page<'a>(
     params: &ListParams,
     mut keep: impl FnMut(&Object) -> bool,
 ) -> (Vec<&'a Object>, Option<String>) {
-    let start = params.after.map(|a| std::ops::Bound::Excluded(a)).unwrap_or(std::ops::Bound::Unbounded);
+    let start = params.after.map(std::ops::Bound::Excluded).unwrap_or(std::ops::Bound::Unbounded);
     let mut out = Vec::new();
     let mut last = None;
     let mut more = false;

@@ -94,7 +94,7 @@ fn name_items(body: &Value, path_max: usize) -> ApiResult<Vec<String>> {
         .collect()
 }
 
-fn name_page<'a, V>(map: &'a BTreeMap<String, V>, ctx: &Ctx, created: impl Fn(&V) -> i64) -> ApiResult<Reply> {
+fn name_page<V>(map: &BTreeMap<String, V>, ctx: &Ctx, created: impl Fn(&V) -> i64) -> ApiResult<Reply> {
     let limit = match ctx.query.get("limit") {
         Some(l) => l.parse::<usize>().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| ApiError::bad_request("limit: must be between 1 and 1000"))?,
         None => 25,
@@ -307,7 +307,7 @@ fn hex(s: &str) -> String {
 }
 
 fn unhex(s: &str) -> Option<String> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     let bytes: Option<Vec<u8>> = (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok()).collect();

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# COPY benchmark (not a test): end-to-end rows/s of COPY into cdf_fdw foreign tables against the CDF
+# emulator, compared with COPY of the same file into an UNLOGGED local table, plus the backend's
+# peak memory for 1M and 5M datapoint rows.
+#
+# Builds and installs the extension (release) and the release emulator, starts PostgreSQL on
+# 127.0.0.1:$BENCH_PG_PORT and the emulator on 127.0.0.1:$BENCH_EMULATOR_PORT (data and logs under
+# .run/bench/), creates the gateway, generates CSV files under .run/bench/ and runs
+# bench/copy_bench.py. COPY is server-side, as superuser: COPY <t> (cols) FROM '<file>' (FORMAT csv,
+# HEADER true). Both services are stopped when the script exits.
+#
+#   bench/copy_bench.sh
+#
+# Environment (defaults):
+#   BENCH_DATAPOINTS=1000000      rows for double_datapoints (external_id, timestamp, value)
+#   BENCH_SERIES=100              time series the datapoints are spread over
+#   BENCH_DATAPOINTS_BIG=5000000  rows of the second datapoints COPY (peak memory); 0 skips it
+#   BENCH_ASSETS=100000           rows for assets (external_id, name, metadata)
+#   BENCH_RAW_ROWS=100000         rows for raw_rows (_raw_database, _raw_table, _raw_key, _raw_columns)
+#   BENCH_PG_PORT=55434 BENCH_EMULATOR_PORT=54082
+#   BENCH_SKIP_BUILD=1            use the installed extension and target/release/cdf-emulator as they are
+# Input files are kept in .run/bench/ and reused by later runs (delete them to regenerate).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/services.sh
+
+PG_PORT=${BENCH_PG_PORT:-55434}
+EMULATOR_PORT=${BENCH_EMULATOR_PORT:-54082}
+export CDF_EMULATOR_URL="http://127.0.0.1:$EMULATOR_PORT"
+export PGHOST=127.0.0.1 PGPORT=$PG_PORT PGUSER=postgres PGDATABASE=postgres
+export BENCH_DIR="$ROOT/.run/bench"
+
+cleanup() {
+  stop_postgres bench
+  stop_emulator bench
+}
+trap cleanup EXIT
+
+if [[ ${BENCH_SKIP_BUILD:-0} != 1 ]]; then
+  [[ -x .venv/bin/python ]] || scripts/setup.sh
+  echo "== building and installing cdf_fdw (release)"
+  cargo pgrx install --release --pg-config "$PGRX_PG_CONFIG_PATH" >/dev/null
+  echo "== building the emulator (release)"
+  build_emulator
+fi
+
+echo "== starting PostgreSQL on 127.0.0.1:$PG_PORT and the CDF emulator on $CDF_EMULATOR_URL"
+start_postgres bench "$PG_PORT"
+start_emulator bench "$EMULATOR_PORT"
+install -d -o postgres -g postgres "$BENCH_DIR"
+curl -fsS -X POST "$CDF_EMULATOR_URL/_admin/reset" >/dev/null
+
+psql -X -q -v ON_ERROR_STOP=1 <<SQL
+DROP EXTENSION IF EXISTS cdf_fdw CASCADE;
+DROP SCHEMA IF EXISTS cdf_tables CASCADE;
+CREATE EXTENSION cdf_fdw;
+CREATE SERVER cdf FOREIGN DATA WRAPPER cdf_fdw OPTIONS (
+  base_url  '$CDF_EMULATOR_URL',
+  project   'demo',
+  token_url '$CDF_EMULATOR_URL/oauth2/token',
+  scopes    'https://cdf/.default');
+CREATE USER MAPPING FOR CURRENT_USER SERVER cdf
+  OPTIONS (client_id 'demo-client', client_secret 'demo-secret');
+CREATE SCHEMA cdf_tables;
+IMPORT FOREIGN SCHEMA cdf FROM SERVER cdf INTO cdf_tables;
+SQL
+
+echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) (other processes share these cores)"
+.venv/bin/python bench/copy_bench.py
