@@ -45,6 +45,19 @@ SPAN_MS = 1_893_456_000_000 - SPAN_START_MS
 
 failures = []
 
+# The extension's shared library is installed system-wide, so another build on this machine
+# (e.g. scripts/test.sh installing a debug build) could replace it during the run; each COPY
+# session loads the file as it is then. Record it to warn if it changed.
+SO_PATH = os.environ.get("BENCH_SO", "/usr/lib/postgresql/15/lib/cdf_fdw.so")
+
+
+def so_signature():
+    try:
+        st = os.stat(SO_PATH)
+        return (st.st_size, st.st_mtime_ns)
+    except FileNotFoundError:
+        return None
+
 
 def say(msg=""):
     print(msg, flush=True)
@@ -255,6 +268,7 @@ def bench_table(admin_conn, table, n, results, label=None, with_local=True):
 
 def main():
     os.makedirs(BENCH_DIR, exist_ok=True)
+    so_at_start = so_signature()
     results = []
     with psycopg.connect(autocommit=True) as conn:
         conn.execute("CREATE SCHEMA IF NOT EXISTS bench_local")
@@ -274,22 +288,26 @@ def main():
 
     say()
     say("== summary (server-side COPY FROM file, CSV; foreign = cdf_tables.*, local = UNLOGGED table)")
-    hdr = (f"{'table':<34} {'rows':>10} {'foreign s':>9} {'foreign rows/s':>14} {'local s':>8} {'local rows/s':>13}"
+    hdr = (f"{'table':<38} {'rows':>10} {'foreign s':>9} {'foreign rows/s':>14} {'local s':>8} {'local rows/s':>13}"
            f" {'ratio':>6} {'requests':>8} {'max/req':>8} {'VmHWM MB':>8} {'peakAnon MB':>11}  target")
     say(hdr)
     say("-" * len(hdr))
     for r in results:
         f, loc, st = r["foreign"], r.get("local") or {}, r.get("stats") or {}
         if "error" in f:
-            say(f"{r['table']:<34} {r['n']:>10,}  FAILED: {f['error'].splitlines()[0]}")
+            say(f"{r['table']:<38} {r['n']:>10,}  FAILED: {f['error'].splitlines()[0]}")
             continue
         fr = rate(f["rows"], f["secs"])
         lr = rate(loc["rows"], loc["secs"]) if "rows" in loc else None
         target = TARGETS.get(r["table"])
         verdict = "" if target is None else (f">= {target:,}: " + ("met" if fr >= target else "NOT met"))
-        say(f"{r['table']:<34} {f['rows']:>10,} {f['secs']:>9.2f} {fr:>14,.0f} "
+        say(f"{r['table']:<38} {f['rows']:>10,} {f['secs']:>9.2f} {fr:>14,.0f} "
             + (f"{loc['secs']:>8.2f} {lr:>13,.0f} {fr / lr:>6.3f}" if lr else f"{'-':>8} {'-':>13} {'-':>6}")
             + f" {st.get('requests', 0):>8} {st.get('max_items', 0):>8,} {f['hwm'] / 1024:>8.0f} {f['peak_anon'] / 1024:>11.0f}  {verdict}")
+    if so_signature() != so_at_start:
+        say()
+        say(f"WARNING: {SO_PATH} was replaced during the run (another build installed it);"
+            " figures may mix builds. Run again.")
     if failures:
         say()
         say("FAILED:")

@@ -28,7 +28,7 @@ PG_PORT=${BENCH_PG_PORT:-55434}
 EMULATOR_PORT=${BENCH_EMULATOR_PORT:-54082}
 export CDF_EMULATOR_URL="http://127.0.0.1:$EMULATOR_PORT"
 export PGHOST=127.0.0.1 PGPORT=$PG_PORT PGUSER=postgres PGDATABASE=postgres
-export BENCH_DIR="$ROOT/.run/bench"
+export BENCH_DIR="$ROOT/.run/bench" BENCH_SO="$("$PGRX_PG_CONFIG_PATH" --pkglibdir)/cdf_fdw.so"
 
 cleanup() {
   stop_postgres bench
@@ -50,7 +50,7 @@ start_emulator bench "$EMULATOR_PORT"
 install -d -o postgres -g postgres "$BENCH_DIR"
 curl -fsS -X POST "$CDF_EMULATOR_URL/_admin/reset" >/dev/null
 
-psql -X -q -v ON_ERROR_STOP=1 <<SQL
+PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 <<SQL
 DROP EXTENSION IF EXISTS cdf_fdw CASCADE;
 DROP SCHEMA IF EXISTS cdf_tables CASCADE;
 CREATE EXTENSION cdf_fdw;

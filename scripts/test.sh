@@ -3,7 +3,8 @@
 #   1. cargo test of the pgrx-free crates (catalogue, client, emulator)
 #   2. cargo pgrx test: #[pg_test] functions inside a PostgreSQL 15 backend
 #   3. pg_regress golden files against a real cluster and the emulator
-#   4. client tests: psycopg (binary COPY, the ADF "Copy command" pattern)
+#   4. client tests: psycopg (binary COPY, the ADF "Copy command" pattern; binary-parameter
+#      multi-row INSERT, the "Bulk insert" pattern) and JDBC batches
 #   5. the official cognite-sdk (Python) against the emulator: its wire format, checked by a
 #      client we did not write
 set -euo pipefail
@@ -53,6 +54,8 @@ fi
 echo "== 4/5 client tests (psycopg)"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS cdf_clients" -c "CREATE DATABASE cdf_clients"
 PGDATABASE=cdf_clients .venv/bin/python -m pytest -q tests/client || failures+=("client tests")
+echo "== 4/5 client tests (JDBC batches)"
+PGDATABASE=cdf_clients tests/jdbc/run.sh || failures+=("jdbc tests")
 
 echo "== 5/5 cognite-sdk against the emulator"
 tests/sdk/run.sh || failures+=("cognite-sdk tests")

@@ -1,4 +1,4 @@
-//! INSERT (row and batch), COPY FROM, and the modify planning callbacks.
+//! INSERT (row and batch), COPY FROM, UPDATE and DELETE, and their planning callbacks.
 //!
 //! PostgreSQL 15 hands COPY rows to `ExecForeignInsert` one at a time, so rows are buffered here
 //! and sent in chunks of the endpoint's maximum; the rest goes out at `End*`. The buffer is the
@@ -6,8 +6,10 @@
 
 use std::ffi::c_int;
 
-use cdf_client::TableWriter;
-use cdf_tables::{row_to_write, Column, InsertMode, Value};
+use std::ffi::{CStr, CString};
+
+use cdf_client::{ChangeWriter, TableWriter, WriteError};
+use cdf_tables::{delete_change, identity_columns, row_to_write, update_changes, Column, InsertMode, Value};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::{PgList, PgMemoryContexts, PgTupleDesc};
@@ -15,7 +17,7 @@ use pgrx::{PgList, PgMemoryContexts, PgTupleDesc};
 use crate::backend;
 use crate::convert::{datum_to_value, type_fits};
 use crate::errors;
-use crate::options::{table_context, TableContext};
+use crate::options::{string_node_value, table_context, table_resource, TableContext};
 
 /// One foreign-table attribute bound to its catalogue column.
 #[derive(Debug, Clone, Copy)]
@@ -135,15 +137,129 @@ impl InsertState {
     }
 }
 
-unsafe fn state<'a>(rinfo: *mut pg_sys::ResultRelInfo) -> Option<&'a mut InsertState> {
-    ((*rinfo).ri_FdwState as *mut InsertState).as_mut()
+/// Per-statement state of an UPDATE or DELETE.
+pub struct ChangeState {
+    ctx: TableContext,
+    bindings: Vec<Binding>,
+    /// The row-identity columns: junk attribute number in the plan slot, column, type.
+    identity: Vec<(pg_sys::AttrNumber, &'static Column, pg_sys::Oid)>,
+    updated: Vec<String>,
+    writer: ChangeWriter,
+    rows_seen: u64,
 }
 
-/// Creates the state in the executor's query memory context, so an aborted statement drops it.
-unsafe fn install_state(rinfo: *mut pg_sys::ResultRelInfo, on_conflict_do_nothing: bool) {
-    let state = InsertState::new((*rinfo).ri_RelationDesc, on_conflict_do_nothing);
+impl ChangeState {
+    unsafe fn identity_values(&self, plan_slot: *mut pg_sys::TupleTableSlot) -> Vec<(&'static Column, Value)> {
+        self.identity
+            .iter()
+            .map(|(attno, column, typoid)| {
+                let mut isnull = false;
+                let datum = pg_sys::slot_getattr(plan_slot, *attno as c_int, &mut isnull);
+                let value = if isnull { Value::Null } else { datum_to_value(datum, *typoid).unwrap_or(Value::Null) };
+                (*column, value)
+            })
+            .collect()
+    }
+
+    fn push(&mut self, changes: Vec<cdf_tables::Change>) {
+        let mut full = false;
+        for change in changes {
+            full |= self.writer.push(change);
+        }
+        if full {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.writer.buffered() == 0 {
+            return;
+        }
+        let ChangeState { ctx, writer, .. } = self;
+        let result: Result<(), WriteError> =
+            backend::with_session(ctx, |session, http, io| io.block_on(writer.flush(session, http)));
+        if let Err(e) = result {
+            errors::raise_write(&e, &self.ctx.table_name);
+        }
+    }
+}
+
+pub enum ModifyState {
+    Insert(InsertState),
+    Change(ChangeState),
+}
+
+impl ModifyState {
+    fn flush(&mut self) {
+        match self {
+            ModifyState::Insert(s) => s.flush(),
+            ModifyState::Change(s) => s.flush(),
+        }
+    }
+}
+
+unsafe fn state<'a>(rinfo: *mut pg_sys::ResultRelInfo) -> Option<&'a mut ModifyState> {
+    ((*rinfo).ri_FdwState as *mut ModifyState).as_mut()
+}
+
+/// Keeps the state in the executor's query memory context, so an aborted statement drops it.
+unsafe fn install(rinfo: *mut pg_sys::ResultRelInfo, state: ModifyState) {
     let ptr = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(state);
     (*rinfo).ri_FdwState = ptr as *mut std::ffi::c_void;
+}
+
+/// Name of the junk column that carries an identity column through UPDATE/DELETE plans.
+fn identity_junk_name(column: &str) -> CString {
+    CString::new(format!("cdf_{column}")).expect("no NUL in column names")
+}
+
+/// Live attribute names of a relation, in order.
+unsafe fn attribute_names(rel: pg_sys::Relation) -> Vec<(pg_sys::AttrNumber, String)> {
+    PgTupleDesc::from_pg_unchecked((*rel).rd_att)
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| !a.is_dropped())
+        .map(|(i, a)| ((i + 1) as pg_sys::AttrNumber, a.name().to_string()))
+        .collect()
+}
+
+unsafe fn identity_of(rel: pg_sys::Relation, table: &str, resource: &'static cdf_tables::Resource) -> Vec<&'static str> {
+    let names = attribute_names(rel);
+    let present: Vec<&str> = names.iter().map(|(_, n)| n.as_str()).collect();
+    identity_columns(resource, &present).unwrap_or_else(|| {
+        errors::raise(
+            PgSqlErrorCode::ERRCODE_FDW_COLUMN_NAME_NOT_FOUND,
+            format!("foreign table \"{table}\" lacks the columns that identify a row of {} in CDF", resource.table),
+            Some("Add the id or external_id column (the key columns for datapoints, sequence rows and RAW) to the table.".into()),
+        )
+    })
+}
+
+/// Registers the identity columns as row-identity junk columns of UPDATE and DELETE plans.
+#[pg_guard]
+pub unsafe extern "C-unwind" fn add_foreign_update_targets(
+    root: *mut pg_sys::PlannerInfo,
+    rtindex: pg_sys::Index,
+    _target_rte: *mut pg_sys::RangeTblEntry,
+    target_relation: pg_sys::Relation,
+) {
+    let (resource, table) = table_resource((*target_relation).rd_id);
+    let names = attribute_names(target_relation);
+    let tupdesc = (*target_relation).rd_att;
+    for column in identity_of(target_relation, &table, resource) {
+        let (attno, _) = names.iter().find(|(_, n)| n == column).expect("identity columns exist");
+        let attr = PgTupleDesc::from_pg_unchecked(tupdesc).get(*attno as usize - 1).copied().expect("attribute");
+        let var = pg_sys::makeVar(
+            rtindex as _,
+            *attno,
+            attr.atttypid,
+            attr.atttypmod,
+            attr.attcollation,
+            0,
+        );
+        let junk = identity_junk_name(column);
+        pg_sys::add_row_identity_var(root, var, rtindex, pg_sys::pstrdup(junk.as_ptr()));
+    }
 }
 
 #[pg_guard]
@@ -154,26 +270,51 @@ pub unsafe extern "C-unwind" fn plan_foreign_modify(
     _subplan_index: c_int,
 ) -> *mut pg_sys::List {
     let rte = *(*root).simple_rte_array.add(result_relation as usize);
-    let ctx = table_context((*rte).relid);
-    match (*plan).operation {
-        pg_sys::CmdType::CMD_INSERT => {}
-        pg_sys::CmdType::CMD_UPDATE | pg_sys::CmdType::CMD_DELETE => errors::raise(
+    let (resource, table) = table_resource((*rte).relid);
+    let unsupported = |what: &str| {
+        errors::raise(
             PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-            format!("UPDATE and DELETE on CDF table \"{}\" are not supported by this version of cdf_fdw", ctx.table_name),
-            None,
-        ),
+            format!("CDF does not support {what} on {} (table \"{table}\")", resource.table),
+            Some(match what {
+                "UPDATE" => "Its objects cannot be changed once created; DELETE and INSERT again where CDF allows it.".into(),
+                _ => "CDF has no delete endpoint for this resource.".into(),
+            }),
+        )
+    };
+    let mut updated = Vec::new();
+    match (*plan).operation {
+        pg_sys::CmdType::CMD_UPDATE if !resource.supports_update => unsupported("UPDATE"),
+        pg_sys::CmdType::CMD_DELETE if !resource.supports_delete => unsupported("DELETE"),
+        pg_sys::CmdType::CMD_UPDATE => {
+            // updatedCols is offset by FirstLowInvalidHeapAttributeNumber.
+            let cols = (*rte).updatedCols;
+            let mut member = -1;
+            loop {
+                member = pg_sys::bms_next_member(cols, member);
+                if member < 0 {
+                    break;
+                }
+                let attno = member + pg_sys::FirstLowInvalidHeapAttributeNumber;
+                if attno > 0 {
+                    let name = pg_sys::get_attname((*rte).relid, attno as pg_sys::AttrNumber, false);
+                    updated.push(CStr::from_ptr(name).to_string_lossy().into_owned());
+                }
+            }
+        }
         _ => {}
     }
     // Plain values only: the plan may be cached and re-executed (PREPARE, plpgsql).
     let do_nothing = (*plan).onConflictAction == pg_sys::OnConflictAction::ONCONFLICT_NOTHING;
     let mut private = PgList::<pg_sys::Node>::new();
     private.push(pg_sys::makeInteger(do_nothing as i32) as *mut pg_sys::Node);
+    let updated = CString::new(updated.join(",")).expect("no NUL in column names");
+    private.push(pg_sys::makeString(pg_sys::pstrdup(updated.as_ptr())) as *mut pg_sys::Node);
     private.into_pg()
 }
 
 #[pg_guard]
 pub unsafe extern "C-unwind" fn begin_foreign_modify(
-    _mtstate: *mut pg_sys::ModifyTableState,
+    mtstate: *mut pg_sys::ModifyTableState,
     rinfo: *mut pg_sys::ResultRelInfo,
     fdw_private: *mut pg_sys::List,
     _subplan_index: c_int,
@@ -182,7 +323,35 @@ pub unsafe extern "C-unwind" fn begin_foreign_modify(
     if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as c_int != 0 {
         return;
     }
-    install_state(rinfo, on_conflict_do_nothing(fdw_private));
+    let private = PgList::<pg_sys::Node>::from_pg(fdw_private);
+    let do_nothing = private.get_ptr(0).is_some_and(|n| (*(n as *mut pg_sys::Integer)).ival != 0);
+    if (*mtstate).operation == pg_sys::CmdType::CMD_INSERT {
+        install(rinfo, ModifyState::Insert(InsertState::new((*rinfo).ri_RelationDesc, do_nothing)));
+        return;
+    }
+    let updated: Vec<String> = private
+        .get_ptr(1)
+        .map(|n| string_node_value(n))
+        .unwrap_or_default()
+        .split(',')
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .collect();
+    let rel = (*rinfo).ri_RelationDesc;
+    let ctx = table_context((*rel).rd_id);
+    let bindings = bind_columns(rel, &ctx);
+    let subplan = (*(*mtstate).ps.lefttree).plan;
+    let identity = identity_of(rel, &ctx.table_name, ctx.resource)
+        .into_iter()
+        .map(|column| {
+            let junk = identity_junk_name(column);
+            let attno = pg_sys::ExecFindJunkAttributeInTlist((*subplan).targetlist, junk.as_ptr());
+            let binding = bindings.iter().find(|b| b.column.name == column).expect("identity columns are bound");
+            (attno, binding.column, binding.typoid)
+        })
+        .collect();
+    let writer = ChangeWriter::new(ctx.resource);
+    install(rinfo, ModifyState::Change(ChangeState { ctx, bindings, identity, updated, writer, rows_seen: 0 }));
 }
 
 #[pg_guard]
@@ -190,12 +359,7 @@ pub unsafe extern "C-unwind" fn begin_foreign_insert(
     _mtstate: *mut pg_sys::ModifyTableState,
     rinfo: *mut pg_sys::ResultRelInfo,
 ) {
-    install_state(rinfo, false);
-}
-
-unsafe fn on_conflict_do_nothing(fdw_private: *mut pg_sys::List) -> bool {
-    let list = PgList::<pg_sys::Node>::from_pg(fdw_private);
-    list.get_ptr(0).is_some_and(|n| (*(n as *mut pg_sys::Integer)).ival != 0)
+    install(rinfo, ModifyState::Insert(InsertState::new((*rinfo).ri_RelationDesc, false)));
 }
 
 #[pg_guard]
@@ -205,8 +369,44 @@ pub unsafe extern "C-unwind" fn exec_foreign_insert(
     slot: *mut pg_sys::TupleTableSlot,
     _plan_slot: *mut pg_sys::TupleTableSlot,
 ) -> *mut pg_sys::TupleTableSlot {
-    if let Some(state) = state(rinfo) {
+    if let Some(ModifyState::Insert(state)) = state(rinfo) {
         state.insert(slot);
+    }
+    slot
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn exec_foreign_update(
+    _estate: *mut pg_sys::EState,
+    rinfo: *mut pg_sys::ResultRelInfo,
+    slot: *mut pg_sys::TupleTableSlot,
+    plan_slot: *mut pg_sys::TupleTableSlot,
+) -> *mut pg_sys::TupleTableSlot {
+    if let Some(ModifyState::Change(state)) = state(rinfo) {
+        state.rows_seen += 1;
+        let old = state.identity_values(plan_slot);
+        let new = slot_values(slot, &state.bindings, &state.ctx.table_name, state.rows_seen);
+        let updated: Vec<&str> = state.updated.iter().map(String::as_str).collect();
+        let changes = update_changes(state.ctx.resource, &old, &new, &updated)
+            .unwrap_or_else(|e| errors::raise_value(&e, &state.ctx.table_name, state.rows_seen));
+        state.push(changes);
+    }
+    slot
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn exec_foreign_delete(
+    _estate: *mut pg_sys::EState,
+    rinfo: *mut pg_sys::ResultRelInfo,
+    slot: *mut pg_sys::TupleTableSlot,
+    plan_slot: *mut pg_sys::TupleTableSlot,
+) -> *mut pg_sys::TupleTableSlot {
+    if let Some(ModifyState::Change(state)) = state(rinfo) {
+        state.rows_seen += 1;
+        let old = state.identity_values(plan_slot);
+        let change = delete_change(state.ctx.resource, &old)
+            .unwrap_or_else(|e| errors::raise_value(&e, &state.ctx.table_name, state.rows_seen));
+        state.push(vec![change]);
     }
     slot
 }
@@ -219,7 +419,7 @@ pub unsafe extern "C-unwind" fn exec_foreign_batch_insert(
     _plan_slots: *mut *mut pg_sys::TupleTableSlot,
     num_slots: *mut c_int,
 ) -> *mut *mut pg_sys::TupleTableSlot {
-    if let Some(state) = state(rinfo) {
+    if let Some(ModifyState::Insert(state)) = state(rinfo) {
         for i in 0..(*num_slots).max(0) as usize {
             state.insert(*slots.add(i));
         }
@@ -236,8 +436,8 @@ pub unsafe extern "C-unwind" fn get_foreign_modify_batch_size(rinfo: *mut pg_sys
         return 1;
     }
     match state(rinfo) {
-        Some(s) => TableWriter::rows_per_request(s.ctx.resource).clamp(1, 1000) as c_int,
-        None => 1,
+        Some(ModifyState::Insert(s)) => TableWriter::rows_per_request(s.ctx.resource).clamp(1, 1000) as c_int,
+        _ => 1,
     }
 }
 
@@ -257,8 +457,15 @@ pub unsafe extern "C-unwind" fn end_foreign_insert(_estate: *mut pg_sys::EState,
 
 #[pg_guard]
 pub unsafe extern "C-unwind" fn is_foreign_rel_updatable(rel: pg_sys::Relation) -> c_int {
-    let _ = rel;
-    1 << pg_sys::CmdType::CMD_INSERT as c_int
+    let (resource, _) = table_resource((*rel).rd_id);
+    let mut ops = 1 << pg_sys::CmdType::CMD_INSERT as c_int;
+    if resource.supports_update {
+        ops |= 1 << pg_sys::CmdType::CMD_UPDATE as c_int;
+    }
+    if resource.supports_delete {
+        ops |= 1 << pg_sys::CmdType::CMD_DELETE as c_int;
+    }
+    ops
 }
 
 #[pg_guard]
@@ -269,6 +476,13 @@ pub unsafe extern "C-unwind" fn explain_foreign_modify(
     _subplan_index: c_int,
     es: *mut pg_sys::ExplainState,
 ) {
+    if (*mtstate).operation != pg_sys::CmdType::CMD_INSERT {
+        let (resource, _) = table_resource((*(*rinfo).ri_RelationDesc).rd_id);
+        let endpoint = ChangeWriter::endpoint(resource, (*mtstate).operation == pg_sys::CmdType::CMD_DELETE);
+        let endpoint = CString::new(endpoint).unwrap();
+        pg_sys::ExplainPropertyText(c"CDF Endpoint".as_ptr(), endpoint.as_ptr(), es);
+        return;
+    }
     let ctx = table_context((*(*rinfo).ri_RelationDesc).rd_id);
     let plan = (*mtstate).ps.plan as *mut pg_sys::ModifyTable;
     let do_nothing = !plan.is_null() && (*plan).onConflictAction == pg_sys::OnConflictAction::ONCONFLICT_NOTHING;

@@ -13,17 +13,17 @@ use pgrx::PgList;
 /// Everything a scan or modify needs to know about one foreign table.
 #[derive(Debug, Clone)]
 pub struct TableContext {
-    pub relid: pg_sys::Oid,
     pub table_name: String,
     pub resource: &'static Resource,
-    pub server_oid: pg_sys::Oid,
-    pub server_name: String,
     pub user_mapping_oid: pg_sys::Oid,
     pub server: ServerConfig,
     pub credentials: Credentials,
     pub insert_mode: InsertMode,
-    /// Whether the table or server set `insert_mode` explicitly.
-    pub insert_mode_explicit: bool,
+}
+
+/// The text of a String node (what `strVal` does in C).
+pub unsafe fn string_node_value(node: *mut pg_sys::Node) -> String {
+    CStr::from_ptr((*(node as *mut pg_sys::String)).sval).to_string_lossy().into_owned()
 }
 
 /// Turns a `List` of `DefElem` into name/value pairs.
@@ -84,6 +84,29 @@ fn required(options: &[(String, String)], name: &str, server: &str) -> String {
     }
 }
 
+/// The resource and name of a foreign table, without touching servers or user mappings (the
+/// planner needs no credentials).
+pub fn table_resource(relid: pg_sys::Oid) -> (&'static Resource, String) {
+    unsafe {
+        let table = pg_sys::GetForeignTable(relid);
+        let options = def_elems((*table).options);
+        let name = CStr::from_ptr(pg_sys::get_rel_name(relid)).to_string_lossy().into_owned();
+        let resource_name = opts::get(&options, "resource").unwrap_or_default();
+        match cdf_tables::resource(resource_name) {
+            Some(r) => (r, name),
+            None => {
+                ErrorReport::new(
+                    PgSqlErrorCode::ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE,
+                    format!("foreign table \"{name}\" names unknown CDF resource \"{resource_name}\""),
+                    function_name!(),
+                )
+                .report(PgLogLevel::ERROR);
+                unreachable!()
+            }
+        }
+    }
+}
+
 /// Loads the options of a foreign table, its server and the current user's mapping.
 pub fn table_context(relid: pg_sys::Oid) -> TableContext {
     unsafe {
@@ -92,18 +115,7 @@ pub fn table_context(relid: pg_sys::Oid) -> TableContext {
         let server = pg_sys::GetForeignServer((*table).serverid);
         let server_name = CStr::from_ptr((*server).servername).to_string_lossy().into_owned();
         let server_options = def_elems((*server).options);
-        let table_name = CStr::from_ptr(pg_sys::get_rel_name(relid)).to_string_lossy().into_owned();
-
-        let resource_name = opts::get(&table_options, "resource").unwrap_or_default().to_string();
-        let Some(resource) = cdf_tables::resource(&resource_name) else {
-            ErrorReport::new(
-                PgSqlErrorCode::ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE,
-                format!("foreign table \"{table_name}\" names unknown CDF resource \"{resource_name}\""),
-                function_name!(),
-            )
-            .report(PgLogLevel::ERROR);
-            unreachable!()
-        };
+        let (resource, table_name) = table_resource(relid);
 
         let (user_mapping_oid, mapping_options) =
             user_mapping((*table).serverid, &server_name);
@@ -137,18 +149,7 @@ pub fn table_context(relid: pg_sys::Oid) -> TableContext {
             .set_hint("ALTER USER MAPPING ... OPTIONS (ADD client_id '...', ADD client_secret '...').")
             .report(PgLogLevel::ERROR);
         }
-        TableContext {
-            relid,
-            table_name,
-            resource,
-            server_oid: (*table).serverid,
-            server_name,
-            user_mapping_oid,
-            server: config,
-            credentials,
-            insert_mode,
-            insert_mode_explicit: mode_option.is_some(),
-        }
+        TableContext { table_name, resource, user_mapping_oid, server: config, credentials, insert_mode }
     }
 }
 

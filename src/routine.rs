@@ -17,9 +17,12 @@ pub fn build() -> PgBox<pg_sys::FdwRoutine> {
     r.ReScanForeignScan = Some(scan::rescan_foreign_scan);
     r.EndForeignScan = Some(scan::end_foreign_scan);
 
+    r.AddForeignUpdateTargets = Some(modify::add_foreign_update_targets);
     r.PlanForeignModify = Some(modify::plan_foreign_modify);
     r.BeginForeignModify = Some(modify::begin_foreign_modify);
     r.ExecForeignInsert = Some(modify::exec_foreign_insert);
+    r.ExecForeignUpdate = Some(modify::exec_foreign_update);
+    r.ExecForeignDelete = Some(modify::exec_foreign_delete);
     r.GetForeignModifyBatchSize = Some(modify::get_foreign_modify_batch_size);
     r.ExecForeignBatchInsert = Some(modify::exec_foreign_batch_insert);
     r.EndForeignModify = Some(modify::end_foreign_modify);

@@ -1,75 +1,154 @@
-//! SELECT: pages through `POST /{resource}/list` with cursors; PostgreSQL filters locally.
+//! SELECT (and the scans under UPDATE and DELETE).
 //!
-//! Plan-private data holds nothing but plain values, and all Rust state is rebuilt in
-//! `BeginForeignScan`, so cached plans (PREPARE, plpgsql) re-run safely.
+//! The planner picks the WHERE conditions CDF can answer (`id`/`external_id` equality and IN,
+//! series identity and time ranges of datapoints, RAW database/table/key) and stores their value
+//! expressions in `fdw_exprs` and plain "column<TAB>operator" strings in `fdw_private`: no
+//! pointers, so cached plans (PREPARE, plpgsql) re-run safely. The executor evaluates the values
+//! when the scan starts (parameters included), plans the CDF reads and pages through them.
+//! PostgreSQL re-checks every condition on the rows that come back.
 
 use std::collections::VecDeque;
-use std::ffi::c_int;
+use std::ffi::{c_int, CStr, CString};
 
-use cdf_client::{CdfError, Idempotency};
-use cdf_tables::{item_to_value, WriteKind};
+use cdf_client::{Reader, Row};
+use cdf_tables::reads::{describe_request, pushable, requirement_message, requirements_met};
+use cdf_tables::{item_to_value, plan_read, PushedQual, QualOp, Value};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::{PgList, PgMemoryContexts};
 
 use crate::backend;
-use crate::convert::value_to_datum;
+use crate::convert::{datum_to_value, value_to_datum};
 use crate::errors;
 use crate::modify::{bind_columns, Binding};
-use crate::options::{table_context, TableContext};
-
-/// Rows per list request; CDF's maximum for the asset-centric resources.
-const PAGE_SIZE: usize = 1000;
+use crate::options::{string_node_value, table_context, table_resource, TableContext};
 
 pub struct ScanState {
     ctx: TableContext,
     bindings: Vec<Binding>,
-    page: VecDeque<serde_json::Map<String, serde_json::Value>>,
-    cursor: Option<String>,
-    exhausted: bool,
+    /// Pushed conditions: column, operator, the value's ExprState and type.
+    conditions: Vec<(String, QualOp, *mut pg_sys::ExprState, pg_sys::Oid)>,
+    econtext: *mut pg_sys::ExprContext,
+    reader: Option<Reader>,
+    page: VecDeque<Row>,
 }
 
 impl ScanState {
-    fn fetch_page(&mut self) {
-        let mut body = serde_json::json!({ "limit": PAGE_SIZE });
-        if let Some(c) = &self.cursor {
-            body["cursor"] = serde_json::Value::String(c.clone());
+    /// Evaluates the pushed conditions and plans the CDF reads; runs at the first row and after
+    /// each rescan, when parameter values may have changed.
+    unsafe fn start(&mut self) {
+        let mut quals = Vec::with_capacity(self.conditions.len());
+        for (column, op, expr_state, typoid) in &self.conditions {
+            let mut isnull = false;
+            let datum = pg_sys::ExecEvalExprSwitchContext(*expr_state, self.econtext, &mut isnull);
+            let value = if isnull {
+                Value::Null
+            } else {
+                datum_to_value(datum, *typoid).unwrap_or_else(|m| {
+                    errors::raise(PgSqlErrorCode::ERRCODE_FDW_INVALID_DATA_TYPE, format!("condition on \"{column}\": {m}"), None)
+                })
+            };
+            quals.push(PushedQual { column: column.clone(), op: *op, value });
         }
-        let path = format!("{}/list", self.ctx.resource.api_path);
-        let result = backend::with_session(&self.ctx, |session, http, io| {
-            io.block_on(session.post_json(http, &path, &[], &body, Idempotency::Idempotent))
-                .and_then(|resp| resp.json())
+        let plan = plan_read(self.ctx.resource, &quals).unwrap_or_else(|m| {
+            errors::raise(PgSqlErrorCode::ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED, m, None)
         });
-        let json = result.unwrap_or_else(|e: CdfError| {
-            errors::raise_cdf(&e, Some(&format!("reading CDF table \"{}\"", self.ctx.table_name)))
-        });
-        self.cursor = json.get("nextCursor").and_then(|c| c.as_str()).map(str::to_string);
-        self.exhausted = self.cursor.is_none();
-        if let Some(items) = json.get("items").and_then(|i| i.as_array()) {
-            for item in items {
-                if let Some(obj) = item.as_object() {
-                    self.page.push_back(obj.clone());
-                }
+        self.reader = Some(Reader::new(self.ctx.resource, plan));
+        self.page.clear();
+    }
+
+    /// The next row, fetching pages as needed; `None` at the end.
+    fn next_row(&mut self) -> Option<Row> {
+        loop {
+            if let Some(row) = self.page.pop_front() {
+                return Some(row);
+            }
+            let ScanState { ctx, reader, .. } = self;
+            let reader = reader.as_mut()?;
+            let page = backend::with_session(ctx, |session, http, io| io.block_on(reader.next_page(session, http)));
+            match page {
+                Ok(Some(rows)) => self.page.extend(rows),
+                Ok(None) => return None,
+                Err(e) => errors::raise_cdf(&e, Some(&format!("reading CDF table \"{}\"", self.ctx.table_name))),
             }
         }
     }
+}
 
-    fn restart(&mut self) {
-        self.page.clear();
-        self.cursor = None;
-        self.exhausted = false;
+/// Strips binary-compatible casts (varchar -> text) around an expression.
+unsafe fn strip_relabel(mut node: *mut pg_sys::Node) -> *mut pg_sys::Node {
+    while !node.is_null() && (*node).type_ == pg_sys::NodeTag::T_RelabelType {
+        node = (*(node as *mut pg_sys::RelabelType)).arg as *mut pg_sys::Node;
+    }
+    node
+}
+
+/// A column of the scanned relation, as a Var.
+unsafe fn scanned_column(node: *mut pg_sys::Node, relid: pg_sys::Index) -> Option<pg_sys::AttrNumber> {
+    let node = strip_relabel(node);
+    if node.is_null() || (*node).type_ != pg_sys::NodeTag::T_Var {
+        return None;
+    }
+    let var = node as *mut pg_sys::Var;
+    ((*var).varno as pg_sys::Index == relid && (*var).varlevelsup == 0 && (*var).varattno > 0).then_some((*var).varattno)
+}
+
+/// An expression whose value is known when the scan starts: no columns, nothing volatile.
+unsafe fn scan_time_value(node: *mut pg_sys::Node) -> bool {
+    !node.is_null() && !pg_sys::contain_var_clause(node) && !pg_sys::contain_volatile_functions(node)
+}
+
+/// Recognises `column op value`, `value op column` and `column = ANY(value)`.
+unsafe fn pushable_condition(
+    clause: *mut pg_sys::Node,
+    relid: pg_sys::Index,
+) -> Option<(pg_sys::AttrNumber, QualOp, *mut pg_sys::Node)> {
+    match (*clause).type_ {
+        pg_sys::NodeTag::T_OpExpr => {
+            let op = clause as *mut pg_sys::OpExpr;
+            let args = PgList::<pg_sys::Node>::from_pg((*op).args);
+            if args.len() != 2 {
+                return None;
+            }
+            let name = CStr::from_ptr(pg_sys::get_opname((*op).opno)).to_str().ok()?;
+            let qop = QualOp::from_operator(name)?;
+            let (l, r) = (args.get_ptr(0)?, args.get_ptr(1)?);
+            if let Some(att) = scanned_column(l, relid) {
+                scan_time_value(r).then_some((att, qop, r))
+            } else if let Some(att) = scanned_column(r, relid) {
+                scan_time_value(l).then_some((att, qop.commuted(), l))
+            } else {
+                None
+            }
+        }
+        pg_sys::NodeTag::T_ScalarArrayOpExpr => {
+            let op = clause as *mut pg_sys::ScalarArrayOpExpr;
+            let args = PgList::<pg_sys::Node>::from_pg((*op).args);
+            if !(*op).useOr || args.len() != 2 {
+                return None;
+            }
+            let name = CStr::from_ptr(pg_sys::get_opname((*op).opno)).to_str().ok()?;
+            if name != "=" {
+                return None;
+            }
+            let att = scanned_column(args.get_ptr(0)?, relid)?;
+            let r = args.get_ptr(1)?;
+            scan_time_value(r).then_some((att, QualOp::In, r))
+        }
+        _ => None,
     }
 }
 
-fn list_path(ctx: &TableContext) -> String {
-    match ctx.resource.write {
-        WriteKind::Items { .. } | WriteKind::File => format!("POST /{}/list", ctx.resource.api_path),
-        _ => errors::raise(
-            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-            format!("reading CDF resource \"{}\" is not supported by this version of cdf_fdw", ctx.resource.table),
-            None,
-        ),
-    }
+/// Reads the pushed-condition descriptions back from `fdw_private`.
+unsafe fn conditions_of(fdw_private: *mut pg_sys::List) -> Vec<(String, QualOp)> {
+    PgList::<pg_sys::Node>::from_pg(fdw_private)
+        .iter_ptr()
+        .filter_map(|n| {
+            let s = string_node_value(n);
+            let (col, op) = s.split_once('\t')?;
+            Some((col.to_string(), QualOp::from_code(op)?))
+        })
+        .collect()
 }
 
 #[pg_guard]
@@ -110,20 +189,45 @@ pub unsafe extern "C-unwind" fn get_foreign_paths(
 pub unsafe extern "C-unwind" fn get_foreign_plan(
     _root: *mut pg_sys::PlannerInfo,
     baserel: *mut pg_sys::RelOptInfo,
-    _foreigntableid: pg_sys::Oid,
+    foreigntableid: pg_sys::Oid,
     _best_path: *mut pg_sys::ForeignPath,
     tlist: *mut pg_sys::List,
     scan_clauses: *mut pg_sys::List,
     outer_plan: *mut pg_sys::Plan,
 ) -> *mut pg_sys::ForeignScan {
-    // Every qual is re-checked locally.
+    let (resource, table_name) = table_resource(foreigntableid);
     let quals = pg_sys::extract_actual_clauses(scan_clauses, false);
+    let mut exprs = PgList::<pg_sys::Node>::new();
+    let mut private = PgList::<pg_sys::Node>::new();
+    let mut pushed_columns: Vec<String> = Vec::new();
+    for clause in PgList::<pg_sys::Node>::from_pg(quals).iter_ptr() {
+        let Some((attno, op, value)) = pushable_condition(clause, (*baserel).relid) else { continue };
+        let column = CStr::from_ptr(pg_sys::get_attname(foreigntableid, attno, false)).to_string_lossy().into_owned();
+        if !pushable(resource, &column, op) {
+            continue;
+        }
+        exprs.push(value);
+        let desc = CString::new(format!("{column}\t{}", op.code())).expect("no NUL in column names");
+        private.push(pg_sys::makeString(pg_sys::pstrdup(desc.as_ptr())) as *mut pg_sys::Node);
+        if matches!(op, QualOp::Eq | QualOp::In) {
+            pushed_columns.push(column);
+        }
+    }
+    let present: Vec<&str> = pushed_columns.iter().map(String::as_str).collect();
+    if !requirements_met(resource, &present) {
+        errors::raise(
+            PgSqlErrorCode::ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED,
+            format!("cannot read CDF table \"{table_name}\" without a condition: {}", requirement_message(resource).unwrap_or_default()),
+            Some("CDF cannot list every series or RAW table at once; add the condition to the WHERE clause.".into()),
+        );
+    }
+    // Every condition stays in the local filter: pushing down only narrows what is fetched.
     pg_sys::make_foreignscan(
         tlist,
         quals,
         (*baserel).relid,
-        std::ptr::null_mut(),
-        PgList::<std::ffi::c_void>::new().into_pg(),
+        exprs.into_pg(),
+        private.into_pg(),
         std::ptr::null_mut(),
         std::ptr::null_mut(),
         outer_plan,
@@ -133,9 +237,16 @@ pub unsafe extern "C-unwind" fn get_foreign_plan(
 #[pg_guard]
 pub unsafe extern "C-unwind" fn explain_foreign_scan(node: *mut pg_sys::ForeignScanState, es: *mut pg_sys::ExplainState) {
     let rel = (*node).ss.ss_currentRelation;
-    let ctx = table_context((*rel).rd_id);
-    let request = std::ffi::CString::new(list_path(&ctx)).unwrap();
+    let (resource, _) = table_resource((*rel).rd_id);
+    let plan = (*node).ss.ps.plan as *mut pg_sys::ForeignScan;
+    let conditions = conditions_of((*plan).fdw_private);
+    let request = CString::new(describe_request(resource, &conditions)).unwrap();
     pg_sys::ExplainPropertyText(c"CDF Request".as_ptr(), request.as_ptr(), es);
+    if !conditions.is_empty() {
+        let text: Vec<String> = conditions.iter().map(|(c, op)| format!("{c} {}", op.code())).collect();
+        let text = CString::new(text.join(", ")).unwrap();
+        pg_sys::ExplainPropertyText(c"CDF Conditions".as_ptr(), text.as_ptr(), es);
+    }
 }
 
 #[pg_guard]
@@ -145,9 +256,23 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignSca
     }
     let rel = (*node).ss.ss_currentRelation;
     let ctx = table_context((*rel).rd_id);
-    list_path(&ctx);
     let bindings = bind_columns(rel, &ctx);
-    let state = ScanState { ctx, bindings, page: VecDeque::new(), cursor: None, exhausted: false };
+    let plan = (*node).ss.ps.plan as *mut pg_sys::ForeignScan;
+    let descriptions = conditions_of((*plan).fdw_private);
+    let exprs = PgList::<pg_sys::Node>::from_pg((*plan).fdw_exprs);
+    let mut conditions = Vec::with_capacity(descriptions.len());
+    for ((column, op), expr) in descriptions.into_iter().zip(exprs.iter_ptr()) {
+        let state = pg_sys::ExecInitExpr(expr as *mut pg_sys::Expr, node as *mut pg_sys::PlanState);
+        conditions.push((column, op, state, pg_sys::exprType(expr)));
+    }
+    let state = ScanState {
+        ctx,
+        bindings,
+        conditions,
+        econtext: (*node).ss.ps.ps_ExprContext,
+        reader: None,
+        page: VecDeque::new(),
+    };
     let ptr = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(state);
     (*node).fdw_state = ptr as *mut std::ffi::c_void;
 }
@@ -159,10 +284,10 @@ pub unsafe extern "C-unwind" fn iterate_foreign_scan(node: *mut pg_sys::ForeignS
     let Some(state) = ((*node).fdw_state as *mut ScanState).as_mut() else {
         return slot;
     };
-    if state.page.is_empty() && !state.exhausted {
-        state.fetch_page();
+    if state.reader.is_none() {
+        state.start();
     }
-    let Some(item) = state.page.pop_front() else {
+    let Some(row) = state.next_row() else {
         return slot;
     };
     let natts = (*(*slot).tts_tupleDescriptor).natts as usize;
@@ -170,9 +295,8 @@ pub unsafe extern "C-unwind" fn iterate_foreign_scan(node: *mut pg_sys::ForeignS
     let nulls = std::slice::from_raw_parts_mut((*slot).tts_isnull, natts);
     nulls.fill(true);
     for b in &state.bindings {
-        let value = item_to_value(b.column, &item).unwrap_or_else(|e| {
-            errors::raise(PgSqlErrorCode::ERRCODE_FDW_INVALID_DATA_TYPE, e.to_string(), None)
-        });
+        let value = item_to_value(b.column, &row)
+            .unwrap_or_else(|e| errors::raise(PgSqlErrorCode::ERRCODE_FDW_INVALID_DATA_TYPE, e.to_string(), None));
         if let Some(d) = value_to_datum(value, b.typoid) {
             values[b.attidx] = d;
             nulls[b.attidx] = false;
@@ -185,7 +309,8 @@ pub unsafe extern "C-unwind" fn iterate_foreign_scan(node: *mut pg_sys::ForeignS
 #[pg_guard]
 pub unsafe extern "C-unwind" fn rescan_foreign_scan(node: *mut pg_sys::ForeignScanState) {
     if let Some(state) = ((*node).fdw_state as *mut ScanState).as_mut() {
-        state.restart();
+        state.reader = None;
+        state.page.clear();
     }
 }
 

@@ -143,6 +143,11 @@ public class JdbcBatchTest {
             }
             List<Object> stored = items("assets");
             check(stored.size() == aTo, tag + ": emulator holds " + stored.size() + " assets, expected " + aTo);
+            for (String ep : new String[] {"POST /assets", "POST /timeseries/data"}) {
+                Map<String, Object> st = endpointStats(ep);
+                long req = st == null ? 0 : num(st.get("requests")), max = st == null ? 0 : num(st.get("max_items"));
+                System.out.println("# after " + tag + ": " + ep + " " + req + " requests so far, max " + max + " items per request");
+            }
         }
 
         verifyAssets();

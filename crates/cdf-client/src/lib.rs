@@ -3,6 +3,7 @@
 //! PostgreSQL concerns (interrupt checks) are injected by the caller.
 
 pub mod error;
+pub mod reader;
 pub mod runtime;
 pub mod session;
 pub mod writer;
@@ -10,5 +11,6 @@ pub mod writer;
 pub use error::CdfError;
 pub use runtime::Runtime;
 pub use session::{new_http_client, Credentials, Idempotency, ServerConfig, Session};
-pub use writer::{TableWriter, WriteError};
+pub use writer::{ChangeWriter, TableWriter, WriteError};
 pub use reqwest;
+pub use reader::{Reader, Row};

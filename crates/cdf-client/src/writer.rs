@@ -507,3 +507,178 @@ mod tests {
         assert_eq!(w.mode(), InsertMode::Ignore);
     }
 }
+
+/// Buffers the changes of an UPDATE or DELETE and sends them in chunks: deletes first, then
+/// updates, then rows written again (natural-upsert tables), so a moved key ends up right.
+pub struct ChangeWriter {
+    resource: &'static Resource,
+    item_updates: Vec<Json>,
+    item_deletes: Vec<Json>,
+    datapoint_deletes: Vec<Json>,
+    keyed_deletes: Vec<(GroupKey, Vec<Json>)>,
+    keyed_index: HashMap<GroupKey, usize>,
+    raw_database_deletes: Vec<Json>,
+    writes: TableWriter,
+    buffered: usize,
+    /// Rows whose change CDF accepted.
+    pub rows_changed: u64,
+}
+
+/// Changes per request; CDF takes 1000 items at its update and delete endpoints.
+pub const CHANGES_PER_REQUEST: usize = 1000;
+
+impl ChangeWriter {
+    pub fn new(resource: &'static Resource) -> ChangeWriter {
+        ChangeWriter {
+            resource,
+            item_updates: Vec::new(),
+            item_deletes: Vec::new(),
+            datapoint_deletes: Vec::new(),
+            keyed_deletes: Vec::new(),
+            keyed_index: HashMap::new(),
+            raw_database_deletes: Vec::new(),
+            writes: TableWriter::new(resource, InsertMode::Upsert),
+            buffered: 0,
+            rows_changed: 0,
+        }
+    }
+
+    pub fn buffered(&self) -> usize {
+        self.buffered + self.writes.buffered()
+    }
+
+    /// The endpoints an UPDATE or DELETE uses, for EXPLAIN.
+    pub fn endpoint(resource: &Resource, delete: bool) -> String {
+        let path = resource.api_path;
+        match (resource.write, delete) {
+            (WriteKind::Items { .. } | WriteKind::File, false) => format!("POST /{path}/update"),
+            (WriteKind::Items { .. } | WriteKind::File, true) => format!("POST /{path}/delete"),
+            (WriteKind::Datapoints { .. }, true) => "POST /timeseries/data/delete".into(),
+            (WriteKind::SequenceRows, true) => "POST /sequences/data/delete".into(),
+            (WriteKind::RawRows, true) => "POST /raw/dbs/{db}/tables/{table}/rows/delete".into(),
+            (WriteKind::RawTables, true) => "POST /raw/dbs/{db}/tables/delete".into(),
+            (WriteKind::RawDatabases, true) => "POST /raw/dbs/delete (recursive)".into(),
+            (_, false) => format!("{} (rows written again; a moved key is deleted first)", TableWriter::endpoint(resource)),
+        }
+    }
+
+    fn push_keyed(&mut self, key: GroupKey, entry: Json) {
+        match self.keyed_index.get(&key) {
+            Some(&i) => self.keyed_deletes[i].1.push(entry),
+            None => {
+                self.keyed_index.insert(key.clone(), self.keyed_deletes.len());
+                self.keyed_deletes.push((key, vec![entry]));
+            }
+        }
+    }
+
+    /// Adds one change; true when a request is full and the caller must flush.
+    pub fn push(&mut self, change: cdf_tables::Change) -> bool {
+        use cdf_tables::Change;
+        if let Change::Write(row) = change {
+            return self.writes.push(row);
+        }
+        self.buffered += 1;
+        match change {
+            Change::ItemUpdate(item) => self.item_updates.push(item),
+            Change::ItemDelete(item) => self.item_deletes.push(item),
+            Change::DatapointDelete { series, timestamp_ms } => {
+                let mut item = series.to_json();
+                item.insert("inclusiveBegin".into(), json!(timestamp_ms));
+                item.insert("exclusiveEnd".into(), json!(timestamp_ms + 1));
+                self.datapoint_deletes.push(Json::Object(item));
+            }
+            Change::RawRowDelete { database, table, key } => {
+                self.push_keyed(GroupKey::RawTable(database, table), json!({ "key": key }))
+            }
+            Change::SequenceRowDelete { sequence, row_number } => {
+                self.push_keyed(GroupKey::Sequence(sequence, Vec::new()), json!(row_number))
+            }
+            Change::RawTableDelete { database, name } => {
+                self.push_keyed(GroupKey::Database(database), json!({ "name": name }))
+            }
+            Change::RawDatabaseDelete { name } => self.raw_database_deletes.push(json!({ "name": name })),
+            Change::Write(_) => unreachable!("handled above"),
+        }
+        self.buffered >= CHANGES_PER_REQUEST
+    }
+
+    fn fail(&self, error: CdfError, rows: usize) -> WriteError {
+        WriteError { error, rows_written: self.rows_changed, rows_in_failed_chunk: rows }
+    }
+
+    async fn post_chunks(
+        &mut self,
+        session: &mut Session,
+        http: &reqwest::Client,
+        path: &str,
+        items: Vec<Json>,
+        extra: &Json,
+        chunk_size: usize,
+    ) -> Result<(), WriteError> {
+        for chunk in items.chunks(chunk_size) {
+            let mut body = json!({ "items": chunk });
+            if let (Json::Object(b), Json::Object(e)) = (&mut body, extra) {
+                b.extend(e.clone());
+            }
+            match session.post_json(http, path, &[], &body, Idempotency::Idempotent).await {
+                Ok(_) => self.rows_changed += chunk.len() as u64,
+                Err(e) => return Err(self.fail(e, chunk.len())),
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn flush(&mut self, session: &mut Session, http: &reqwest::Client) -> Result<(), WriteError> {
+        let resource = self.resource;
+        // labels and extraction pipelines do not take ignoreUnknownIds.
+        let ignore_unknown = if matches!(resource.table, "labels" | "extraction_pipelines") {
+            json!({})
+        } else {
+            json!({ "ignoreUnknownIds": true })
+        };
+        let deletes = std::mem::take(&mut self.item_deletes);
+        self.post_chunks(session, http, &format!("{}/delete", resource.api_path), deletes, &ignore_unknown, CHANGES_PER_REQUEST)
+            .await?;
+        let deletes = std::mem::take(&mut self.datapoint_deletes);
+        self.post_chunks(session, http, "timeseries/data/delete", deletes, &json!({}), CHANGES_PER_REQUEST).await?;
+        for (key, entries) in std::mem::take(&mut self.keyed_deletes) {
+            match key {
+                GroupKey::RawTable(db, table) => {
+                    let path = format!("raw/dbs/{}/tables/{}/rows/delete", encode_segment(&db), encode_segment(&table));
+                    self.post_chunks(session, http, &path, entries, &json!({}), RAW_ROWS_PER_REQUEST).await?;
+                }
+                GroupKey::Database(db) => {
+                    let path = format!("raw/dbs/{}/tables/delete", encode_segment(&db));
+                    self.post_chunks(session, http, &path, entries, &json!({}), CHANGES_PER_REQUEST).await?;
+                }
+                GroupKey::Sequence(sequence, _) => {
+                    let n = entries.len();
+                    let mut item = sequence.to_json();
+                    item.insert("rows".into(), Json::Array(entries));
+                    let body = json!({ "items": [item] });
+                    match session.post_json(http, "sequences/data/delete", &[], &body, Idempotency::Idempotent).await {
+                        Ok(_) => self.rows_changed += n as u64,
+                        Err(e) => return Err(self.fail(e, n)),
+                    }
+                }
+                GroupKey::Series(_) => {}
+            }
+        }
+        self.keyed_index.clear();
+        let deletes = std::mem::take(&mut self.raw_database_deletes);
+        self.post_chunks(session, http, "raw/dbs/delete", deletes, &json!({ "recursive": true }), CHANGES_PER_REQUEST)
+            .await?;
+        let updates = std::mem::take(&mut self.item_updates);
+        self.post_chunks(session, http, &format!("{}/update", resource.api_path), updates, &json!({}), CHANGES_PER_REQUEST)
+            .await?;
+        self.buffered = 0;
+        let before = self.writes.rows_written;
+        let result = self.writes.flush(session, http).await;
+        self.rows_changed += self.writes.rows_written - before;
+        result.map_err(|mut e| {
+            e.rows_written = self.rows_changed;
+            e
+        })
+    }
+}

@@ -2,8 +2,10 @@
 //! PostgreSQL row values and CDF JSON items. No pgrx here, so all of it runs under `cargo test`.
 
 pub mod catalogue;
+pub mod changes;
 pub mod mapping;
 pub mod options;
+pub mod reads;
 pub mod value;
 pub mod writes;
 
@@ -12,3 +14,5 @@ pub use mapping::{item_to_value, row_to_item, value_to_json, ValueError, ValueEr
 pub use options::{InsertMode, OptionError, OptionErrorKind, OptionTarget};
 pub use value::Value;
 pub use writes::{row_to_write, SeriesRef, WriteRow};
+pub use changes::{delete_change, identity_columns, update_changes, Change};
+pub use reads::{plan_read, PushedQual, QualOp, ReadPlan};

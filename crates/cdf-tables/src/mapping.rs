@@ -280,7 +280,8 @@ pub fn item_to_value(column: &Column, item: &Map<String, Json>) -> Result<Value,
     let raw = match column.field {
         Field::Json(name) | Field::LabelRefs(name) | Field::SingleFromArray(name) => item.get(name),
         Field::Nested(outer, inner) => item.get(outer).and_then(|o| o.get(inner)),
-        Field::Address => None,
+        // Readers put what addresses a row (series, RAW table) under the column's own name.
+        Field::Address => item.get(column.name),
     };
     let Some(raw) = raw.filter(|v| !v.is_null()) else {
         return Ok(Value::Null);

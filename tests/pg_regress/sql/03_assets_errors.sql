@@ -23,5 +23,7 @@ SELECT try($$INSERT INTO cdf_tables.assets (external_id, name)
 SELECT count(*) FILTER (WHERE external_id LIKE 'p-%') AS partial_rows_kept FROM cdf_tables.assets;
 SELECT try($$INSERT INTO cdf_tables.assets (external_id, name, parent_external_id) VALUES ('orphan', 'O', 'no-such-parent')$$);
 ALTER FOREIGN TABLE cdf_tables.assets OPTIONS (DROP insert_mode);
--- Not yet supported operations fail at plan time, never silently.
-SELECT try($$UPDATE cdf_tables.assets SET description = 'd' WHERE external_id = 'dup'$$);
+-- Operations CDF does not have fail at plan time, never silently.
+SELECT try($$UPDATE cdf_tables.labels SET name = 'x' WHERE external_id = 'dup'$$);
+SELECT try($$DELETE FROM cdf_tables.data_sets WHERE external_id = 'dup'$$);
+SELECT try($$UPDATE cdf_tables.extraction_pipeline_runs SET message = 'x' WHERE external_id = 'dup'$$);

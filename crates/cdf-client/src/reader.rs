@@ -1,0 +1,282 @@
+//! Executes a `ReadPlan` page by page, following CDF's cursors. Each row comes back as a JSON
+//! object in the API's field names, with what addresses it (series, RAW table) under the column
+//! names, ready for `cdf_tables::item_to_value`.
+
+use std::collections::VecDeque;
+
+use cdf_tables::{ReadPlan, Resource, SeriesRef};
+use reqwest::Method;
+use serde_json::{json, Map, Value as Json};
+
+use crate::error::CdfError;
+use crate::session::{Idempotency, Session};
+use crate::writer::encode_segment;
+
+pub type Row = Map<String, Json>;
+
+const ITEMS_PAGE: usize = 1000;
+const DATAPOINTS_PAGE: usize = 100_000;
+const ROWS_PAGE: usize = 10_000;
+
+#[derive(Debug, Clone)]
+enum Step {
+    ItemsList { cursor: Option<String> },
+    ItemsByIds { ids: Vec<Json> },
+    Runs { external_id: String, cursor: Option<String> },
+    Datapoints { series: SeriesRef, start: i64, end: i64, cursor: Option<String> },
+    SequenceRows { sequence: SeriesRef, start: i64, end: Option<i64>, cursor: Option<String> },
+    RawDatabases { cursor: Option<String>, then_tables: bool },
+    RawTables { database: String, cursor: Option<String> },
+    RawRows { database: String, table: String, cursor: Option<String> },
+    RawRow { database: String, table: String, key: String },
+}
+
+pub struct Reader {
+    resource: &'static Resource,
+    steps: VecDeque<Step>,
+    pub requests_sent: u64,
+}
+
+fn cursor_of(json: &Json) -> Option<String> {
+    json.get("nextCursor").and_then(|c| c.as_str()).filter(|c| !c.is_empty()).map(str::to_string)
+}
+
+fn items_of(json: &Json) -> Vec<Json> {
+    json.get("items").and_then(|i| i.as_array()).cloned().unwrap_or_default()
+}
+
+fn objects(items: Vec<Json>) -> Vec<Row> {
+    items.into_iter().filter_map(|i| if let Json::Object(m) = i { Some(m) } else { None }).collect()
+}
+
+fn with_cursor(mut body: Json, cursor: &Option<String>) -> Json {
+    if let Some(c) = cursor {
+        body["cursor"] = json!(c);
+    }
+    body
+}
+
+impl Reader {
+    pub fn new(resource: &'static Resource, plan: ReadPlan) -> Reader {
+        let mut steps = VecDeque::new();
+        match plan {
+            ReadPlan::Nothing => {}
+            ReadPlan::List => steps.push_back(Step::ItemsList { cursor: None }),
+            ReadPlan::ByIds(ids) => {
+                for chunk in ids.chunks(ITEMS_PAGE) {
+                    steps.push_back(Step::ItemsByIds { ids: chunk.to_vec() });
+                }
+            }
+            ReadPlan::Runs { external_ids } => {
+                for external_id in external_ids {
+                    steps.push_back(Step::Runs { external_id, cursor: None });
+                }
+            }
+            ReadPlan::Datapoints { series, start, end } => {
+                for s in series {
+                    steps.push_back(Step::Datapoints { series: s, start, end, cursor: None });
+                }
+            }
+            ReadPlan::SequenceRows { sequences, start, end } => {
+                for s in sequences {
+                    steps.push_back(Step::SequenceRows { sequence: s, start, end, cursor: None });
+                }
+            }
+            ReadPlan::RawDatabases => steps.push_back(Step::RawDatabases { cursor: None, then_tables: false }),
+            ReadPlan::RawTables { database: Some(database) } => steps.push_back(Step::RawTables { database, cursor: None }),
+            ReadPlan::RawTables { database: None } => steps.push_back(Step::RawDatabases { cursor: None, then_tables: true }),
+            ReadPlan::RawRows { database, table, keys: None } => steps.push_back(Step::RawRows { database, table, cursor: None }),
+            ReadPlan::RawRows { database, table, keys: Some(keys) } => {
+                for key in keys {
+                    steps.push_back(Step::RawRow { database: database.clone(), table: table.clone(), key });
+                }
+            }
+        }
+        Reader { resource, steps, requests_sent: 0 }
+    }
+
+    /// The next page of rows; `None` when the plan is exhausted. Pages may be empty.
+    pub async fn next_page(&mut self, session: &mut Session, http: &reqwest::Client) -> Result<Option<Vec<Row>>, CdfError> {
+        let Some(step) = self.steps.pop_front() else {
+            return Ok(None);
+        };
+        self.requests_sent += 1;
+        let path = self.resource.api_path;
+        let rows = match step {
+            Step::ItemsList { cursor } => {
+                let json = post(session, http, format!("{path}/list"), with_cursor(json!({ "limit": ITEMS_PAGE }), &cursor)).await?;
+                if let Some(c) = cursor_of(&json) {
+                    self.steps.push_front(Step::ItemsList { cursor: Some(c) });
+                }
+                objects(items_of(&json))
+            }
+            Step::ItemsByIds { ids } => {
+                let json = post(session, http, format!("{path}/byids"), json!({ "items": ids, "ignoreUnknownIds": true })).await?;
+                objects(items_of(&json))
+            }
+            Step::Runs { external_id, cursor } => {
+                let body = with_cursor(json!({ "filter": { "externalId": external_id }, "limit": ITEMS_PAGE }), &cursor);
+                let json = post(session, http, "extpipes/runs/list".into(), body).await?;
+                if let Some(c) = cursor_of(&json) {
+                    self.steps.push_front(Step::Runs { external_id: external_id.clone(), cursor: Some(c) });
+                }
+                let mut rows = objects(items_of(&json));
+                for r in &mut rows {
+                    r.entry("externalId").or_insert_with(|| json!(external_id));
+                }
+                rows
+            }
+            Step::Datapoints { series, start, end, cursor } => {
+                let mut item = series.to_json();
+                item.insert("start".into(), json!(start));
+                item.insert("end".into(), json!(end));
+                item.insert("limit".into(), json!(DATAPOINTS_PAGE));
+                if let Some(c) = &cursor {
+                    item.insert("cursor".into(), json!(c));
+                }
+                let json = post(session, http, "timeseries/data/list".into(), json!({ "items": [item], "ignoreUnknownIds": true })).await?;
+                let mut rows = Vec::new();
+                for s in items_of(&json) {
+                    if let Some(c) = cursor_of(&s) {
+                        self.steps.push_front(Step::Datapoints { series: series.clone(), start, end, cursor: Some(c) });
+                    }
+                    let id = s.get("id").cloned().unwrap_or(Json::Null);
+                    let xid = s.get("externalId").cloned().unwrap_or(Json::Null);
+                    for p in s.get("datapoints").and_then(|d| d.as_array()).cloned().unwrap_or_default() {
+                        if let Json::Object(mut row) = p {
+                            row.insert("id".into(), id.clone());
+                            row.insert("external_id".into(), xid.clone());
+                            rows.push(row);
+                        }
+                    }
+                }
+                rows
+            }
+            Step::SequenceRows { sequence, start, end, cursor } => {
+                let mut body = sequence.to_json();
+                body.insert("start".into(), json!(start));
+                if let Some(e) = end {
+                    body.insert("end".into(), json!(e));
+                }
+                body.insert("limit".into(), json!(ROWS_PAGE));
+                let json = post(session, http, "sequences/data/list".into(), with_cursor(Json::Object(body), &cursor)).await?;
+                if let Some(c) = cursor_of(&json) {
+                    self.steps.push_front(Step::SequenceRows { sequence: sequence.clone(), start, end, cursor: Some(c) });
+                }
+                let columns: Vec<String> = json
+                    .get("columns")
+                    .and_then(|c| c.as_array())
+                    .map(|cs| {
+                        cs.iter()
+                            .map(|c| c.get("externalId").and_then(|x| x.as_str()).or(c.as_str()).unwrap_or("").to_string())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let id = json.get("id").cloned().unwrap_or(Json::Null);
+                let xid = json.get("externalId").cloned().unwrap_or(Json::Null);
+                let mut rows = Vec::new();
+                for r in json.get("rows").and_then(|r| r.as_array()).cloned().unwrap_or_default() {
+                    let values: Map<String, Json> = columns
+                        .iter()
+                        .cloned()
+                        .zip(r.get("values").and_then(|v| v.as_array()).cloned().unwrap_or_default())
+                        .collect();
+                    let mut row = Map::new();
+                    row.insert("id".into(), id.clone());
+                    row.insert("external_id".into(), xid.clone());
+                    row.insert("rowNumber".into(), r.get("rowNumber").cloned().unwrap_or(Json::Null));
+                    row.insert("values".into(), Json::Object(values));
+                    rows.push(row);
+                }
+                rows
+            }
+            Step::RawDatabases { cursor, then_tables } => {
+                let mut query = vec![("limit", ITEMS_PAGE.to_string())];
+                if let Some(c) = &cursor {
+                    query.push(("cursor", c.clone()));
+                }
+                let json = session.request(http, Method::GET, "raw/dbs", &query, None, Idempotency::Idempotent).await?.json()?;
+                if let Some(c) = cursor_of(&json) {
+                    self.steps.push_front(Step::RawDatabases { cursor: Some(c), then_tables });
+                }
+                let dbs = objects(items_of(&json));
+                if then_tables {
+                    for db in &dbs {
+                        if let Some(name) = db.get("name").and_then(|n| n.as_str()) {
+                            self.steps.push_back(Step::RawTables { database: name.to_string(), cursor: None });
+                        }
+                    }
+                    Vec::new()
+                } else {
+                    dbs
+                }
+            }
+            Step::RawTables { database, cursor } => {
+                let mut query = vec![("limit", ITEMS_PAGE.to_string())];
+                if let Some(c) = &cursor {
+                    query.push(("cursor", c.clone()));
+                }
+                let p = format!("raw/dbs/{}/tables", encode_segment(&database));
+                let json = match session.request(http, Method::GET, &p, &query, None, Idempotency::Idempotent).await {
+                    Ok(r) => r.json()?,
+                    // A database that does not exist has no tables.
+                    Err(CdfError::Api { status: 404, .. }) => json!({ "items": [] }),
+                    Err(e) => return Err(e),
+                };
+                if let Some(c) = cursor_of(&json) {
+                    self.steps.push_front(Step::RawTables { database: database.clone(), cursor: Some(c) });
+                }
+                let mut rows = objects(items_of(&json));
+                for r in &mut rows {
+                    r.insert("_raw_database".into(), json!(database));
+                }
+                rows
+            }
+            Step::RawRows { database, table, cursor } => {
+                let mut query = vec![("limit", ROWS_PAGE.to_string())];
+                if let Some(c) = &cursor {
+                    query.push(("cursor", c.clone()));
+                }
+                let p = format!("raw/dbs/{}/tables/{}/rows", encode_segment(&database), encode_segment(&table));
+                let json = match session.request(http, Method::GET, &p, &query, None, Idempotency::Idempotent).await {
+                    Ok(r) => r.json()?,
+                    Err(CdfError::Api { status: 404, .. }) => json!({ "items": [] }),
+                    Err(e) => return Err(e),
+                };
+                if let Some(c) = cursor_of(&json) {
+                    self.steps.push_front(Step::RawRows { database: database.clone(), table: table.clone(), cursor: Some(c) });
+                }
+                raw_rows(objects(items_of(&json)), &database, &table)
+            }
+            Step::RawRow { database, table, key } => {
+                let p = format!(
+                    "raw/dbs/{}/tables/{}/rows/{}",
+                    encode_segment(&database),
+                    encode_segment(&table),
+                    encode_segment(&key)
+                );
+                match session.request(http, Method::GET, &p, &[], None, Idempotency::Idempotent).await {
+                    Ok(r) => match r.json()? {
+                        Json::Object(row) => raw_rows(vec![row], &database, &table),
+                        _ => Vec::new(),
+                    },
+                    Err(CdfError::Api { status: 404, .. }) => Vec::new(),
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        Ok(Some(rows))
+    }
+}
+
+async fn post(session: &mut Session, http: &reqwest::Client, path: String, body: Json) -> Result<Json, CdfError> {
+    session.post_json(http, &path, &[], &body, Idempotency::Idempotent).await?.json()
+}
+
+fn raw_rows(mut rows: Vec<Row>, database: &str, table: &str) -> Vec<Row> {
+    for r in &mut rows {
+        r.insert("_raw_database".into(), json!(database));
+        r.insert("_raw_table".into(), json!(table));
+    }
+    rows
+}

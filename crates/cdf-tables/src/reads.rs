@@ -1,0 +1,400 @@
+//! SELECT: which WHERE conditions go to CDF, and which CDF reads a scan makes.
+//!
+//! Every condition is also re-checked by PostgreSQL, so pushing one down only narrows what is
+//! fetched; it never changes the result.
+
+use serde_json::{json, Value as Json};
+
+use crate::catalogue::{Resource, WriteKind, MAX_DATAPOINT_MS, MIN_DATAPOINT_MS};
+use crate::value::Value;
+use crate::writes::SeriesRef;
+
+/// A comparison of a column with a value known when the scan starts (constant or parameter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QualOp {
+    Eq,
+    /// `= ANY(array)` / `IN (...)`.
+    In,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl QualOp {
+    pub fn from_operator(name: &str) -> Option<QualOp> {
+        Some(match name {
+            "=" => QualOp::Eq,
+            "<" => QualOp::Lt,
+            "<=" => QualOp::Le,
+            ">" => QualOp::Gt,
+            ">=" => QualOp::Ge,
+            _ => return None,
+        })
+    }
+
+    /// The operator with its operands swapped (`5 < x` is `x > 5`).
+    pub fn commuted(self) -> QualOp {
+        match self {
+            QualOp::Lt => QualOp::Gt,
+            QualOp::Le => QualOp::Ge,
+            QualOp::Gt => QualOp::Lt,
+            QualOp::Ge => QualOp::Le,
+            other => other,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            QualOp::Eq => "=",
+            QualOp::In => "in",
+            QualOp::Lt => "<",
+            QualOp::Le => "<=",
+            QualOp::Gt => ">",
+            QualOp::Ge => ">=",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<QualOp> {
+        if code == "in" {
+            Some(QualOp::In)
+        } else {
+            QualOp::from_operator(code)
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushedQual {
+    pub column: String,
+    pub op: QualOp,
+    pub value: Value,
+}
+
+/// What a scan reads from CDF.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReadPlan {
+    /// `POST /{resource}/list`, every object.
+    List,
+    /// `POST /{resource}/byids` for these `{"id"}` / `{"externalId"}` items.
+    ByIds(Vec<Json>),
+    /// A condition can never hold (e.g. `id = NULL`): no request at all.
+    Nothing,
+    /// `POST /extpipes/runs/list` of one pipeline.
+    Runs { external_ids: Vec<String> },
+    /// `POST /timeseries/data/list`; `end` is exclusive, in ms.
+    Datapoints { series: Vec<SeriesRef>, start: i64, end: i64 },
+    /// `POST /sequences/data/list`; `end` is exclusive.
+    SequenceRows { sequences: Vec<SeriesRef>, start: i64, end: Option<i64> },
+    RawDatabases,
+    RawTables { database: Option<String> },
+    RawRows { database: String, table: String, keys: Option<Vec<String>> },
+}
+
+/// The columns a query on `resource` must constrain with `=` or `IN` before CDF can be read,
+/// as alternatives (any one of the inner lists, all of its columns). Empty: none needed.
+pub fn required_quals(resource: &Resource) -> &'static [&'static [&'static str]] {
+    match resource.write {
+        WriteKind::Datapoints { .. } | WriteKind::SequenceRows => &[&["external_id"], &["id"]],
+        WriteKind::RawRows => &[&["_raw_database", "_raw_table"]],
+        _ if resource.table == "extraction_pipeline_runs" => &[&["external_id"]],
+        _ => &[],
+    }
+}
+
+/// Explains a missing required condition, for the planner's error.
+pub fn requirement_message(resource: &Resource) -> Option<String> {
+    let alternatives = required_quals(resource);
+    if alternatives.is_empty() {
+        return None;
+    }
+    let text: Vec<String> = alternatives
+        .iter()
+        .map(|cols| cols.iter().map(|c| format!("{c} = ...")).collect::<Vec<_>>().join(" AND "))
+        .collect();
+    Some(format!(
+        "a query on {} must say which {} to read: WHERE {}",
+        resource.table,
+        match resource.write {
+            WriteKind::Datapoints { .. } => "time series",
+            WriteKind::SequenceRows => "sequence",
+            WriteKind::RawRows => "RAW table",
+            _ => "extraction pipeline",
+        },
+        text.join(", or WHERE ")
+    ))
+}
+
+/// Whether the pushable columns named in `present` satisfy `required_quals`.
+pub fn requirements_met(resource: &Resource, present: &[&str]) -> bool {
+    let alternatives = required_quals(resource);
+    alternatives.is_empty() || alternatives.iter().any(|cols| cols.iter().all(|c| present.contains(c)))
+}
+
+/// Whether a condition on this column and operator is worth sending to CDF.
+pub fn pushable(resource: &Resource, column: &str, op: QualOp) -> bool {
+    let eq = matches!(op, QualOp::Eq | QualOp::In);
+    let range = !matches!(op, QualOp::In);
+    match resource.write {
+        WriteKind::Items { .. } | WriteKind::File => {
+            eq && (column == "id" || column == "external_id") && resource.column(column).is_some()
+        }
+        WriteKind::Datapoints { .. } => (eq && (column == "id" || column == "external_id")) || (range && column == "timestamp"),
+        WriteKind::SequenceRows => (eq && (column == "id" || column == "external_id")) || (range && column == "row_number"),
+        WriteKind::RawRows => eq && matches!(column, "_raw_database" | "_raw_table" | "_raw_key"),
+        WriteKind::RawTables => op == QualOp::Eq && column == "_raw_database",
+        WriteKind::RawDatabases => false,
+    }
+}
+
+/// The values an `=` or `IN` condition allows; `None` if it allows nothing (NULL).
+fn allowed_values(q: &PushedQual) -> Option<Vec<Value>> {
+    match (&q.op, &q.value) {
+        (_, Value::Null) => None,
+        (QualOp::In, Value::IntArray(xs)) => Some(xs.iter().flatten().map(|x| Value::Int(*x)).collect()),
+        (QualOp::In, Value::TextArray(xs)) => Some(xs.iter().flatten().map(|x| Value::Text(x.clone())).collect()),
+        (_, v) => Some(vec![v.clone()]),
+    }
+}
+
+/// Intersects the value sets of every `=`/`IN` condition on `column`; `None` = unconstrained.
+fn values_of(quals: &[PushedQual], column: &str) -> Option<Vec<Value>> {
+    let mut result: Option<Vec<Value>> = None;
+    for q in quals.iter().filter(|q| q.column == column && matches!(q.op, QualOp::Eq | QualOp::In)) {
+        let allowed = allowed_values(q).unwrap_or_default();
+        result = Some(match result {
+            None => allowed,
+            Some(prev) => prev.into_iter().filter(|v| allowed.contains(v)).collect(),
+        });
+    }
+    result.map(|mut vs| {
+        let mut seen = Vec::new();
+        vs.retain(|v| {
+            let new = !seen.contains(v);
+            if new {
+                seen.push(v.clone());
+            }
+            new
+        });
+        vs
+    })
+}
+
+fn texts(values: Vec<Value>) -> Vec<String> {
+    values.into_iter().filter_map(|v| if let Value::Text(s) = v { Some(s) } else { None }).collect()
+}
+
+/// Series or sequences named by `id` and `external_id` conditions.
+fn series_refs(quals: &[PushedQual]) -> Option<Vec<SeriesRef>> {
+    match (values_of(quals, "id"), values_of(quals, "external_id")) {
+        (Some(ids), _) => Some(ids.into_iter().filter_map(|v| if let Value::Int(i) = v { Some(SeriesRef::Id(i)) } else { None }).collect()),
+        (None, Some(xids)) => Some(texts(xids).into_iter().map(SeriesRef::ExternalId).collect()),
+        (None, None) => None,
+    }
+}
+
+/// Lower (inclusive) and upper (exclusive) bounds from range conditions on a column; timestamp
+/// values (microseconds) become CDF's whole milliseconds.
+fn bounds(quals: &[PushedQual], column: &str, micros_to_ms: bool) -> (Option<i64>, Option<i64>) {
+    let unit = if micros_to_ms { 1000 } else { 1 };
+    let (mut lo, mut hi): (Option<i64>, Option<i64>) = (None, None);
+    for q in quals.iter().filter(|q| q.column == column) {
+        let v = match &q.value {
+            Value::Timestamp(us) if micros_to_ms => *us,
+            Value::Int(i) if !micros_to_ms => *i,
+            _ => continue,
+        };
+        let floor = v.div_euclid(unit);
+        let ceil = floor + i64::from(v.rem_euclid(unit) != 0);
+        let (l, h) = match q.op {
+            QualOp::Eq => (Some(ceil), Some(floor + 1)),
+            QualOp::Gt => (Some(floor + 1), None),
+            QualOp::Ge => (Some(ceil), None),
+            QualOp::Lt => (None, Some(ceil)),
+            QualOp::Le => (None, Some(floor + 1)),
+            QualOp::In => (None, None),
+        };
+        if let Some(l) = l {
+            lo = Some(lo.map_or(l, |p| p.max(l)));
+        }
+        if let Some(h) = h {
+            hi = Some(hi.map_or(h, |p| p.min(h)));
+        }
+    }
+    (lo, hi)
+}
+
+/// Chooses the CDF reads for a scan with these pushed conditions (values already evaluated).
+pub fn plan_read(resource: &Resource, quals: &[PushedQual]) -> Result<ReadPlan, String> {
+    let missing = || requirement_message(resource).unwrap_or_else(|| "missing condition".into());
+    Ok(match resource.write {
+        WriteKind::Items { .. } | WriteKind::File if resource.table == "extraction_pipeline_runs" => {
+            match values_of(quals, "external_id") {
+                Some(xids) => Runs { external_ids: texts(xids) },
+                None => return Err(missing()),
+            }
+        }
+        WriteKind::Items { .. } | WriteKind::File => match (values_of(quals, "id"), values_of(quals, "external_id")) {
+            (Some(ids), _) => ids_plan(ids.into_iter().map(|v| match v {
+                Value::Int(i) => json!({ "id": i }),
+                other => json!({ "id": other.to_string() }),
+            })),
+            (None, Some(xids)) => ids_plan(texts(xids).into_iter().map(|x| json!({ "externalId": x }))),
+            (None, None) => ReadPlan::List,
+        },
+        WriteKind::Datapoints { .. } => {
+            let series = series_refs(quals).ok_or_else(missing)?;
+            let (lo, hi) = bounds(quals, "timestamp", true);
+            let start = lo.unwrap_or(MIN_DATAPOINT_MS).max(MIN_DATAPOINT_MS);
+            let end = hi.unwrap_or(MAX_DATAPOINT_MS + 1).min(MAX_DATAPOINT_MS + 1);
+            if series.is_empty() || start >= end {
+                ReadPlan::Nothing
+            } else {
+                ReadPlan::Datapoints { series, start, end }
+            }
+        }
+        WriteKind::SequenceRows => {
+            let sequences = series_refs(quals).ok_or_else(missing)?;
+            let (lo, hi) = bounds(quals, "row_number", false);
+            let start = lo.unwrap_or(0).max(0);
+            if sequences.is_empty() || hi.is_some_and(|h| h <= start) {
+                ReadPlan::Nothing
+            } else {
+                ReadPlan::SequenceRows { sequences, start, end: hi }
+            }
+        }
+        WriteKind::RawRows => {
+            let (Some(dbs), Some(tables)) = (values_of(quals, "_raw_database"), values_of(quals, "_raw_table")) else {
+                return Err(missing());
+            };
+            let (dbs, tables) = (texts(dbs), texts(tables));
+            if dbs.len() != 1 || tables.len() != 1 {
+                // Several RAW tables in one scan: IN lists on database or table are not pushed.
+                if dbs.is_empty() || tables.is_empty() {
+                    return Ok(ReadPlan::Nothing);
+                }
+                return Err(format!("{}: name one RAW database and one table (= rather than IN)", missing()));
+            }
+            let keys = values_of(quals, "_raw_key").map(texts);
+            if keys.as_ref().is_some_and(|k| k.is_empty()) {
+                return Ok(ReadPlan::Nothing);
+            }
+            ReadPlan::RawRows { database: dbs[0].clone(), table: tables[0].clone(), keys }
+        }
+        WriteKind::RawTables => ReadPlan::RawTables {
+            database: values_of(quals, "_raw_database").and_then(|v| texts(v).into_iter().next()),
+        },
+        WriteKind::RawDatabases => ReadPlan::RawDatabases,
+    })
+}
+
+use ReadPlan::Runs;
+
+fn ids_plan(ids: impl Iterator<Item = Json>) -> ReadPlan {
+    let ids: Vec<Json> = ids.collect();
+    if ids.is_empty() {
+        ReadPlan::Nothing
+    } else {
+        ReadPlan::ByIds(ids)
+    }
+}
+
+/// A short description of the reads, for EXPLAIN.
+pub fn describe_request(resource: &Resource, pushed: &[(String, QualOp)]) -> String {
+    let has = |c: &str| pushed.iter().any(|(n, op)| n == c && matches!(op, QualOp::Eq | QualOp::In));
+    match resource.write {
+        _ if resource.table == "extraction_pipeline_runs" => "POST /extpipes/runs/list".into(),
+        WriteKind::Items { .. } | WriteKind::File => {
+            if has("id") || has("external_id") {
+                format!("POST /{}/byids", resource.api_path)
+            } else {
+                format!("POST /{}/list", resource.api_path)
+            }
+        }
+        WriteKind::Datapoints { .. } => "POST /timeseries/data/list".into(),
+        WriteKind::SequenceRows => "POST /sequences/data/list".into(),
+        WriteKind::RawRows => {
+            if has("_raw_key") {
+                "GET /raw/dbs/{db}/tables/{table}/rows/{key}".into()
+            } else {
+                "GET /raw/dbs/{db}/tables/{table}/rows".into()
+            }
+        }
+        WriteKind::RawTables => "GET /raw/dbs/{db}/tables".into(),
+        WriteKind::RawDatabases => "GET /raw/dbs".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue::resource;
+
+    fn q(column: &str, op: QualOp, value: Value) -> PushedQual {
+        PushedQual { column: column.into(), op, value }
+    }
+
+    #[test]
+    fn ids_and_external_ids_become_byids() {
+        let assets = resource("assets").unwrap();
+        assert_eq!(plan_read(assets, &[]).unwrap(), ReadPlan::List);
+        assert_eq!(
+            plan_read(assets, &[q("external_id", QualOp::In, Value::TextArray(vec![Some("a".into()), None, Some("a".into()), Some("b".into())]))]).unwrap(),
+            ReadPlan::ByIds(vec![json!({"externalId": "a"}), json!({"externalId": "b"})])
+        );
+        assert_eq!(
+            plan_read(assets, &[q("id", QualOp::In, Value::IntArray(vec![Some(1), Some(2)])), q("id", QualOp::Eq, Value::Int(2))]).unwrap(),
+            ReadPlan::ByIds(vec![json!({"id": 2})])
+        );
+        assert_eq!(plan_read(assets, &[q("id", QualOp::Eq, Value::Null)]).unwrap(), ReadPlan::Nothing);
+    }
+
+    #[test]
+    fn datapoints_need_a_series_and_take_time_ranges() {
+        let dps = resource("double_datapoints").unwrap();
+        assert!(plan_read(dps, &[]).unwrap_err().contains("WHERE external_id = ..., or WHERE id = ..."));
+        let plan = plan_read(
+            dps,
+            &[
+                q("external_id", QualOp::Eq, Value::Text("s".into())),
+                q("timestamp", QualOp::Ge, Value::Timestamp(1_000_500)),
+                q("timestamp", QualOp::Lt, Value::Timestamp(5_000_000)),
+            ],
+        )
+        .unwrap();
+        assert_eq!(plan, ReadPlan::Datapoints { series: vec![SeriesRef::ExternalId("s".into())], start: 1001, end: 5000 });
+        let plan = plan_read(dps, &[q("id", QualOp::Eq, Value::Int(4)), q("timestamp", QualOp::Le, Value::Timestamp(5_000_000))]).unwrap();
+        assert_eq!(plan, ReadPlan::Datapoints { series: vec![SeriesRef::Id(4)], start: MIN_DATAPOINT_MS, end: 5001 });
+        let plan = plan_read(dps, &[q("id", QualOp::Eq, Value::Int(4)), q("timestamp", QualOp::Gt, Value::Timestamp(9_000_000)), q("timestamp", QualOp::Lt, Value::Timestamp(1_000_000))]).unwrap();
+        assert_eq!(plan, ReadPlan::Nothing);
+    }
+
+    #[test]
+    fn raw_rows_need_database_and_table() {
+        let raw = resource("raw_rows").unwrap();
+        assert!(plan_read(raw, &[q("_raw_database", QualOp::Eq, Value::Text("d".into()))]).is_err());
+        let plan = plan_read(
+            raw,
+            &[
+                q("_raw_database", QualOp::Eq, Value::Text("d".into())),
+                q("_raw_table", QualOp::Eq, Value::Text("t".into())),
+                q("_raw_key", QualOp::Eq, Value::Text("k".into())),
+            ],
+        )
+        .unwrap();
+        assert_eq!(plan, ReadPlan::RawRows { database: "d".into(), table: "t".into(), keys: Some(vec!["k".into()]) });
+        assert!(requirements_met(raw, &["_raw_database", "_raw_table"]));
+        assert!(!requirements_met(raw, &["_raw_table"]));
+    }
+
+    #[test]
+    fn only_useful_conditions_are_pushed() {
+        let assets = resource("assets").unwrap();
+        assert!(pushable(assets, "external_id", QualOp::In));
+        assert!(!pushable(assets, "name", QualOp::Eq));
+        assert!(!pushable(assets, "id", QualOp::Lt));
+        let dps = resource("double_datapoints").unwrap();
+        assert!(pushable(dps, "timestamp", QualOp::Ge));
+        assert!(!pushable(dps, "value", QualOp::Eq));
+    }
+}
