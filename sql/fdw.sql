@@ -5,3 +5,21 @@ CREATE FOREIGN DATA WRAPPER cdf_fdw
 
 COMMENT ON FOREIGN DATA WRAPPER cdf_fdw IS
   'Cognite Data Fusion: INSERT/COPY/UPDATE/DELETE/SELECT on CDF resources';
+
+-- Foreign tables are checked when they are created or altered, not at their first use:
+-- every column must be a field of the table's CDF resource, with a type that can hold it.
+CREATE FUNCTION cdf_fdw_check_new_tables() RETURNS event_trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+  created record;
+BEGIN
+  FOR created IN
+    SELECT objid FROM pg_event_trigger_ddl_commands() WHERE object_type = 'foreign table'
+  LOOP
+    PERFORM @extschema@.cdf_fdw_check_table(created.objid);
+  END LOOP;
+END $$;
+
+CREATE EVENT TRIGGER cdf_fdw_check_tables ON ddl_command_end
+  WHEN TAG IN ('CREATE FOREIGN TABLE', 'ALTER FOREIGN TABLE', 'IMPORT FOREIGN SCHEMA')
+  EXECUTE FUNCTION cdf_fdw_check_new_tables();

@@ -27,7 +27,19 @@ fn cdf_fdw_validator(options: Option<Vec<Option<String>>>, catalog: Option<pg_sy
     options::validate(options.unwrap_or_default(), catalog);
 }
 
-extension_sql_file!("../sql/fdw.sql", name = "create_fdw", requires = [cdf_fdw_handler, cdf_fdw_validator]);
+/// Checks a new or altered foreign table of this wrapper: every column must be a field of its
+/// resource, with a type that can hold its values. Called by the event trigger in sql/fdw.sql,
+/// so a bad table fails at CREATE FOREIGN TABLE rather than at its first use.
+#[pg_extern]
+fn cdf_fdw_check_table(relid: pg_sys::Oid) {
+    options::check_table_columns(relid);
+}
+
+extension_sql_file!(
+    "../sql/fdw.sql",
+    name = "create_fdw",
+    requires = [cdf_fdw_handler, cdf_fdw_validator, cdf_fdw_check_table]
+);
 
 #[cfg(any(test, feature = "pg_test"))]
 #[pg_schema]

@@ -31,6 +31,11 @@ pub struct Binding {
 /// Binds every live attribute of a foreign table to its resource's column, rejecting columns the
 /// resource does not have and types that cannot carry its values.
 pub unsafe fn bind_columns(rel: pg_sys::Relation, ctx: &TableContext) -> Vec<Binding> {
+    bind_resource_columns(rel, ctx.resource, &ctx.table_name)
+}
+
+/// As `bind_columns`, from the resource and table name alone (no server or user mapping).
+pub unsafe fn bind_resource_columns(rel: pg_sys::Relation, resource: &'static cdf_tables::Resource, table_name: &str) -> Vec<Binding> {
     let tupdesc = PgTupleDesc::from_pg_unchecked((*rel).rd_att);
     let mut bindings = Vec::with_capacity(tupdesc.len());
     for (attidx, attr) in tupdesc.iter().enumerate() {
@@ -38,15 +43,15 @@ pub unsafe fn bind_columns(rel: pg_sys::Relation, ctx: &TableContext) -> Vec<Bin
             continue;
         }
         let name = attr.name();
-        let Some(column) = ctx.resource.column(name) else {
-            let valid: Vec<&str> = ctx.resource.columns.iter().map(|c| c.name).collect();
+        let Some(column) = resource.column(name) else {
+            let valid: Vec<&str> = resource.columns.iter().map(|c| c.name).collect();
             errors::raise(
                 PgSqlErrorCode::ERRCODE_FDW_COLUMN_NAME_NOT_FOUND,
                 format!(
                     "column \"{name}\" of foreign table \"{}\" is not a field of CDF resource \"{}\"",
-                    ctx.table_name, ctx.resource.table
+                    table_name, resource.table
                 ),
-                Some(format!("Columns of {}: {}.", ctx.resource.table, valid.join(", "))),
+                Some(format!("Columns of {}: {}.", resource.table, valid.join(", "))),
             );
         };
         let typoid = attr.type_oid().value();
@@ -55,7 +60,7 @@ pub unsafe fn bind_columns(rel: pg_sys::Relation, ctx: &TableContext) -> Vec<Bin
                 PgSqlErrorCode::ERRCODE_FDW_INVALID_DATA_TYPE,
                 format!(
                     "column \"{name}\" of foreign table \"{}\" has a type that cannot hold CDF's {} values",
-                    ctx.table_name,
+                    table_name,
                     column.ty.sql()
                 ),
                 Some(format!("Declare it as {}.", column.ty.sql())),

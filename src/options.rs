@@ -190,3 +190,21 @@ unsafe fn user_mapping(server_oid: pg_sys::Oid, server_name: &str) -> (pg_sys::O
         }
     }
 }
+
+/// Rejects columns a cdf_fdw foreign table's resource does not have, or types that cannot hold
+/// them. Tables of other wrappers are left alone.
+pub fn check_table_columns(relid: pg_sys::Oid) {
+    unsafe {
+        let table = pg_sys::GetForeignTable(relid);
+        let server = pg_sys::GetForeignServer((*table).serverid);
+        let fdw = pg_sys::GetForeignDataWrapper((*server).fdwid);
+        if CStr::from_ptr((*fdw).fdwname).to_bytes() != b"cdf_fdw" {
+            return;
+        }
+        let (resource, name) = table_resource(relid);
+        let lock = pg_sys::AccessShareLock as pg_sys::LOCKMODE;
+        let rel = pg_sys::relation_open(relid, lock);
+        crate::modify::bind_resource_columns(rel, resource, &name);
+        pg_sys::relation_close(rel, lock);
+    }
+}
