@@ -8,3 +8,5 @@ export PG_BIN=/usr/lib/postgresql/15/bin
 export CARGO_MANIFEST_DIR="$ROOT" CARGO_PKG_NAME=cdf_fdw CARGO_PKG_VERSION_MAJOR=0 \
        CARGO_PKG_VERSION_MINOR=1 CARGO_PKG_VERSION_PATCH=0 CARGO_PKG_VERSION_PRE=
 export PATH="$HOME/.cargo/bin:$PATH"
+# Password of the postgres superuser of the project's own clusters (loopback only).
+export PGPASSWORD=${PGPASSWORD:-postgres}

@@ -8,7 +8,11 @@ start_postgres() {
   local name=$1 port=$2 dir="$ROOT/.run/$1"
   install -d -o postgres -g postgres "$dir"
   if [[ ! -f $dir/data/PG_VERSION ]]; then
-    runuser -u postgres -- "$PG_BIN/initdb" -D "$dir/data" --locale=C.UTF-8 -A trust -U postgres >"$dir/initdb.log"
+    # The socket is trusted; TCP needs a password (SCRAM), as logins made by cdf.create_user do.
+    printf '%s\n' "$PGPASSWORD" >"$dir/pwfile" && chown postgres "$dir/pwfile"
+    runuser -u postgres -- "$PG_BIN/initdb" -D "$dir/data" --locale=C.UTF-8 -U postgres \
+      --auth-local=trust --auth-host=scram-sha-256 --pwfile="$dir/pwfile" >"$dir/initdb.log"
+    rm -f "$dir/pwfile"
   fi
   if runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
     runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -m fast stop >/dev/null

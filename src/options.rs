@@ -55,16 +55,47 @@ pub fn validate(options: Vec<Option<String>>, catalog: Option<pg_sys::Oid>) {
             None => (s, String::new()),
         })
         .collect();
-    if let Err(e) = opts::validate(target, &pairs) {
+    let mut result = opts::validate(target, &pairs);
+    if result.is_ok() && target == OptionTarget::Server {
+        result = opts::validate_server_policy(&pairs, &url_policy());
+    }
+    if let Err(e) = result {
         let code = match e.kind {
             OptionErrorKind::InvalidName => PgSqlErrorCode::ERRCODE_FDW_INVALID_OPTION_NAME,
             OptionErrorKind::InvalidValue => PgSqlErrorCode::ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE,
+            OptionErrorKind::NotAllowed => PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
         };
         let mut report = ErrorReport::new(code, e.message, function_name!());
         if let Some(h) = e.hint {
             report = report.set_hint(h);
         }
         report.report(PgLogLevel::ERROR);
+    }
+}
+
+/// The CDF project a server's options point at.
+pub fn server_config(server_name: &str, server_options: &[(String, String)]) -> ServerConfig {
+    ServerConfig {
+        base_url: required(server_options, "base_url", server_name),
+        project: required(server_options, "project", server_name),
+        token_url: required(server_options, "token_url", server_name),
+        scopes: opts::get(server_options, "scopes")
+            .map(|s| s.split([' ', ',']).filter(|x| !x.is_empty()).map(str::to_string).collect())
+            .unwrap_or_default(),
+        audience: opts::get(server_options, "audience").map(str::to_string),
+        ca_file: opts::get(server_options, "ca_file").map(str::to_string),
+    }
+}
+
+/// The current role and the DBA's `cdf_fdw.allowed_urls`.
+pub fn url_policy() -> opts::UrlPolicy {
+    let allowed = crate::ALLOWED_URLS
+        .get()
+        .map(|c| c.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    opts::UrlPolicy {
+        is_superuser: unsafe { pg_sys::superuser() },
+        allowed_urls: allowed.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect(),
     }
 }
 
@@ -124,15 +155,15 @@ pub fn table_context(relid: pg_sys::Oid) -> TableContext {
             .or_else(|| opts::get(&server_options, "insert_mode"));
         let insert_mode = mode_option.and_then(InsertMode::parse).unwrap_or(InsertMode::Upsert);
 
-        let config = ServerConfig {
-            base_url: required(&server_options, "base_url", &server_name),
-            project: required(&server_options, "project", &server_name),
-            token_url: required(&server_options, "token_url", &server_name),
-            scopes: opts::get(&server_options, "scopes")
-                .map(|s| s.split([' ', ',']).filter(|x| !x.is_empty()).map(str::to_string).collect())
-                .unwrap_or_default(),
-            audience: opts::get(&server_options, "audience").map(str::to_string),
-        };
+        let config = server_config(&server_name, &server_options);
+        // The validator checked this when the server was created; check again in case the server
+        // predates a stricter version.
+        let superuser_policy = opts::UrlPolicy { is_superuser: true, allowed_urls: Vec::new() };
+        if let Err(e) = opts::validate_server_policy(&server_options, &superuser_policy) {
+            ErrorReport::new(PgSqlErrorCode::ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE, e.message, function_name!())
+                .set_hint(e.hint.unwrap_or_default())
+                .report(PgLogLevel::ERROR);
+        }
         let credentials = Credentials {
             client_id: opts::get(&mapping_options, "client_id").unwrap_or_default().to_string(),
             client_secret: opts::get(&mapping_options, "client_secret").unwrap_or_default().to_string(),

@@ -1,0 +1,354 @@
+//! `cdf.create_user` and its siblings: the Gateway 2.0 page's "Step 4" as one SQL call.
+//!
+//! The credentials are checked against CDF (token endpoint, then `token/inspect`), a LOGIN role
+//! with a generated password gets a user mapping with the credentials, and grants on the
+//! server's foreign tables as far as the identity's CDF capabilities reach.
+//!
+//! Secrets: the call's arguments are hidden from `pg_stat_activity` and from the statement
+//! logged with an error; the statements run through SPI are never logged by `log_statement`.
+//! Every statement that carries a secret is only run after checks that make it succeed.
+
+use std::ffi::{CStr, CString};
+
+use cdf_client::{CdfError, Credentials};
+use cdf_tables::capabilities::{has_project, missing_capabilities, table_access, TableAccess};
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+use crate::backend;
+use crate::errors;
+use crate::options::{def_elems, server_config};
+
+/// Marks roles this module created, so drop_user never drops anybody else.
+const ROLE_COMMENT_PREFIX: &str = "cdf_fdw: login created by cdf.create_user for server ";
+
+/// Hides the arguments of the running call: `pg_stat_activity` shows a placeholder, and an error
+/// raised before the transaction ends is logged without the statement text.
+fn hide_arguments(function: &str) {
+    let text = CString::new(format!("SELECT cdf.{function}(...) -- arguments hidden by cdf_fdw")).expect("no NUL");
+    unsafe {
+        pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_RUNNING, text.as_ptr());
+        pg_sys::set_config_option(
+            c"log_min_error_statement".as_ptr(),
+            c"panic".as_ptr(),
+            pg_sys::GucContext::PGC_SUSET,
+            pg_sys::GucSource::PGC_S_SESSION,
+            pg_sys::GucAction::GUC_ACTION_LOCAL,
+            true,
+            0,
+            false,
+        );
+    }
+}
+
+fn deny(message: String, hint: Option<String>) -> ! {
+    errors::raise(PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE, message, hint)
+}
+
+/// `format(...)` with PostgreSQL's own quoting (`%I`, `%L`), then run.
+fn run_formatted(template: &str, args: &[&str]) {
+    let placeholders: Vec<String> = (1..=args.len()).map(|i| format!("${i}")).collect();
+    let sql = format!("SELECT format({}, {})", quote_literal(template), placeholders.join(", "));
+    let datums: Vec<pgrx::datum::DatumWithOid> = args.iter().map(|a| (*a).into()).collect();
+    let statement: String = Spi::get_one_with_args(&sql, &datums)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| errors::raise(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, "could not build a statement".into(), None));
+    Spi::run(&statement).unwrap_or_else(|e| errors::raise(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, e.to_string(), None));
+}
+
+fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// A random password of 32 letters and digits, from the kernel's CSPRNG.
+fn generate_password() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    let mut bytes = [0u8; 64];
+    let mut f = std::fs::File::open("/dev/urandom").unwrap_or_else(|e| {
+        errors::raise(PgSqlErrorCode::ERRCODE_SYSTEM_ERROR, format!("cannot read /dev/urandom: {e}"), None)
+    });
+    std::io::Read::read_exact(&mut f, &mut bytes).expect("urandom never runs dry");
+    // Rejection sampling keeps every character equally likely.
+    let limit = 256 - 256 % ALPHABET.len();
+    let mut out = String::new();
+    let mut pool = bytes.to_vec();
+    while out.len() < 32 {
+        if pool.is_empty() {
+            std::io::Read::read_exact(&mut f, &mut bytes).expect("urandom never runs dry");
+            pool = bytes.to_vec();
+        }
+        let b = pool.pop().expect("not empty") as usize;
+        if b < limit {
+            out.push(ALPHABET[b % ALPHABET.len()] as char);
+        }
+    }
+    out
+}
+
+struct ServerInfo {
+    oid: pg_sys::Oid,
+    owner: pg_sys::Oid,
+    options: Vec<(String, String)>,
+}
+
+fn cdf_server(name: &str) -> ServerInfo {
+    let cname = CString::new(name).unwrap_or_else(|_| errors::raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, "bad server name".into(), None));
+    unsafe {
+        let server = pg_sys::GetForeignServerByName(cname.as_ptr(), true);
+        if server.is_null() {
+            errors::raise(PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT, format!("server \"{name}\" does not exist"), None);
+        }
+        let fdw = pg_sys::GetForeignDataWrapper((*server).fdwid);
+        if CStr::from_ptr((*fdw).fdwname).to_bytes() != b"cdf_fdw" {
+            errors::raise(PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE, format!("server \"{name}\" is not a cdf_fdw server"), None);
+        }
+        ServerInfo { oid: (*server).serverid, owner: (*server).owner, options: def_elems((*server).options) }
+    }
+}
+
+/// Only a role that may create roles and owns the server (or a superuser) may hand out logins.
+fn require_user_admin(server_name: &str, server: &ServerInfo) {
+    let (superuser, createrole) = Spi::get_two::<bool, bool>(
+        "SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = current_user",
+    )
+    .unwrap_or((None, None));
+    let superuser = superuser.unwrap_or(false);
+    if !superuser && !createrole.unwrap_or(false) {
+        deny(
+            "managing CDF logins needs the CREATEROLE attribute".into(),
+            Some("Run it as a superuser or as a role with CREATEROLE that owns the server.".into()),
+        );
+    }
+    if !superuser && server.owner != unsafe { pg_sys::GetUserId() } {
+        deny(
+            format!("managing CDF logins for server \"{server_name}\" needs ownership of the server"),
+            Some("Only the server's owner (or a superuser) may create user mappings for other roles.".into()),
+        );
+    }
+}
+
+/// Checks credentials against CDF and returns what they may do per table.
+fn check_credentials(server_name: &str, server: &ServerInfo, credentials: &Credentials) -> Vec<TableAccess> {
+    let config = server_config(server_name, &server.options);
+    let inspect = backend::with_credentials(&config, credentials, |session, http, io| {
+        io.block_on(async {
+            session.check_credentials(http).await?;
+            session.inspect_token(http).await
+        })
+    });
+    let inspect = match inspect {
+        Ok(i) => i,
+        Err(e @ CdfError::Auth { .. }) => errors::raise(
+            PgSqlErrorCode::ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
+            format!("the client credentials do not work: {e}"),
+            Some("Check the application (client) id and the secret's value (not its id) in Entra ID.".into()),
+        ),
+        Err(e) => errors::raise_cdf(&e, Some("checking the credentials with CDF")),
+    };
+    if !has_project(&inspect, &config.project) {
+        deny(
+            format!("the CDF identity of client \"{}\" has no access to project \"{}\"", credentials.client_id, config.project),
+            Some("Add the app's Entra ID group to a CDF group of that project.".into()),
+        );
+    }
+    table_access(&inspect, &config.project)
+}
+
+fn role_exists(name: &str) -> bool {
+    Spi::get_one_with_args::<bool>("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", &[name.into()])
+        .ok()
+        .flatten()
+        .unwrap_or(false)
+}
+
+/// Grants on every foreign table of the server, as far as CDF lets the identity go.
+fn grant_tables(server: &ServerInfo, role: &str, access: &[TableAccess]) -> Vec<String> {
+    let tables: Vec<(String, String, String)> = Spi::connect(|client| {
+        let rows = client
+            .select(
+                "SELECT n.nspname::text, c.relname::text, opt.value
+                   FROM pg_foreign_table ft
+                   JOIN pg_class c ON c.oid = ft.ftrelid
+                   JOIN pg_namespace n ON n.oid = c.relnamespace
+                   CROSS JOIN LATERAL (SELECT split_part(o, '=', 2) AS value FROM unnest(ft.ftoptions) o
+                                        WHERE split_part(o, '=', 1) = 'resource') opt
+                  WHERE ft.ftserver = $1
+                  ORDER BY 1, 2",
+                None,
+                &[server.oid.into()],
+            )
+            .unwrap_or_else(|e| errors::raise(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, e.to_string(), None));
+        rows.map(|r| {
+            (
+                r.get::<String>(1).ok().flatten().unwrap_or_default(),
+                r.get::<String>(2).ok().flatten().unwrap_or_default(),
+                r.get::<String>(3).ok().flatten().unwrap_or_default(),
+            )
+        })
+        .collect()
+    });
+    let mut granted = Vec::new();
+    let mut schemas: Vec<String> = Vec::new();
+    for (schema, table, resource) in tables {
+        let Some(a) = access.iter().find(|a| a.resource.table == resource) else { continue };
+        let mut privileges = Vec::new();
+        if a.read {
+            privileges.push("SELECT");
+        }
+        if a.write {
+            privileges.push("INSERT");
+            if a.resource.supports_update {
+                privileges.push("UPDATE");
+            }
+            if a.resource.supports_delete {
+                privileges.push("DELETE");
+            }
+        }
+        if privileges.is_empty() {
+            continue;
+        }
+        let list = privileges.join(", ");
+        run_formatted(&format!("GRANT {list} ON TABLE %I.%I TO %I"), &[&schema, &table, role]);
+        granted.push(format!("{list} ON {schema}.{table}"));
+        if !schemas.contains(&schema) {
+            run_formatted("GRANT USAGE ON SCHEMA %I TO %I", &[&schema, role]);
+            schemas.push(schema);
+        }
+    }
+    granted
+}
+
+pub fn create_user(
+    server_name: &str,
+    client_id: &str,
+    client_secret: &str,
+    username: Option<&str>,
+) -> (String, String, Vec<String>, Vec<String>) {
+    hide_arguments("create_user");
+    let server = cdf_server(server_name);
+    require_user_admin(server_name, &server);
+    let credentials = Credentials { client_id: client_id.to_string(), client_secret: client_secret.to_string() };
+    let access = check_credentials(server_name, &server, &credentials);
+
+    let username = match username {
+        Some(u) => u.to_string(),
+        None => format!("cdf_{}", generate_password()[..10].to_lowercase()),
+    };
+    if role_exists(&username) {
+        errors::raise(
+            PgSqlErrorCode::ERRCODE_DUPLICATE_OBJECT,
+            format!("role \"{username}\" already exists"),
+            Some("Pick another username, or cdf.drop_user it first.".into()),
+        );
+    }
+    let password = generate_password();
+    run_formatted("CREATE ROLE %I LOGIN PASSWORD %L", &[&username, &password]);
+    run_formatted("COMMENT ON ROLE %I IS %L", &[&username, &format!("{ROLE_COMMENT_PREFIX}{server_name}")]);
+    run_formatted(
+        "CREATE USER MAPPING FOR %I SERVER %I OPTIONS (client_id %L, client_secret %L)",
+        &[&username, server_name, client_id, client_secret],
+    );
+    run_formatted("GRANT USAGE ON FOREIGN SERVER %I TO %I", &[server_name, &username]);
+    let granted = grant_tables(&server, &username, &access);
+    (username, password, granted, missing_capabilities(&access))
+}
+
+fn require_created_user(username: &str) -> String {
+    let comment: Option<String> = Spi::get_one_with_args(
+        "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = $1",
+        &[username.into()],
+    )
+    .ok()
+    .flatten();
+    match comment.as_deref().and_then(|c| c.strip_prefix(ROLE_COMMENT_PREFIX)) {
+        Some(server) => server.to_string(),
+        None => deny(
+            format!("role \"{username}\" was not created by cdf.create_user"),
+            Some("cdf.drop_user, cdf.rotate_secret and cdf.reset_password only manage logins that cdf.create_user made.".into()),
+        ),
+    }
+}
+
+pub fn drop_user(username: &str) {
+    let server_name = require_created_user(username);
+    let server = cdf_server(&server_name);
+    require_user_admin(&server_name, &server);
+    // DROP OWNED removes the role's grants and its user mappings.
+    run_formatted("DROP OWNED BY %I", &[username]);
+    run_formatted("DROP ROLE %I", &[username]);
+}
+
+pub fn rotate_secret(username: &str, client_secret: &str) {
+    hide_arguments("rotate_secret");
+    let server_name = require_created_user(username);
+    let server = cdf_server(&server_name);
+    require_user_admin(&server_name, &server);
+    let client_id: Option<String> = Spi::get_one_with_args(
+        "SELECT split_part(o, '=', 2) FROM pg_user_mappings um, unnest(um.umoptions) o
+          WHERE um.usename = $1 AND um.srvname = $2 AND split_part(o, '=', 1) = 'client_id'",
+        &[username.into(), server_name.as_str().into()],
+    )
+    .ok()
+    .flatten();
+    let Some(client_id) = client_id else {
+        errors::raise(PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT, format!("role \"{username}\" has no user mapping for server \"{server_name}\""), None)
+    };
+    let credentials = Credentials { client_id, client_secret: client_secret.to_string() };
+    check_credentials(&server_name, &server, &credentials);
+    run_formatted("ALTER USER MAPPING FOR %I SERVER %I OPTIONS (SET client_secret %L)", &[username, &server_name, client_secret]);
+}
+
+pub fn reset_password(username: &str) -> String {
+    let server_name = require_created_user(username);
+    let server = cdf_server(&server_name);
+    require_user_admin(&server_name, &server);
+    let password = generate_password();
+    run_formatted("ALTER ROLE %I PASSWORD %L", &[username, &password]);
+    password
+}
+
+#[pg_schema]
+mod cdf {
+    use pgrx::prelude::*;
+
+    /// Checks the client credentials with CDF, creates a LOGIN role with a generated password,
+    /// its user mapping and the grants its CDF capabilities allow; returns the login and which
+    /// capabilities the built-in tables need but the identity lacks.
+    #[pg_extern]
+    #[allow(clippy::type_complexity)]
+    fn create_user(
+        server: &str,
+        client_id: &str,
+        client_secret: &str,
+        username: default!(Option<&str>, "NULL"),
+    ) -> TableIterator<
+        'static,
+        (
+            name!(username, String),
+            name!(password, String),
+            name!(granted, Vec<String>),
+            name!(missing_capabilities, Vec<String>),
+        ),
+    > {
+        TableIterator::once(super::create_user(server, client_id, client_secret, username))
+    }
+
+    /// Drops a login made by create_user, with its user mapping and grants.
+    #[pg_extern]
+    fn drop_user(username: &str) {
+        super::drop_user(username)
+    }
+
+    /// Replaces the client secret of a login made by create_user (checked with CDF first).
+    #[pg_extern]
+    fn rotate_secret(username: &str, client_secret: &str) {
+        super::rotate_secret(username, client_secret)
+    }
+
+    /// Gives a login made by create_user a new generated password, and returns it.
+    #[pg_extern]
+    fn reset_password(username: &str) -> String {
+        super::reset_password(username)
+    }
+}
