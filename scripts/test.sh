@@ -16,6 +16,8 @@ EMULATOR_PORT=${CDF_FDW_TEST_EMULATOR_PORT:-54081}
 export CDF_EMULATOR_URL="http://127.0.0.1:$EMULATOR_PORT"
 export CDF_FDW_ROOT="$ROOT"
 export PGHOST=127.0.0.1 PGPORT=$PG_PORT PGUSER=postgres
+# The test cluster's server log: security tests check that no secret reaches it.
+export CDF_FDW_PG_LOG="$ROOT/.run/test/postgres.log"
 
 scripts/setup.sh
 

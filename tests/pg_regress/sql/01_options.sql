@@ -22,3 +22,10 @@ ALTER FOREIGN TABLE public.my_assets OPTIONS (SET resource 'raw_rows');
 -- JSONB and TEXT[] columns are accepted where CDF has JSON and lists.
 CREATE FOREIGN TABLE public.jsonb_assets (external_id text, name text, metadata jsonb) SERVER cdf OPTIONS (resource 'assets');
 DROP FOREIGN TABLE public.jsonb_assets;
+-- Plain http only to loopback hosts, unless the server explicitly allows it.
+CREATE SERVER insecure FOREIGN DATA WRAPPER cdf_fdw OPTIONS (base_url 'http://cdf.example.com', project 'p', token_url 'https://login.example.com/t');
+CREATE SERVER insecure FOREIGN DATA WRAPPER cdf_fdw OPTIONS (base_url 'http://cdf.example.com', project 'p', token_url 'https://login.example.com/t', allow_insecure_http 'true');
+ALTER SERVER insecure OPTIONS (SET allow_insecure_http 'false');
+ALTER SERVER insecure OPTIONS (SET allow_insecure_http 'maybe');
+DROP SERVER insecure;
+CREATE SERVER private_ca FOREIGN DATA WRAPPER cdf_fdw OPTIONS (base_url 'https://cdf.example.com', project 'p', token_url 'https://login.example.com/t', ca_file 'relative/ca.pem');
