@@ -166,6 +166,22 @@ impl ChangeState {
             .collect()
     }
 
+    /// Buffers the change of one row: an update when `new_slot` holds the new row, else a delete.
+    unsafe fn change(&mut self, plan_slot: *mut pg_sys::TupleTableSlot, new_slot: Option<*mut pg_sys::TupleTableSlot>) {
+        self.rows_seen += 1;
+        let old = self.identity_values(plan_slot);
+        let changes = match new_slot {
+            Some(slot) => {
+                let new = slot_values(slot, &self.bindings, &self.ctx.table_name, self.rows_seen);
+                let updated: Vec<&str> = self.updated.iter().map(String::as_str).collect();
+                update_changes(self.ctx.resource, &old, &new, &updated)
+            }
+            None => delete_change(self.ctx.resource, &old).map(|c| vec![c]),
+        };
+        let changes = changes.unwrap_or_else(|e| errors::raise_value(&e, &self.ctx.table_name, self.rows_seen));
+        self.push(changes);
+    }
+
     fn push(&mut self, changes: Vec<cdf_tables::Change>) {
         let mut full = false;
         for change in changes {
@@ -388,13 +404,7 @@ pub unsafe extern "C-unwind" fn exec_foreign_update(
     plan_slot: *mut pg_sys::TupleTableSlot,
 ) -> *mut pg_sys::TupleTableSlot {
     if let Some(ModifyState::Change(state)) = state(rinfo) {
-        state.rows_seen += 1;
-        let old = state.identity_values(plan_slot);
-        let new = slot_values(slot, &state.bindings, &state.ctx.table_name, state.rows_seen);
-        let updated: Vec<&str> = state.updated.iter().map(String::as_str).collect();
-        let changes = update_changes(state.ctx.resource, &old, &new, &updated)
-            .unwrap_or_else(|e| errors::raise_value(&e, &state.ctx.table_name, state.rows_seen));
-        state.push(changes);
+        state.change(plan_slot, Some(slot));
     }
     slot
 }
@@ -407,11 +417,7 @@ pub unsafe extern "C-unwind" fn exec_foreign_delete(
     plan_slot: *mut pg_sys::TupleTableSlot,
 ) -> *mut pg_sys::TupleTableSlot {
     if let Some(ModifyState::Change(state)) = state(rinfo) {
-        state.rows_seen += 1;
-        let old = state.identity_values(plan_slot);
-        let change = delete_change(state.ctx.resource, &old)
-            .unwrap_or_else(|e| errors::raise_value(&e, &state.ctx.table_name, state.rows_seen));
-        state.push(vec![change]);
+        state.change(plan_slot, None);
     }
     slot
 }
@@ -446,15 +452,9 @@ pub unsafe extern "C-unwind" fn get_foreign_modify_batch_size(rinfo: *mut pg_sys
     }
 }
 
+/// End of a modify or of a COPY: sends what is still buffered.
 #[pg_guard]
 pub unsafe extern "C-unwind" fn end_foreign_modify(_estate: *mut pg_sys::EState, rinfo: *mut pg_sys::ResultRelInfo) {
-    if let Some(state) = state(rinfo) {
-        state.flush();
-    }
-}
-
-#[pg_guard]
-pub unsafe extern "C-unwind" fn end_foreign_insert(_estate: *mut pg_sys::EState, rinfo: *mut pg_sys::ResultRelInfo) {
     if let Some(state) = state(rinfo) {
         state.flush();
     }

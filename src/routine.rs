@@ -27,7 +27,7 @@ pub fn build() -> PgBox<pg_sys::FdwRoutine> {
     r.ExecForeignBatchInsert = Some(modify::exec_foreign_batch_insert);
     r.EndForeignModify = Some(modify::end_foreign_modify);
     r.BeginForeignInsert = Some(modify::begin_foreign_insert);
-    r.EndForeignInsert = Some(modify::end_foreign_insert);
+    r.EndForeignInsert = Some(modify::end_foreign_modify);
     r.IsForeignRelUpdatable = Some(modify::is_foreign_rel_updatable);
     r.ExplainForeignModify = Some(modify::explain_foreign_modify);
 

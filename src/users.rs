@@ -22,15 +22,11 @@ use crate::options::{def_elems, server_config};
 /// Marks roles this module created, so drop_user never drops anybody else.
 const ROLE_COMMENT_PREFIX: &str = "cdf_fdw: login created by cdf.create_user for server ";
 
-/// Hides the arguments of the running call: `pg_stat_activity` shows a placeholder, and an error
-/// raised before the transaction ends is logged without the statement text.
-fn hide_arguments(function: &str) {
-    let text = CString::new(format!("SELECT cdf.{function}(...) -- arguments hidden by cdf_fdw")).expect("no NUL");
+fn set_log_min_error_statement(value: &CStr) {
     unsafe {
-        pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_RUNNING, text.as_ptr());
         pg_sys::set_config_option(
             c"log_min_error_statement".as_ptr(),
-            c"panic".as_ptr(),
+            value.as_ptr(),
             pg_sys::GucContext::PGC_SUSET,
             pg_sys::GucSource::PGC_S_SESSION,
             pg_sys::GucAction::GUC_ACTION_LOCAL,
@@ -38,6 +34,30 @@ fn hide_arguments(function: &str) {
             0,
             false,
         );
+    }
+}
+
+/// Hides the arguments of the running call: `pg_stat_activity` shows a placeholder, and an error
+/// raised before `ArgumentsHidden` is dropped is logged without the statement text (an error
+/// aborts the transaction, which restores the setting).
+struct ArgumentsHidden {
+    previous: CString,
+}
+
+fn hide_arguments(function: &str) -> ArgumentsHidden {
+    let text = CString::new(format!("SELECT cdf.{function}(...) -- arguments hidden by cdf_fdw")).expect("no NUL");
+    let previous = unsafe {
+        pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_RUNNING, text.as_ptr());
+        CStr::from_ptr(pg_sys::GetConfigOption(c"log_min_error_statement".as_ptr(), false, false)).to_owned()
+    };
+    set_log_min_error_statement(c"panic");
+    ArgumentsHidden { previous }
+}
+
+impl ArgumentsHidden {
+    /// The call succeeded: later statements of the transaction are logged as configured again.
+    fn restore(self) {
+        set_log_min_error_statement(&self.previous);
     }
 }
 
@@ -162,12 +182,21 @@ fn role_exists(name: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Grants on every foreign table of the server, as far as CDF lets the identity go.
-fn grant_tables(server: &ServerInfo, role: &str, access: &[TableAccess]) -> Vec<String> {
-    let tables: Vec<(String, String, String)> = Spi::connect(|client| {
+/// A foreign table of a server: schema, name, resource, and whether the current role may grant
+/// on the table and its schema.
+struct ServerTable {
+    schema: String,
+    table: String,
+    resource: String,
+    can_grant: bool,
+}
+
+fn server_tables(server: &ServerInfo) -> Vec<ServerTable> {
+    Spi::connect(|client| {
         let rows = client
             .select(
-                "SELECT n.nspname::text, c.relname::text, opt.value
+                "SELECT n.nspname::text, c.relname::text, opt.value,
+                        pg_has_role(c.relowner, 'USAGE') AND pg_has_role(n.nspowner, 'USAGE')
                    FROM pg_foreign_table ft
                    JOIN pg_class c ON c.oid = ft.ftrelid
                    JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -179,18 +208,32 @@ fn grant_tables(server: &ServerInfo, role: &str, access: &[TableAccess]) -> Vec<
                 &[server.oid.into()],
             )
             .unwrap_or_else(|e| errors::raise(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, e.to_string(), None));
-        rows.map(|r| {
-            (
-                r.get::<String>(1).ok().flatten().unwrap_or_default(),
-                r.get::<String>(2).ok().flatten().unwrap_or_default(),
-                r.get::<String>(3).ok().flatten().unwrap_or_default(),
-            )
+        rows.map(|r| ServerTable {
+            schema: r.get::<String>(1).ok().flatten().unwrap_or_default(),
+            table: r.get::<String>(2).ok().flatten().unwrap_or_default(),
+            resource: r.get::<String>(3).ok().flatten().unwrap_or_default(),
+            can_grant: r.get::<bool>(4).ok().flatten().unwrap_or(false),
         })
         .collect()
-    });
+    })
+}
+
+/// Fails before anything is created when the caller cannot grant on the server's tables.
+fn require_grant_rights(tables: &[ServerTable]) {
+    let blocked: Vec<String> = tables.iter().filter(|t| !t.can_grant).map(|t| format!("{}.{}", t.schema, t.table)).collect();
+    if !blocked.is_empty() {
+        deny(
+            format!("cannot grant on the server's foreign tables {}: they or their schema belong to another role", blocked.join(", ")),
+            Some("Run cdf.create_user as the owner of the imported tables and their schema (or as a superuser), e.g. import them as that role.".into()),
+        );
+    }
+}
+
+/// Grants on every foreign table of the server, as far as CDF lets the identity go.
+fn grant_tables(tables: &[ServerTable], role: &str, access: &[TableAccess]) -> Vec<String> {
     let mut granted = Vec::new();
-    let mut schemas: Vec<String> = Vec::new();
-    for (schema, table, resource) in tables {
+    let mut schemas: Vec<&str> = Vec::new();
+    for ServerTable { schema, table, resource, .. } in tables {
         let Some(a) = access.iter().find(|a| a.resource.table == resource) else { continue };
         let mut privileges = Vec::new();
         if a.read {
@@ -209,10 +252,10 @@ fn grant_tables(server: &ServerInfo, role: &str, access: &[TableAccess]) -> Vec<
             continue;
         }
         let list = privileges.join(", ");
-        run_formatted(&format!("GRANT {list} ON TABLE %I.%I TO %I"), &[&schema, &table, role]);
+        run_formatted(&format!("GRANT {list} ON TABLE %I.%I TO %I"), &[schema, table, role]);
         granted.push(format!("{list} ON {schema}.{table}"));
-        if !schemas.contains(&schema) {
-            run_formatted("GRANT USAGE ON SCHEMA %I TO %I", &[&schema, role]);
+        if !schemas.contains(&schema.as_str()) {
+            run_formatted("GRANT USAGE ON SCHEMA %I TO %I", &[schema, role]);
             schemas.push(schema);
         }
     }
@@ -225,9 +268,11 @@ pub fn create_user(
     client_secret: &str,
     username: Option<&str>,
 ) -> (String, String, Vec<String>, Vec<String>) {
-    hide_arguments("create_user");
+    let hidden = hide_arguments("create_user");
     let server = cdf_server(server_name);
     require_user_admin(server_name, &server);
+    let tables = server_tables(&server);
+    require_grant_rights(&tables);
     let credentials = Credentials { client_id: client_id.to_string(), client_secret: client_secret.to_string() };
     let access = check_credentials(server_name, &server, &credentials);
 
@@ -250,7 +295,8 @@ pub fn create_user(
         &[&username, server_name, client_id, client_secret],
     );
     run_formatted("GRANT USAGE ON FOREIGN SERVER %I TO %I", &[server_name, &username]);
-    let granted = grant_tables(&server, &username, &access);
+    let granted = grant_tables(&tables, &username, &access);
+    hidden.restore();
     (username, password, granted, missing_capabilities(&access))
 }
 
@@ -274,29 +320,52 @@ pub fn drop_user(username: &str) {
     let server_name = require_created_user(username);
     let server = cdf_server(&server_name);
     require_user_admin(&server_name, &server);
-    // DROP OWNED removes the role's grants and its user mappings.
-    run_formatted("DROP OWNED BY %I", &[username]);
+    // Undo exactly what create_user did; DROP OWNED would need the role's own privileges.
+    let tables = server_tables(&server);
+    let mut schemas: Vec<&str> = Vec::new();
+    for t in &tables {
+        run_formatted("REVOKE ALL ON TABLE %I.%I FROM %I", &[&t.schema, &t.table, username]);
+        if !schemas.contains(&t.schema.as_str()) {
+            run_formatted("REVOKE USAGE ON SCHEMA %I FROM %I", &[&t.schema, username]);
+            schemas.push(&t.schema);
+        }
+    }
+    run_formatted("REVOKE USAGE ON FOREIGN SERVER %I FROM %I", &[&server_name, username]);
+    run_formatted("DROP USER MAPPING IF EXISTS FOR %I SERVER %I", &[username, &server_name]);
     run_formatted("DROP ROLE %I", &[username]);
 }
 
 pub fn rotate_secret(username: &str, client_secret: &str) {
-    hide_arguments("rotate_secret");
+    let hidden = hide_arguments("rotate_secret");
     let server_name = require_created_user(username);
     let server = cdf_server(&server_name);
     require_user_admin(&server_name, &server);
-    let client_id: Option<String> = Spi::get_one_with_args(
-        "SELECT split_part(o, '=', 2) FROM pg_user_mappings um, unnest(um.umoptions) o
-          WHERE um.usename = $1 AND um.srvname = $2 AND split_part(o, '=', 1) = 'client_id'",
-        &[username.into(), server_name.as_str().into()],
-    )
-    .ok()
-    .flatten();
-    let Some(client_id) = client_id else {
-        errors::raise(PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT, format!("role \"{username}\" has no user mapping for server \"{server_name}\""), None)
+    // The catalog, not pg_user_mappings: that view hides options from the server's owner.
+    let mapping = user_mapping_options(username, &server);
+    let Some(client_id) = crate::options::get_option(&mapping, "client_id") else {
+        errors::raise(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+            format!("the user mapping of role \"{username}\" for server \"{server_name}\" has no client_id"),
+            None,
+        )
     };
     let credentials = Credentials { client_id, client_secret: client_secret.to_string() };
     check_credentials(&server_name, &server, &credentials);
-    run_formatted("ALTER USER MAPPING FOR %I SERVER %I OPTIONS (SET client_secret %L)", &[username, &server_name, client_secret]);
+    let verb = if crate::options::get_option(&mapping, "client_secret").is_some() { "SET" } else { "ADD" };
+    run_formatted(
+        &format!("ALTER USER MAPPING FOR %I SERVER %I OPTIONS ({verb} client_secret %L)"),
+        &[username, &server_name, client_secret],
+    );
+    hidden.restore();
+}
+
+fn user_mapping_options(username: &str, server: &ServerInfo) -> Vec<(String, String)> {
+    let name = CString::new(username).expect("no NUL in role names");
+    unsafe {
+        let role = pg_sys::get_role_oid(name.as_ptr(), false);
+        let mapping = pg_sys::GetUserMapping(role, server.oid);
+        def_elems((*mapping).options)
+    }
 }
 
 pub fn reset_password(username: &str) -> String {

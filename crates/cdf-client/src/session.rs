@@ -116,6 +116,9 @@ pub fn new_http_client(ca_file: Option<&str>) -> Result<reqwest::Client, CdfErro
         }
     }
     builder
+        // A redirect would carry the client secret (token form) or request bodies to a place
+        // nobody configured, past the cdf_fdw.allowed_urls check: CDF and Entra ID do not redirect.
+        .redirect(reqwest::redirect::Policy::none())
         .timeout(REQUEST_TIMEOUT)
         .connect_timeout(Duration::from_secs(15))
         .pool_idle_timeout(Duration::from_secs(60))
@@ -171,12 +174,14 @@ impl Session {
             .form(&form)
             .send()
             .await
-            .map_err(|e| CdfError::Auth {
+            // Not reaching the identity provider (TLS, DNS, refused) says nothing about the
+            // credentials: a network error, not an authentication one.
+            .map_err(|e| CdfError::Network {
                 message: format!("token endpoint unreachable: {}", describe_reqwest_error(&e)),
             })?;
         let status = resp.status();
-        let body = resp.bytes().await.map_err(|e| CdfError::Auth {
-            message: describe_reqwest_error(&e),
+        let body = resp.bytes().await.map_err(|e| CdfError::Network {
+            message: format!("reading the token response: {}", describe_reqwest_error(&e)),
         })?;
         let json: Option<Json> = serde_json::from_slice(&body).ok();
         if !status.is_success() {
