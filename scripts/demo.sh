@@ -31,6 +31,7 @@ curl -fsS -X POST "$EMULATOR_URL/_admin/reset" >/dev/null
 
 PSQL=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres)
 "${PSQL[@]}" <<SQL
+SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS cdf_fdw CASCADE;
 DROP SCHEMA IF EXISTS cdf_tables CASCADE;
 CREATE EXTENSION cdf_fdw;
