@@ -167,7 +167,7 @@ pub unsafe extern "C-unwind" fn get_foreign_paths(
     _foreigntableid: pg_sys::Oid,
 ) {
     let rows = (*baserel).rows;
-    // A remote call costs far more than a local row; make the planner avoid rescans.
+    // A remote call costs far more than a local row: keep the planner from rescanning.
     let startup = 100.0;
     let total = startup + rows * 0.1;
     let path = pg_sys::create_foreignscan_path(
