@@ -21,8 +21,8 @@ const MAX_BODY_BYTES: usize = 256 * 1024 * 1024;
 
 pub fn router(emu: Arc<Emulator>) -> Router {
     Router::new()
-        .route("/oauth2/token", post(auth::token_endpoint))
-        .route("/api/v1/token/inspect", get(auth::inspect))
+        .route("/oauth2/token", post(token_route))
+        .route("/api/v1/token/inspect", get(inspect_route))
         .route("/api/v1/projects/{*rest}", any(handle))
         .route("/_admin/reset", post(admin::reset))
         .route("/_admin/stats", get(admin::stats))
@@ -119,6 +119,52 @@ async fn apply_faults(faults: &[Fault], after: bool) -> FaultAction {
     FaultAction::Continue
 }
 
+/// Latency, then the faults that answer instead of the endpoint; `Some` is the response to send.
+async fn faults_before(emu: &Emulator, key: &str, faults: &[Fault], ctl: Option<ConnControl>) -> Option<Response> {
+    for f in faults {
+        if let Some(ms) = f.latency_ms {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
+    }
+    match apply_faults(faults, false).await {
+        FaultAction::Continue => None,
+        FaultAction::Answer(e) => {
+            emu.stats.record(key, 0, 0, e.status);
+            Some(error_response(&e))
+        }
+        FaultAction::Dropped => {
+            emu.stats.record(key, 0, 0, 0);
+            Some(drop_connection(ctl).await)
+        }
+    }
+}
+
+/// `POST /oauth2/token` and `GET /api/v1/token/inspect` live outside the project API, but count
+/// in the statistics and honour fault rules like every other endpoint (keys as named here).
+async fn token_route(State(emu): State<Arc<Emulator>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let key = "POST /oauth2/token";
+    let faults = emu.faults.pick(key);
+    if let Some(faulted) = faults_before(&emu, key, &faults, parts.extensions.get::<ConnControl>().cloned()).await {
+        return faulted;
+    }
+    let raw = to_bytes(body, 1 << 20).await.unwrap_or_default();
+    let bytes_in = raw.len() as u64;
+    let resp = auth::token_endpoint(State(emu.clone()), parts.headers, raw).await;
+    emu.stats.record(key, 0, bytes_in, resp.status().as_u16());
+    resp
+}
+
+async fn inspect_route(State(emu): State<Arc<Emulator>>, req: Request) -> Response {
+    let (parts, _) = req.into_parts();
+    let key = "GET /token/inspect";
+    let faults = emu.faults.pick(key);
+    if let Some(faulted) = faults_before(&emu, key, &faults, parts.extensions.get::<ConnControl>().cloned()).await {
+        return faulted;
+    }
+    auth::inspect(State(emu), parts.headers).await
+}
+
 /// Closes the connection without answering: the connection task drops this handler while it
 /// waits here, so no response is ever written. Statistics record status 0.
 async fn drop_connection(ctl: Option<ConnControl>) -> Response {
@@ -161,21 +207,8 @@ pub async fn handle(State(emu): State<Arc<Emulator>>, req: Request) -> Response 
     };
     let ctl = parts.extensions.get::<ConnControl>().cloned();
     let faults = emu.faults.pick(&route.key);
-    for f in &faults {
-        if let Some(ms) = f.latency_ms {
-            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
-        }
-    }
-    match apply_faults(&faults, false).await {
-        FaultAction::Continue => {}
-        FaultAction::Answer(e) => {
-            emu.stats.record(&route.key, 0, 0, e.status);
-            return error_response(&e);
-        }
-        FaultAction::Dropped => {
-            emu.stats.record(&route.key, 0, 0, 0);
-            return drop_connection(ctl).await;
-        }
+    if let Some(faulted) = faults_before(&emu, &route.key, &faults, ctl.clone()).await {
+        return faulted;
     }
 
     let raw = match to_bytes(body, MAX_BODY_BYTES).await {

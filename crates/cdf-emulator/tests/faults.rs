@@ -74,3 +74,24 @@ async fn latency_and_stall() {
     let stalled = api.http.post(api.url("/assets/list")).bearer_auth(&api.token).json(&json!({})).timeout(std::time::Duration::from_millis(500)).send().await;
     assert!(stalled.unwrap_err().is_timeout());
 }
+
+#[tokio::test]
+async fn the_token_endpoint_counts_in_statistics_and_takes_faults() {
+    let api = Api::start().await;
+    // Api::start fetched one token.
+    let stats = api.admin_get("/_admin/stats").await;
+    assert_eq!(stats["endpoints"]["POST /oauth2/token"]["statuses"], json!({"200": 1}));
+    api.admin_post(
+        "/_admin/faults",
+        json!({"seed": 1, "rules": [{"endpoint": "POST /oauth2/token", "sequence": [{"status": 503}]}]}),
+    )
+    .await;
+    let form = [("grant_type", "client_credentials"), ("client_id", "demo-client"), ("client_secret", "demo-secret")];
+    let url = api.emu.token_url();
+    let first = api.send(api.http.post(&url).form(&form)).await;
+    assert_eq!(first.status, 503);
+    let second = api.send(api.http.post(&url).form(&form)).await;
+    assert_eq!(second.status, 200);
+    let stats = api.admin_get("/_admin/stats").await;
+    assert_eq!(stats["endpoints"]["POST /oauth2/token"]["statuses"], json!({"200": 2, "503": 1}));
+}
