@@ -5,7 +5,7 @@
 #   bench/emulator_load.sh [--seconds N] [--connections N] [--mode datapoints|raw|both]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/work/target-emu}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 cargo build --release -q -p cdf-emulator --bins
 bin="$CARGO_TARGET_DIR/release"
 out=$(mktemp)
