@@ -10,6 +10,7 @@ use std::ffi::{CStr, CString};
 
 use cdf_client::{ChangeWriter, TableWriter, WriteError};
 use cdf_tables::{delete_change, identity_columns, row_to_write, update_changes, Column, InsertMode, Value};
+use cdf_tables::writes as cdf_row;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::{PgList, PgMemoryContexts, PgTupleDesc};
@@ -71,6 +72,24 @@ pub unsafe fn bind_resource_columns(rel: pg_sys::Relation, resource: &'static cd
     bindings
 }
 
+/// Stores a CDF object (API field names; addresses under column names) as the slot's row.
+pub unsafe fn store_row(slot: *mut pg_sys::TupleTableSlot, bindings: &[Binding], row: &serde_json::Map<String, serde_json::Value>) {
+    pg_sys::ExecClearTuple(slot);
+    let natts = (*(*slot).tts_tupleDescriptor).natts as usize;
+    let values = std::slice::from_raw_parts_mut((*slot).tts_values, natts);
+    let nulls = std::slice::from_raw_parts_mut((*slot).tts_isnull, natts);
+    nulls.fill(true);
+    for b in bindings {
+        let value = cdf_tables::item_to_value(b.column, row)
+            .unwrap_or_else(|e| errors::raise(PgSqlErrorCode::ERRCODE_FDW_INVALID_DATA_TYPE, e.to_string(), None));
+        if let Some(d) = crate::convert::value_to_datum(value, b.typoid) {
+            values[b.attidx] = d;
+            nulls[b.attidx] = false;
+        }
+    }
+    pg_sys::ExecStoreVirtualTuple(slot);
+}
+
 /// Reads the bound attributes of a slot into values.
 pub unsafe fn slot_values(
     slot: *mut pg_sys::TupleTableSlot,
@@ -110,24 +129,43 @@ pub struct InsertState {
     bindings: Vec<Binding>,
     writer: TableWriter,
     rows_seen: u64,
+    /// RETURNING needs CDF's object (ids, times) for each row: such rows are sent one by one.
+    returning: bool,
 }
 
 impl InsertState {
-    unsafe fn new(rel: pg_sys::Relation, on_conflict_do_nothing: bool) -> InsertState {
+    unsafe fn new(rinfo: *mut pg_sys::ResultRelInfo, on_conflict_do_nothing: bool, returning: bool) -> InsertState {
+        let rel = (*rinfo).ri_RelationDesc;
         let ctx = table_context((*rel).rd_id);
         let bindings = bind_columns(rel, &ctx);
         let mode = if on_conflict_do_nothing { InsertMode::Ignore } else { ctx.insert_mode };
-        InsertState { writer: TableWriter::new(ctx.resource, mode), ctx, bindings, rows_seen: 0 }
+        let returning = returning && TableWriter::returns_objects(ctx.resource);
+        InsertState { writer: TableWriter::new(ctx.resource, mode), ctx, bindings, rows_seen: 0, returning }
     }
 
-    unsafe fn insert(&mut self, slot: *mut pg_sys::TupleTableSlot) {
+    /// Buffers (or, for RETURNING, sends) one row; false when it was skipped as existing.
+    unsafe fn insert(&mut self, slot: *mut pg_sys::TupleTableSlot) -> bool {
         self.rows_seen += 1;
         let row = slot_values(slot, &self.bindings, &self.ctx.table_name, self.rows_seen);
         let write = row_to_write(self.ctx.resource, &row)
             .unwrap_or_else(|e| errors::raise_value(&e, &self.ctx.table_name, self.rows_seen));
+        if self.returning {
+            let cdf_row::WriteRow::Item(item) = write else { unreachable!("returns_objects covers items only") };
+            let InsertState { ctx, writer, .. } = self;
+            let result = backend::with_session(ctx, |session, http, io| io.block_on(writer.write_returning(session, http, item)));
+            return match result {
+                Ok(Some(object)) => {
+                    store_row(slot, &self.bindings, &object);
+                    true
+                }
+                Ok(None) => false,
+                Err(e) => errors::raise_write(&e, &self.ctx.table_name),
+            };
+        }
         if self.writer.push(write) {
             self.flush();
         }
+        true
     }
 
     fn flush(&mut self) {
@@ -288,7 +326,7 @@ pub unsafe extern "C-unwind" fn plan_foreign_modify(
     root: *mut pg_sys::PlannerInfo,
     plan: *mut pg_sys::ModifyTable,
     result_relation: pg_sys::Index,
-    _subplan_index: c_int,
+    subplan_index: c_int,
 ) -> *mut pg_sys::List {
     let rte = *(*root).simple_rte_array.add(result_relation as usize);
     let (resource, table) = table_resource((*rte).relid);
@@ -330,6 +368,11 @@ pub unsafe extern "C-unwind" fn plan_foreign_modify(
     private.push(pg_sys::makeInteger(do_nothing as i32) as *mut pg_sys::Node);
     let updated = CString::new(updated.join(",")).expect("no NUL in column names");
     private.push(pg_sys::makeString(pg_sys::pstrdup(updated.as_ptr())) as *mut pg_sys::Node);
+    // RETURNING projections are built after BeginForeignModify, so decide here.
+    let returning = PgList::<pg_sys::List>::from_pg((*plan).returningLists)
+        .get_ptr(subplan_index as usize)
+        .is_some_and(|l| !l.is_null());
+    private.push(pg_sys::makeInteger(returning as i32) as *mut pg_sys::Node);
     private.into_pg()
 }
 
@@ -345,9 +388,9 @@ pub unsafe extern "C-unwind" fn begin_foreign_modify(
         return;
     }
     let private = PgList::<pg_sys::Node>::from_pg(fdw_private);
-    let do_nothing = private.get_ptr(0).is_some_and(|n| (*(n as *mut pg_sys::Integer)).ival != 0);
+    let flag = |i: usize| private.get_ptr(i).is_some_and(|n| (*(n as *mut pg_sys::Integer)).ival != 0);
     if (*mtstate).operation == pg_sys::CmdType::CMD_INSERT {
-        install(rinfo, ModifyState::Insert(InsertState::new((*rinfo).ri_RelationDesc, do_nothing)));
+        install(rinfo, ModifyState::Insert(InsertState::new(rinfo, flag(0), flag(2))));
         return;
     }
     let updated: Vec<String> = private
@@ -380,7 +423,9 @@ pub unsafe extern "C-unwind" fn begin_foreign_insert(
     _mtstate: *mut pg_sys::ModifyTableState,
     rinfo: *mut pg_sys::ResultRelInfo,
 ) {
-    install(rinfo, ModifyState::Insert(InsertState::new((*rinfo).ri_RelationDesc, false)));
+    // COPY, or rows routed into a foreign partition: RETURNING as the partition's parent has it.
+    let returning = !(*rinfo).ri_projectReturning.is_null();
+    install(rinfo, ModifyState::Insert(InsertState::new(rinfo, false, returning)));
 }
 
 #[pg_guard]
@@ -391,7 +436,10 @@ pub unsafe extern "C-unwind" fn exec_foreign_insert(
     _plan_slot: *mut pg_sys::TupleTableSlot,
 ) -> *mut pg_sys::TupleTableSlot {
     if let Some(ModifyState::Insert(state)) = state(rinfo) {
-        state.insert(slot);
+        if !state.insert(slot) {
+            // Skipped as existing (insert_mode ignore): not inserted, not returned, not counted.
+            return std::ptr::null_mut();
+        }
     }
     slot
 }

@@ -12,15 +12,15 @@ use std::ffi::{c_int, CStr, CString};
 
 use cdf_client::{Reader, Row};
 use cdf_tables::reads::{describe_request, pushable, requirement_message, requirements_met};
-use cdf_tables::{item_to_value, plan_read, PushedQual, QualOp, Value};
+use cdf_tables::{plan_read, PushedQual, QualOp, Value};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::{PgList, PgMemoryContexts};
 
 use crate::backend;
-use crate::convert::{datum_to_value, value_to_datum};
+use crate::convert::datum_to_value;
 use crate::errors;
-use crate::modify::{bind_columns, Binding};
+use crate::modify::{bind_columns, store_row, Binding};
 use crate::options::{string_node_value, table_context, table_resource, TableContext};
 
 pub struct ScanState {
@@ -290,19 +290,7 @@ pub unsafe extern "C-unwind" fn iterate_foreign_scan(node: *mut pg_sys::ForeignS
     let Some(row) = state.next_row() else {
         return slot;
     };
-    let natts = (*(*slot).tts_tupleDescriptor).natts as usize;
-    let values = std::slice::from_raw_parts_mut((*slot).tts_values, natts);
-    let nulls = std::slice::from_raw_parts_mut((*slot).tts_isnull, natts);
-    nulls.fill(true);
-    for b in &state.bindings {
-        let value = item_to_value(b.column, &row)
-            .unwrap_or_else(|e| errors::raise(PgSqlErrorCode::ERRCODE_FDW_INVALID_DATA_TYPE, e.to_string(), None));
-        if let Some(d) = value_to_datum(value, b.typoid) {
-            values[b.attidx] = d;
-            nulls[b.attidx] = false;
-        }
-    }
-    pg_sys::ExecStoreVirtualTuple(slot);
+    store_row(slot, &state.bindings, &row);
     slot
 }
 

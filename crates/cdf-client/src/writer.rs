@@ -270,6 +270,58 @@ impl TableWriter {
         Ok(())
     }
 
+    /// Writes one item at once and returns the object CDF holds afterwards, for RETURNING:
+    /// created, or updated (upsert), or `None` when skipped as existing (ignore).
+    pub async fn write_returning(
+        &mut self,
+        session: &mut Session,
+        http: &reqwest::Client,
+        item: Map<String, Json>,
+    ) -> Result<Option<Map<String, Json>>, WriteError> {
+        let first_object = |json: &Json| -> Option<Map<String, Json>> {
+            let obj = json.get("items").and_then(|i| i.get(0)).unwrap_or(json);
+            obj.as_object().cloned()
+        };
+        let path = self.resource.api_path;
+        self.requests_sent += 1;
+        let created = match self.resource.write {
+            WriteKind::File => {
+                let overwrite = (self.mode == InsertMode::Upsert).to_string();
+                session
+                    .post_json(http, "files", &[("overwrite", overwrite)], &Json::Object(item.clone()), Idempotency::NotIdempotent)
+                    .await
+            }
+            _ => {
+                let body = json!({ "items": [Json::Object(item.clone())] });
+                session.post_json(http, path, &[], &body, Idempotency::NotIdempotent).await
+            }
+        };
+        let response = match created {
+            Ok(r) => r,
+            Err(CdfError::Api { status: 409, .. }) if self.mode == InsertMode::Ignore => {
+                self.rows_skipped += 1;
+                return Ok(None);
+            }
+            Err(CdfError::Api { status: 409, .. }) if self.mode == InsertMode::Upsert && item.contains_key("externalId") => {
+                self.requests_sent += 1;
+                let body = json!({ "items": [update_patch(&item)] });
+                match session.post_json(http, &format!("{path}/update"), &[], &body, Idempotency::Idempotent).await {
+                    Ok(r) => r,
+                    Err(e) => return Err(self.fail(e, 1)),
+                }
+            }
+            Err(e) => return Err(self.fail(e, 1)),
+        };
+        self.rows_written += 1;
+        let json = response.json().map_err(|e| self.fail(e, 0))?;
+        Ok(first_object(&json))
+    }
+
+    /// Whether RETURNING can get CDF's object back for this resource (ids, times).
+    pub fn returns_objects(resource: &Resource) -> bool {
+        matches!(resource.write, WriteKind::Items { .. } | WriteKind::File)
+    }
+
     /// One request whose rows are all written or all rejected.
     #[allow(clippy::too_many_arguments)]
     async fn send(

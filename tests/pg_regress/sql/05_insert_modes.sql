@@ -34,3 +34,14 @@ INSERT INTO cdf_tables.labels (external_id, name) VALUES ('pump', 'Pump');
 SELECT try($$INSERT INTO cdf_tables.labels (external_id, name) VALUES ('pump', 'Pump again')$$);
 INSERT INTO cdf_tables.labels (external_id, name) VALUES ('pump', 'Pump again'), ('valve', 'Valve') ON CONFLICT DO NOTHING;
 \! python3 "$CDF_FDW_ROOT/tests/tools/emulator_dump.py" items labels externalId,name
+-- RETURNING gets CDF's object back: server-assigned ids and times, the updated object on upsert;
+-- rows skipped as existing are neither returned nor counted.
+\! curl -fsS -X POST "$CDF_EMULATOR_URL/_admin/reset" > /dev/null
+INSERT INTO cdf_tables.assets (external_id, name) VALUES ('r1', 'R1')
+RETURNING id IS NOT NULL AS has_id, external_id, name, root_id = id AS is_root, created_time IS NOT NULL AS has_created_time;
+INSERT INTO cdf_tables.assets (external_id, name, description) VALUES ('r1', 'R1 renamed', 'via upsert') RETURNING external_id, name, description;
+INSERT INTO cdf_tables.assets (external_id, name) VALUES ('r1', 'ignored'), ('r2', 'R2') ON CONFLICT DO NOTHING RETURNING external_id, name;
+WITH inserted AS (
+  INSERT INTO cdf_tables.events (external_id, type) VALUES ('ev1', 'alarm') RETURNING id
+) SELECT count(*) AS events_with_ids FROM inserted WHERE id IS NOT NULL;
+\! python3 "$CDF_FDW_ROOT/tests/tools/emulator_dump.py" items assets externalId,name,description
