@@ -47,7 +47,11 @@ start_emulator() {
 stop_emulator() {
   local pidfile="$ROOT/.run/$1/emulator.pid"
   if [[ -f $pidfile ]]; then
-    kill "$(cat "$pidfile")" 2>/dev/null || true
+    local pid
+    pid=$(cat "$pidfile")
+    kill "$pid" 2>/dev/null || true
+    # Wait until it is gone, so its port is free for the next start.
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     rm -f "$pidfile"
   fi
 }
