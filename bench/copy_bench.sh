@@ -28,7 +28,7 @@ PG_PORT=${BENCH_PG_PORT:-55434}
 EMULATOR_PORT=${BENCH_EMULATOR_PORT:-54082}
 export CDF_EMULATOR_URL="http://127.0.0.1:$EMULATOR_PORT"
 export PGHOST=127.0.0.1 PGPORT=$PG_PORT PGUSER=postgres PGDATABASE=postgres
-export BENCH_DIR="$ROOT/.run/bench" BENCH_SO="$("$PGRX_PG_CONFIG_PATH" --pkglibdir)/cdf_fdw.so"
+export BENCH_DIR="$CDF_FDW_RUN/bench" BENCH_SO="$("$PGRX_PG_CONFIG_PATH" --pkglibdir)/cdf_fdw.so"
 
 cleanup() {
   stop_postgres bench

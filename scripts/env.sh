@@ -10,3 +10,11 @@ export CARGO_MANIFEST_DIR="$ROOT" CARGO_PKG_NAME=cdf_fdw CARGO_PKG_VERSION_MAJOR
 export PATH="$HOME/.cargo/bin:$PATH"
 # Password of the postgres superuser of the project's own clusters (loopback only).
 export PGPASSWORD=${PGPASSWORD:-postgres}
+# Where the project's clusters keep data and logs: .run/ in the checkout, or a folder in /tmp
+# when the postgres user cannot reach the checkout (a clone under /root, say).
+if runuser -u postgres -- test -r "$ROOT/Cargo.toml" 2>/dev/null; then
+  export CDF_FDW_RUN=${CDF_FDW_RUN:-$ROOT/.run}
+else
+  export CDF_FDW_RUN=${CDF_FDW_RUN:-/tmp/cdf_fdw-run-$(printf %s "$ROOT" | md5sum | cut -c1-8)}
+fi
+mkdir -p "$CDF_FDW_RUN"

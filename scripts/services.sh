@@ -1,11 +1,11 @@
 # Sourced by demo.sh and test.sh: start and stop a PostgreSQL 15 cluster and the CDF emulator,
-# both on loopback only, with their data and logs under .run/<name>/.
+# both on loopback only, with their data and logs under $CDF_FDW_RUN/<name>/ (see env.sh).
 # shellcheck shell=bash
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
 # start_postgres NAME PORT: initdb (once) and start a cluster as the postgres user.
 start_postgres() {
-  local name=$1 port=$2 dir="$ROOT/.run/$1"
+  local name=$1 port=$2 dir="$CDF_FDW_RUN/$1"
   install -d -o postgres -g postgres "$dir"
   if [[ ! -f $dir/data/PG_VERSION ]]; then
     # The socket is trusted; TCP needs a password (SCRAM), as logins made by cdf.create_user do.
@@ -23,7 +23,7 @@ start_postgres() {
 }
 
 stop_postgres() {
-  local dir="$ROOT/.run/$1"
+  local dir="$CDF_FDW_RUN/$1"
   if [[ -f $dir/data/PG_VERSION ]]; then
     runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -m fast stop >/dev/null 2>&1 || true
   fi
@@ -31,7 +31,7 @@ stop_postgres() {
 
 # start_emulator NAME PORT [extra flags]: starts target/release/cdf-emulator in the background.
 start_emulator() {
-  local name=$1 port=$2 dir="$ROOT/.run/$1"; shift 2
+  local name=$1 port=$2 dir="$CDF_FDW_RUN/$1"; shift 2
   mkdir -p "$dir"
   stop_emulator "$name"
   "$ROOT/target/release/cdf-emulator" --listen "127.0.0.1:$port" "$@" >"$dir/emulator.log" 2>&1 &
@@ -45,7 +45,7 @@ start_emulator() {
 }
 
 stop_emulator() {
-  local pidfile="$ROOT/.run/$1/emulator.pid"
+  local pidfile="$CDF_FDW_RUN/$1/emulator.pid"
   if [[ -f $pidfile ]]; then
     local pid
     pid=$(cat "$pidfile")

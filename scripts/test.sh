@@ -17,7 +17,7 @@ export CDF_EMULATOR_URL="http://127.0.0.1:$EMULATOR_PORT"
 export CDF_FDW_ROOT="$ROOT"
 export PGHOST=127.0.0.1 PGPORT=$PG_PORT PGUSER=postgres
 # The test cluster's server log: security tests check that no secret reaches it.
-export CDF_FDW_PG_LOG="$ROOT/.run/test/postgres.log"
+export CDF_FDW_PG_LOG="$CDF_FDW_RUN/test/postgres.log"
 
 scripts/setup.sh
 
@@ -33,15 +33,15 @@ echo "== 1/5 cargo test (pgrx-free crates)"
 cargo test -q -p cdf-tables -p cdf-client -p cdf-emulator || failures+=("cargo test")
 
 echo "== 2/5 cargo pgrx test (in-backend tests)"
-install -d -o postgres -g postgres "$ROOT/.run/pgrx-test"
-cargo pgrx test pg15 --runas postgres --pgdata "$ROOT/.run/pgrx-test" || failures+=("cargo pgrx test")
+install -d -o postgres -g postgres "$CDF_FDW_RUN/pgrx-test"
+cargo pgrx test pg15 --runas postgres --pgdata "$CDF_FDW_RUN/pgrx-test" || failures+=("cargo pgrx test")
 
 echo "== 3/5 pg_regress (SQL golden files)"
 cargo pgrx install --pg-config "$PGRX_PG_CONFIG_PATH" >/dev/null
 build_emulator
 start_emulator test "$EMULATOR_PORT"
 start_postgres test "$PG_PORT"
-regress_out="$ROOT/.run/regress"
+regress_out="$CDF_FDW_RUN/regress"
 rm -rf "$regress_out" && mkdir -p "$regress_out"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS cdf_regress" -c "CREATE DATABASE cdf_regress"
 tests=$(cd tests/pg_regress/sql && ls *.sql | sed 's/\.sql$//' | sort)
