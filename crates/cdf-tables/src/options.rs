@@ -194,49 +194,25 @@ fn bad_value(message: String, hint: Option<String>) -> OptionError {
 }
 
 fn validate_value(name: &str, value: &str) -> Result<(), OptionError> {
-    match name {
-        "resource" => {
-            if catalogue::resource(value).is_none() {
-                return Err(bad_value(
-                    format!("unknown CDF resource \"{value}\""),
-                    Some(format!("Valid resources: {}.", catalogue::resource_names().join(", "))),
-                ));
-            }
+    let (message, hint) = match name {
+        "resource" if catalogue::resource(value).is_none() => (
+            format!("unknown CDF resource \"{value}\""),
+            Some(format!("Valid resources: {}.", catalogue::resource_names().join(", "))),
+        ),
+        "insert_mode" if InsertMode::parse(value).is_none() => {
+            (format!("invalid insert_mode \"{value}\""), Some("Valid values: upsert, create, ignore.".into()))
         }
-        "insert_mode" => {
-            if InsertMode::parse(value).is_none() {
-                return Err(bad_value(
-                    format!("invalid insert_mode \"{value}\""),
-                    Some("Valid values: upsert, create, ignore.".into()),
-                ));
-            }
+        "base_url" | "token_url" if !(value.starts_with("https://") || value.starts_with("http://")) => {
+            (format!("option \"{name}\" must be an http(s) URL, got \"{value}\""), None)
         }
-        "base_url" | "token_url" => {
-            if !(value.starts_with("https://") || value.starts_with("http://")) {
-                return Err(bad_value(
-                    format!("option \"{name}\" must be an http(s) URL, got \"{value}\""),
-                    None,
-                ));
-            }
+        "allow_insecure_http" if value != "true" && value != "false" => {
+            (format!("allow_insecure_http must be 'true' or 'false', got \"{value}\""), None)
         }
-        "allow_insecure_http" => {
-            if value != "true" && value != "false" {
-                return Err(bad_value(format!("allow_insecure_http must be 'true' or 'false', got \"{value}\""), None));
-            }
-        }
-        "ca_file" => {
-            if !value.starts_with('/') {
-                return Err(bad_value(format!("ca_file must be an absolute path, got \"{value}\""), None));
-            }
-        }
-        "project" => {
-            if value.is_empty() || value.contains('/') {
-                return Err(bad_value(format!("invalid CDF project name \"{value}\""), None));
-            }
-        }
-        _ => {}
-    }
-    Ok(())
+        "ca_file" if !value.starts_with('/') => (format!("ca_file must be an absolute path, got \"{value}\""), None),
+        "project" if value.is_empty() || value.contains('/') => (format!("invalid CDF project name \"{value}\""), None),
+        _ => return Ok(()),
+    };
+    Err(bad_value(message, hint))
 }
 
 /// Looks an option up in a list.
