@@ -539,7 +539,7 @@ pub unsafe extern "C-unwind" fn explain_foreign_modify(
     let ctx = table_context((*(*rinfo).ri_RelationDesc).rd_id);
     let plan = (*mtstate).ps.plan as *mut pg_sys::ModifyTable;
     let do_nothing = !plan.is_null() && (*plan).onConflictAction == pg_sys::OnConflictAction::ONCONFLICT_NOTHING;
-    let mode = TableWriter::new(ctx.resource, if do_nothing { InsertMode::Ignore } else { ctx.insert_mode }).mode();
+    let mode = TableWriter::effective_mode(ctx.resource, if do_nothing { InsertMode::Ignore } else { ctx.insert_mode });
     let endpoint = std::ffi::CString::new(TableWriter::endpoint(ctx.resource)).unwrap();
     let mode = std::ffi::CString::new(format!("{mode:?}").to_lowercase()).unwrap();
     pg_sys::ExplainPropertyText(c"CDF Endpoint".as_ptr(), endpoint.as_ptr(), es);

@@ -21,11 +21,6 @@ pub struct TableContext {
     pub insert_mode: InsertMode,
 }
 
-/// Looks an option up in name/value pairs.
-pub fn get_option(options: &[(String, String)], name: &str) -> Option<String> {
-    opts::get(options, name).map(str::to_string)
-}
-
 /// The text of a String node (what `strVal` does in C).
 pub unsafe fn string_node_value(node: *mut pg_sys::Node) -> String {
     CStr::from_ptr((*(node as *mut pg_sys::String)).sval).to_string_lossy().into_owned()

@@ -18,6 +18,8 @@ use pgrx::prelude::*;
 use crate::backend;
 use crate::errors;
 use crate::options::{def_elems, server_config};
+use cdf_tables::catalogue::quote_literal;
+use cdf_tables::options::get as option;
 
 /// Marks roles this module created, so drop_user never drops anybody else.
 const ROLE_COMMENT_PREFIX: &str = "cdf_fdw: login created by cdf.create_user for server ";
@@ -75,10 +77,6 @@ fn run_formatted(template: &str, args: &[&str]) {
         .flatten()
         .unwrap_or_else(|| errors::raise(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, "could not build a statement".into(), None));
     Spi::run(&statement).unwrap_or_else(|e| errors::raise(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, e.to_string(), None));
-}
-
-fn quote_literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
 }
 
 /// A random password of 32 letters and digits, from the kernel's CSPRNG.
@@ -342,7 +340,7 @@ pub fn rotate_secret(username: &str, client_secret: &str) {
     require_user_admin(&server_name, &server);
     // The catalog, not pg_user_mappings: that view hides options from the server's owner.
     let mapping = user_mapping_options(username, &server);
-    let Some(client_id) = crate::options::get_option(&mapping, "client_id") else {
+    let Some(client_id) = option(&mapping, "client_id").map(str::to_string) else {
         errors::raise(
             PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
             format!("the user mapping of role \"{username}\" for server \"{server_name}\" has no client_id"),
@@ -351,7 +349,7 @@ pub fn rotate_secret(username: &str, client_secret: &str) {
     };
     let credentials = Credentials { client_id, client_secret: client_secret.to_string() };
     check_credentials(&server_name, &server, &credentials);
-    let verb = if crate::options::get_option(&mapping, "client_secret").is_some() { "SET" } else { "ADD" };
+    let verb = if option(&mapping, "client_secret").is_some() { "SET" } else { "ADD" };
     run_formatted(
         &format!("ALTER USER MAPPING FOR %I SERVER %I OPTIONS ({verb} client_secret %L)"),
         &[username, &server_name, client_secret],

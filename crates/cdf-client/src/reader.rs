@@ -34,7 +34,6 @@ enum Step {
 pub struct Reader {
     resource: &'static Resource,
     steps: VecDeque<Step>,
-    pub requests_sent: u64,
 }
 
 fn cursor_of(json: &Json) -> Option<String> {
@@ -92,7 +91,7 @@ impl Reader {
                 }
             }
         }
-        Reader { resource, steps, requests_sent: 0 }
+        Reader { resource, steps }
     }
 
     /// The next page of rows; `None` when the plan is exhausted. Pages may be empty.
@@ -100,7 +99,6 @@ impl Reader {
         let Some(step) = self.steps.pop_front() else {
             return Ok(None);
         };
-        self.requests_sent += 1;
         let path = self.resource.api_path;
         let rows = match step {
             Step::ItemsList { cursor } => {

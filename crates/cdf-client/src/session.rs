@@ -96,8 +96,6 @@ pub struct Session {
     credentials: Credentials,
     token: Option<CachedToken>,
     pub retry: RetryPolicy,
-    /// Counts requests sent, for EXPLAIN ANALYZE-style reporting and tests.
-    pub requests_sent: u64,
 }
 
 /// The HTTP client. `ca_file` adds a private CA (PEM bundle) to the built-in web roots; either
@@ -129,7 +127,7 @@ pub fn new_http_client(ca_file: Option<&str>) -> Result<reqwest::Client, CdfErro
 
 impl Session {
     pub fn new(server: ServerConfig, credentials: Credentials) -> Session {
-        Session { server, credentials, token: None, retry: RetryPolicy::default(), requests_sent: 0 }
+        Session { server, credentials, token: None, retry: RetryPolicy::default() }
     }
 
     pub fn credentials(&self) -> &Credentials {
@@ -236,12 +234,25 @@ impl Session {
         idempotency: Idempotency,
     ) -> Result<ApiResponse, CdfError> {
         let url = self.api_url(path);
+        self.request_url(http, method, &url, query, body, idempotency).await
+    }
+
+    /// `request` for a full URL (also outside the project, like `token/inspect`).
+    async fn request_url(
+        &mut self,
+        http: &reqwest::Client,
+        method: Method,
+        url: &str,
+        query: &[(&str, String)],
+        body: Option<Vec<u8>>,
+        idempotency: Idempotency,
+    ) -> Result<ApiResponse, CdfError> {
         let mut attempt: u32 = 0;
         let mut refreshed_after_401 = false;
         loop {
             let token = self.token(http).await?;
             let mut req = http
-                .request(method.clone(), &url)
+                .request(method.clone(), url)
                 .bearer_auth(&token)
                 .header("cdf-version", "20230101")
                 .header("x-cdp-app", "cdf_fdw")
@@ -249,7 +260,6 @@ impl Session {
             if let Some(b) = &body {
                 req = req.header("content-type", "application/json").body(b.clone());
             }
-            self.requests_sent += 1;
             let outcome = req.send().await;
             let retry_after;
             match outcome {
@@ -328,22 +338,8 @@ impl Session {
 
     /// `GET /api/v1/token/inspect`: who the credentials are and what they may do.
     pub async fn inspect_token(&mut self, http: &reqwest::Client) -> Result<Json, CdfError> {
-        let token = self.token(http).await?;
         let url = format!("{}/api/v1/token/inspect", self.server.base_url.trim_end_matches('/'));
-        let resp = http
-            .get(&url)
-            .bearer_auth(&token)
-            .header("cdf-version", "20230101")
-            .send()
-            .await
-            .map_err(|e| CdfError::Network { message: describe_reqwest_error(&e) })?;
-        let status = resp.status().as_u16();
-        let request_id = resp.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
-        let body = resp.bytes().await.map_err(|e| CdfError::Network { message: describe_reqwest_error(&e) })?;
-        if !(200..300).contains(&status) {
-            return Err(CdfError::from_response(status, &body, request_id));
-        }
-        ApiResponse { status, body: body.to_vec(), request_id }.json()
+        self.request_url(http, Method::GET, &url, &[], None, Idempotency::Idempotent).await?.json()
     }
 
     /// Fetches a token now, to check credentials.

@@ -47,6 +47,18 @@ enum GroupKey {
 
 type PendingItem = Map<String, Json>;
 
+/// `{"items": [...]}` serialized straight from the buffered items, without copying them.
+#[derive(serde::Serialize)]
+struct ItemsBody<'a> {
+    items: &'a [PendingItem],
+}
+
+impl ItemsBody<'_> {
+    fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("serializing JSON cannot fail")
+    }
+}
+
 pub struct TableWriter {
     resource: &'static Resource,
     mode: InsertMode,
@@ -59,33 +71,32 @@ pub struct TableWriter {
     buffered_values: usize,
     /// Rows CDF accepted (created, updated or overwritten) so far.
     pub rows_written: u64,
-    /// Rows left out because they existed already (insert_mode ignore).
-    pub rows_skipped: u64,
-    pub requests_sent: u64,
 }
 
 impl TableWriter {
-    pub fn new(resource: &'static Resource, mode: InsertMode) -> TableWriter {
-        // Without an update endpoint an upsert of items cannot update; duplicates are then
-        // errors. (For RAW databases and tables an existing one is what an upsert wants.)
+    /// The insert mode a resource can honour: without an update endpoint an upsert of items
+    /// cannot update, so duplicates are then errors. (For RAW databases and tables an existing
+    /// one is what an upsert wants.)
+    pub fn effective_mode(resource: &Resource, mode: InsertMode) -> InsertMode {
         let items_without_update = matches!(resource.write, WriteKind::Items { .. }) && !resource.supports_update;
-        let mode = if mode == InsertMode::Upsert && items_without_update { InsertMode::Create } else { mode };
+        if mode == InsertMode::Upsert && items_without_update {
+            InsertMode::Create
+        } else {
+            mode
+        }
+    }
+
+    pub fn new(resource: &'static Resource, mode: InsertMode) -> TableWriter {
         TableWriter {
             resource,
-            mode,
+            mode: Self::effective_mode(resource, mode),
             items: Vec::new(),
             groups: Vec::new(),
             group_index: HashMap::new(),
             buffered_rows: 0,
             buffered_values: 0,
             rows_written: 0,
-            rows_skipped: 0,
-            requests_sent: 0,
         }
-    }
-
-    pub fn mode(&self) -> InsertMode {
-        self.mode
     }
 
     /// Rows per request at this endpoint, for EXPLAIN and the batch-insert size.
@@ -192,9 +203,11 @@ impl TableWriter {
         let resource = self.resource;
         match resource.write {
             WriteKind::Items { max_items } => {
-                let items = std::mem::take(&mut self.items);
-                for chunk in items.chunks(max_items) {
-                    self.create_items(session, http, resource.api_path, chunk.to_vec()).await?;
+                let mut items = std::mem::take(&mut self.items);
+                while !items.is_empty() {
+                    let rest = items.split_off(items.len().min(max_items));
+                    self.create_items(session, http, resource.api_path, items).await?;
+                    items = rest;
                 }
             }
             WriteKind::RawDatabases => {
@@ -206,8 +219,9 @@ impl TableWriter {
             }
             WriteKind::File => {
                 let items = std::mem::take(&mut self.items);
+                // One per request; `overwrite=true` makes it an upsert by external id.
                 for item in items {
-                    self.create_file(session, http, item).await?;
+                    self.write_returning(session, http, item).await?;
                 }
             }
             WriteKind::RawTables => {
@@ -270,7 +284,7 @@ impl TableWriter {
         Ok(())
     }
 
-    /// Writes one item at once and returns the object CDF holds afterwards, for RETURNING:
+    /// Writes one item at once (RETURNING, files) and returns the object CDF holds afterwards:
     /// created, or updated (upsert), or `None` when skipped as existing (ignore).
     pub async fn write_returning(
         &mut self,
@@ -283,7 +297,6 @@ impl TableWriter {
             obj.as_object().cloned()
         };
         let path = self.resource.api_path;
-        self.requests_sent += 1;
         let created = match self.resource.write {
             WriteKind::File => {
                 let overwrite = (self.mode == InsertMode::Upsert).to_string();
@@ -299,11 +312,9 @@ impl TableWriter {
         let response = match created {
             Ok(r) => r,
             Err(CdfError::Api { status: 409, .. }) if self.mode == InsertMode::Ignore => {
-                self.rows_skipped += 1;
                 return Ok(None);
             }
             Err(CdfError::Api { status: 409, .. }) if self.mode == InsertMode::Upsert && item.contains_key("externalId") => {
-                self.requests_sent += 1;
                 let body = json!({ "items": [update_patch(&item)] });
                 match session.post_json(http, &format!("{path}/update"), &[], &body, Idempotency::Idempotent).await {
                     Ok(r) => r,
@@ -334,7 +345,6 @@ impl TableWriter {
         idempotency: Idempotency,
         rows: usize,
     ) -> Result<(), WriteError> {
-        self.requests_sent += 1;
         match session.request(http, reqwest::Method::POST, path, query, Some(body), idempotency).await {
             Ok(_) => {
                 self.rows_written += rows as u64;
@@ -358,8 +368,7 @@ impl TableWriter {
             if chunk.is_empty() {
                 return Ok(());
             }
-            let body = json!({ "items": chunk.iter().map(|i| Json::Object(i.clone())).collect::<Vec<_>>() });
-            self.requests_sent += 1;
+            let body = ItemsBody { items: &chunk }.to_bytes();
             // A resent create is harmless when a duplicate answer leads to update or skip, which
             // needs every item to carry an external id.
             let all_keyed = chunk.iter().all(|i| i.contains_key("externalId"));
@@ -368,7 +377,7 @@ impl TableWriter {
             } else {
                 Idempotency::NotIdempotent
             };
-            let err = match session.post_json(http, path, &[], &body, idempotency).await {
+            let err = match session.request(http, reqwest::Method::POST, path, &[], Some(body), idempotency).await {
                 Ok(_) => {
                     self.rows_written += chunk.len() as u64;
                     return Ok(());
@@ -385,14 +394,12 @@ impl TableWriter {
             if dups.is_empty() {
                 return Err(self.fail(err, rest.len()));
             }
-            match self.mode {
-                InsertMode::Ignore => self.rows_skipped += dups.len() as u64,
-                _ => {
-                    let updates: Vec<Json> = dups.iter().map(update_patch).collect();
-                    let n = updates.len();
-                    let body = json!({ "items": updates });
-                    self.send(session, http, &format!("{path}/update"), &[], body.to_string().into_bytes(), Idempotency::Idempotent, n).await?;
-                }
+            // Ignore skips the existing rows; upsert updates them.
+            if self.mode == InsertMode::Upsert {
+                let updates: Vec<Json> = dups.iter().map(update_patch).collect();
+                let n = updates.len();
+                let body = json!({ "items": updates });
+                self.send(session, http, &format!("{path}/update"), &[], body.to_string().into_bytes(), Idempotency::Idempotent, n).await?;
             }
             chunk = rest;
         }
@@ -422,7 +429,6 @@ impl TableWriter {
                 return Ok(());
             }
             let body = json!({ "items": pending });
-            self.requests_sent += 1;
             match session.post_json(http, &path, query, &body, Idempotency::NotIdempotent).await {
                 Ok(_) => {
                     self.rows_written += pending.len() as u64;
@@ -448,26 +454,6 @@ impl TableWriter {
         Ok(())
     }
 
-    /// Files are created one per request; `overwrite=true` makes it an upsert by external id.
-    async fn create_file(&mut self, session: &mut Session, http: &reqwest::Client, item: Map<String, Json>) -> Result<(), WriteError> {
-        let overwrite = self.mode == InsertMode::Upsert;
-        let body = Json::Object(item);
-        self.requests_sent += 1;
-        match session
-            .post_json(http, "files", &[("overwrite", overwrite.to_string())], &body, Idempotency::NotIdempotent)
-            .await
-        {
-            Ok(_) => {
-                self.rows_written += 1;
-                Ok(())
-            }
-            Err(CdfError::Api { status: 409, .. }) if self.mode == InsertMode::Ignore => {
-                self.rows_skipped += 1;
-                Ok(())
-            }
-            Err(e) => Err(self.fail(e, 1)),
-        }
-    }
 }
 
 fn duplicated_external_ids(duplicated: &[Json]) -> HashSet<String> {
@@ -591,10 +577,10 @@ mod tests {
 
     #[test]
     fn labels_cannot_upsert_so_duplicates_stay_errors() {
-        let w = TableWriter::new(resource("labels").unwrap(), InsertMode::Upsert);
-        assert_eq!(w.mode(), InsertMode::Create);
-        let w = TableWriter::new(resource("labels").unwrap(), InsertMode::Ignore);
-        assert_eq!(w.mode(), InsertMode::Ignore);
+        let labels = resource("labels").unwrap();
+        assert_eq!(TableWriter::effective_mode(labels, InsertMode::Upsert), InsertMode::Create);
+        assert_eq!(TableWriter::effective_mode(labels, InsertMode::Ignore), InsertMode::Ignore);
+        assert_eq!(TableWriter::effective_mode(resource("raw_databases").unwrap(), InsertMode::Upsert), InsertMode::Upsert);
     }
 }
 
