@@ -38,7 +38,10 @@ impl Blocker<'_> {
     }
 }
 
-fn with_backend<T>(ca_file: &Option<String>, op: impl FnOnce(&Runtime, &reqwest::Client, &mut HashMap<pg_sys::Oid, Session>) -> T) -> T {
+fn with_backend<T>(
+    ca_file: &Option<String>,
+    op: impl FnOnce(&Runtime, &reqwest::Client, &mut HashMap<pg_sys::Oid, Session>) -> T,
+) -> T {
     BACKEND.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
@@ -58,15 +61,12 @@ fn with_backend<T>(ca_file: &Option<String>, op: impl FnOnce(&Runtime, &reqwest:
 }
 
 /// Gives `op` the session of `ctx`'s user mapping, the shared HTTP client and a blocker.
-pub fn with_session<T>(
-    ctx: &TableContext,
-    op: impl FnOnce(&mut Session, &reqwest::Client, &Blocker) -> T,
-) -> T {
+pub fn with_session<T>(ctx: &TableContext, op: impl FnOnce(&mut Session, &reqwest::Client, &Blocker) -> T) -> T {
     with_backend(&ctx.server.ca_file, |runtime, http, sessions| {
         // ALTER SERVER / USER MAPPING may change options between statements: start afresh then.
-        let stale = sessions.get(&ctx.user_mapping_oid).is_some_and(|s| {
-            s.server != ctx.server || s.credentials() != &ctx.credentials
-        });
+        let stale = sessions
+            .get(&ctx.user_mapping_oid)
+            .is_some_and(|s| s.server != ctx.server || s.credentials() != &ctx.credentials);
         if stale {
             sessions.remove(&ctx.user_mapping_oid);
         }

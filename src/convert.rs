@@ -8,7 +8,10 @@ use pgrx::{Json, JsonB};
 
 /// Whether a PostgreSQL column type can carry a catalogue column's values.
 pub fn type_fits(column: ColumnType, typoid: pg_sys::Oid) -> bool {
-    use pg_sys::{BOOLOID, BPCHAROID, FLOAT4OID, FLOAT8OID, INT2OID, INT4ARRAYOID, INT4OID, INT8ARRAYOID, INT8OID, JSONBOID, JSONOID, TEXTARRAYOID, TEXTOID, TIMESTAMPTZOID, VARCHARARRAYOID, VARCHAROID};
+    use pg_sys::{
+        BOOLOID, BPCHAROID, FLOAT4OID, FLOAT8OID, INT2OID, INT4ARRAYOID, INT4OID, INT8ARRAYOID, INT8OID, JSONBOID,
+        JSONOID, TEXTARRAYOID, TEXTOID, TIMESTAMPTZOID, VARCHARARRAYOID, VARCHAROID,
+    };
     match column {
         ColumnType::BigInt => [INT8OID, INT4OID, INT2OID].contains(&typoid),
         ColumnType::BigIntArray => [INT8ARRAYOID, INT4ARRAYOID].contains(&typoid),
@@ -26,7 +29,10 @@ pub fn type_fits(column: ColumnType, typoid: pg_sys::Oid) -> bool {
 /// # Safety
 /// `datum` must be a valid Datum of type `typoid`.
 pub unsafe fn datum_to_value(datum: pg_sys::Datum, typoid: pg_sys::Oid) -> Result<Value, String> {
-    use pg_sys::{BOOLOID, BPCHAROID, FLOAT4OID, FLOAT8OID, INT2OID, INT4ARRAYOID, INT4OID, INT8ARRAYOID, INT8OID, JSONBOID, JSONOID, TEXTARRAYOID, TEXTOID, TIMESTAMPTZOID, VARCHARARRAYOID, VARCHAROID};
+    use pg_sys::{
+        BOOLOID, BPCHAROID, FLOAT4OID, FLOAT8OID, INT2OID, INT4ARRAYOID, INT4OID, INT8ARRAYOID, INT8OID, JSONBOID,
+        JSONOID, TEXTARRAYOID, TEXTOID, TIMESTAMPTZOID, VARCHARARRAYOID, VARCHAROID,
+    };
     let v = match typoid {
         INT8OID => Value::Int(i64::from_datum(datum, false).unwrap_or_default()),
         INT4OID => Value::Int(i32::from_datum(datum, false).unwrap_or_default() as i64),
@@ -91,11 +97,9 @@ pub fn value_to_datum(value: Value, typoid: pg_sys::Oid) -> Option<pg_sys::Datum
             _ => Json(v).into_datum(),
         },
         Value::IntArray(xs) => match typoid {
-            INT4ARRAYOID => xs
-                .into_iter()
-                .map(|x| x.and_then(|v| i32::try_from(v).ok()))
-                .collect::<Vec<Option<i32>>>()
-                .into_datum(),
+            INT4ARRAYOID => {
+                xs.into_iter().map(|x| x.and_then(|v| i32::try_from(v).ok())).collect::<Vec<Option<i32>>>().into_datum()
+            }
             _ => xs.into_datum(),
         },
         Value::TextArray(xs) => xs.into_datum(),

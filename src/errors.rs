@@ -2,8 +2,8 @@
 
 use cdf_client::{CdfError, WriteError};
 use cdf_tables::{ValueError, ValueErrorKind};
-use pgrx::prelude::*;
 use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::prelude::*;
 
 fn sqlstate_of(e: &CdfError) -> PgSqlErrorCode {
     match e {
@@ -37,7 +37,9 @@ pub fn raise_cdf(e: &CdfError, context: Option<&str>) -> ! {
         report = report.set_detail(d);
     }
     if let CdfError::Api { status: 403, .. } = e {
-        report = report.set_hint("The CDF identity of this user mapping lacks a capability; ask the CDF admin to add it to its group.");
+        report = report.set_hint(
+            "The CDF identity of this user mapping lacks a capability; ask the CDF admin to add it to its group.",
+        );
     }
     report.report(PgLogLevel::ERROR);
     unreachable!()
@@ -61,7 +63,9 @@ pub fn raise_write(e: &WriteError, table: &str) -> ! {
     )
     .set_detail(detail.join("\n"));
     if let CdfError::Api { status: 403, .. } = e.error {
-        report = report.set_hint("The CDF identity of this user mapping lacks a capability; ask the CDF admin to add it to its group.");
+        report = report.set_hint(
+            "The CDF identity of this user mapping lacks a capability; ask the CDF admin to add it to its group.",
+        );
     }
     report.report(PgLogLevel::ERROR);
     unreachable!()

@@ -18,7 +18,9 @@ pgrx::pg_module_magic!();
 
 /// `cdf_fdw.allowed_urls`: URL patterns non-superusers may point servers at (SSRF guard).
 pub static ALLOWED_URLS: pgrx::GucSetting<Option<std::ffi::CString>> =
-    pgrx::GucSetting::<Option<std::ffi::CString>>::new(Some(c"https://*.cognitedata.com/, https://login.microsoftonline.com/"));
+    pgrx::GucSetting::<Option<std::ffi::CString>>::new(Some(
+        c"https://*.cognitedata.com/, https://login.microsoftonline.com/",
+    ));
 
 /// Registers settings only; the runtime and HTTP client are created lazily in each backend.
 #[pg_guard]

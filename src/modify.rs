@@ -9,8 +9,8 @@ use std::ffi::c_int;
 use std::ffi::{CStr, CString};
 
 use cdf_client::{ChangeWriter, TableWriter, WriteError};
-use cdf_tables::{delete_change, identity_columns, row_to_write, update_changes, Column, InsertMode, Value};
 use cdf_tables::writes as cdf_row;
+use cdf_tables::{delete_change, identity_columns, row_to_write, update_changes, Column, InsertMode, Value};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::{PgList, PgMemoryContexts, PgTupleDesc};
@@ -36,7 +36,11 @@ pub unsafe fn bind_columns(rel: pg_sys::Relation, ctx: &TableContext) -> Vec<Bin
 }
 
 /// As `bind_columns`, from the resource and table name alone (no server or user mapping).
-pub unsafe fn bind_resource_columns(rel: pg_sys::Relation, resource: &'static cdf_tables::Resource, table_name: &str) -> Vec<Binding> {
+pub unsafe fn bind_resource_columns(
+    rel: pg_sys::Relation,
+    resource: &'static cdf_tables::Resource,
+    table_name: &str,
+) -> Vec<Binding> {
     let tupdesc = PgTupleDesc::from_pg_unchecked((*rel).rd_att);
     let mut bindings = Vec::with_capacity(tupdesc.len());
     for (attidx, attr) in tupdesc.iter().enumerate() {
@@ -73,7 +77,11 @@ pub unsafe fn bind_resource_columns(rel: pg_sys::Relation, resource: &'static cd
 }
 
 /// Stores a CDF object (API field names; addresses under column names) as the slot's row.
-pub unsafe fn store_row(slot: *mut pg_sys::TupleTableSlot, bindings: &[Binding], row: &serde_json::Map<String, serde_json::Value>) {
+pub unsafe fn store_row(
+    slot: *mut pg_sys::TupleTableSlot,
+    bindings: &[Binding],
+    row: &serde_json::Map<String, serde_json::Value>,
+) {
     pg_sys::ExecClearTuple(slot);
     let natts = (*(*slot).tts_tupleDescriptor).natts as usize;
     let values = std::slice::from_raw_parts_mut((*slot).tts_values, natts);
@@ -152,7 +160,9 @@ impl InsertState {
         if self.returning {
             let cdf_row::WriteRow::Item(item) = write else { unreachable!("returns_objects covers items only") };
             let InsertState { ctx, writer, .. } = self;
-            let result = backend::with_session(ctx, |session, http, io| io.block_on(writer.write_returning(session, http, item)));
+            let result = backend::with_session(ctx, |session, http, io| {
+                io.block_on(writer.write_returning(session, http, item))
+            });
             return match result {
                 Ok(Some(object)) => {
                     store_row(slot, &self.bindings, &object);
@@ -282,7 +292,11 @@ unsafe fn attribute_names(rel: pg_sys::Relation) -> Vec<(pg_sys::AttrNumber, Str
         .collect()
 }
 
-unsafe fn identity_of(rel: pg_sys::Relation, table: &str, resource: &'static cdf_tables::Resource) -> Vec<&'static str> {
+unsafe fn identity_of(
+    rel: pg_sys::Relation,
+    table: &str,
+    resource: &'static cdf_tables::Resource,
+) -> Vec<&'static str> {
     let names = attribute_names(rel);
     let present: Vec<&str> = names.iter().map(|(_, n)| n.as_str()).collect();
     identity_columns(resource, &present).unwrap_or_else(|| {
@@ -308,14 +322,7 @@ pub unsafe extern "C-unwind" fn add_foreign_update_targets(
     for column in identity_of(target_relation, &table, resource) {
         let (attno, _) = names.iter().find(|(_, n)| n == column).expect("identity columns exist");
         let attr = PgTupleDesc::from_pg_unchecked(tupdesc).get(*attno as usize - 1).copied().expect("attribute");
-        let var = pg_sys::makeVar(
-            rtindex as _,
-            *attno,
-            attr.atttypid,
-            attr.atttypmod,
-            attr.attcollation,
-            0,
-        );
+        let var = pg_sys::makeVar(rtindex as _, *attno, attr.atttypid, attr.atttypmod, attr.attcollation, 0);
         let junk = identity_junk_name(column);
         pg_sys::add_row_identity_var(root, var, rtindex, pg_sys::pstrdup(junk.as_ptr()));
     }
@@ -335,7 +342,9 @@ pub unsafe extern "C-unwind" fn plan_foreign_modify(
             PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
             format!("CDF does not support {what} on {} (table \"{table}\")", resource.table),
             Some(match what {
-                "UPDATE" => "Its objects cannot be changed once created; DELETE and INSERT again where CDF allows it.".into(),
+                "UPDATE" => {
+                    "Its objects cannot be changed once created; DELETE and INSERT again where CDF allows it.".into()
+                }
                 _ => "CDF has no delete endpoint for this resource.".into(),
             }),
         )
@@ -543,6 +552,11 @@ pub unsafe extern "C-unwind" fn explain_foreign_modify(
     let endpoint = std::ffi::CString::new(TableWriter::endpoint(ctx.resource)).unwrap();
     let mode = std::ffi::CString::new(format!("{mode:?}").to_lowercase()).unwrap();
     pg_sys::ExplainPropertyText(c"CDF Endpoint".as_ptr(), endpoint.as_ptr(), es);
-    pg_sys::ExplainPropertyInteger(c"Rows per Request".as_ptr(), std::ptr::null(), TableWriter::rows_per_request(ctx.resource) as i64, es);
+    pg_sys::ExplainPropertyInteger(
+        c"Rows per Request".as_ptr(),
+        std::ptr::null(),
+        TableWriter::rows_per_request(ctx.resource) as i64,
+        es,
+    );
     pg_sys::ExplainPropertyText(c"Insert Mode".as_ptr(), mode.as_ptr(), es);
 }

@@ -6,8 +6,8 @@ use cdf_client::{Credentials, ServerConfig};
 use cdf_tables::options::{self as opts, OptionErrorKind, OptionTarget};
 use cdf_tables::{InsertMode, Resource};
 use pgrx::pg_sys;
-use pgrx::prelude::*;
 use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::prelude::*;
 use pgrx::PgList;
 
 /// Everything a scan or modify needs to know about one foreign table.
@@ -89,10 +89,7 @@ pub fn server_config(server_name: &str, server_options: &[(String, String)]) -> 
 
 /// The current role and the DBA's `cdf_fdw.allowed_urls`.
 pub fn url_policy() -> opts::UrlPolicy {
-    let allowed = crate::ALLOWED_URLS
-        .get()
-        .map(|c| c.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let allowed = crate::ALLOWED_URLS.get().map(|c| c.to_string_lossy().into_owned()).unwrap_or_default();
     opts::UrlPolicy {
         is_superuser: unsafe { pg_sys::superuser() },
         allowed_urls: allowed.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect(),
@@ -148,11 +145,10 @@ pub fn table_context(relid: pg_sys::Oid) -> TableContext {
         let server_options = def_elems((*server).options);
         let (resource, table_name) = table_resource(relid);
 
-        let (user_mapping_oid, mapping_options) =
-            user_mapping((*table).serverid, &server_name);
+        let (user_mapping_oid, mapping_options) = user_mapping((*table).serverid, &server_name);
 
-        let mode_option = opts::get(&table_options, "insert_mode")
-            .or_else(|| opts::get(&server_options, "insert_mode"));
+        let mode_option =
+            opts::get(&table_options, "insert_mode").or_else(|| opts::get(&server_options, "insert_mode"));
         let insert_mode = mode_option.and_then(InsertMode::parse).unwrap_or(InsertMode::Upsert);
 
         let config = server_config(&server_name, &server_options);

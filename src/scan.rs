@@ -45,14 +45,17 @@ impl ScanState {
                 Value::Null
             } else {
                 datum_to_value(datum, *typoid).unwrap_or_else(|m| {
-                    errors::raise(PgSqlErrorCode::ERRCODE_FDW_INVALID_DATA_TYPE, format!("condition on \"{column}\": {m}"), None)
+                    errors::raise(
+                        PgSqlErrorCode::ERRCODE_FDW_INVALID_DATA_TYPE,
+                        format!("condition on \"{column}\": {m}"),
+                        None,
+                    )
                 })
             };
             quals.push(PushedQual { column: column.clone(), op: *op, value });
         }
-        let plan = plan_read(self.ctx.resource, &quals).unwrap_or_else(|m| {
-            errors::raise(PgSqlErrorCode::ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED, m, None)
-        });
+        let plan = plan_read(self.ctx.resource, &quals)
+            .unwrap_or_else(|m| errors::raise(PgSqlErrorCode::ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED, m, None));
         self.reader = Some(Reader::new(self.ctx.resource, plan));
         self.page.clear();
     }
@@ -90,7 +93,8 @@ unsafe fn scanned_column(node: *mut pg_sys::Node, relid: pg_sys::Index) -> Optio
         return None;
     }
     let var = node as *mut pg_sys::Var;
-    ((*var).varno as pg_sys::Index == relid && (*var).varlevelsup == 0 && (*var).varattno > 0).then_some((*var).varattno)
+    ((*var).varno as pg_sys::Index == relid && (*var).varlevelsup == 0 && (*var).varattno > 0)
+        .then_some((*var).varattno)
 }
 
 /// An expression whose value is known when the scan starts: no columns, nothing volatile.
@@ -217,7 +221,10 @@ pub unsafe extern "C-unwind" fn get_foreign_plan(
     if !requirements_met(resource, &present) {
         errors::raise(
             PgSqlErrorCode::ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED,
-            format!("cannot read CDF table \"{table_name}\" without a condition: {}", requirement_message(resource).unwrap_or_default()),
+            format!(
+                "cannot read CDF table \"{table_name}\" without a condition: {}",
+                requirement_message(resource).unwrap_or_default()
+            ),
             Some("CDF cannot list every series or RAW table at once; add the condition to the WHERE clause.".into()),
         );
     }
@@ -235,7 +242,10 @@ pub unsafe extern "C-unwind" fn get_foreign_plan(
 }
 
 #[pg_guard]
-pub unsafe extern "C-unwind" fn explain_foreign_scan(node: *mut pg_sys::ForeignScanState, es: *mut pg_sys::ExplainState) {
+pub unsafe extern "C-unwind" fn explain_foreign_scan(
+    node: *mut pg_sys::ForeignScanState,
+    es: *mut pg_sys::ExplainState,
+) {
     let rel = (*node).ss.ss_currentRelation;
     let (resource, _) = table_resource((*rel).rd_id);
     let plan = (*node).ss.ps.plan as *mut pg_sys::ForeignScan;
@@ -278,7 +288,9 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignSca
 }
 
 #[pg_guard]
-pub unsafe extern "C-unwind" fn iterate_foreign_scan(node: *mut pg_sys::ForeignScanState) -> *mut pg_sys::TupleTableSlot {
+pub unsafe extern "C-unwind" fn iterate_foreign_scan(
+    node: *mut pg_sys::ForeignScanState,
+) -> *mut pg_sys::TupleTableSlot {
     let slot = (*node).ss.ss_ScanTupleSlot;
     pg_sys::ExecClearTuple(slot);
     let Some(state) = ((*node).fdw_state as *mut ScanState).as_mut() else {

@@ -72,10 +72,9 @@ fn run_formatted(template: &str, args: &[&str]) {
     let placeholders: Vec<String> = (1..=args.len()).map(|i| format!("${i}")).collect();
     let sql = format!("SELECT format({}, {})", quote_literal(template), placeholders.join(", "));
     let datums: Vec<pgrx::datum::DatumWithOid> = args.iter().map(|a| (*a).into()).collect();
-    let statement: String = Spi::get_one_with_args(&sql, &datums)
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| errors::raise(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, "could not build a statement".into(), None));
+    let statement: String = Spi::get_one_with_args(&sql, &datums).ok().flatten().unwrap_or_else(|| {
+        errors::raise(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, "could not build a statement".into(), None)
+    });
     Spi::run(&statement).unwrap_or_else(|e| errors::raise(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, e.to_string(), None));
 }
 
@@ -111,7 +110,9 @@ struct ServerInfo {
 }
 
 fn cdf_server(name: &str) -> ServerInfo {
-    let cname = CString::new(name).unwrap_or_else(|_| errors::raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, "bad server name".into(), None));
+    let cname = CString::new(name).unwrap_or_else(|_| {
+        errors::raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, "bad server name".into(), None)
+    });
     unsafe {
         let server = pg_sys::GetForeignServerByName(cname.as_ptr(), true);
         if server.is_null() {
@@ -119,7 +120,11 @@ fn cdf_server(name: &str) -> ServerInfo {
         }
         let fdw = pg_sys::GetForeignDataWrapper((*server).fdwid);
         if CStr::from_ptr((*fdw).fdwname).to_bytes() != b"cdf_fdw" {
-            errors::raise(PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE, format!("server \"{name}\" is not a cdf_fdw server"), None);
+            errors::raise(
+                PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
+                format!("server \"{name}\" is not a cdf_fdw server"),
+                None,
+            );
         }
         ServerInfo { oid: (*server).serverid, owner: (*server).owner, options: def_elems((*server).options) }
     }
@@ -127,10 +132,9 @@ fn cdf_server(name: &str) -> ServerInfo {
 
 /// Only a role that may create roles and owns the server (or a superuser) may hand out logins.
 fn require_user_admin(server_name: &str, server: &ServerInfo) {
-    let (superuser, createrole) = Spi::get_two::<bool, bool>(
-        "SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = current_user",
-    )
-    .unwrap_or((None, None));
+    let (superuser, createrole) =
+        Spi::get_two::<bool, bool>("SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = current_user")
+            .unwrap_or((None, None));
     let superuser = superuser.unwrap_or(false);
     if !superuser && !createrole.unwrap_or(false) {
         deny(
@@ -166,7 +170,10 @@ fn check_credentials(server_name: &str, server: &ServerInfo, credentials: &Crede
     };
     if !has_project(&inspect, &config.project) {
         deny(
-            format!("the CDF identity of client \"{}\" has no access to project \"{}\"", credentials.client_id, config.project),
+            format!(
+                "the CDF identity of client \"{}\" has no access to project \"{}\"",
+                credentials.client_id, config.project
+            ),
             Some("Add the app's Entra ID group to a CDF group of that project.".into()),
         );
     }
@@ -218,7 +225,8 @@ fn server_tables(server: &ServerInfo) -> Vec<ServerTable> {
 
 /// Fails before anything is created when the caller cannot grant on the server's tables.
 fn require_grant_rights(tables: &[ServerTable]) {
-    let blocked: Vec<String> = tables.iter().filter(|t| !t.can_grant).map(|t| format!("{}.{}", t.schema, t.table)).collect();
+    let blocked: Vec<String> =
+        tables.iter().filter(|t| !t.can_grant).map(|t| format!("{}.{}", t.schema, t.table)).collect();
     if !blocked.is_empty() {
         deny(
             format!("cannot grant on the server's foreign tables {}: they or their schema belong to another role", blocked.join(", ")),
@@ -309,7 +317,10 @@ fn require_created_user(username: &str) -> String {
         Some(server) => server.to_string(),
         None => deny(
             format!("role \"{username}\" was not created by cdf.create_user"),
-            Some("cdf.drop_user, cdf.rotate_secret and cdf.reset_password only manage logins that cdf.create_user made.".into()),
+            Some(
+                "cdf.drop_user, cdf.rotate_secret and cdf.reset_password only manage logins that cdf.create_user made."
+                    .into(),
+            ),
         ),
     }
 }

@@ -7,13 +7,7 @@ use serde_json::Value as Json;
 #[derive(Debug, Clone, PartialEq)]
 pub enum CdfError {
     /// CDF answered with an error body `{"error": {...}}`.
-    Api {
-        status: u16,
-        message: String,
-        missing: Vec<Json>,
-        duplicated: Vec<Json>,
-        request_id: Option<String>,
-    },
+    Api { status: u16, message: String, missing: Vec<Json>, duplicated: Vec<Json>, request_id: Option<String> },
     /// The identity provider refused the client credentials, or answered nonsense.
     Auth { message: String },
     /// The request never got an answer: connection, TLS, timeout.
@@ -25,9 +19,7 @@ pub enum CdfError {
 impl CdfError {
     pub fn request_id(&self) -> Option<&str> {
         match self {
-            CdfError::Api { request_id, .. } | CdfError::Protocol { request_id, .. } => {
-                request_id.as_deref()
-            }
+            CdfError::Api { request_id, .. } | CdfError::Protocol { request_id, .. } => request_id.as_deref(),
             _ => None,
         }
     }
@@ -43,13 +35,7 @@ impl CdfError {
     pub fn from_response(status: u16, body: &[u8], request_id: Option<String>) -> CdfError {
         let parsed: Option<Json> = serde_json::from_slice(body).ok();
         let error = parsed.as_ref().and_then(|v| v.get("error"));
-        let list = |key: &str| {
-            error
-                .and_then(|e| e.get(key))
-                .and_then(|v| v.as_array())
-                .cloned()
-                .unwrap_or_default()
-        };
+        let list = |key: &str| error.and_then(|e| e.get(key)).and_then(|v| v.as_array()).cloned().unwrap_or_default();
         let message = match error.and_then(|e| e.get("message")).and_then(|m| m.as_str()) {
             Some(m) => m.to_string(),
             None => {
@@ -62,13 +48,7 @@ impl CdfError {
                 }
             }
         };
-        CdfError::Api {
-            status,
-            message,
-            missing: list("missing"),
-            duplicated: list("duplicated"),
-            request_id,
-        }
+        CdfError::Api { status, message, missing: list("missing"), duplicated: list("duplicated"), request_id }
     }
 }
 

@@ -9,8 +9,8 @@ pub mod session;
 pub mod writer;
 
 pub use error::CdfError;
+pub use reader::{Reader, Row};
+pub use reqwest;
 pub use runtime::Runtime;
 pub use session::{new_http_client, Credentials, Idempotency, ServerConfig, Session};
 pub use writer::{ChangeWriter, TableWriter, WriteError};
-pub use reqwest;
-pub use reader::{Reader, Row};

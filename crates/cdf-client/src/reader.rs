@@ -82,9 +82,15 @@ impl Reader {
                 }
             }
             ReadPlan::RawDatabases => steps.push_back(Step::RawDatabases { cursor: None, then_tables: false }),
-            ReadPlan::RawTables { database: Some(database) } => steps.push_back(Step::RawTables { database, cursor: None }),
-            ReadPlan::RawTables { database: None } => steps.push_back(Step::RawDatabases { cursor: None, then_tables: true }),
-            ReadPlan::RawRows { database, table, keys: None } => steps.push_back(Step::RawRows { database, table, cursor: None }),
+            ReadPlan::RawTables { database: Some(database) } => {
+                steps.push_back(Step::RawTables { database, cursor: None })
+            }
+            ReadPlan::RawTables { database: None } => {
+                steps.push_back(Step::RawDatabases { cursor: None, then_tables: true })
+            }
+            ReadPlan::RawRows { database, table, keys: None } => {
+                steps.push_back(Step::RawRows { database, table, cursor: None })
+            }
             ReadPlan::RawRows { database, table, keys: Some(keys) } => {
                 for key in keys {
                     steps.push_back(Step::RawRow { database: database.clone(), table: table.clone(), key });
@@ -95,25 +101,34 @@ impl Reader {
     }
 
     /// The next page of rows; `None` when the plan is exhausted. Pages may be empty.
-    pub async fn next_page(&mut self, session: &mut Session, http: &reqwest::Client) -> Result<Option<Vec<Row>>, CdfError> {
+    pub async fn next_page(
+        &mut self,
+        session: &mut Session,
+        http: &reqwest::Client,
+    ) -> Result<Option<Vec<Row>>, CdfError> {
         let Some(step) = self.steps.pop_front() else {
             return Ok(None);
         };
         let path = self.resource.api_path;
         let rows = match step {
             Step::ItemsList { cursor } => {
-                let json = post(session, http, format!("{path}/list"), with_cursor(json!({ "limit": ITEMS_PAGE }), &cursor)).await?;
+                let json =
+                    post(session, http, format!("{path}/list"), with_cursor(json!({ "limit": ITEMS_PAGE }), &cursor))
+                        .await?;
                 if let Some(c) = cursor_of(&json) {
                     self.steps.push_front(Step::ItemsList { cursor: Some(c) });
                 }
                 objects(items_of(&json))
             }
             Step::ItemsByIds { ids } => {
-                let json = post(session, http, format!("{path}/byids"), json!({ "items": ids, "ignoreUnknownIds": true })).await?;
+                let json =
+                    post(session, http, format!("{path}/byids"), json!({ "items": ids, "ignoreUnknownIds": true }))
+                        .await?;
                 objects(items_of(&json))
             }
             Step::Runs { external_id, cursor } => {
-                let body = with_cursor(json!({ "filter": { "externalId": external_id }, "limit": ITEMS_PAGE }), &cursor);
+                let body =
+                    with_cursor(json!({ "filter": { "externalId": external_id }, "limit": ITEMS_PAGE }), &cursor);
                 let json = post(session, http, "extpipes/runs/list".into(), body).await?;
                 if let Some(c) = cursor_of(&json) {
                     self.steps.push_front(Step::Runs { external_id: external_id.clone(), cursor: Some(c) });
@@ -132,7 +147,13 @@ impl Reader {
                 if let Some(c) = &cursor {
                     item.insert("cursor".into(), json!(c));
                 }
-                let json = post(session, http, "timeseries/data/list".into(), json!({ "items": [item], "ignoreUnknownIds": true })).await?;
+                let json = post(
+                    session,
+                    http,
+                    "timeseries/data/list".into(),
+                    json!({ "items": [item], "ignoreUnknownIds": true }),
+                )
+                .await?;
                 let mut rows = Vec::new();
                 for s in items_of(&json) {
                     if let Some(c) = cursor_of(&s) {
@@ -157,16 +178,24 @@ impl Reader {
                     body.insert("end".into(), json!(e));
                 }
                 body.insert("limit".into(), json!(ROWS_PAGE));
-                let json = post(session, http, "sequences/data/list".into(), with_cursor(Json::Object(body), &cursor)).await?;
+                let json =
+                    post(session, http, "sequences/data/list".into(), with_cursor(Json::Object(body), &cursor)).await?;
                 if let Some(c) = cursor_of(&json) {
-                    self.steps.push_front(Step::SequenceRows { sequence: sequence.clone(), start, end, cursor: Some(c) });
+                    self.steps.push_front(Step::SequenceRows {
+                        sequence: sequence.clone(),
+                        start,
+                        end,
+                        cursor: Some(c),
+                    });
                 }
                 let columns: Vec<String> = json
                     .get("columns")
                     .and_then(|c| c.as_array())
                     .map(|cs| {
                         cs.iter()
-                            .map(|c| c.get("externalId").and_then(|x| x.as_str()).or(c.as_str()).unwrap_or("").to_string())
+                            .map(|c| {
+                                c.get("externalId").and_then(|x| x.as_str()).or(c.as_str()).unwrap_or("").to_string()
+                            })
                             .collect()
                     })
                     .unwrap_or_default();
@@ -193,7 +222,10 @@ impl Reader {
                 if let Some(c) = &cursor {
                     query.push(("cursor", c.clone()));
                 }
-                let json = session.request(http, Method::GET, "raw/dbs", &query, None, Idempotency::Idempotent).await?.json()?;
+                let json = session
+                    .request(http, Method::GET, "raw/dbs", &query, None, Idempotency::Idempotent)
+                    .await?
+                    .json()?;
                 if let Some(c) = cursor_of(&json) {
                     self.steps.push_front(Step::RawDatabases { cursor: Some(c), then_tables });
                 }
@@ -242,7 +274,11 @@ impl Reader {
                     Err(e) => return Err(e),
                 };
                 if let Some(c) = cursor_of(&json) {
-                    self.steps.push_front(Step::RawRows { database: database.clone(), table: table.clone(), cursor: Some(c) });
+                    self.steps.push_front(Step::RawRows {
+                        database: database.clone(),
+                        table: table.clone(),
+                        cursor: Some(c),
+                    });
                 }
                 raw_rows(objects(items_of(&json)), &database, &table)
             }

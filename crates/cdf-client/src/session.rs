@@ -30,10 +30,7 @@ pub struct Credentials {
 
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("client_id", &self.client_id)
-            .field("client_secret", &"<redacted>")
-            .finish()
+        f.debug_struct("Credentials").field("client_id", &self.client_id).field("client_secret", &"<redacted>").finish()
     }
 }
 
@@ -103,9 +100,11 @@ pub struct Session {
 pub fn new_http_client(ca_file: Option<&str>) -> Result<reqwest::Client, CdfError> {
     let mut builder = reqwest::Client::builder();
     if let Some(path) = ca_file {
-        let pem = std::fs::read(path).map_err(|e| CdfError::Network { message: format!("cannot read ca_file {path}: {e}") })?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|e| CdfError::Network { message: format!("ca_file {path} holds no usable PEM certificate: {e}") })?;
+        let pem = std::fs::read(path)
+            .map_err(|e| CdfError::Network { message: format!("cannot read ca_file {path}: {e}") })?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| CdfError::Network {
+            message: format!("ca_file {path} holds no usable PEM certificate: {e}"),
+        })?;
         if certs.is_empty() {
             return Err(CdfError::Network { message: format!("ca_file {path} holds no PEM certificate") });
         }
@@ -201,9 +200,7 @@ impl Session {
                 ),
             });
         }
-        let json = json.ok_or_else(|| CdfError::Auth {
-            message: "token response is not JSON".into(),
-        })?;
+        let json = json.ok_or_else(|| CdfError::Auth { message: "token response is not JSON".into() })?;
         let access_token = json
             .get("access_token")
             .and_then(|v| v.as_str())
@@ -216,10 +213,7 @@ impl Session {
             .unwrap_or(3600);
         let lifetime = Duration::from_secs(expires_in);
         let refresh_in = lifetime.checked_sub(TOKEN_LEEWAY).unwrap_or(lifetime / 2);
-        self.token = Some(CachedToken {
-            access_token: access_token.clone(),
-            refresh_at: Instant::now() + refresh_in,
-        });
+        self.token = Some(CachedToken { access_token: access_token.clone(), refresh_at: Instant::now() + refresh_in });
         Ok(access_token)
     }
 
@@ -265,11 +259,8 @@ impl Session {
             match outcome {
                 Ok(resp) => {
                     let status = resp.status();
-                    let request_id = resp
-                        .headers()
-                        .get("x-request-id")
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_string);
+                    let request_id =
+                        resp.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
                     let auto_retryable = resp
                         .headers()
                         .get("cdf-is-auto-retryable")
@@ -323,11 +314,7 @@ impl Session {
 
     /// Truncated exponential backoff with ±25% jitter; Retry-After wins when it is longer.
     fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
-        let exp = self
-            .retry
-            .initial_backoff
-            .saturating_mul(1u32 << attempt.min(16))
-            .min(self.retry.max_backoff);
+        let exp = self.retry.initial_backoff.saturating_mul(1u32 << attempt.min(16)).min(self.retry.max_backoff);
         let jitter = 0.75 + 0.5 * pseudo_random_fraction();
         let computed = exp.mul_f64(jitter);
         match retry_after {

@@ -230,8 +230,14 @@ impl TableWriter {
                     let path = format!("raw/dbs/{}/tables", encode_segment(&db));
                     let tables: Vec<Json> = tables.iter().filter_map(|t| serde_json::from_str(t).ok()).collect();
                     for chunk in tables.chunks(RAW_NAMES_PER_REQUEST) {
-                        self.create_names(session, http, path.clone(), chunk.to_vec(), &[("ensureParent", "true".into())])
-                            .await?;
+                        self.create_names(
+                            session,
+                            http,
+                            path.clone(),
+                            chunk.to_vec(),
+                            &[("ensureParent", "true".into())],
+                        )
+                        .await?;
                     }
                 }
             }
@@ -241,8 +247,16 @@ impl TableWriter {
                     let path = format!("raw/dbs/{}/tables/{}/rows", encode_segment(&db), encode_segment(&table));
                     for chunk in rows.chunks(RAW_ROWS_PER_REQUEST) {
                         let body = items_body(chunk.iter().map(String::as_str));
-                        self.send(session, http, &path, &[("ensureParent", "true".into())], body, Idempotency::Idempotent, chunk.len())
-                            .await?;
+                        self.send(
+                            session,
+                            http,
+                            &path,
+                            &[("ensureParent", "true".into())],
+                            body,
+                            Idempotency::Idempotent,
+                            chunk.len(),
+                        )
+                        .await?;
                     }
                 }
             }
@@ -252,7 +266,9 @@ impl TableWriter {
                 let items: Vec<String> = groups
                     .into_iter()
                     .filter_map(|(key, points)| match key {
-                        GroupKey::Series(series) => Some(object_with_arrays(series.to_json(), &[("datapoints", &points)])),
+                        GroupKey::Series(series) => {
+                            Some(object_with_arrays(series.to_json(), &[("datapoints", &points)]))
+                        }
                         _ => None,
                     })
                     .collect();
@@ -301,7 +317,13 @@ impl TableWriter {
             WriteKind::File => {
                 let overwrite = (self.mode == InsertMode::Upsert).to_string();
                 session
-                    .post_json(http, "files", &[("overwrite", overwrite)], &Json::Object(item.clone()), Idempotency::NotIdempotent)
+                    .post_json(
+                        http,
+                        "files",
+                        &[("overwrite", overwrite)],
+                        &Json::Object(item.clone()),
+                        Idempotency::NotIdempotent,
+                    )
                     .await
             }
             _ => {
@@ -314,7 +336,9 @@ impl TableWriter {
             Err(CdfError::Api { status: 409, .. }) if self.mode == InsertMode::Ignore => {
                 return Ok(None);
             }
-            Err(CdfError::Api { status: 409, .. }) if self.mode == InsertMode::Upsert && item.contains_key("externalId") => {
+            Err(CdfError::Api { status: 409, .. })
+                if self.mode == InsertMode::Upsert && item.contains_key("externalId") =>
+            {
                 let body = json!({ "items": [update_patch(&item)] });
                 match session.post_json(http, &format!("{path}/update"), &[], &body, Idempotency::Idempotent).await {
                     Ok(r) => r,
@@ -385,7 +409,9 @@ impl TableWriter {
                 Err(e) => e,
             };
             let duplicated = match &err {
-                CdfError::Api { status: 409, duplicated, .. } if self.mode != InsertMode::Create => duplicated_external_ids(duplicated),
+                CdfError::Api { status: 409, duplicated, .. } if self.mode != InsertMode::Create => {
+                    duplicated_external_ids(duplicated)
+                }
                 _ => return Err(self.fail(err, chunk.len())),
             };
             let (dups, rest): (Vec<PendingItem>, Vec<PendingItem>) = chunk.into_iter().partition(|item| {
@@ -399,7 +425,16 @@ impl TableWriter {
                 let updates: Vec<Json> = dups.iter().map(update_patch).collect();
                 let n = updates.len();
                 let body = json!({ "items": updates });
-                self.send(session, http, &format!("{path}/update"), &[], body.to_string().into_bytes(), Idempotency::Idempotent, n).await?;
+                self.send(
+                    session,
+                    http,
+                    &format!("{path}/update"),
+                    &[],
+                    body.to_string().into_bytes(),
+                    Idempotency::Idempotent,
+                    n,
+                )
+                .await?;
             }
             chunk = rest;
         }
@@ -407,7 +442,10 @@ impl TableWriter {
             Ok(())
         } else {
             Err(self.fail(
-                CdfError::Protocol { message: "CDF kept reporting duplicates; giving up after 4 rounds".into(), request_id: None },
+                CdfError::Protocol {
+                    message: "CDF kept reporting duplicates; giving up after 4 rounds".into(),
+                    request_id: None,
+                },
                 chunk.len(),
             ))
         }
@@ -436,13 +474,20 @@ impl TableWriter {
                 }
                 Err(err) => {
                     let existing: HashSet<String> = match &err {
-                        CdfError::Api { status: 400 | 409, duplicated, .. } if self.mode != InsertMode::Create && !duplicated.is_empty() => {
-                            duplicated.iter().filter_map(|d| d.get("name").and_then(|x| x.as_str()).map(str::to_string)).collect()
+                        CdfError::Api { status: 400 | 409, duplicated, .. }
+                            if self.mode != InsertMode::Create && !duplicated.is_empty() =>
+                        {
+                            duplicated
+                                .iter()
+                                .filter_map(|d| d.get("name").and_then(|x| x.as_str()).map(str::to_string))
+                                .collect()
                         }
                         _ => return Err(self.fail(err, n)),
                     };
                     let before = pending.len();
-                    pending.retain(|item| !item.get("name").and_then(|x| x.as_str()).is_some_and(|x| existing.contains(x)));
+                    pending.retain(|item| {
+                        !item.get("name").and_then(|x| x.as_str()).is_some_and(|x| existing.contains(x))
+                    });
                     if pending.len() == before {
                         return Err(self.fail(err, n));
                     }
@@ -453,14 +498,10 @@ impl TableWriter {
         }
         Ok(())
     }
-
 }
 
 fn duplicated_external_ids(duplicated: &[Json]) -> HashSet<String> {
-    duplicated
-        .iter()
-        .filter_map(|d| d.get("externalId").and_then(|x| x.as_str()).map(str::to_string))
-        .collect()
+    duplicated.iter().filter_map(|d| d.get("externalId").and_then(|x| x.as_str()).map(str::to_string)).collect()
 }
 
 /// The `/update` item an upsert sends for an existing object: `set` for every non-NULL column
@@ -537,9 +578,18 @@ mod tests {
 
     #[test]
     fn serialized_entries_assemble_into_valid_bodies() {
-        let item = object_with_arrays(json!({"externalId": "x"}).as_object().unwrap().clone(), &[("datapoints", &["{\"timestamp\":1,\"value\":2.5}".to_string(), "{\"timestamp\":2,\"value\":3}".to_string()])]);
+        let item = object_with_arrays(
+            json!({"externalId": "x"}).as_object().unwrap().clone(),
+            &[(
+                "datapoints",
+                &["{\"timestamp\":1,\"value\":2.5}".to_string(), "{\"timestamp\":2,\"value\":3}".to_string()],
+            )],
+        );
         let body: Json = serde_json::from_slice(&items_body(std::iter::once(item.as_str()))).unwrap();
-        assert_eq!(body, json!({"items": [{"externalId": "x", "datapoints": [{"timestamp": 1, "value": 2.5}, {"timestamp": 2, "value": 3}]}]}));
+        assert_eq!(
+            body,
+            json!({"items": [{"externalId": "x", "datapoints": [{"timestamp": 1, "value": 2.5}, {"timestamp": 2, "value": 3}]}]})
+        );
         let empty = object_with_arrays(Map::new(), &[("rows", &[])]);
         assert_eq!(serde_json::from_str::<Json>(&empty).unwrap(), json!({"rows": []}));
     }
@@ -580,7 +630,10 @@ mod tests {
         let labels = resource("labels").unwrap();
         assert_eq!(TableWriter::effective_mode(labels, InsertMode::Upsert), InsertMode::Create);
         assert_eq!(TableWriter::effective_mode(labels, InsertMode::Ignore), InsertMode::Ignore);
-        assert_eq!(TableWriter::effective_mode(resource("raw_databases").unwrap(), InsertMode::Upsert), InsertMode::Upsert);
+        assert_eq!(
+            TableWriter::effective_mode(resource("raw_databases").unwrap(), InsertMode::Upsert),
+            InsertMode::Upsert
+        );
     }
 }
 
@@ -634,7 +687,9 @@ impl ChangeWriter {
             (WriteKind::RawRows, true) => "POST /raw/dbs/{db}/tables/{table}/rows/delete".into(),
             (WriteKind::RawTables, true) => "POST /raw/dbs/{db}/tables/delete".into(),
             (WriteKind::RawDatabases, true) => "POST /raw/dbs/delete (recursive)".into(),
-            (_, false) => format!("{} (rows written again; a moved key is deleted first)", TableWriter::endpoint(resource)),
+            (_, false) => {
+                format!("{} (rows written again; a moved key is deleted first)", TableWriter::endpoint(resource))
+            }
         }
     }
 
@@ -714,8 +769,15 @@ impl ChangeWriter {
             json!({ "ignoreUnknownIds": true })
         };
         let deletes = std::mem::take(&mut self.item_deletes);
-        self.post_chunks(session, http, &format!("{}/delete", resource.api_path), deletes, &ignore_unknown, CHANGES_PER_REQUEST)
-            .await?;
+        self.post_chunks(
+            session,
+            http,
+            &format!("{}/delete", resource.api_path),
+            deletes,
+            &ignore_unknown,
+            CHANGES_PER_REQUEST,
+        )
+        .await?;
         let deletes = std::mem::take(&mut self.datapoint_deletes);
         self.post_chunks(session, http, "timeseries/data/delete", deletes, &json!({}), CHANGES_PER_REQUEST).await?;
         for (key, entries) in std::mem::take(&mut self.keyed_deletes) {
@@ -746,8 +808,15 @@ impl ChangeWriter {
         self.post_chunks(session, http, "raw/dbs/delete", deletes, &json!({ "recursive": true }), CHANGES_PER_REQUEST)
             .await?;
         let updates = std::mem::take(&mut self.item_updates);
-        self.post_chunks(session, http, &format!("{}/update", resource.api_path), updates, &json!({}), CHANGES_PER_REQUEST)
-            .await?;
+        self.post_chunks(
+            session,
+            http,
+            &format!("{}/update", resource.api_path),
+            updates,
+            &json!({}),
+            CHANGES_PER_REQUEST,
+        )
+        .await?;
         self.buffered = 0;
         let before = self.writes.rows_written;
         let result = self.writes.flush(session, http).await;

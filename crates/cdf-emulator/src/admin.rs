@@ -41,7 +41,11 @@ pub async fn dump(State(emu): State<Arc<Emulator>>, Path((project, resource)): P
     };
     match items {
         Some(items) => Json(json!({ "items": items })).into_response(),
-        None => (StatusCode::NOT_FOUND, Json(json!({"error": {"code": 404, "message": format!("Unknown resource: {resource}")}}))).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": {"code": 404, "message": format!("Unknown resource: {resource}")}})),
+        )
+            .into_response(),
     }
 }
 

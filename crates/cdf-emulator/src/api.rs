@@ -178,12 +178,15 @@ async fn drop_connection(ctl: Option<ConnControl>) -> Response {
 }
 
 fn decode_body(headers: &HeaderMap, raw: Bytes) -> Result<Vec<u8>, ApiError> {
-    let gzip = headers.get("content-encoding").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
+    let gzip =
+        headers.get("content-encoding").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
     if !gzip {
         return Ok(raw.to_vec());
     }
     let mut out = Vec::with_capacity(raw.len() * 8);
-    flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut out).map_err(|e| ApiError::bad_request(format!("Invalid gzip body: {e}")))?;
+    flate2::read::GzDecoder::new(&raw[..])
+        .read_to_end(&mut out)
+        .map_err(|e| ApiError::bad_request(format!("Invalid gzip body: {e}")))?;
     Ok(out)
 }
 
@@ -232,7 +235,11 @@ pub async fn handle(State(emu): State<Arc<Emulator>>, req: Request) -> Response 
             project: emu.store.project(&project_name),
             emu: emu.clone(),
             project_name: project_name.clone(),
-            query: parts.uri.query().map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default(),
+            query: parts
+                .uri
+                .query()
+                .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+                .unwrap_or_default(),
             body,
             accept_protobuf: accept.contains("application/protobuf"),
             content_protobuf: content_type.starts_with("application/protobuf"),

@@ -55,14 +55,21 @@ pub async fn token_endpoint(State(emu): State<Arc<Emulator>>, headers: HeaderMap
     let known = emu.clients.read().get(&id).map(|c| c.client_secret == secret);
     match known {
         Some(true) => {}
-        Some(false) => return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "Invalid client secret provided."),
+        Some(false) => {
+            return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "Invalid client secret provided.")
+        }
         None => {
-            return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", &format!("Application with identifier '{id}' was not found."))
+            return oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                &format!("Application with identifier '{id}' was not found."),
+            )
         }
     }
     let ttl = emu.token_ttl_secs();
     let token = emu.issue_token(&id, ttl);
-    (StatusCode::OK, axum::Json(json!({ "access_token": token, "token_type": "Bearer", "expires_in": ttl }))).into_response()
+    (StatusCode::OK, axum::Json(json!({ "access_token": token, "token_type": "Bearer", "expires_in": ttl })))
+        .into_response()
 }
 
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
@@ -111,7 +118,10 @@ impl Emulator {
         let mut tokens = self.tokens.lock();
         let now = Instant::now();
         tokens.retain(|_, t| t.expires_at > now);
-        tokens.insert(token.clone(), TokenInfo { client_id: client_id.to_string(), expires_at: now + Duration::from_secs(ttl_secs) });
+        tokens.insert(
+            token.clone(),
+            TokenInfo { client_id: client_id.to_string(), expires_at: now + Duration::from_secs(ttl_secs) },
+        );
         token
     }
 
@@ -134,14 +144,21 @@ impl Emulator {
             }
             info.client_id.clone()
         };
-        self.clients.read().get(&client_id).cloned().ok_or_else(|| ApiError::unauthorized("Unauthorized: the token's client no longer exists"))
+        self.clients
+            .read()
+            .get(&client_id)
+            .cloned()
+            .ok_or_else(|| ApiError::unauthorized("Unauthorized: the token's client no longer exists"))
     }
 }
 
 /// 403 unless the client may use the project and holds `acl:action`.
 pub fn authorize(client: &ClientConfig, project: &str, acl: &str, action: &str) -> Result<Value, ApiError> {
     if !client.projects.iter().any(|p| p == project) {
-        return Err(ApiError::forbidden(format!("Forbidden: client '{}' has no access to project '{project}'", client.client_id)));
+        return Err(ApiError::forbidden(format!(
+            "Forbidden: client '{}' has no access to project '{project}'",
+            client.client_id
+        )));
     }
     client.grant(acl, action).ok_or_else(|| {
         ApiError::forbidden(format!("Forbidden: missing capability {acl}:{action} in project '{project}'"))

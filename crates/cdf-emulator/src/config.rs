@@ -67,7 +67,10 @@ pub fn scope_all() -> Value {
 impl Default for EmulatorConfig {
     /// The demo config: `demo-client` / `demo-secret`, project `demo`, every capability.
     fn default() -> Self {
-        EmulatorConfig { token_ttl_secs: default_token_ttl(), clients: vec![ClientConfig::all_access("demo-client", "demo-secret", "demo")] }
+        EmulatorConfig {
+            token_ttl_secs: default_token_ttl(),
+            clients: vec![ClientConfig::all_access("demo-client", "demo-secret", "demo")],
+        }
     }
 }
 
@@ -97,7 +100,8 @@ impl ClientConfig {
     pub fn expanded_capabilities(&self) -> Vec<CapabilityConfig> {
         let mut out: Vec<CapabilityConfig> = Vec::new();
         for cap in &self.capabilities {
-            let acls: Vec<&str> = if cap.acl == "*" { KNOWN_ACLS.iter().map(|(a, _)| *a).collect() } else { vec![cap.acl.as_str()] };
+            let acls: Vec<&str> =
+                if cap.acl == "*" { KNOWN_ACLS.iter().map(|(a, _)| *a).collect() } else { vec![cap.acl.as_str()] };
             for acl in acls {
                 let actions: Vec<String> = if cap.actions.iter().any(|a| a == "*") {
                     KNOWN_ACLS

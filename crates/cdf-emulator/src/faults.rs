@@ -98,7 +98,11 @@ impl FaultConfig {
                 }
                 (None, Some(_)) => {}
                 (None, None) if r.fault.is_some() => {}
-                _ => return Err(format!("rules[{i}]: give either probability (with fault), sequence, or fault alone (always)")),
+                _ => {
+                    return Err(format!(
+                        "rules[{i}]: give either probability (with fault), sequence, or fault alone (always)"
+                    ))
+                }
             }
         }
         Ok(())
@@ -148,7 +152,11 @@ impl Faults {
             } else if let Some(p) = st.rule.probability {
                 // Draw for every matching request so the outcome depends only on the seed and order.
                 let draw: f64 = rng.random();
-                if draw < p { st.rule.fault.clone() } else { None }
+                if draw < p {
+                    st.rule.fault.clone()
+                } else {
+                    None
+                }
             } else {
                 st.rule.fault.clone()
             };

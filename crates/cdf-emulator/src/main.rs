@@ -48,10 +48,14 @@ fn main() {
         config.token_ttl_secs = ttl;
     }
     let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(cdf_emulator::server::tls_acceptor(&TlsFiles { cert: cert.clone(), key: key.clone() }).unwrap_or_else(|e| {
-            eprintln!("cdf-emulator: TLS setup failed: {e}");
-            std::process::exit(2);
-        })),
+        (Some(cert), Some(key)) => {
+            Some(cdf_emulator::server::tls_acceptor(&TlsFiles { cert: cert.clone(), key: key.clone() }).unwrap_or_else(
+                |e| {
+                    eprintln!("cdf-emulator: TLS setup failed: {e}");
+                    std::process::exit(2);
+                },
+            ))
+        }
         _ => None,
     };
     let mut rt = tokio::runtime::Builder::new_multi_thread();

@@ -45,7 +45,8 @@ pub fn tls_acceptor(files: &TlsFiles) -> io::Result<tokio_rustls::TlsAcceptor> {
     let certs = CertificateDer::pem_file_iter(&files.cert)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", files.cert.display())))?;
-    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", files.key.display())))?;
+    let key = PrivateKeyDer::from_pem_file(&files.key)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", files.key.display())))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -172,7 +173,11 @@ pub fn spawn_background(config: EmulatorConfig) -> io::Result<RunningEmulator> {
     let emulator = Arc::new(Emulator::new(config));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let emu = emulator.clone();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().thread_name("cdf-emulator").build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("cdf-emulator")
+        .build()?;
     let thread = std::thread::Builder::new().name("cdf-emulator".into()).spawn(move || {
         runtime.block_on(async move {
             let listener = TcpListener::from_std(std_listener).expect("listener registers with tokio");

@@ -44,7 +44,12 @@ async fn duplicate_external_ids_are_409_listing_every_duplicate() {
         )
         .await;
     assert_eq!(r.status, 409);
-    let mut dups: Vec<String> = r.error()["duplicated"].as_array().unwrap().iter().map(|d| d["externalId"].as_str().unwrap().to_string()).collect();
+    let mut dups: Vec<String> = r.error()["duplicated"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["externalId"].as_str().unwrap().to_string())
+        .collect();
     dups.sort();
     assert_eq!(dups, ["a", "b", "twice"]);
     assert_eq!(api.dump("assets").await.len(), 2, "nothing of a rejected request is stored");
@@ -53,7 +58,9 @@ async fn duplicate_external_ids_are_409_listing_every_duplicate() {
 #[tokio::test]
 async fn unknown_parent_is_400_missing() {
     let api = Api::start().await;
-    let r = api.post("/assets", json!({"items": [{"name": "x", "parentExternalId": "ghost"}, {"name": "y", "parentId": 42}]})).await;
+    let r = api
+        .post("/assets", json!({"items": [{"name": "x", "parentExternalId": "ghost"}, {"name": "y", "parentId": 42}]}))
+        .await;
     assert_eq!(r.status, 400);
     assert_eq!(r.error()["missing"], json!([{"externalId": "ghost"}, {"id": 42}]));
 }
@@ -63,7 +70,10 @@ async fn create_validates_like_cdf() {
     let api = Api::start().await;
     let cases: Vec<(Value, &str)> = vec![
         (json!({"items": []}), "items"),
-        (json!({"items": (0..1001).map(|i| json!({"name": format!("a{i}")})).collect::<Vec<_>>()}), "between 1 and 1000"),
+        (
+            json!({"items": (0..1001).map(|i| json!({"name": format!("a{i}")})).collect::<Vec<_>>()}),
+            "between 1 and 1000",
+        ),
         (json!({"items": [{"externalId": "no-name"}]}), "name"),
         (json!({"items": [{"name": "n".repeat(141)}]}), "name"),
         (json!({"items": [{"name": "ok", "externalId": "x".repeat(256)}]}), "externalId"),
@@ -114,7 +124,9 @@ async fn list_pages_with_cursor_and_filters() {
     assert_eq!(pages, 3);
     assert_eq!(seen, (0..25).map(|i| format!("pump-{i:02}")).collect::<Vec<_>>());
 
-    let r = api.post("/assets/list", json!({"filter": {"source": "odd", "parentIds": [root[0]["id"]]}, "limit": 1000})).await;
+    let r = api
+        .post("/assets/list", json!({"filter": {"source": "odd", "parentIds": [root[0]["id"]]}, "limit": 1000}))
+        .await;
     assert_eq!(r.items().len(), 12);
     let r = api.post("/assets/list", json!({"filter": {"root": true}})).await;
     assert_eq!(r.items().len(), 1);
@@ -136,7 +148,9 @@ async fn byids_reports_missing_unless_ignored() {
     let r = api.post("/assets/byids", json!({"items": [{"externalId": "a"}, {"externalId": "zz"}, {"id": 7}]})).await;
     assert_eq!(r.status, 400);
     assert_eq!(r.error()["missing"], json!([{"externalId": "zz"}, {"id": 7}]));
-    let r = api.post("/assets/byids", json!({"items": [{"externalId": "a"}, {"externalId": "zz"}], "ignoreUnknownIds": true})).await;
+    let r = api
+        .post("/assets/byids", json!({"items": [{"externalId": "a"}, {"externalId": "zz"}], "ignoreUnknownIds": true}))
+        .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.items().len(), 1);
     assert_eq!(r.items()[0]["id"], a[0]["id"]);
@@ -168,13 +182,21 @@ async fn update_applies_set_setnull_add_remove() {
     assert!(u["lastUpdatedTime"].as_i64() >= a[0]["lastUpdatedTime"].as_i64());
     assert_eq!(api.dump("assets").await[0]["name"], "A2");
 
-    let r = api.post("/assets/update", json!({"items": [{"id": a[0]["id"], "update": {"name": {"setNull": true}}}]})).await;
+    let r =
+        api.post("/assets/update", json!({"items": [{"id": a[0]["id"], "update": {"name": {"setNull": true}}}]})).await;
     assert_eq!(r.status, 400, "name is not nullable");
-    let r = api.post("/assets/update", json!({"items": [{"externalId": "ghost", "update": {"name": {"set": "x"}}}, {"id": 99, "update": {}}]})).await;
+    let r = api
+        .post(
+            "/assets/update",
+            json!({"items": [{"externalId": "ghost", "update": {"name": {"set": "x"}}}, {"id": 99, "update": {}}]}),
+        )
+        .await;
     assert_eq!(r.status, 400);
     assert_eq!(r.error()["missing"], json!([{"externalId": "ghost"}, {"id": 99}]));
     api.create("assets", json!([{"externalId": "b", "name": "B"}])).await;
-    let r = api.post("/assets/update", json!({"items": [{"externalId": "b", "update": {"externalId": {"set": "a"}}}]})).await;
+    let r = api
+        .post("/assets/update", json!({"items": [{"externalId": "b", "update": {"externalId": {"set": "a"}}}]}))
+        .await;
     assert_eq!(r.status, 409);
     assert_eq!(r.error()["duplicated"], json!([{"externalId": "a"}]));
 }

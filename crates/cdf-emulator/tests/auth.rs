@@ -10,7 +10,11 @@ fn limited_config() -> EmulatorConfig {
         client_id: "reader".into(),
         client_secret: "reader-secret".into(),
         projects: vec!["demo".into()],
-        capabilities: vec![CapabilityConfig { acl: "assetsAcl".into(), actions: vec!["READ".into()], scope: json!({"all": {}}) }],
+        capabilities: vec![CapabilityConfig {
+            acl: "assetsAcl".into(),
+            actions: vec!["READ".into()],
+            scope: json!({"all": {}}),
+        }],
     });
     cfg
 }

@@ -4,7 +4,9 @@ use common::*;
 use serde_json::{json, Value};
 
 async fn series(api: &Api) -> (Value, Value) {
-    let ts = api.create("timeseries", json!([{"externalId": "num", "name": "n"}, {"externalId": "str", "isString": true}])).await;
+    let ts = api
+        .create("timeseries", json!([{"externalId": "num", "name": "n"}, {"externalId": "str", "isString": true}]))
+        .await;
     assert_eq!(ts[0]["isString"], false);
     assert_eq!(ts[1]["isString"], true);
     (ts[0].clone(), ts[1].clone())
@@ -24,9 +26,19 @@ async fn insert_by_id_and_external_id_then_list_and_overwrite() {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let r = api.post("/timeseries/data/list", json!({"items": [{"externalId": "num", "start": 0, "end": 10000}, {"externalId": "str"}]})).await;
+    let r = api
+        .post(
+            "/timeseries/data/list",
+            json!({"items": [{"externalId": "num", "start": 0, "end": 10000}, {"externalId": "str"}]}),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let points: Vec<(i64, f64)> = r.items()[0]["datapoints"].as_array().unwrap().iter().map(|p| (p["timestamp"].as_i64().unwrap(), p["value"].as_f64().unwrap())).collect();
+    let points: Vec<(i64, f64)> = r.items()[0]["datapoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["timestamp"].as_i64().unwrap(), p["value"].as_f64().unwrap()))
+        .collect();
     assert_eq!(points, vec![(1000, 10.0), (2000, -2e99), (3000, 3.5)], "sorted, and the later write to 1000 wins");
     assert_eq!(r.items()[1]["datapoints"], json!([{"timestamp": 1000, "value": "on"}]));
     assert_eq!(r.items()[1]["isString"], true);
@@ -43,8 +55,14 @@ async fn insert_rejects_what_cdf_rejects() {
     series(&api).await;
     let cases: Vec<(Value, &str)> = vec![
         (json!({"items": [{"externalId": "num", "datapoints": [{"timestamp": 1.5, "value": 1}]}]}), "whole number"),
-        (json!({"items": [{"externalId": "num", "datapoints": [{"timestamp": -2208988800001i64, "value": 1}]}]}), "range"),
-        (json!({"items": [{"externalId": "num", "datapoints": [{"timestamp": 4102444800000i64, "value": 1}]}]}), "range"),
+        (
+            json!({"items": [{"externalId": "num", "datapoints": [{"timestamp": -2208988800001i64, "value": 1}]}]}),
+            "range",
+        ),
+        (
+            json!({"items": [{"externalId": "num", "datapoints": [{"timestamp": 4102444800000i64, "value": 1}]}]}),
+            "range",
+        ),
         (json!({"items": [{"externalId": "num", "datapoints": [{"timestamp": 1, "value": 1.1e100}]}]}), "1e100"),
         (json!({"items": [{"externalId": "num", "datapoints": [{"timestamp": 1, "value": "NaN"}]}]}), "numeric"),
         (json!({"items": [{"externalId": "str", "datapoints": [{"timestamp": 1, "value": 2}]}]}), "string"),
@@ -74,7 +92,10 @@ async fn list_limits_cursors_latest_and_range_delete() {
     let api = Api::start().await;
     series(&api).await;
     let points: Vec<Value> = (0..250).map(|i| json!({"timestamp": i * 10, "value": i})).collect();
-    assert_eq!(api.post("/timeseries/data", json!({"items": [{"externalId": "num", "datapoints": points}]})).await.status, 200);
+    assert_eq!(
+        api.post("/timeseries/data", json!({"items": [{"externalId": "num", "datapoints": points}]})).await.status,
+        200
+    );
     let mut got = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -92,12 +113,22 @@ async fn list_limits_cursors_latest_and_range_delete() {
     }
     assert_eq!(got, (10..200).map(|i| i * 10).collect::<Vec<i64>>(), "[start, end) in pages of 60");
 
-    let r = api.post("/timeseries/data/latest", json!({"items": [{"externalId": "num"}, {"externalId": "num", "before": 1005}, {"externalId": "str"}]})).await;
+    let r = api
+        .post(
+            "/timeseries/data/latest",
+            json!({"items": [{"externalId": "num"}, {"externalId": "num", "before": 1005}, {"externalId": "str"}]}),
+        )
+        .await;
     assert_eq!(r.items()[0]["datapoints"], json!([{"timestamp": 2490, "value": 249.0}]));
     assert_eq!(r.items()[1]["datapoints"], json!([{"timestamp": 1000, "value": 100.0}]));
     assert_eq!(r.items()[2]["datapoints"], json!([]));
 
-    let r = api.post("/timeseries/data/delete", json!({"items": [{"externalId": "num", "inclusiveBegin": 0, "exclusiveEnd": 2000}]})).await;
+    let r = api
+        .post(
+            "/timeseries/data/delete",
+            json!({"items": [{"externalId": "num", "inclusiveBegin": 0, "exclusiveEnd": 2000}]}),
+        )
+        .await;
     assert_eq!(r.status, 200);
     let left = &api.dump("timeseries/data").await[0]["datapoints"];
     assert_eq!(left.as_array().unwrap().len(), 50);
@@ -110,7 +141,11 @@ async fn list_limits_cursors_latest_and_range_delete() {
 async fn list_answers_protobuf_when_asked() {
     let api = Api::start().await;
     series(&api).await;
-    api.post("/timeseries/data", json!({"items": [{"externalId": "num", "datapoints": [{"timestamp": 1, "value": 2.5}]}]})).await;
+    api.post(
+        "/timeseries/data",
+        json!({"items": [{"externalId": "num", "datapoints": [{"timestamp": 1, "value": 2.5}]}]}),
+    )
+    .await;
     let resp = api
         .http
         .post(api.url("/timeseries/data/list"))
@@ -132,7 +167,11 @@ async fn list_answers_protobuf_when_asked() {
 async fn deleting_a_series_drops_its_datapoints() {
     let api = Api::start().await;
     series(&api).await;
-    api.post("/timeseries/data", json!({"items": [{"externalId": "num", "datapoints": [{"timestamp": 1, "value": 1}]}]})).await;
+    api.post(
+        "/timeseries/data",
+        json!({"items": [{"externalId": "num", "datapoints": [{"timestamp": 1, "value": 1}]}]}),
+    )
+    .await;
     assert_eq!(api.post("/timeseries/delete", json!({"items": [{"externalId": "num"}]})).await.status, 200);
     api.create("timeseries", json!([{"externalId": "num"}])).await;
     let r = api.post("/timeseries/data/list", json!({"items": [{"externalId": "num", "start": 0, "end": 10}]})).await;

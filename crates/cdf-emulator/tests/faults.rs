@@ -31,7 +31,11 @@ async fn sequence_of_faults_then_pass_scoped_to_an_endpoint() {
 async fn probability_is_deterministic_for_a_seed() {
     async fn run(seed: u64) -> Vec<u16> {
         let api = Api::start().await;
-        api.admin_post("/_admin/faults", json!({"seed": seed, "rules": [{"probability": 0.5, "fault": {"status": 500}}]})).await;
+        api.admin_post(
+            "/_admin/faults",
+            json!({"seed": seed, "rules": [{"probability": 0.5, "fault": {"status": 500}}]}),
+        )
+        .await;
         let mut out = Vec::new();
         for _ in 0..40 {
             out.push(api.post("/assets/list", json!({})).await.status);
@@ -60,18 +64,32 @@ async fn dropped_connections_and_after_processing_faults() {
     let err = api.http.post(api.url("/assets")).bearer_auth(&api.token).json(&body).send().await;
     assert!(err.is_err());
     assert_eq!(api.dump("assets").await.len(), 1, "the write happened before the connection dropped");
-    assert_eq!(api.http.delete(format!("{}/_admin/faults", api.emu.base_url())).send().await.unwrap().status().as_u16(), 200);
+    assert_eq!(
+        api.http.delete(format!("{}/_admin/faults", api.emu.base_url())).send().await.unwrap().status().as_u16(),
+        200
+    );
     assert_eq!(api.post("/assets", body).await.status, 201);
 }
 
 #[tokio::test]
 async fn latency_and_stall() {
     let api = Api::start().await;
-    api.admin_post("/_admin/faults", json!({"rules": [{"endpoint": "POST /assets/list", "sequence": [{"latencyMs": 300}, {"stallMs": 60000}]}]})).await;
+    api.admin_post(
+        "/_admin/faults",
+        json!({"rules": [{"endpoint": "POST /assets/list", "sequence": [{"latencyMs": 300}, {"stallMs": 60000}]}]}),
+    )
+    .await;
     let t = std::time::Instant::now();
     assert_eq!(api.post("/assets/list", json!({})).await.status, 200);
     assert!(t.elapsed() >= std::time::Duration::from_millis(300));
-    let stalled = api.http.post(api.url("/assets/list")).bearer_auth(&api.token).json(&json!({})).timeout(std::time::Duration::from_millis(500)).send().await;
+    let stalled = api
+        .http
+        .post(api.url("/assets/list"))
+        .bearer_auth(&api.token)
+        .json(&json!({}))
+        .timeout(std::time::Duration::from_millis(500))
+        .send()
+        .await;
     assert!(stalled.unwrap_err().is_timeout());
 }
 

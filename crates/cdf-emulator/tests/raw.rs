@@ -20,7 +20,11 @@ async fn rows_need_parents_unless_ensure_parent() {
 #[tokio::test]
 async fn insert_replaces_whole_rows_and_get_by_key() {
     let api = Api::start().await;
-    api.post("/raw/dbs/d/tables/t/rows?ensureParent=true", json!({"items": [{"key": "k", "columns": {"a": 1, "b": "x"}}]})).await;
+    api.post(
+        "/raw/dbs/d/tables/t/rows?ensureParent=true",
+        json!({"items": [{"key": "k", "columns": {"a": 1, "b": "x"}}]}),
+    )
+    .await;
     let first = api.get("/raw/dbs/d/tables/t/rows/k").await;
     assert_eq!(first.body["columns"], json!({"a": 1, "b": "x"}));
     std::thread::sleep(std::time::Duration::from_millis(5));
@@ -34,14 +38,19 @@ async fn insert_replaces_whole_rows_and_get_by_key() {
     let r = api.get("/raw/dbs/d/tables/t/rows/missing").await;
     assert_eq!(r.status, 404);
     // Keys and names are percent-decoded path segments.
-    api.post("/raw/dbs/my%20db/tables/a%2Fb/rows?ensureParent=true", json!({"items": [{"key": "x/y z", "columns": {}}]})).await;
+    api.post(
+        "/raw/dbs/my%20db/tables/a%2Fb/rows?ensureParent=true",
+        json!({"items": [{"key": "x/y z", "columns": {}}]}),
+    )
+    .await;
     assert_eq!(api.get("/raw/dbs/my%20db/tables/a%2Fb/rows/x%2Fy%20z").await.body["key"], "x/y z");
 }
 
 #[tokio::test]
 async fn rows_page_with_cursors_columns_and_delete() {
     let api = Api::start().await;
-    let items: Vec<Value> = (0..120).map(|i| json!({"key": format!("k{i:03}"), "columns": {"i": i, "name": format!("n{i}")}})).collect();
+    let items: Vec<Value> =
+        (0..120).map(|i| json!({"key": format!("k{i:03}"), "columns": {"i": i, "name": format!("n{i}")}})).collect();
     assert_eq!(api.post("/raw/dbs/d/tables/t/rows?ensureParent=true", json!({"items": items})).await.status, 201);
     let mut keys = Vec::new();
     let mut cursor = String::new();
@@ -78,9 +87,15 @@ async fn limits_and_database_rules() {
     let too_many: Vec<Value> = (0..10_001).map(|i| json!({"key": format!("{i}"), "columns": {}})).collect();
     let r = api.post("/raw/dbs/d/tables/t/rows?ensureParent=true", json!({"items": too_many})).await;
     assert_eq!(r.status, 400);
-    let r = api.post("/raw/dbs/d/tables/t/rows?ensureParent=true", json!({"items": [{"key": "k".repeat(1025), "columns": {}}]})).await;
+    let r = api
+        .post(
+            "/raw/dbs/d/tables/t/rows?ensureParent=true",
+            json!({"items": [{"key": "k".repeat(1025), "columns": {}}]}),
+        )
+        .await;
     assert_eq!(r.status, 400);
-    let r = api.post("/raw/dbs/d/tables/t/rows?ensureParent=true", json!({"items": [{"key": "k", "columns": [1]}]})).await;
+    let r =
+        api.post("/raw/dbs/d/tables/t/rows?ensureParent=true", json!({"items": [{"key": "k", "columns": [1]}]})).await;
     assert_eq!(r.status, 400);
     assert_eq!(api.post("/raw/dbs", json!({"items": [{"name": "d"}]})).await.status, 201);
     let r = api.post("/raw/dbs", json!({"items": [{"name": "d"}]})).await;

@@ -26,12 +26,16 @@ async fn events_validate_times_and_filter() {
     assert_eq!(r.items()[0]["externalId"], "e2");
     let r = api.post("/events/list", json!({"filter": {"activeAtTime": {"min": 15, "max": 16}}})).await;
     assert_eq!(r.items().iter().map(|e| e["externalId"].clone()).collect::<Vec<_>>(), vec![json!("e1")]);
-    let r = api.post("/events/update", json!({"items": [{"externalId": "e1", "update": {"endTime": {"set": 5}}}]})).await;
+    let r =
+        api.post("/events/update", json!({"items": [{"externalId": "e1", "update": {"endTime": {"set": 5}}}]})).await;
     assert_eq!(r.status, 400, "update may not make endTime < startTime");
     let r = api.post("/events/update", json!({"items": [{"externalId": "e1", "update": {"assetIds": {"remove": [a[0]["id"]]}, "type": {"setNull": true}}}]})).await;
     assert_eq!(r.items()[0]["assetIds"], json!([]));
     assert!(r.items()[0].get("type").is_none());
-    assert_eq!(api.post("/events/delete", json!({"items": [{"externalId": "e1"}, {"externalId": "e2"}]})).await.status, 200);
+    assert_eq!(
+        api.post("/events/delete", json!({"items": [{"externalId": "e1"}, {"externalId": "e2"}]})).await.status,
+        200
+    );
     assert!(api.dump("events").await.is_empty());
 }
 
@@ -67,21 +71,41 @@ async fn sequences_columns_rows_and_types() {
     assert_eq!(r.status, 400);
     let ok = json!({"items": [{"externalId": "s", "columns": ["d", "l", "t"], "rows": [{"rowNumber": 1, "values": [1.5, 2, "a"]}, {"rowNumber": 2, "values": [null, 3, "b"]}]}]});
     assert_eq!(api.post("/sequences/data", ok).await.status, 200);
-    let r = api.post("/sequences/data", json!({"items": [{"externalId": "s", "columns": ["l"], "rows": [{"rowNumber": 3, "values": [1.5]}]}]})).await;
+    let r = api
+        .post(
+            "/sequences/data",
+            json!({"items": [{"externalId": "s", "columns": ["l"], "rows": [{"rowNumber": 3, "values": [1.5]}]}]}),
+        )
+        .await;
     assert_eq!(r.status, 400, "LONG column rejects 1.5: {}", r.body);
-    let r = api.post("/sequences/data", json!({"items": [{"externalId": "s", "columns": ["d"], "rows": [{"rowNumber": 1, "values": [9]}]}]})).await;
+    let r = api
+        .post(
+            "/sequences/data",
+            json!({"items": [{"externalId": "s", "columns": ["d"], "rows": [{"rowNumber": 1, "values": [9]}]}]}),
+        )
+        .await;
     assert_eq!(r.status, 200);
     let r = api.post("/sequences/data/list", json!({"externalId": "s", "start": 0, "limit": 1})).await;
-    assert_eq!(r.body["rows"], json!([{"rowNumber": 1, "values": [9, 2, "a"]}]), "insert overwrites only the given columns");
+    assert_eq!(
+        r.body["rows"],
+        json!([{"rowNumber": 1, "values": [9, 2, "a"]}]),
+        "insert overwrites only the given columns"
+    );
     let next = r.body["nextCursor"].as_str().unwrap().to_string();
-    let r = api.post("/sequences/data/list", json!({"externalId": "s", "limit": 1, "cursor": next, "columns": ["t"]})).await;
+    let r = api
+        .post("/sequences/data/list", json!({"externalId": "s", "limit": 1, "cursor": next, "columns": ["t"]}))
+        .await;
     assert_eq!(r.body["rows"], json!([{"rowNumber": 2, "values": ["b"]}]));
     let r = api.post("/sequences/data/latest", json!({"externalId": "s"})).await;
     assert_eq!(r.body["rows"][0]["rowNumber"], 2);
-    assert_eq!(api.post("/sequences/data/delete", json!({"items": [{"externalId": "s", "rows": [1]}]})).await.status, 200);
+    assert_eq!(
+        api.post("/sequences/data/delete", json!({"items": [{"externalId": "s", "rows": [1]}]})).await.status,
+        200
+    );
     assert_eq!(api.dump("sequences/data").await[0]["rows"].as_array().unwrap().len(), 1);
     let r = api.post("/sequences/update", json!({"items": [{"externalId": "s", "update": {"columns": {"add": [{"externalId": "n"}], "remove": [{"externalId": "t"}]}}}]})).await;
-    let cols: Vec<Value> = r.items()[0]["columns"].as_array().unwrap().iter().map(|c| c["externalId"].clone()).collect();
+    let cols: Vec<Value> =
+        r.items()[0]["columns"].as_array().unwrap().iter().map(|c| c["externalId"].clone()).collect();
     assert_eq!(cols, vec![json!("d"), json!("l"), json!("n")]);
 }
 
@@ -139,12 +163,18 @@ async fn extraction_pipelines_and_runs() {
     assert_eq!(r.status, 201, "{}", r.body);
     let r = api.post("/extpipes/runs", json!({"items": [{"externalId": "ghost", "status": "success"}]})).await;
     assert_eq!(r.error()["missing"], json!([{"externalId": "ghost"}]));
-    assert_eq!(api.post("/extpipes/runs", json!({"items": [{"externalId": "p", "status": "maybe"}]})).await.status, 400);
+    assert_eq!(
+        api.post("/extpipes/runs", json!({"items": [{"externalId": "p", "status": "maybe"}]})).await.status,
+        400
+    );
     let r = api.post("/extpipes/runs/list", json!({"filter": {"externalId": "p", "statuses": ["failure"]}})).await;
     assert_eq!(r.items().len(), 1);
     assert_eq!(r.items()[0]["message"], "boom");
     let p = &api.dump("extpipes").await[0];
-    assert_eq!((p["lastSuccess"].clone(), p["lastFailure"].clone(), p["lastMessage"].clone()), (json!(1000), json!(2000), json!("boom")));
+    assert_eq!(
+        (p["lastSuccess"].clone(), p["lastFailure"].clone(), p["lastMessage"].clone()),
+        (json!(1000), json!(2000), json!("boom"))
+    );
     assert_eq!(api.post("/extpipes/delete", json!({"items": [{"externalId": "p"}]})).await.status, 200);
     assert!(api.dump("extpipes/runs").await.is_empty());
 }

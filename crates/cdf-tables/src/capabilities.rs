@@ -111,7 +111,9 @@ mod tests {
         assert!(of("double_datapoints").read && !of("double_datapoints").write);
         assert!(!of("events").write, "events WRITE is scoped to another project");
         let missing = missing_capabilities(&access);
-        assert!(missing.contains(&"timeSeriesAcl:WRITE (time_series, double_datapoints, string_datapoints)".to_string()));
+        assert!(
+            missing.contains(&"timeSeriesAcl:WRITE (time_series, double_datapoints, string_datapoints)".to_string())
+        );
         assert!(missing.contains(&"eventsAcl:WRITE (events)".to_string()));
         assert!(!missing.iter().any(|m| m.starts_with("assetsAcl")));
         assert!(has_project(&inspect(), "demo"));

@@ -172,15 +172,7 @@ pub fn quote_literal(s: &str) -> String {
 const RESERVED: &[&str] = &["timestamp", "values"];
 
 const fn col(name: &'static str, ty: ColumnType, field: Field, access: Access) -> Column {
-    Column {
-        name,
-        ty,
-        field,
-        access,
-        max_chars: None,
-        time_domain: TimeDomain::SinceEpoch,
-        metadata_limits: None,
-    }
+    Column { name, ty, field, access, max_chars: None, time_domain: TimeDomain::SinceEpoch, metadata_limits: None }
 }
 
 const fn limited(mut c: Column, max_chars: usize) -> Column {
@@ -194,55 +186,30 @@ const fn metadata(limits: MetadataLimits) -> Column {
     c
 }
 
-const ASSET_METADATA: MetadataLimits = MetadataLimits {
-    max_key_bytes: 128,
-    max_value_bytes: 10_240,
-    max_pairs: 256,
-    max_total_bytes: 10_240,
-};
-const EVENT_METADATA: MetadataLimits = MetadataLimits {
-    max_key_bytes: 128,
-    max_value_bytes: 128_000,
-    max_pairs: 256,
-    max_total_bytes: 200_000,
-};
-const TIMESERIES_METADATA: MetadataLimits = MetadataLimits {
-    max_key_bytes: 128,
-    max_value_bytes: 10_000,
-    max_pairs: 256,
-    max_total_bytes: 10_000,
-};
+const ASSET_METADATA: MetadataLimits =
+    MetadataLimits { max_key_bytes: 128, max_value_bytes: 10_240, max_pairs: 256, max_total_bytes: 10_240 };
+const EVENT_METADATA: MetadataLimits =
+    MetadataLimits { max_key_bytes: 128, max_value_bytes: 128_000, max_pairs: 256, max_total_bytes: 200_000 };
+const TIMESERIES_METADATA: MetadataLimits =
+    MetadataLimits { max_key_bytes: 128, max_value_bytes: 10_000, max_pairs: 256, max_total_bytes: 10_000 };
 
 use Access::*;
 use ColumnType::*;
 
 const ID: Column = col("id", BigInt, Field::Json("id"), ReadOnly);
-const EXTERNAL_ID: Column = limited(
-    col("external_id", Varchar(255), Field::Json("externalId"), Optional),
-    255,
-);
-const REQUIRED_EXTERNAL_ID: Column = limited(
-    col("external_id", Varchar(255), Field::Json("externalId"), Required),
-    255,
-);
+const EXTERNAL_ID: Column = limited(col("external_id", Varchar(255), Field::Json("externalId"), Optional), 255);
+const REQUIRED_EXTERNAL_ID: Column =
+    limited(col("external_id", Varchar(255), Field::Json("externalId"), Required), 255);
 const DATA_SET_ID: Column = col("data_set_id", BigInt, Field::Json("dataSetId"), Optional);
 const CREATED_TIME: Column = col("created_time", TimestampTz, Field::Json("createdTime"), ReadOnly);
-const LAST_UPDATED_TIME: Column = col(
-    "last_updated_time",
-    TimestampTz,
-    Field::Json("lastUpdatedTime"),
-    ReadOnly,
-);
+const LAST_UPDATED_TIME: Column = col("last_updated_time", TimestampTz, Field::Json("lastUpdatedTime"), ReadOnly);
 
 const ASSETS: &[Column] = &[
     ID,
     EXTERNAL_ID,
     limited(col("name", Text, Field::Json("name"), Required), 140),
     col("parent_id", BigInt, Field::Json("parentId"), Optional),
-    limited(
-        col("parent_external_id", Varchar(255), Field::Json("parentExternalId"), Optional),
-        255,
-    ),
+    limited(col("parent_external_id", Varchar(255), Field::Json("parentExternalId"), Optional), 255),
     limited(col("description", Text, Field::Json("description"), Optional), 500),
     DATA_SET_ID,
     metadata(ASSET_METADATA),
@@ -321,12 +288,9 @@ const fn datapoint_columns(value: Column) -> [Column; 6] {
     ]
 }
 
-const DOUBLE_DATAPOINTS: &[Column] =
-    &datapoint_columns(col("value", Double, Field::Json("value"), Optional));
-const STRING_DATAPOINTS: &[Column] = &datapoint_columns(limited(
-    col("value", Varchar(255), Field::Json("value"), Optional),
-    255,
-));
+const DOUBLE_DATAPOINTS: &[Column] = &datapoint_columns(col("value", Double, Field::Json("value"), Optional));
+const STRING_DATAPOINTS: &[Column] =
+    &datapoint_columns(limited(col("value", Varchar(255), Field::Json("value"), Optional), 255));
 
 const SEQUENCES: &[Column] = &[
     ID,
@@ -359,15 +323,9 @@ const LABELS: &[Column] = &[
 
 const RELATIONSHIPS: &[Column] = &[
     REQUIRED_EXTERNAL_ID,
-    limited(
-        col("source_external_id", Varchar(255), Field::Json("sourceExternalId"), Required),
-        255,
-    ),
+    limited(col("source_external_id", Varchar(255), Field::Json("sourceExternalId"), Required), 255),
     col("source_type", Text, Field::Json("sourceType"), Required),
-    limited(
-        col("target_external_id", Varchar(255), Field::Json("targetExternalId"), Required),
-        255,
-    ),
+    limited(col("target_external_id", Varchar(255), Field::Json("targetExternalId"), Required), 255),
     col("target_type", Text, Field::Json("targetType"), Required),
     col("start_time", TimestampTz, Field::Json("startTime"), Optional),
     col("end_time", TimestampTz, Field::Json("endTime"), Optional),
@@ -397,10 +355,7 @@ const EXTRACTION_PIPELINES: &[Column] = &[
     limited(col("description", Text, Field::Json("description"), Optional), 500),
     col("schedule", Text, Field::Json("schedule"), Optional),
     limited(col("source", Text, Field::Json("source"), Optional), 255),
-    limited(
-        col("documentation", Varchar(10000), Field::Json("documentation"), Optional),
-        10_000,
-    ),
+    limited(col("documentation", Varchar(10000), Field::Json("documentation"), Optional), 10_000),
     limited(col("created_by", Varchar(255), Field::Json("createdBy"), Optional), 255),
     col("raw_tables", Json, Field::Json("rawTables"), Optional),
     col("contacts", Json, Field::Json("contacts"), Optional),
@@ -422,9 +377,7 @@ const EXTRACTION_PIPELINE_RUNS: &[Column] = &[
     col("created_time", TimestampTz, Field::Json("createdTime"), Optional),
 ];
 
-const RAW_DATABASES: &[Column] = &[
-    limited(col("_raw_database", Varchar(32), Field::Json("name"), Required), 32),
-];
+const RAW_DATABASES: &[Column] = &[limited(col("_raw_database", Varchar(32), Field::Json("name"), Required), 32)];
 
 const RAW_TABLES: &[Column] = &[
     limited(col("_raw_database", Varchar(32), Field::Address, Required), 32),
@@ -436,12 +389,7 @@ const RAW_ROWS: &[Column] = &[
     limited(col("_raw_table", Varchar(64), Field::Address, Required), 64),
     limited(col("_raw_key", Text, Field::Json("key"), Required), 1024),
     col("_raw_columns", Json, Field::Json("columns"), Required),
-    col(
-        "_raw_last_updated_time",
-        TimestampTz,
-        Field::Json("lastUpdatedTime"),
-        ReadOnly,
-    ),
+    col("_raw_last_updated_time", TimestampTz, Field::Json("lastUpdatedTime"), ReadOnly),
 ];
 
 const fn items(max_items: usize) -> WriteKind {

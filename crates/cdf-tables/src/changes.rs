@@ -16,11 +16,26 @@ pub enum Change {
     /// `POST /{resource}/delete` item: `{"id"}` or `{"externalId"}`.
     ItemDelete(Json),
     /// `POST /timeseries/data/delete`: the one-millisecond range of a datapoint.
-    DatapointDelete { series: SeriesRef, timestamp_ms: i64 },
-    RawRowDelete { database: String, table: String, key: String },
-    SequenceRowDelete { sequence: SeriesRef, row_number: i64 },
-    RawDatabaseDelete { name: String },
-    RawTableDelete { database: String, name: String },
+    DatapointDelete {
+        series: SeriesRef,
+        timestamp_ms: i64,
+    },
+    RawRowDelete {
+        database: String,
+        table: String,
+        key: String,
+    },
+    SequenceRowDelete {
+        sequence: SeriesRef,
+        row_number: i64,
+    },
+    RawDatabaseDelete {
+        name: String,
+    },
+    RawTableDelete {
+        database: String,
+        name: String,
+    },
     /// Natural-upsert tables change a row by writing it again.
     Write(WriteRow),
 }
@@ -137,10 +152,9 @@ pub fn delete_change(resource: &Resource, identity: &[(&'static Column, Value)])
             table: text(identity, "_raw_table")?,
             key: text(identity, "_raw_key")?,
         },
-        WriteKind::RawTables => Change::RawTableDelete {
-            database: text(identity, "_raw_database")?,
-            name: text(identity, "_raw_table")?,
-        },
+        WriteKind::RawTables => {
+            Change::RawTableDelete { database: text(identity, "_raw_database")?, name: text(identity, "_raw_table")? }
+        }
         WriteKind::RawDatabases => Change::RawDatabaseDelete { name: text(identity, "_raw_database")? },
     })
 }
@@ -168,7 +182,11 @@ pub fn update_changes(
                     (Field::Json(f) | Field::LabelRefs(f) | Field::SingleFromArray(f), Value::Null) => {
                         // Lists and maps have no setNull in CDF: clearing them is setting them empty.
                         let op = match column.ty {
-                            crate::ColumnType::BigIntArray | crate::ColumnType::TextArray if !matches!(column.field, Field::SingleFromArray(_)) => json!({"set": []}),
+                            crate::ColumnType::BigIntArray | crate::ColumnType::TextArray
+                                if !matches!(column.field, Field::SingleFromArray(_)) =>
+                            {
+                                json!({"set": []})
+                            }
                             _ if f == "metadata" => json!({"set": {}}),
                             _ if column.access == Access::Required => {
                                 return Err(ValueError {
@@ -213,7 +231,8 @@ pub fn update_changes(
         WriteKind::Datapoints { .. } | WriteKind::SequenceRows | WriteKind::RawRows => {
             // The new row comes from the scan: drop what CDF assigns, and name the series once
             // (by id, unless the UPDATE changed the external id to move the row).
-            let drop_column = if updated.contains(&"external_id") && !updated.contains(&"id") { "id" } else { "external_id" };
+            let drop_column =
+                if updated.contains(&"external_id") && !updated.contains(&"id") { "id" } else { "external_id" };
             let has_id = get(new, "id").is_some();
             let new: Vec<(&'static Column, Value)> = new
                 .iter()
@@ -262,7 +281,10 @@ mod tests {
         assert_eq!(identity_columns(raw, &["_raw_database", "_raw_table", "_raw_key"]).unwrap().len(), 3);
         assert_eq!(identity_columns(raw, &["_raw_database", "_raw_key"]), None);
         let dps = resource("double_datapoints").unwrap();
-        assert_eq!(identity_columns(dps, &["external_id", "timestamp", "value"]), Some(vec!["external_id", "timestamp"]));
+        assert_eq!(
+            identity_columns(dps, &["external_id", "timestamp", "value"]),
+            Some(vec!["external_id", "timestamp"])
+        );
     }
 
     #[test]
@@ -294,26 +316,44 @@ mod tests {
     #[test]
     fn moving_a_datapoint_deletes_the_old_one() {
         let r = resource("double_datapoints").unwrap();
-        let old = bind("double_datapoints", vec![("external_id", Value::Text("s".into())), ("timestamp", Value::Timestamp(1_000_000))]);
+        let old = bind(
+            "double_datapoints",
+            vec![("external_id", Value::Text("s".into())), ("timestamp", Value::Timestamp(1_000_000))],
+        );
         let same = bind(
             "double_datapoints",
-            vec![("external_id", Value::Text("s".into())), ("timestamp", Value::Timestamp(1_000_000)), ("value", Value::Double(2.0))],
+            vec![
+                ("external_id", Value::Text("s".into())),
+                ("timestamp", Value::Timestamp(1_000_000)),
+                ("value", Value::Double(2.0)),
+            ],
         );
         let changes = update_changes(r, &old, &same, &["value"]).unwrap();
         assert_eq!(changes.len(), 1, "same key: overwrite only");
         let moved = bind(
             "double_datapoints",
-            vec![("external_id", Value::Text("s".into())), ("timestamp", Value::Timestamp(2_000_000)), ("value", Value::Double(2.0))],
+            vec![
+                ("external_id", Value::Text("s".into())),
+                ("timestamp", Value::Timestamp(2_000_000)),
+                ("value", Value::Double(2.0)),
+            ],
         );
         let changes = update_changes(r, &old, &moved, &["timestamp"]).unwrap();
-        assert_eq!(changes[0], Change::DatapointDelete { series: SeriesRef::ExternalId("s".into()), timestamp_ms: 1000 });
+        assert_eq!(
+            changes[0],
+            Change::DatapointDelete { series: SeriesRef::ExternalId("s".into()), timestamp_ms: 1000 }
+        );
         assert!(matches!(changes[1], Change::Write(WriteRow::Datapoint { .. })));
     }
 
     #[test]
     fn rewritten_rows_name_their_series_once_and_skip_assigned_columns() {
         let r = resource("raw_rows").unwrap();
-        let id = vec![("_raw_database", Value::Text("d".into())), ("_raw_table", Value::Text("t".into())), ("_raw_key", Value::Text("k".into()))];
+        let id = vec![
+            ("_raw_database", Value::Text("d".into())),
+            ("_raw_table", Value::Text("t".into())),
+            ("_raw_key", Value::Text("k".into())),
+        ];
         let old = bind("raw_rows", id.clone());
         let mut new_pairs = id;
         new_pairs.push(("_raw_columns", Value::Json(json!({"a": 1}))));
@@ -321,15 +361,29 @@ mod tests {
         let changes = update_changes(r, &old, &bind("raw_rows", new_pairs), &["_raw_columns"]).unwrap();
         assert!(matches!(&changes[..], [Change::Write(WriteRow::RawRow { .. })]));
         let dps = resource("double_datapoints").unwrap();
-        let both = vec![("id", Value::Int(3)), ("external_id", Value::Text("s".into())), ("timestamp", Value::Timestamp(1000)), ("value", Value::Double(1.0))];
-        let changes = update_changes(dps, &bind("double_datapoints", both.clone()), &bind("double_datapoints", both), &["value"]).unwrap();
+        let both = vec![
+            ("id", Value::Int(3)),
+            ("external_id", Value::Text("s".into())),
+            ("timestamp", Value::Timestamp(1000)),
+            ("value", Value::Double(1.0)),
+        ];
+        let changes =
+            update_changes(dps, &bind("double_datapoints", both.clone()), &bind("double_datapoints", both), &["value"])
+                .unwrap();
         assert!(matches!(&changes[..], [Change::Write(WriteRow::Datapoint { series: SeriesRef::Id(3), .. })]));
     }
 
     #[test]
     fn deletes_name_what_the_api_wants() {
         let raw = resource("raw_rows").unwrap();
-        let id = bind("raw_rows", vec![("_raw_database", Value::Text("d".into())), ("_raw_table", Value::Text("t".into())), ("_raw_key", Value::Text("k".into()))]);
+        let id = bind(
+            "raw_rows",
+            vec![
+                ("_raw_database", Value::Text("d".into())),
+                ("_raw_table", Value::Text("t".into())),
+                ("_raw_key", Value::Text("k".into())),
+            ],
+        );
         assert_eq!(
             delete_change(raw, &id).unwrap(),
             Change::RawRowDelete { database: "d".into(), table: "t".into(), key: "k".into() }
@@ -338,6 +392,9 @@ mod tests {
         let id = bind("labels", vec![("external_id", Value::Text("l".into()))]);
         assert_eq!(delete_change(labels, &id).unwrap(), Change::ItemDelete(json!({"externalId": "l"})));
         let assets = resource("assets").unwrap();
-        assert_eq!(delete_change(assets, &bind("assets", vec![("id", Value::Null)])).unwrap_err().kind, ValueErrorKind::Required);
+        assert_eq!(
+            delete_change(assets, &bind("assets", vec![("id", Value::Null)])).unwrap_err().kind,
+            ValueErrorKind::Required
+        );
     }
 }

@@ -11,9 +11,9 @@ pub mod value;
 pub mod writes;
 
 pub use catalogue::{resource, Access, Column, ColumnType, Field, Resource, WriteKind, RESOURCES};
+pub use changes::{delete_change, identity_columns, update_changes, Change};
 pub use mapping::{item_to_value, row_to_item, value_to_json, ValueError, ValueErrorKind};
 pub use options::{InsertMode, OptionError, OptionErrorKind, OptionTarget};
+pub use reads::{plan_read, PushedQual, QualOp, ReadPlan};
 pub use value::Value;
 pub use writes::{row_to_write, SeriesRef, WriteRow};
-pub use changes::{delete_change, identity_columns, update_changes, Change};
-pub use reads::{plan_read, PushedQual, QualOp, ReadPlan};

@@ -5,8 +5,7 @@ use std::fmt;
 use serde_json::{Map, Number, Value as Json};
 
 use crate::catalogue::{
-    Access, Column, ColumnType, Field, MetadataLimits, TimeDomain, MAX_DATAPOINT_MS,
-    MAX_TIMESTAMP_MS, MIN_DATAPOINT_MS,
+    Access, Column, ColumnType, Field, MetadataLimits, TimeDomain, MAX_DATAPOINT_MS, MAX_TIMESTAMP_MS, MIN_DATAPOINT_MS,
 };
 use crate::value::{format_timestamp_micros, Value};
 
@@ -107,27 +106,17 @@ fn check_metadata(column: &Column, v: &Json, limits: &MetadataLimits) -> Result<
         return Err(err(column, format!("metadata must be a JSON object of strings, got {v}")));
     };
     if map.len() > limits.max_pairs {
-        return Err(err(
-            column,
-            format!("metadata has {} keys; CDF accepts at most {}", map.len(), limits.max_pairs),
-        ));
+        return Err(err(column, format!("metadata has {} keys; CDF accepts at most {}", map.len(), limits.max_pairs)));
     }
     let mut total = 0;
     for (k, val) in map {
         let Json::String(s) = val else {
-            return Err(err(
-                column,
-                format!("metadata value of key \"{k}\" must be a string, got {val}"),
-            ));
+            return Err(err(column, format!("metadata value of key \"{k}\" must be a string, got {val}")));
         };
         if k.len() > limits.max_key_bytes {
             return Err(err(
                 column,
-                format!(
-                    "metadata key \"{k}\" is {} bytes; CDF accepts at most {}",
-                    k.len(),
-                    limits.max_key_bytes
-                ),
+                format!("metadata key \"{k}\" is {} bytes; CDF accepts at most {}", k.len(), limits.max_key_bytes),
             ));
         }
         if s.len() > limits.max_value_bytes {
@@ -153,12 +142,7 @@ fn check_metadata(column: &Column, v: &Json, limits: &MetadataLimits) -> Result<
 
 /// Converts one non-NULL column value to its CDF JSON value.
 pub fn value_to_json(column: &Column, value: &Value) -> Result<Json, ValueError> {
-    let mismatch = || {
-        err(
-            column,
-            format!("a {} value cannot be stored in a {} column", value.kind(), column.ty.sql()),
-        )
-    };
+    let mismatch = || err(column, format!("a {} value cannot be stored in a {} column", value.kind(), column.ty.sql()));
     let json = match (column.ty, value) {
         (_, Value::Null) => Json::Null,
         (ColumnType::BigInt, Value::Int(i)) => Json::from(*i),
@@ -192,15 +176,19 @@ pub fn value_to_json(column: &Column, value: &Value) -> Result<Json, ValueError>
         (ColumnType::Bool, Value::Bool(b)) => Json::Bool(*b),
         (ColumnType::Double, Value::Double(d)) => {
             let Some(n) = Number::from_f64(*d) else {
-                let shown = if d.is_nan() { "NaN" } else if *d > 0.0 { "Infinity" } else { "-Infinity" };
+                let shown = if d.is_nan() {
+                    "NaN"
+                } else if *d > 0.0 {
+                    "Infinity"
+                } else {
+                    "-Infinity"
+                };
                 return Err(err(column, format!("{shown} is not a number CDF can store")));
             };
             Json::Number(n)
         }
         (ColumnType::Double, Value::Int(i)) => Json::from(*i as f64),
-        (ColumnType::TimestampTz, Value::Timestamp(micros)) => {
-            Json::from(timestamp_to_ms(column, *micros)?)
-        }
+        (ColumnType::TimestampTz, Value::Timestamp(micros)) => Json::from(timestamp_to_ms(column, *micros)?),
         (ColumnType::Json, Value::Json(v)) => {
             if let Some(limits) = &column.metadata_limits {
                 check_metadata(column, v, limits)?;
@@ -235,9 +223,7 @@ pub fn row_to_item(values: &[(&'static Column, Value)]) -> Result<Map<String, Js
                 item.insert(name.to_string(), json);
             }
             Field::Nested(outer, inner) => {
-                let obj = item
-                    .entry(outer.to_string())
-                    .or_insert_with(|| Json::Object(Map::new()));
+                let obj = item.entry(outer.to_string()).or_insert_with(|| Json::Object(Map::new()));
                 if let Json::Object(o) = obj {
                     o.insert(inner.to_string(), json);
                 }
@@ -300,20 +286,14 @@ pub fn item_to_value(column: &Column, item: &Map<String, Json>) -> Result<Value,
         },
         ColumnType::TextArray => match (column.field, raw) {
             (Field::LabelRefs(_), Json::Array(xs)) => Value::TextArray(
-                xs.iter()
-                    .map(|x| x.get("externalId").and_then(|e| e.as_str()).map(str::to_string))
-                    .collect(),
+                xs.iter().map(|x| x.get("externalId").and_then(|e| e.as_str()).map(str::to_string)).collect(),
             ),
-            (_, Json::Array(xs)) => {
-                Value::TextArray(xs.iter().map(|x| x.as_str().map(str::to_string)).collect())
-            }
+            (_, Json::Array(xs)) => Value::TextArray(xs.iter().map(|x| x.as_str().map(str::to_string)).collect()),
             _ => return Err(bad()),
         },
         ColumnType::Bool => Value::Bool(raw.as_bool().ok_or_else(bad)?),
         ColumnType::Double => Value::Double(raw.as_f64().ok_or_else(bad)?),
-        ColumnType::TimestampTz => Value::Timestamp(
-            raw.as_i64().ok_or_else(bad)?.checked_mul(1000).ok_or_else(bad)?,
-        ),
+        ColumnType::TimestampTz => Value::Timestamp(raw.as_i64().ok_or_else(bad)?.checked_mul(1000).ok_or_else(bad)?),
         ColumnType::Json => Value::Json(raw.clone()),
     })
 }
@@ -355,10 +335,7 @@ mod tests {
 
     #[test]
     fn null_in_required_column_names_the_column() {
-        let row = vec![
-            (c("assets", "external_id"), Value::Text("x".into())),
-            (c("assets", "name"), Value::Null),
-        ];
+        let row = vec![(c("assets", "external_id"), Value::Text("x".into())), (c("assets", "name"), Value::Null)];
         let e = row_to_item(&row).unwrap_err();
         assert_eq!(e.column, "name");
         assert!(e.message.contains("must not be NULL"));
@@ -366,10 +343,7 @@ mod tests {
 
     #[test]
     fn read_only_columns_are_rejected() {
-        let row = vec![
-            (c("assets", "name"), Value::Text("x".into())),
-            (c("assets", "id"), Value::Int(7)),
-        ];
+        let row = vec![(c("assets", "name"), Value::Text("x".into())), (c("assets", "id"), Value::Int(7))];
         let e = row_to_item(&row).unwrap_err();
         assert_eq!(e.column, "id");
         assert!(e.message.contains("assigned by CDF"));
@@ -399,7 +373,10 @@ mod tests {
     #[test]
     fn timestamps_become_milliseconds_and_sub_millisecond_is_an_error() {
         let start = c("events", "start_time");
-        assert_eq!(value_to_json(start, &Value::Timestamp(1_700_000_000_123_000)).unwrap(), json!(1_700_000_000_123i64));
+        assert_eq!(
+            value_to_json(start, &Value::Timestamp(1_700_000_000_123_000)).unwrap(),
+            json!(1_700_000_000_123i64)
+        );
         let e = value_to_json(start, &Value::Timestamp(1_700_000_000_123_456)).unwrap_err();
         assert!(e.message.contains("sub-millisecond"), "{}", e.message);
         let e = value_to_json(start, &Value::Timestamp(-1000)).unwrap_err();
@@ -437,10 +414,7 @@ mod tests {
                           "createdTime": 1000, "metadata": {"k": "v"}});
         let item = item.as_object().unwrap();
         assert_eq!(item_to_value(c("assets", "id"), item).unwrap(), Value::Int(9));
-        assert_eq!(
-            item_to_value(c("assets", "labels"), item).unwrap(),
-            Value::TextArray(vec![Some("x".into())])
-        );
+        assert_eq!(item_to_value(c("assets", "labels"), item).unwrap(), Value::TextArray(vec![Some("x".into())]));
         assert_eq!(item_to_value(c("assets", "created_time"), item).unwrap(), Value::Timestamp(1_000_000));
         assert_eq!(item_to_value(c("assets", "name"), item).unwrap(), Value::Null);
     }

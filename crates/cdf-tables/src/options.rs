@@ -257,10 +257,7 @@ mod tests {
     }
 
     fn ordinary() -> UrlPolicy {
-        UrlPolicy {
-            is_superuser: false,
-            allowed_urls: DEFAULT_ALLOWED_URLS.split(", ").map(str::to_string).collect(),
-        }
+        UrlPolicy { is_superuser: false, allowed_urls: DEFAULT_ALLOWED_URLS.split(", ").map(str::to_string).collect() }
     }
 
     #[test]
@@ -283,7 +280,12 @@ mod tests {
             ("token_url", "https://login.microsoftonline.com/tenant/oauth2/v2.0/token"),
         ]);
         assert!(validate_server_policy(&cdf, &ordinary()).is_ok());
-        for url in ["https://169.254.169.254/latest", "http://127.0.0.1:5432", "https://cognitedata.com.evil.io/", "https://evil.io/x.cognitedata.com/"] {
+        for url in [
+            "https://169.254.169.254/latest",
+            "http://127.0.0.1:5432",
+            "https://cognitedata.com.evil.io/",
+            "https://evil.io/x.cognitedata.com/",
+        ] {
             let e = validate_server_policy(&opts(&[("base_url", url)]), &ordinary()).unwrap_err();
             assert_eq!(e.kind, OptionErrorKind::NotAllowed, "{url}");
         }

@@ -81,14 +81,30 @@ pub enum ReadPlan {
     /// A condition can never hold (e.g. `id = NULL`): no request at all.
     Nothing,
     /// `POST /extpipes/runs/list` of one pipeline.
-    Runs { external_ids: Vec<String> },
+    Runs {
+        external_ids: Vec<String>,
+    },
     /// `POST /timeseries/data/list`; `end` is exclusive, in ms.
-    Datapoints { series: Vec<SeriesRef>, start: i64, end: i64 },
+    Datapoints {
+        series: Vec<SeriesRef>,
+        start: i64,
+        end: i64,
+    },
     /// `POST /sequences/data/list`; `end` is exclusive.
-    SequenceRows { sequences: Vec<SeriesRef>, start: i64, end: Option<i64> },
+    SequenceRows {
+        sequences: Vec<SeriesRef>,
+        start: i64,
+        end: Option<i64>,
+    },
     RawDatabases,
-    RawTables { database: Option<String> },
-    RawRows { database: String, table: String, keys: Option<Vec<String>> },
+    RawTables {
+        database: Option<String>,
+    },
+    RawRows {
+        database: String,
+        table: String,
+        keys: Option<Vec<String>>,
+    },
 }
 
 /// The columns a query on `resource` must constrain with `=` or `IN` before CDF can be read,
@@ -139,8 +155,12 @@ pub fn pushable(resource: &Resource, column: &str, op: QualOp) -> bool {
         WriteKind::Items { .. } | WriteKind::File => {
             eq && (column == "id" || column == "external_id") && resource.column(column).is_some()
         }
-        WriteKind::Datapoints { .. } => (eq && (column == "id" || column == "external_id")) || (range && column == "timestamp"),
-        WriteKind::SequenceRows => (eq && (column == "id" || column == "external_id")) || (range && column == "row_number"),
+        WriteKind::Datapoints { .. } => {
+            (eq && (column == "id" || column == "external_id")) || (range && column == "timestamp")
+        }
+        WriteKind::SequenceRows => {
+            (eq && (column == "id" || column == "external_id")) || (range && column == "row_number")
+        }
         WriteKind::RawRows => eq && matches!(column, "_raw_database" | "_raw_table" | "_raw_key"),
         WriteKind::RawTables => op == QualOp::Eq && column == "_raw_database",
         WriteKind::RawDatabases => false,
@@ -187,7 +207,9 @@ fn texts(values: Vec<Value>) -> Vec<String> {
 /// Series or sequences named by `id` and `external_id` conditions.
 fn series_refs(quals: &[PushedQual]) -> Option<Vec<SeriesRef>> {
     match (values_of(quals, "id"), values_of(quals, "external_id")) {
-        (Some(ids), _) => Some(ids.into_iter().filter_map(|v| if let Value::Int(i) = v { Some(SeriesRef::Id(i)) } else { None }).collect()),
+        (Some(ids), _) => Some(
+            ids.into_iter().filter_map(|v| if let Value::Int(i) = v { Some(SeriesRef::Id(i)) } else { None }).collect(),
+        ),
         (None, Some(xids)) => Some(texts(xids).into_iter().map(SeriesRef::ExternalId).collect()),
         (None, None) => None,
     }
@@ -339,11 +361,23 @@ mod tests {
         let assets = resource("assets").unwrap();
         assert_eq!(plan_read(assets, &[]).unwrap(), ReadPlan::List);
         assert_eq!(
-            plan_read(assets, &[q("external_id", QualOp::In, Value::TextArray(vec![Some("a".into()), None, Some("a".into()), Some("b".into())]))]).unwrap(),
+            plan_read(
+                assets,
+                &[q(
+                    "external_id",
+                    QualOp::In,
+                    Value::TextArray(vec![Some("a".into()), None, Some("a".into()), Some("b".into())])
+                )]
+            )
+            .unwrap(),
             ReadPlan::ByIds(vec![json!({"externalId": "a"}), json!({"externalId": "b"})])
         );
         assert_eq!(
-            plan_read(assets, &[q("id", QualOp::In, Value::IntArray(vec![Some(1), Some(2)])), q("id", QualOp::Eq, Value::Int(2))]).unwrap(),
+            plan_read(
+                assets,
+                &[q("id", QualOp::In, Value::IntArray(vec![Some(1), Some(2)])), q("id", QualOp::Eq, Value::Int(2))]
+            )
+            .unwrap(),
             ReadPlan::ByIds(vec![json!({"id": 2})])
         );
         assert_eq!(plan_read(assets, &[q("id", QualOp::Eq, Value::Null)]).unwrap(), ReadPlan::Nothing);
@@ -362,10 +396,25 @@ mod tests {
             ],
         )
         .unwrap();
-        assert_eq!(plan, ReadPlan::Datapoints { series: vec![SeriesRef::ExternalId("s".into())], start: 1001, end: 5000 });
-        let plan = plan_read(dps, &[q("id", QualOp::Eq, Value::Int(4)), q("timestamp", QualOp::Le, Value::Timestamp(5_000_000))]).unwrap();
+        assert_eq!(
+            plan,
+            ReadPlan::Datapoints { series: vec![SeriesRef::ExternalId("s".into())], start: 1001, end: 5000 }
+        );
+        let plan = plan_read(
+            dps,
+            &[q("id", QualOp::Eq, Value::Int(4)), q("timestamp", QualOp::Le, Value::Timestamp(5_000_000))],
+        )
+        .unwrap();
         assert_eq!(plan, ReadPlan::Datapoints { series: vec![SeriesRef::Id(4)], start: MIN_DATAPOINT_MS, end: 5001 });
-        let plan = plan_read(dps, &[q("id", QualOp::Eq, Value::Int(4)), q("timestamp", QualOp::Gt, Value::Timestamp(9_000_000)), q("timestamp", QualOp::Lt, Value::Timestamp(1_000_000))]).unwrap();
+        let plan = plan_read(
+            dps,
+            &[
+                q("id", QualOp::Eq, Value::Int(4)),
+                q("timestamp", QualOp::Gt, Value::Timestamp(9_000_000)),
+                q("timestamp", QualOp::Lt, Value::Timestamp(1_000_000)),
+            ],
+        )
+        .unwrap();
         assert_eq!(plan, ReadPlan::Nothing);
     }
 

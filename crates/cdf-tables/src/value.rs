@@ -48,12 +48,7 @@ pub fn format_timestamp_micros(micros: i64) -> String {
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    let base = format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        sod / 3600,
-        (sod / 60) % 60,
-        sod % 60
-    );
+    let base = format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", sod / 3600, (sod / 60) % 60, sod % 60);
     if frac == 0 {
         format!("{base}+00")
     } else {
@@ -98,13 +93,7 @@ mod tests {
     #[test]
     fn formats_timestamps_in_utc() {
         assert_eq!(format_timestamp_micros(0), "1970-01-01 00:00:00+00");
-        assert_eq!(
-            format_timestamp_micros(1_700_000_000_123_456),
-            "2023-11-14 22:13:20.123456+00"
-        );
-        assert_eq!(
-            format_timestamp_micros(-2_208_988_800_000_000),
-            "1900-01-01 00:00:00+00"
-        );
+        assert_eq!(format_timestamp_micros(1_700_000_000_123_456), "2023-11-14 22:13:20.123456+00");
+        assert_eq!(format_timestamp_micros(-2_208_988_800_000_000), "1900-01-01 00:00:00+00");
     }
 }

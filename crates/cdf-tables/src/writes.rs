@@ -86,9 +86,7 @@ fn series_ref(row: &[(&'static Column, Value)]) -> Result<SeriesRef, ValueError>
 /// Converts one bound row of `resource` into what its writer sends.
 pub fn row_to_write(resource: &Resource, row: &[(&'static Column, Value)]) -> Result<WriteRow, ValueError> {
     match resource.write {
-        WriteKind::Items { .. } | WriteKind::File | WriteKind::RawDatabases => {
-            Ok(WriteRow::Item(row_to_item(row)?))
-        }
+        WriteKind::Items { .. } | WriteKind::File | WriteKind::RawDatabases => Ok(WriteRow::Item(row_to_item(row)?)),
         WriteKind::RawTables => {
             let database = required_text(row, "_raw_database")?;
             let table = row_to_item(row)?;
@@ -191,11 +189,17 @@ mod tests {
 
     #[test]
     fn datapoints_need_exactly_one_series_identity() {
-        let (r, row) = bind("double_datapoints", vec![("timestamp", Value::Timestamp(0)), ("value", Value::Double(1.0))]);
+        let (r, row) =
+            bind("double_datapoints", vec![("timestamp", Value::Timestamp(0)), ("value", Value::Double(1.0))]);
         assert_eq!(row_to_write(r, &row).unwrap_err().kind, ValueErrorKind::Required);
         let (r, row) = bind(
             "double_datapoints",
-            vec![("id", Value::Int(1)), ("external_id", Value::Text("x".into())), ("timestamp", Value::Timestamp(0)), ("value", Value::Double(1.0))],
+            vec![
+                ("id", Value::Int(1)),
+                ("external_id", Value::Text("x".into())),
+                ("timestamp", Value::Timestamp(0)),
+                ("value", Value::Double(1.0)),
+            ],
         );
         assert!(row_to_write(r, &row).unwrap_err().message.contains("not both"));
     }
@@ -207,11 +211,19 @@ mod tests {
             vec![("id", Value::Int(1)), ("timestamp", Value::Timestamp(0)), ("value", Value::Double(2e100))],
         );
         assert!(row_to_write(r, &row).unwrap_err().message.contains("outside CDF's range"));
-        let (r, row) = bind("double_datapoints", vec![("id", Value::Int(1)), ("timestamp", Value::Timestamp(0)), ("value", Value::Null)]);
+        let (r, row) = bind(
+            "double_datapoints",
+            vec![("id", Value::Int(1)), ("timestamp", Value::Timestamp(0)), ("value", Value::Null)],
+        );
         assert_eq!(row_to_write(r, &row).unwrap_err().column, "value");
         let (r, row) = bind(
             "double_datapoints",
-            vec![("id", Value::Int(1)), ("timestamp", Value::Timestamp(0)), ("value", Value::Null), ("status_code", Value::Int(2_147_483_648))],
+            vec![
+                ("id", Value::Int(1)),
+                ("timestamp", Value::Timestamp(0)),
+                ("value", Value::Null),
+                ("status_code", Value::Int(2_147_483_648)),
+            ],
         );
         assert!(row_to_write(r, &row).is_ok(), "a bad point may have no value");
     }
@@ -237,10 +249,22 @@ mod tests {
         );
         let (r, row) = bind(
             "raw_rows",
-            vec![("_raw_database", Value::Text("db".into())), ("_raw_table", Value::Text("t".into())), ("_raw_key", Value::Text("k".into())), ("_raw_columns", Value::Json(json!([1])))],
+            vec![
+                ("_raw_database", Value::Text("db".into())),
+                ("_raw_table", Value::Text("t".into())),
+                ("_raw_key", Value::Text("k".into())),
+                ("_raw_columns", Value::Json(json!([1]))),
+            ],
         );
         assert_eq!(row_to_write(r, &row).unwrap_err().column, "_raw_columns");
-        let (r, row) = bind("raw_rows", vec![("_raw_database", Value::Text("d".repeat(33))), ("_raw_table", Value::Text("t".into())), ("_raw_key", Value::Text("k".into()))]);
+        let (r, row) = bind(
+            "raw_rows",
+            vec![
+                ("_raw_database", Value::Text("d".repeat(33))),
+                ("_raw_table", Value::Text("t".into())),
+                ("_raw_key", Value::Text("k".into())),
+            ],
+        );
         assert_eq!(row_to_write(r, &row).unwrap_err().kind, ValueErrorKind::TooLong);
     }
 
@@ -248,7 +272,11 @@ mod tests {
     fn sequence_rows_take_values_by_column() {
         let (r, row) = bind(
             "sequence_rows",
-            vec![("external_id", Value::Text("s".into())), ("row_number", Value::Int(3)), ("values", Value::Json(json!({"depth": 1.5, "name": "x"})))],
+            vec![
+                ("external_id", Value::Text("s".into())),
+                ("row_number", Value::Int(3)),
+                ("values", Value::Json(json!({"depth": 1.5, "name": "x"}))),
+            ],
         );
         match row_to_write(r, &row).unwrap() {
             WriteRow::SequenceRow { sequence, row_number, values } => {
@@ -258,7 +286,10 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let (r, row) = bind("sequence_rows", vec![("id", Value::Int(1)), ("row_number", Value::Int(3)), ("values", Value::Json(json!([1.5])))]);
+        let (r, row) = bind(
+            "sequence_rows",
+            vec![("id", Value::Int(1)), ("row_number", Value::Int(3)), ("values", Value::Json(json!([1.5])))],
+        );
         assert!(row_to_write(r, &row).unwrap_err().message.contains("by column external id"));
     }
 }

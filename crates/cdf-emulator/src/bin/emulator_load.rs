@@ -21,7 +21,13 @@ struct Args {
 }
 
 fn parse_args() -> Args {
-    let mut a = Args { url: "http://127.0.0.1:4080".into(), mode: "both".into(), seconds: 10, connections: 4, project: "demo".into() };
+    let mut a = Args {
+        url: "http://127.0.0.1:4080".into(),
+        mode: "both".into(),
+        seconds: 10,
+        connections: 4,
+        project: "demo".into(),
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut val = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
@@ -55,13 +61,21 @@ impl Conn {
     }
 
     async fn request(&mut self, method: &str, path: &str, headers: &str, body: &[u8]) -> (u16, Vec<u8>) {
-        let head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n{headers}Content-Length: {}\r\n\r\n", self.host, body.len());
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\n{headers}Content-Length: {}\r\n\r\n",
+            self.host,
+            body.len()
+        );
         let w = self.stream.get_mut();
         w.write_all(head.as_bytes()).await.expect("write head");
         w.write_all(body).await.expect("write body");
         let mut line = String::new();
         self.stream.read_line(&mut line).await.expect("status line");
-        let status: u16 = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("bad status line {line:?}"));
+        let status: u16 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("bad status line {line:?}"));
         let mut len = 0usize;
         loop {
             line.clear();
@@ -89,7 +103,8 @@ fn json_headers(token: &str) -> String {
 async fn token(host: &str) -> String {
     let mut c = Conn::open(host).await;
     let body = b"grant_type=client_credentials&client_id=demo-client&client_secret=demo-secret&scope=x";
-    let (status, resp) = c.request("POST", "/oauth2/token", "Content-Type: application/x-www-form-urlencoded\r\n", body).await;
+    let (status, resp) =
+        c.request("POST", "/oauth2/token", "Content-Type: application/x-www-form-urlencoded\r\n", body).await;
     assert_eq!(status, 200, "token: {}", String::from_utf8_lossy(&resp));
     let v: serde_json::Value = serde_json::from_slice(&resp).expect("token JSON");
     v["access_token"].as_str().expect("access_token").to_string()
@@ -145,7 +160,15 @@ fn raw_bodies(n_bodies: usize, rows: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
-async fn drive(host: &str, path: &str, headers: &str, bodies: Arc<Vec<Vec<u8>>>, per_request: u64, args: &Args, expect: u16) -> f64 {
+async fn drive(
+    host: &str,
+    path: &str,
+    headers: &str,
+    bodies: Arc<Vec<Vec<u8>>>,
+    per_request: u64,
+    args: &Args,
+    expect: u16,
+) -> f64 {
     let done = Arc::new(AtomicU64::new(0));
     let next = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
@@ -174,26 +197,45 @@ async fn drive(host: &str, path: &str, headers: &str, bodies: Arc<Vec<Vec<u8>>>,
 async fn main() {
     let args = parse_args();
     let host = args.url.trim_start_matches("http://").trim_end_matches('/').to_string();
-    assert!(host.starts_with("127.0.0.1:") || host.starts_with("localhost:"), "the load generator only drives loopback emulators");
+    assert!(
+        host.starts_with("127.0.0.1:") || host.starts_with("localhost:"),
+        "the load generator only drives loopback emulators"
+    );
     let token = token(&host).await;
     let headers = json_headers(&token);
     let api = format!("/api/v1/projects/{}", args.project);
 
     if args.mode == "datapoints" || args.mode == "both" {
         let mut c = Conn::open(&host).await;
-        let items: Vec<String> = (0..10).map(|i| format!("{{\"externalId\":\"load-ts-{i}\",\"name\":\"load {i}\"}}")).collect();
+        let items: Vec<String> =
+            (0..10).map(|i| format!("{{\"externalId\":\"load-ts-{i}\",\"name\":\"load {i}\"}}")).collect();
         let body = format!("{{\"items\":[{}]}}", items.join(","));
         let (status, resp) = c.request("POST", &format!("{api}/timeseries"), &headers, body.as_bytes()).await;
         assert!(status == 201 || status == 409, "create series: {}", String::from_utf8_lossy(&resp));
         let bodies = Arc::new(datapoint_bodies(16, 10, 10_000));
         let mb = bodies.iter().map(|b| b.len()).sum::<usize>() as f64 / bodies.len() as f64 / 1e6;
         let rate = drive(&host, &format!("{api}/timeseries/data"), &headers, bodies, 100_000, &args, 200).await;
-        println!("datapoints: {rate:.0} points/s ({} connections, 100000 points and {mb:.1} MB per request)", args.connections);
+        println!(
+            "datapoints: {rate:.0} points/s ({} connections, 100000 points and {mb:.1} MB per request)",
+            args.connections
+        );
     }
     if args.mode == "raw" || args.mode == "both" {
         let bodies = Arc::new(raw_bodies(32, 10_000));
         let mb = bodies.iter().map(|b| b.len()).sum::<usize>() as f64 / bodies.len() as f64 / 1e6;
-        let rate = drive(&host, &format!("{api}/raw/dbs/load/tables/rows/rows?ensureParent=true"), &headers, bodies, 10_000, &args, 201).await;
-        println!("raw rows: {rate:.0} rows/s ({} connections, 10000 rows and {mb:.1} MB per request)", args.connections);
+        let rate = drive(
+            &host,
+            &format!("{api}/raw/dbs/load/tables/rows/rows?ensureParent=true"),
+            &headers,
+            bodies,
+            10_000,
+            &args,
+            201,
+        )
+        .await;
+        println!(
+            "raw rows: {rate:.0} rows/s ({} connections, 10000 rows and {mb:.1} MB per request)",
+            args.connections
+        );
     }
 }

@@ -93,7 +93,8 @@ pub fn create(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
     check_new_xids(&meta.assets, objs.iter().filter_map(xid_of))?;
 
     let ids: Vec<i64> = objs.iter().map(|_| ctx.project.next_id()).collect();
-    let in_request: HashMap<&str, usize> = objs.iter().enumerate().filter_map(|(i, o)| xid_of(o).map(|x| (x, i))).collect();
+    let in_request: HashMap<&str, usize> =
+        objs.iter().enumerate().filter_map(|(i, o)| xid_of(o).map(|x| (x, i))).collect();
 
     // Parent of each new asset: an existing asset, or another asset of this request.
     enum Parent {
@@ -150,7 +151,9 @@ pub fn create(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
             chain.push(cur);
             match parents[cur] {
                 Parent::None => break ids[cur],
-                Parent::Stored(pid) => break meta.assets.items[&pid].get("rootId").and_then(|v| v.as_i64()).unwrap_or(pid),
+                Parent::Stored(pid) => {
+                    break meta.assets.items[&pid].get("rootId").and_then(|v| v.as_i64()).unwrap_or(pid)
+                }
                 Parent::New(i) => cur = i,
             }
         };
@@ -186,8 +189,13 @@ pub fn apply_update(obj: &mut Object, patch: &Value, path: &str, meta: &MetaStor
     let mut patch = patch.clone();
     let new_parent = match patch.as_object_mut().and_then(|p| p.remove("parentExternalId")) {
         Some(op) => {
-            let x = op.get("set").and_then(|v| v.as_str()).ok_or_else(|| ApiError::bad_request(format!("{path}.parentExternalId: only set is allowed")))?;
-            Some(meta.assets.key_of_xid(x).ok_or_else(|| ApiError::missing(vec![json!({ "externalId": x })]).with_message("Reference to unknown parent"))?)
+            let x = op
+                .get("set")
+                .and_then(|v| v.as_str())
+                .ok_or_else(|| ApiError::bad_request(format!("{path}.parentExternalId: only set is allowed")))?;
+            Some(meta.assets.key_of_xid(x).ok_or_else(|| {
+                ApiError::missing(vec![json!({ "externalId": x })]).with_message("Reference to unknown parent")
+            })?)
         }
         None => None,
     };
@@ -195,13 +203,18 @@ pub fn apply_update(obj: &mut Object, patch: &Value, path: &str, meta: &MetaStor
     let new_parent = new_parent.or_else(|| patch.get("parentId").and_then(|op| op.get("set")).and_then(|v| v.as_i64()));
     if let Some(pid) = new_parent {
         let id = obj.get("id").and_then(|v| v.as_i64()).unwrap_or_default();
-        let parent = meta.assets.items.get(&pid).ok_or_else(|| ApiError::missing(vec![json!({ "id": pid })]).with_message("Reference to unknown parent"))?;
+        let parent =
+            meta.assets.items.get(&pid).ok_or_else(|| {
+                ApiError::missing(vec![json!({ "id": pid })]).with_message("Reference to unknown parent")
+            })?;
         let root = obj.get("rootId").and_then(|v| v.as_i64());
         if root == Some(id) {
             return Err(ApiError::bad_request(format!("{path}.parentId: a root asset cannot be given a parent")));
         }
         if parent.get("rootId").and_then(|v| v.as_i64()) != root {
-            return Err(ApiError::bad_request(format!("{path}.parentId: the new parent must be in the same asset hierarchy")));
+            return Err(ApiError::bad_request(format!(
+                "{path}.parentId: the new parent must be in the same asset hierarchy"
+            )));
         }
         if subtree_ids(&meta.assets, &[id]).contains(&pid) {
             return Err(ApiError::bad_request(format!("{path}.parentId: an asset cannot be moved below itself")));
@@ -226,7 +239,10 @@ pub fn delete(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
         let blocked: Vec<Value> = keys
             .iter()
             .filter(|k| {
-                meta.assets.items.values().any(|o| o.get("parentId").and_then(|v| v.as_i64()) == Some(**k) && !requested.contains(&o["id"].as_i64().unwrap_or_default()))
+                meta.assets.items.values().any(|o| {
+                    o.get("parentId").and_then(|v| v.as_i64()) == Some(**k)
+                        && !requested.contains(&o["id"].as_i64().unwrap_or_default())
+                })
             })
             .map(|k| json!({ "id": k }))
             .collect();

@@ -167,7 +167,8 @@ fn status_is_bad(status: &Option<Value>) -> bool {
 }
 
 fn parse_json_insert(body: &[u8]) -> ApiResult<Vec<ItemIn>> {
-    let parsed: InsertBodyIn = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("Invalid datapoints insert request: {e}")))?;
+    let parsed: InsertBodyIn = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("Invalid datapoints insert request: {e}")))?;
     Ok(parsed
         .items
         .into_iter()
@@ -175,7 +176,9 @@ fn parse_json_insert(body: &[u8]) -> ApiResult<Vec<ItemIn>> {
             let ident = match (it.id, it.external_id, it.instance_id) {
                 (Some(id), None, None) => Ok(Ident::Id(id)),
                 (None, Some(x), None) => Ok(Ident::Xid(x)),
-                (None, None, Some(_)) => Err("instanceId is not supported by the emulator; use id or externalId".to_string()),
+                (None, None, Some(_)) => {
+                    Err("instanceId is not supported by the emulator; use id or externalId".to_string())
+                }
                 (None, None, None) => Err("one of id and externalId is required".to_string()),
                 _ => Err("only one of id, externalId and instanceId may be given".to_string()),
             };
@@ -212,8 +215,12 @@ fn parse_protobuf_insert(body: &[u8]) -> ApiResult<Vec<ItemIn>> {
                         while let Some((pf, pv)) = pr.next_field()? {
                             match (pf, pv) {
                                 (1, Val::Varint(t)) => p.ts = Ok(t as i64),
-                                (2, Val::Fixed64(bits)) if !is_text => p.value = Some(DpValue::Num(f64::from_bits(bits))),
-                                (2, Val::Bytes(s)) if is_text => p.value = Some(DpValue::Text(String::from_utf8_lossy(s).into_owned())),
+                                (2, Val::Fixed64(bits)) if !is_text => {
+                                    p.value = Some(DpValue::Num(f64::from_bits(bits)))
+                                }
+                                (2, Val::Bytes(s)) if is_text => {
+                                    p.value = Some(DpValue::Text(String::from_utf8_lossy(s).into_owned()))
+                                }
                                 (3, Val::Bytes(st)) => {
                                     let mut sr = Reader::new(st);
                                     while let Some((sf, sv)) = sr.next_field()? {
@@ -303,7 +310,9 @@ pub fn insert(ctx: &Ctx) -> ApiResult<Reply> {
             Err(msg) => return Err(ApiError::bad_request(format!("items[{i}]: {msg}"))),
         }
         if item.points.is_empty() {
-            return Err(ApiError::bad_request(format!("items[{i}].datapoints: size must be between 1 and {MAX_POINTS_PER_INSERT}")));
+            return Err(ApiError::bad_request(format!(
+                "items[{i}].datapoints: size must be between 1 and {MAX_POINTS_PER_INSERT}"
+            )));
         }
     }
     let series = resolve_series(&ctx.project, &idents, false)?;
@@ -316,7 +325,12 @@ pub fn insert(ctx: &Ctx) -> ApiResult<Reply> {
             let path = || format!("items[{i}].datapoints[{j}]");
             let ts = match p.ts {
                 Ok(t) => t,
-                Err(f) => return Err(ApiError::bad_request(format!("{}.timestamp: {f} is not a whole number of milliseconds", path()))),
+                Err(f) => {
+                    return Err(ApiError::bad_request(format!(
+                        "{}.timestamp: {f} is not a whole number of milliseconds",
+                        path()
+                    )))
+                }
             };
             if !(MIN_TIMESTAMP_MS..=MAX_TIMESTAMP_MS).contains(&ts) {
                 return Err(ApiError::bad_request(format!(
@@ -329,7 +343,10 @@ pub fn insert(ctx: &Ctx) -> ApiResult<Reply> {
                 (None, _) => return Err(ApiError::bad_request(format!("{}.value: may not be null", path()))),
                 (Some(DpValue::Num(v)), false) => {
                     if !v.is_finite() || v.abs() > MAX_ABS_VALUE {
-                        return Err(ApiError::bad_request(format!("{}.value: numeric values must be between -1e100 and 1e100, got {v}", path())));
+                        return Err(ApiError::bad_request(format!(
+                            "{}.value: numeric values must be between -1e100 and 1e100, got {v}",
+                            path()
+                        )));
                     }
                 }
                 (Some(DpValue::Text(s)), false) => {
@@ -341,11 +358,17 @@ pub fn insert(ctx: &Ctx) -> ApiResult<Reply> {
                 }
                 (Some(DpValue::Text(s)), true) => {
                     if s.chars().count() > MAX_STRING_VALUE_CHARS {
-                        return Err(ApiError::bad_request(format!("{}.value: string values can be at most {MAX_STRING_VALUE_CHARS} characters", path())));
+                        return Err(ApiError::bad_request(format!(
+                            "{}.value: string values can be at most {MAX_STRING_VALUE_CHARS} characters",
+                            path()
+                        )));
                     }
                 }
                 (Some(DpValue::Num(_)), true) => {
-                    return Err(ApiError::bad_request(format!("{}.value: expected a string value for string time series", path())))
+                    return Err(ApiError::bad_request(format!(
+                        "{}.value: expected a string value for string time series",
+                        path()
+                    )))
                 }
             }
         }
@@ -385,7 +408,9 @@ pub fn parse_time(v: &Value, path: &str) -> ApiResult<i64> {
     if let Some(f) = v.as_f64() {
         return Ok(f as i64);
     }
-    let s = v.as_str().ok_or_else(|| ApiError::bad_request(format!("{path}: must be a timestamp in ms or a time string like \"2d-ago\"")))?;
+    let s = v.as_str().ok_or_else(|| {
+        ApiError::bad_request(format!("{path}: must be a timestamp in ms or a time string like \"2d-ago\""))
+    })?;
     if s == "now" {
         return Ok(now_ms());
     }
@@ -441,7 +466,11 @@ struct Query {
 }
 
 /// One series' points in [start, end) after the cursor, as (timestamp, JSON value) pairs.
-fn collect_points(series: Option<&Series>, q: &Query, after: Option<i64>) -> (Vec<(i64, DpOut)>, Option<i64>, Vec<(i64, DpOut)>) {
+fn collect_points(
+    series: Option<&Series>,
+    q: &Query,
+    after: Option<i64>,
+) -> (Vec<(i64, DpOut)>, Option<i64>, Vec<(i64, DpOut)>) {
     let lo = match after {
         Some(a) => Bound::Excluded(a.max(q.start - 1)),
         None => Bound::Included(q.start),
@@ -450,7 +479,17 @@ fn collect_points(series: Option<&Series>, q: &Query, after: Option<i64>) -> (Ve
     let mut out = Vec::new();
     let mut next = None;
     let mut outside = Vec::new();
-    fn go<V: Clone>(m: &BTreeMap<i64, V>, lo: Bound<i64>, hi: Bound<i64>, q: &Query, wrap: fn(V) -> DpOut, out: &mut Vec<(i64, DpOut)>, next: &mut Option<i64>, outside: &mut Vec<(i64, DpOut)>, first_page: bool) {
+    fn go<V: Clone>(
+        m: &BTreeMap<i64, V>,
+        lo: Bound<i64>,
+        hi: Bound<i64>,
+        q: &Query,
+        wrap: fn(V) -> DpOut,
+        out: &mut Vec<(i64, DpOut)>,
+        next: &mut Option<i64>,
+        outside: &mut Vec<(i64, DpOut)>,
+        first_page: bool,
+    ) {
         if q.start >= q.end {
             return;
         }
@@ -500,12 +539,15 @@ fn dp_cursor(ts: i64) -> String {
 }
 
 fn parse_dp_cursor(c: &str) -> ApiResult<i64> {
-    c.strip_prefix('d').and_then(|t| t.parse().ok()).ok_or_else(|| ApiError::bad_request(format!("Invalid cursor: {c}")))
+    c.strip_prefix('d')
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(|| ApiError::bad_request(format!("Invalid cursor: {c}")))
 }
 
 pub fn list(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
     let top = body_object(body)?;
-    let mut allowed: Vec<&str> = LIST_ITEM_KEYS.iter().copied().filter(|k| !matches!(*k, "id" | "externalId" | "cursor")).collect();
+    let mut allowed: Vec<&str> =
+        LIST_ITEM_KEYS.iter().copied().filter(|k| !matches!(*k, "id" | "externalId" | "cursor")).collect();
     allowed.extend(["items", "ignoreUnknownIds"]);
     check_keys(top, &allowed, "")?;
     let list = items(top, 100)?;
@@ -521,7 +563,9 @@ pub fn list(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
             merged.insert(k.clone(), v.clone());
         }
         if merged.get("aggregates").is_some_and(|a| !a.is_null() && a.as_array().is_none_or(|a| !a.is_empty())) {
-            return Err(ApiError::bad_request(format!("{path}.aggregates: aggregates are not supported by the emulator; retrieve raw datapoints")));
+            return Err(ApiError::bad_request(format!(
+                "{path}.aggregates: aggregates are not supported by the emulator; retrieve raw datapoints"
+            )));
         }
         queries.push((ident, merged));
     }
@@ -534,14 +578,28 @@ pub fn list(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
     for (i, ((_, q), s)) in queries.iter().zip(series).enumerate() {
         let Some((id, info)) = s else { continue };
         let path = format!("items[{i}]");
-        let start = q.get("start").filter(|v| !v.is_null()).map(|v| parse_time(v, &format!("{path}.start"))).transpose()?.unwrap_or(0);
-        let end = q.get("end").filter(|v| !v.is_null()).map(|v| parse_time(v, &format!("{path}.end"))).transpose()?.unwrap_or(now + 1);
+        let start = q
+            .get("start")
+            .filter(|v| !v.is_null())
+            .map(|v| parse_time(v, &format!("{path}.start")))
+            .transpose()?
+            .unwrap_or(0);
+        let end = q
+            .get("end")
+            .filter(|v| !v.is_null())
+            .map(|v| parse_time(v, &format!("{path}.end")))
+            .transpose()?
+            .unwrap_or(now + 1);
         let limit = match q.get("limit") {
             None | Some(Value::Null) => 100,
             Some(v) => match v.as_i64() {
                 Some(n) if n == -1 => MAX_RAW_LIST_LIMIT,
                 Some(n) if (0..=MAX_RAW_LIST_LIMIT as i64).contains(&n) => n as usize,
-                _ => return Err(ApiError::bad_request(format!("{path}.limit: must be between 0 and {MAX_RAW_LIST_LIMIT}"))),
+                _ => {
+                    return Err(ApiError::bad_request(format!(
+                        "{path}.limit: must be between 0 and {MAX_RAW_LIST_LIMIT}"
+                    )))
+                }
             },
         };
         let include_outside = q.get("includeOutsidePoints").and_then(|v| v.as_bool()).unwrap_or(false);
@@ -560,7 +618,9 @@ pub fn list(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
     }
     drop(store);
     if total > MAX_RAW_LIST_LIMIT {
-        return Err(ApiError::bad_request(format!("The sum of limits may be at most {MAX_RAW_LIST_LIMIT} raw datapoints per request")));
+        return Err(ApiError::bad_request(format!(
+            "The sum of limits may be at most {MAX_RAW_LIST_LIMIT} raw datapoints per request"
+        )));
     }
     if ctx.accept_protobuf {
         let mut w = Writer::new();
@@ -602,7 +662,10 @@ pub fn list(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
         .into_iter()
         .map(|(info, points, next)| {
             let mut o = info;
-            o.insert("datapoints".into(), Value::Array(points.iter().map(|(t, v)| json!({"timestamp": t, "value": v.json()})).collect()));
+            o.insert(
+                "datapoints".into(),
+                Value::Array(points.iter().map(|(t, v)| json!({"timestamp": t, "value": v.json()})).collect()),
+            );
             if let Some(c) = next {
                 o.insert("nextCursor".into(), json!(c));
             }
@@ -622,8 +685,25 @@ pub fn latest(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
     let mut queries = Vec::with_capacity(list.len());
     for (i, item) in list.iter().enumerate() {
         let path = format!("items[{i}]");
-        let ident = parse_ident(item, &path, true, &["before", "includeStatus", "ignoreBadDataPoints", "treatUncertainAsBad", "targetUnit", "targetUnitSystem"])?;
-        let before = item.get("before").filter(|v| !v.is_null()).map(|v| parse_time(v, &format!("{path}.before"))).transpose()?.unwrap_or_else(now_ms);
+        let ident = parse_ident(
+            item,
+            &path,
+            true,
+            &[
+                "before",
+                "includeStatus",
+                "ignoreBadDataPoints",
+                "treatUncertainAsBad",
+                "targetUnit",
+                "targetUnitSystem",
+            ],
+        )?;
+        let before = item
+            .get("before")
+            .filter(|v| !v.is_null())
+            .map(|v| parse_time(v, &format!("{path}.before")))
+            .transpose()?
+            .unwrap_or_else(now_ms);
         queries.push((ident, before));
     }
     let idents: Vec<&Ident> = queries.iter().map(|(i, _)| i).collect();
@@ -633,7 +713,9 @@ pub fn latest(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
     for ((_, before), s) in queries.iter().zip(series) {
         let Some((id, mut info)) = s else { continue };
         let point = match store.get(&id) {
-            Some(Series::Numeric(m)) => m.range(..*before).next_back().map(|(t, v)| json!({"timestamp": t, "value": v})),
+            Some(Series::Numeric(m)) => {
+                m.range(..*before).next_back().map(|(t, v)| json!({"timestamp": t, "value": v}))
+            }
             Some(Series::Text(m)) => m.range(..*before).next_back().map(|(t, v)| json!({"timestamp": t, "value": v})),
             None => None,
         };
@@ -657,7 +739,12 @@ pub fn delete(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
             .map(|v| parse_time(v, &format!("{path}.inclusiveBegin")))
             .transpose()?
             .ok_or_else(|| ApiError::bad_request(format!("{path}.inclusiveBegin: may not be null")))?;
-        let end = item.get("exclusiveEnd").filter(|v| !v.is_null()).map(|v| parse_time(v, &format!("{path}.exclusiveEnd"))).transpose()?.unwrap_or(begin + 1);
+        let end = item
+            .get("exclusiveEnd")
+            .filter(|v| !v.is_null())
+            .map(|v| parse_time(v, &format!("{path}.exclusiveEnd")))
+            .transpose()?
+            .unwrap_or(begin + 1);
         ranges.push((ident, begin, end));
     }
     let idents: Vec<&Ident> = ranges.iter().map(|(i, _, _)| i).collect();

@@ -13,7 +13,8 @@ const RUN_STATUSES: &[&str] = &["success", "failure", "seen"];
 pub fn check_pipeline(obj: &Object, path: &str, meta: &MetaStore) -> ApiResult<()> {
     if let Some(ds) = obj.get("dataSetId").and_then(|v| v.as_i64()) {
         if !meta.datasets.items.contains_key(&ds) {
-            return Err(ApiError::missing(vec![json!({"id": ds})]).with_message(format!("{path}.dataSetId: data set {ds} does not exist")));
+            return Err(ApiError::missing(vec![json!({"id": ds})])
+                .with_message(format!("{path}.dataSetId: data set {ds} does not exist")));
         }
     }
     if let Some(tables) = obj.get("rawTables").and_then(|v| v.as_array()) {
@@ -27,7 +28,11 @@ pub fn check_pipeline(obj: &Object, path: &str, meta: &MetaStore) -> ApiResult<(
     }
     if let Some(contacts) = obj.get("contacts").and_then(|v| v.as_array()) {
         for (i, c) in contacts.iter().enumerate() {
-            check_keys(c.as_object().expect("validated as objects"), &["name", "email", "role", "sendNotification"], &format!("{path}.contacts[{i}]"))?;
+            check_keys(
+                c.as_object().expect("validated as objects"),
+                &["name", "email", "role", "sendNotification"],
+                &format!("{path}.contacts[{i}]"),
+            )?;
         }
     }
     Ok(())
@@ -48,8 +53,15 @@ pub fn runs_create(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
         let path = format!("items[{i}]");
         let o = item.as_object().ok_or_else(|| ApiError::bad_request(format!("{path}: must be an object")))?;
         check_keys(o, &["externalId", "status", "message", "createdTime"], &path)?;
-        let xid = o.get("externalId").and_then(|v| v.as_str()).ok_or_else(|| ApiError::bad_request(format!("{path}.externalId: may not be null")))?;
-        let status = o.get("status").and_then(|v| v.as_str()).map(|s| s.to_lowercase()).ok_or_else(|| ApiError::bad_request(format!("{path}.status: may not be null")))?;
+        let xid = o
+            .get("externalId")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| ApiError::bad_request(format!("{path}.externalId: may not be null")))?;
+        let status = o
+            .get("status")
+            .and_then(|v| v.as_str())
+            .map(|s| s.to_lowercase())
+            .ok_or_else(|| ApiError::bad_request(format!("{path}.status: may not be null")))?;
         if !RUN_STATUSES.contains(&status.as_str()) {
             return Err(ApiError::bad_request(format!("{path}.status: must be one of success, failure, seen")));
         }
@@ -64,7 +76,10 @@ pub fn runs_create(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
             None => None,
         };
         let created = match o.get("createdTime").filter(|v| !v.is_null()) {
-            Some(t) => t.as_i64().filter(|t| *t >= 0).ok_or_else(|| ApiError::bad_request(format!("{path}.createdTime: must be a timestamp in ms")))?,
+            Some(t) => t
+                .as_i64()
+                .filter(|t| *t >= 0)
+                .ok_or_else(|| ApiError::bad_request(format!("{path}.createdTime: must be a timestamp in ms")))?,
             None => now_ms(),
         };
         match meta.extpipes.key_of_xid(xid) {
@@ -114,15 +129,25 @@ pub fn runs_create(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
 pub fn runs_list(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
     let top = body_object(body)?;
     check_keys(top, &["filter", "limit", "cursor"], "")?;
-    let filter = top.get("filter").and_then(|f| f.as_object()).ok_or_else(|| ApiError::bad_request("filter.externalId: may not be null"))?;
+    let filter = top
+        .get("filter")
+        .and_then(|f| f.as_object())
+        .ok_or_else(|| ApiError::bad_request("filter.externalId: may not be null"))?;
     check_keys(filter, &["externalId", "statuses", "createdTime", "message"], "filter")?;
-    let xid = filter.get("externalId").and_then(|v| v.as_str()).ok_or_else(|| ApiError::bad_request("filter.externalId: may not be null"))?;
-    let statuses: Option<Vec<String>> = filter.get("statuses").and_then(|s| s.as_array()).map(|a| a.iter().filter_map(|s| s.as_str()).map(|s| s.to_lowercase()).collect());
+    let xid = filter
+        .get("externalId")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| ApiError::bad_request("filter.externalId: may not be null"))?;
+    let statuses: Option<Vec<String>> = filter
+        .get("statuses")
+        .and_then(|s| s.as_array())
+        .map(|a| a.iter().filter_map(|s| s.as_str()).map(|s| s.to_lowercase()).collect());
     let (tmin, tmax) = match filter.get("createdTime") {
         Some(r) => (r.get("min").and_then(|v| v.as_i64()), r.get("max").and_then(|v| v.as_i64())),
         None => (None, None),
     };
-    let substring = filter.get("message").and_then(|m| m.get("substring")).and_then(|s| s.as_str()).map(|s| s.to_lowercase());
+    let substring =
+        filter.get("message").and_then(|m| m.get("substring")).and_then(|s| s.as_str()).map(|s| s.to_lowercase());
     let limit = parse_limit(top.get("limit"), 100, 1000)?;
     let before = match top.get("cursor") {
         Some(Value::String(c)) => Some(decode_cursor(c)?),
@@ -164,5 +189,7 @@ pub fn runs_list(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
 }
 
 pub fn drop_runs(meta: &mut MetaStore, pipeline_ids: &[i64]) {
-    meta.extpipe_runs.items.retain(|_, r| !r.get("_extpipeId").and_then(|v| v.as_i64()).is_some_and(|p| pipeline_ids.contains(&p)));
+    meta.extpipe_runs
+        .items
+        .retain(|_, r| !r.get("_extpipeId").and_then(|v| v.as_i64()).is_some_and(|p| pipeline_ids.contains(&p)));
 }

@@ -47,7 +47,11 @@ pub fn create(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
 
 /// `PUT /_files/upload/{project}/{id}` (the `uploadUrl`): content is discarded, the file
 /// becomes `uploaded`.
-pub async fn upload(State(emu): State<Arc<Emulator>>, Path((project, id)): Path<(String, i64)>, body: Bytes) -> Response {
+pub async fn upload(
+    State(emu): State<Arc<Emulator>>,
+    Path((project, id)): Path<(String, i64)>,
+    body: Bytes,
+) -> Response {
     let Some(project) = emu.store.existing(&project) else { return StatusCode::NOT_FOUND.into_response() };
     let mut meta = project.meta.lock();
     match meta.files.items.get_mut(&id) {

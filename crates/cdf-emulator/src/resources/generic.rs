@@ -19,7 +19,8 @@ pub struct MetaLimits {
 /// Assets and files: key ≤128 B, value ≤10240 B, ≤256 pairs, total ≤10240 B.
 pub const META_10K: MetaLimits = MetaLimits { key_bytes: 128, value_bytes: 10240, pairs: 256, total_bytes: 10240 };
 /// Events: key ≤128 B, value ≤128000 B, ≤256 pairs, total ≤200000 B.
-pub const META_EVENTS: MetaLimits = MetaLimits { key_bytes: 128, value_bytes: 128_000, pairs: 256, total_bytes: 200_000 };
+pub const META_EVENTS: MetaLimits =
+    MetaLimits { key_bytes: 128, value_bytes: 128_000, pairs: 256, total_bytes: 200_000 };
 /// Time series and sequences: key ≤128 B, ≤256 pairs, total ≤10000 B.
 pub const META_TS: MetaLimits = MetaLimits { key_bytes: 128, value_bytes: 10_000, pairs: 256, total_bytes: 10_000 };
 
@@ -226,7 +227,18 @@ impl Collection {
         }
         // One object named twice (by id and by externalId) is a duplicate too.
         let mut seen = HashSet::with_capacity(keys.len());
-        let dups: Vec<Value> = idents.iter().filter_map(|i| self.resolve(i, has_id)).filter(|k| !seen.insert(*k)).map(|k| if has_id { json!({"id": k}) } else { json!({"externalId": self.items[&k].get("externalId").cloned().unwrap_or(Value::Null)}) }).collect();
+        let dups: Vec<Value> = idents
+            .iter()
+            .filter_map(|i| self.resolve(i, has_id))
+            .filter(|k| !seen.insert(*k))
+            .map(|k| {
+                if has_id {
+                    json!({"id": k})
+                } else {
+                    json!({"externalId": self.items[&k].get("externalId").cloned().unwrap_or(Value::Null)})
+                }
+            })
+            .collect();
         if !dups.is_empty() {
             return Err(ApiError::duplicated_in_request(dups));
         }
@@ -318,7 +330,11 @@ pub fn validate_value(field: &Field, v: &Value, path: &str) -> ApiResult<Value> 
             for (i, x) in a.iter().enumerate() {
                 match x.as_i64() {
                     Some(n) if n >= 1 => {}
-                    _ => return Err(ApiError::bad_request(format!("{path}[{i}]: must be an integer between 1 and 9007199254740991"))),
+                    _ => {
+                        return Err(ApiError::bad_request(format!(
+                            "{path}[{i}]: must be an integer between 1 and 9007199254740991"
+                        )))
+                    }
                 }
             }
             Ok(v.clone())
@@ -358,17 +374,27 @@ pub fn check_metadata(m: &Map<String, Value>, limits: MetaLimits, path: &str) ->
     }
     let mut total = 0usize;
     for (k, v) in m {
-        let s = v.as_str().ok_or_else(|| ApiError::bad_request(format!("{path}.{k}: metadata values must be strings")))?;
+        let s =
+            v.as_str().ok_or_else(|| ApiError::bad_request(format!("{path}.{k}: metadata values must be strings")))?;
         if k.len() > limits.key_bytes {
-            return Err(ApiError::bad_request(format!("{path}: metadata keys can be at most {} bytes", limits.key_bytes)));
+            return Err(ApiError::bad_request(format!(
+                "{path}: metadata keys can be at most {} bytes",
+                limits.key_bytes
+            )));
         }
         if s.len() > limits.value_bytes {
-            return Err(ApiError::bad_request(format!("{path}.{k}: metadata values can be at most {} bytes", limits.value_bytes)));
+            return Err(ApiError::bad_request(format!(
+                "{path}.{k}: metadata values can be at most {} bytes",
+                limits.value_bytes
+            )));
         }
         total += k.len() + s.len();
     }
     if total > limits.total_bytes {
-        return Err(ApiError::bad_request(format!("{path}: metadata can be at most {} bytes in total", limits.total_bytes)));
+        return Err(ApiError::bad_request(format!(
+            "{path}: metadata can be at most {} bytes in total",
+            limits.total_bytes
+        )));
     }
     Ok(())
 }
@@ -379,7 +405,8 @@ pub fn validate_create(spec: &Spec, item: &Value, path: &str) -> ApiResult<Objec
     let obj = item.as_object().ok_or_else(|| ApiError::bad_request(format!("{path}: must be an object")))?;
     let mut out = Map::new();
     for (k, v) in obj {
-        let field = spec.field(k).ok_or_else(|| ApiError::bad_request(format!("Unrecognized field \"{k}\" at {path}")))?;
+        let field =
+            spec.field(k).ok_or_else(|| ApiError::bad_request(format!("Unrecognized field \"{k}\" at {path}")))?;
         if v.is_null() {
             continue;
         }
@@ -424,7 +451,9 @@ pub fn apply_update(spec: &Spec, obj: &mut Object, update: &Value, path: &str) -
     let update = update.as_object().ok_or_else(|| ApiError::bad_request(format!("{path}: must be an object")))?;
     for (name, op) in update {
         let fpath = format!("{path}.{name}");
-        let field = spec.field(name).ok_or_else(|| ApiError::bad_request(format!("Unrecognized field \"{name}\" at {path}")))?;
+        let field = spec
+            .field(name)
+            .ok_or_else(|| ApiError::bad_request(format!("Unrecognized field \"{name}\" at {path}")))?;
         let op = op.as_object().ok_or_else(|| ApiError::bad_request(format!("{fpath}: must be an update object")))?;
         let set = op.get("set");
         let set_null = op.get("setNull").map(|v| v.as_bool() == Some(true)).unwrap_or(false);
@@ -461,7 +490,9 @@ pub fn apply_update(spec: &Spec, obj: &mut Object, update: &Value, path: &str) -
             Upd::Map => {
                 let mut m = obj.get(name).and_then(|v| v.as_object().cloned()).unwrap_or_default();
                 if let Some(r) = remove {
-                    let keys = r.as_array().ok_or_else(|| ApiError::bad_request(format!("{fpath}.remove: must be an array of keys")))?;
+                    let keys = r
+                        .as_array()
+                        .ok_or_else(|| ApiError::bad_request(format!("{fpath}.remove: must be an array of keys")))?;
                     for k in keys {
                         if let Some(k) = k.as_str() {
                             m.remove(k);
@@ -469,7 +500,9 @@ pub fn apply_update(spec: &Spec, obj: &mut Object, update: &Value, path: &str) -
                     }
                 }
                 if let Some(a) = add {
-                    let a = a.as_object().ok_or_else(|| ApiError::bad_request(format!("{fpath}.add: must be an object")))?;
+                    let a = a
+                        .as_object()
+                        .ok_or_else(|| ApiError::bad_request(format!("{fpath}.add: must be an object")))?;
                     for (k, v) in a {
                         m.insert(k.clone(), v.clone());
                     }
@@ -480,11 +513,14 @@ pub fn apply_update(spec: &Spec, obj: &mut Object, update: &Value, path: &str) -
             Upd::List => {
                 let mut list = obj.get(name).and_then(|v| v.as_array().cloned()).unwrap_or_default();
                 if let Some(r) = remove {
-                    let r = r.as_array().ok_or_else(|| ApiError::bad_request(format!("{fpath}.remove: must be an array")))?;
+                    let r = r
+                        .as_array()
+                        .ok_or_else(|| ApiError::bad_request(format!("{fpath}.remove: must be an array")))?;
                     list.retain(|x| !r.iter().any(|y| same_list_entry(x, y)));
                 }
                 if let Some(a) = add {
-                    let a = a.as_array().ok_or_else(|| ApiError::bad_request(format!("{fpath}.add: must be an array")))?;
+                    let a =
+                        a.as_array().ok_or_else(|| ApiError::bad_request(format!("{fpath}.add: must be an array")))?;
                     for y in a {
                         if !list.iter().any(|x| same_list_entry(x, y)) {
                             list.push(y.clone());
@@ -517,7 +553,10 @@ pub fn parse_update_items(body: &Value, has_id: bool) -> ApiResult<Vec<(Ident, V
     for (i, item) in list.iter().enumerate() {
         let path = format!("items[{i}]");
         let ident = parse_ident(item, &path, has_id, &["update"])?;
-        let update = item.get("update").cloned().ok_or_else(|| ApiError::bad_request(format!("{path}.update: may not be null")))?;
+        let update = item
+            .get("update")
+            .cloned()
+            .ok_or_else(|| ApiError::bad_request(format!("{path}.update: may not be null")))?;
         out.push((ident, update));
     }
     Ok(out)
@@ -562,10 +601,16 @@ pub fn parse_list_params(obj: &Map<String, Value>, default_limit: usize, max: us
     let partition = match obj.get("partition") {
         None | Some(Value::Null) => None,
         Some(Value::String(p)) => {
-            let parsed = p.split_once('/').and_then(|(m, n)| Some((m.trim().parse::<i64>().ok()?, n.trim().parse::<i64>().ok()?)));
+            let parsed = p
+                .split_once('/')
+                .and_then(|(m, n)| Some((m.trim().parse::<i64>().ok()?, n.trim().parse::<i64>().ok()?)));
             match parsed {
                 Some((m, n)) if (1..=10).contains(&n) && m >= 1 && m <= n => Some((m, n)),
-                _ => return Err(ApiError::bad_request(format!("partition: invalid partition \"{p}\", expected m/n with 1 <= m <= n <= 10"))),
+                _ => {
+                    return Err(ApiError::bad_request(format!(
+                        "partition: invalid partition \"{p}\", expected m/n with 1 <= m <= n <= 10"
+                    )))
+                }
             }
         }
         Some(_) => return Err(ApiError::bad_request("partition: must be a string like \"1/3\"")),
@@ -618,15 +663,25 @@ pub fn resolve_filter<'a>(
                     continue 'keys;
                 }
                 Filt::Range(key, field) if key == k => {
-                    let o = v.as_object().ok_or_else(|| ApiError::bad_request(format!("{path}: must be an object with min and/or max")))?;
+                    let o = v.as_object().ok_or_else(|| {
+                        ApiError::bad_request(format!("{path}: must be an object with min and/or max"))
+                    })?;
                     check_keys(o, &["min", "max", "isNull"], &path)?;
                     let num = |n: &str| -> ApiResult<Option<f64>> {
                         match o.get(n) {
                             None | Some(Value::Null) => Ok(None),
-                            Some(x) => x.as_f64().map(Some).ok_or_else(|| ApiError::bad_request(format!("{path}.{n}: must be a number"))),
+                            Some(x) => x
+                                .as_f64()
+                                .map(Some)
+                                .ok_or_else(|| ApiError::bad_request(format!("{path}.{n}: must be a number"))),
                         }
                     };
-                    out.push(Resolved::Range(field, num("min")?, num("max")?, o.get("isNull").and_then(|b| b.as_bool())));
+                    out.push(Resolved::Range(
+                        field,
+                        num("min")?,
+                        num("max")?,
+                        o.get("isNull").and_then(|b| b.as_bool()),
+                    ));
                     continue 'keys;
                 }
                 Filt::Metadata if k == "metadata" => {
@@ -641,7 +696,11 @@ pub fn resolve_filter<'a>(
                         l.as_array()
                             .ok_or_else(|| ApiError::bad_request(format!("{path}: must hold an array")))?
                             .iter()
-                            .map(|x| x.get("externalId").and_then(|s| s.as_str()).ok_or_else(|| ApiError::bad_request(format!("{path}: label externalId required"))))
+                            .map(|x| {
+                                x.get("externalId")
+                                    .and_then(|s| s.as_str())
+                                    .ok_or_else(|| ApiError::bad_request(format!("{path}: label externalId required")))
+                            })
                             .collect()
                     };
                     if let Some(l) = o.get("containsAny") {
@@ -653,8 +712,15 @@ pub fn resolve_filter<'a>(
                     continue 'keys;
                 }
                 Filt::IdsAny(key, field) if key == k => {
-                    let a = v.as_array().ok_or_else(|| ApiError::bad_request(format!("{path}: must be an array of ids")))?;
-                    let ids = a.iter().map(|x| x.as_i64().ok_or_else(|| ApiError::bad_request(format!("{path}: must be an array of ids")))).collect::<ApiResult<HashSet<_>>>()?;
+                    let a = v
+                        .as_array()
+                        .ok_or_else(|| ApiError::bad_request(format!("{path}: must be an array of ids")))?;
+                    let ids = a
+                        .iter()
+                        .map(|x| {
+                            x.as_i64().ok_or_else(|| ApiError::bad_request(format!("{path}: must be an array of ids")))
+                        })
+                        .collect::<ApiResult<HashSet<_>>>()?;
                     out.push(Resolved::IdsAny(field, ids));
                     continue 'keys;
                 }
@@ -665,20 +731,32 @@ pub fn resolve_filter<'a>(
                     continue 'keys;
                 }
                 Filt::XidsAny(key, field, kind) if key == k => {
-                    let a = v.as_array().ok_or_else(|| ApiError::bad_request(format!("{path}: must be an array of strings")))?;
+                    let a = v
+                        .as_array()
+                        .ok_or_else(|| ApiError::bad_request(format!("{path}: must be an array of strings")))?;
                     let coll = meta.coll(kind);
                     let ids = a.iter().filter_map(|x| x.as_str()).filter_map(|x| coll.key_of_xid(x)).collect();
                     out.push(Resolved::IdsAny(field, ids));
                     continue 'keys;
                 }
                 Filt::StrAny(key, field) if key == k => {
-                    let a = v.as_array().ok_or_else(|| ApiError::bad_request(format!("{path}: must be an array of strings")))?;
-                    let strs = a.iter().map(|x| x.as_str().map(|s| s.to_string()).ok_or_else(|| ApiError::bad_request(format!("{path}: must be an array of strings")))).collect::<ApiResult<Vec<_>>>()?;
+                    let a = v
+                        .as_array()
+                        .ok_or_else(|| ApiError::bad_request(format!("{path}: must be an array of strings")))?;
+                    let strs = a
+                        .iter()
+                        .map(|x| {
+                            x.as_str()
+                                .map(|s| s.to_string())
+                                .ok_or_else(|| ApiError::bad_request(format!("{path}: must be an array of strings")))
+                        })
+                        .collect::<ApiResult<Vec<_>>>()?;
                     out.push(Resolved::StrAny(field, strs));
                     continue 'keys;
                 }
                 Filt::Subtree(key, field) if key == k => {
-                    let roots: Vec<i64> = ident_list(v, &path, true)?.iter().filter_map(|i| meta.assets.resolve(i, true)).collect();
+                    let roots: Vec<i64> =
+                        ident_list(v, &path, true)?.iter().filter_map(|i| meta.assets.resolve(i, true)).collect();
                     out.push(Resolved::IdsAny(field, super::assets::subtree_ids(&meta.assets, &roots)));
                     continue 'keys;
                 }

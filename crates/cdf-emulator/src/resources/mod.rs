@@ -41,7 +41,8 @@ impl Ctx {
         if self.body.is_empty() {
             return Err(ApiError::bad_request("Request body is required"));
         }
-        serde_json::from_slice(&self.body).map_err(|e| ApiError::bad_request(format!("Unable to parse request body as JSON: {e}")))
+        serde_json::from_slice(&self.body)
+            .map_err(|e| ApiError::bad_request(format!("Unable to parse request body as JSON: {e}")))
     }
 
     pub fn query_bool(&self, key: &str) -> ApiResult<bool> {
@@ -63,7 +64,12 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(status: u16, v: &Value, items: u64) -> Reply {
-        Reply { status, body: serde_json::to_vec(v).expect("JSON values serialise"), content_type: "application/json", items }
+        Reply {
+            status,
+            body: serde_json::to_vec(v).expect("JSON values serialise"),
+            content_type: "application/json",
+            items,
+        }
     }
     pub fn items(status: u16, items: Vec<Value>, extra_items: u64) -> Reply {
         let n = items.len() as u64;
@@ -130,35 +136,79 @@ pub fn find_route(method: &str, segs: &[String]) -> Option<Route> {
     let none = Vec::new;
     match (method, s.as_slice()) {
         // Datapoints and sequence rows live under their parent resource's path.
-        ("POST", ["timeseries", "data"]) => route("timeSeriesAcl", "WRITE", "POST /timeseries/data".into(), Op::DpInsert, none()),
-        ("POST", ["timeseries", "data", "list"]) => route("timeSeriesAcl", "READ", "POST /timeseries/data/list".into(), Op::DpList, none()),
-        ("POST", ["timeseries", "data", "latest"]) => route("timeSeriesAcl", "READ", "POST /timeseries/data/latest".into(), Op::DpLatest, none()),
-        ("POST", ["timeseries", "data", "delete"]) => route("timeSeriesAcl", "WRITE", "POST /timeseries/data/delete".into(), Op::DpDelete, none()),
-        ("POST", ["sequences", "data"]) => route("sequencesAcl", "WRITE", "POST /sequences/data".into(), Op::SeqRowsInsert, none()),
-        ("POST", ["sequences", "data", "list"]) => route("sequencesAcl", "READ", "POST /sequences/data/list".into(), Op::SeqRowsList, none()),
-        ("POST", ["sequences", "data", "latest"]) => route("sequencesAcl", "READ", "POST /sequences/data/latest".into(), Op::SeqRowsLatest, none()),
-        ("POST", ["sequences", "data", "delete"]) => route("sequencesAcl", "WRITE", "POST /sequences/data/delete".into(), Op::SeqRowsDelete, none()),
-        ("POST", ["extpipes", "runs"]) => route("extractionRunsAcl", "WRITE", "POST /extpipes/runs".into(), Op::RunsCreate, none()),
-        ("POST", ["extpipes", "runs", "list"]) => route("extractionRunsAcl", "READ", "POST /extpipes/runs/list".into(), Op::RunsList, none()),
-        ("GET", ["extpipes", "runs"]) => route("extractionRunsAcl", "READ", "GET /extpipes/runs".into(), Op::RunsList, none()),
+        ("POST", ["timeseries", "data"]) => {
+            route("timeSeriesAcl", "WRITE", "POST /timeseries/data".into(), Op::DpInsert, none())
+        }
+        ("POST", ["timeseries", "data", "list"]) => {
+            route("timeSeriesAcl", "READ", "POST /timeseries/data/list".into(), Op::DpList, none())
+        }
+        ("POST", ["timeseries", "data", "latest"]) => {
+            route("timeSeriesAcl", "READ", "POST /timeseries/data/latest".into(), Op::DpLatest, none())
+        }
+        ("POST", ["timeseries", "data", "delete"]) => {
+            route("timeSeriesAcl", "WRITE", "POST /timeseries/data/delete".into(), Op::DpDelete, none())
+        }
+        ("POST", ["sequences", "data"]) => {
+            route("sequencesAcl", "WRITE", "POST /sequences/data".into(), Op::SeqRowsInsert, none())
+        }
+        ("POST", ["sequences", "data", "list"]) => {
+            route("sequencesAcl", "READ", "POST /sequences/data/list".into(), Op::SeqRowsList, none())
+        }
+        ("POST", ["sequences", "data", "latest"]) => {
+            route("sequencesAcl", "READ", "POST /sequences/data/latest".into(), Op::SeqRowsLatest, none())
+        }
+        ("POST", ["sequences", "data", "delete"]) => {
+            route("sequencesAcl", "WRITE", "POST /sequences/data/delete".into(), Op::SeqRowsDelete, none())
+        }
+        ("POST", ["extpipes", "runs"]) => {
+            route("extractionRunsAcl", "WRITE", "POST /extpipes/runs".into(), Op::RunsCreate, none())
+        }
+        ("POST", ["extpipes", "runs", "list"]) => {
+            route("extractionRunsAcl", "READ", "POST /extpipes/runs/list".into(), Op::RunsList, none())
+        }
+        ("GET", ["extpipes", "runs"]) => {
+            route("extractionRunsAcl", "READ", "GET /extpipes/runs".into(), Op::RunsList, none())
+        }
         ("POST", ["sessions"]) => route("sessionsAcl", "CREATE", "POST /sessions".into(), Op::SessionsCreate, none()),
         ("GET", ["sessions"]) => route("sessionsAcl", "LIST", "GET /sessions".into(), Op::SessionsList, none()),
-        ("POST", ["sessions", "byids"]) => route("sessionsAcl", "LIST", "POST /sessions/byids".into(), Op::SessionsByIds, none()),
-        ("POST", ["sessions", "revoke"]) => route("sessionsAcl", "DELETE", "POST /sessions/revoke".into(), Op::SessionsRevoke, none()),
+        ("POST", ["sessions", "byids"]) => {
+            route("sessionsAcl", "LIST", "POST /sessions/byids".into(), Op::SessionsByIds, none())
+        }
+        ("POST", ["sessions", "revoke"]) => {
+            route("sessionsAcl", "DELETE", "POST /sessions/revoke".into(), Op::SessionsRevoke, none())
+        }
         ("GET", ["raw", "dbs"]) => route("rawAcl", "LIST", "GET /raw/dbs".into(), Op::RawDbList, none()),
         ("POST", ["raw", "dbs"]) => route("rawAcl", "WRITE", "POST /raw/dbs".into(), Op::RawDbCreate, none()),
-        ("POST", ["raw", "dbs", "delete"]) => route("rawAcl", "WRITE", "POST /raw/dbs/delete".into(), Op::RawDbDelete, none()),
-        ("GET", ["raw", "dbs", db, "tables"]) => route("rawAcl", "LIST", "GET /raw/dbs/{db}/tables".into(), Op::RawTableList, vec![db.to_string()]),
-        ("POST", ["raw", "dbs", db, "tables"]) => route("rawAcl", "WRITE", "POST /raw/dbs/{db}/tables".into(), Op::RawTableCreate, vec![db.to_string()]),
-        ("POST", ["raw", "dbs", db, "tables", "delete"]) => {
-            route("rawAcl", "WRITE", "POST /raw/dbs/{db}/tables/delete".into(), Op::RawTableDelete, vec![db.to_string()])
+        ("POST", ["raw", "dbs", "delete"]) => {
+            route("rawAcl", "WRITE", "POST /raw/dbs/delete".into(), Op::RawDbDelete, none())
         }
-        ("POST", ["raw", "dbs", db, "tables", t, "rows"]) => {
-            route("rawAcl", "WRITE", "POST /raw/dbs/{db}/tables/{table}/rows".into(), Op::RawRowsInsert, vec![db.to_string(), t.to_string()])
+        ("GET", ["raw", "dbs", db, "tables"]) => {
+            route("rawAcl", "LIST", "GET /raw/dbs/{db}/tables".into(), Op::RawTableList, vec![db.to_string()])
         }
-        ("GET", ["raw", "dbs", db, "tables", t, "rows"]) => {
-            route("rawAcl", "READ", "GET /raw/dbs/{db}/tables/{table}/rows".into(), Op::RawRowsList, vec![db.to_string(), t.to_string()])
+        ("POST", ["raw", "dbs", db, "tables"]) => {
+            route("rawAcl", "WRITE", "POST /raw/dbs/{db}/tables".into(), Op::RawTableCreate, vec![db.to_string()])
         }
+        ("POST", ["raw", "dbs", db, "tables", "delete"]) => route(
+            "rawAcl",
+            "WRITE",
+            "POST /raw/dbs/{db}/tables/delete".into(),
+            Op::RawTableDelete,
+            vec![db.to_string()],
+        ),
+        ("POST", ["raw", "dbs", db, "tables", t, "rows"]) => route(
+            "rawAcl",
+            "WRITE",
+            "POST /raw/dbs/{db}/tables/{table}/rows".into(),
+            Op::RawRowsInsert,
+            vec![db.to_string(), t.to_string()],
+        ),
+        ("GET", ["raw", "dbs", db, "tables", t, "rows"]) => route(
+            "rawAcl",
+            "READ",
+            "GET /raw/dbs/{db}/tables/{table}/rows".into(),
+            Op::RawRowsList,
+            vec![db.to_string(), t.to_string()],
+        ),
         ("POST", ["raw", "dbs", db, "tables", t, "rows", "delete"]) => route(
             "rawAcl",
             "WRITE",
@@ -173,9 +223,13 @@ pub fn find_route(method: &str, segs: &[String]) -> Option<Route> {
             Op::RawRowGet,
             vec![db.to_string(), t.to_string(), key.to_string()],
         ),
-        ("GET", ["raw", "dbs", db, "tables", t, "cursors"]) => {
-            route("rawAcl", "READ", "GET /raw/dbs/{db}/tables/{table}/cursors".into(), Op::RawCursors, vec![db.to_string(), t.to_string()])
-        }
+        ("GET", ["raw", "dbs", db, "tables", t, "cursors"]) => route(
+            "rawAcl",
+            "READ",
+            "GET /raw/dbs/{db}/tables/{table}/cursors".into(),
+            Op::RawCursors,
+            vec![db.to_string(), t.to_string()],
+        ),
         (m, [res, rest @ ..]) => {
             let spec = ALL.iter().find(|sp| sp.name == *res)?;
             let read = |op: Op, key: String, params| route(spec.acl, "READ", key, op, params);
@@ -186,9 +240,15 @@ pub fn find_route(method: &str, segs: &[String]) -> Option<Route> {
                 ("GET", []) => read(Op::ListGet(spec), format!("GET /{n}"), Vec::new()),
                 ("POST", ["list"]) => read(Op::List(spec), format!("POST /{n}/list"), Vec::new()),
                 ("POST", ["byids"]) => read(Op::ByIds(spec), format!("POST /{n}/byids"), Vec::new()),
-                ("POST", ["update"]) if spec.kind != Kind::Labels => write(Op::Update(spec), format!("POST /{n}/update")),
-                ("POST", ["delete"]) if spec.kind != Kind::DataSets => write(Op::Delete(spec), format!("POST /{n}/delete")),
-                ("GET", [id]) if spec.has_id => read(Op::Retrieve(spec), format!("GET /{n}/{{id}}"), vec![id.to_string()]),
+                ("POST", ["update"]) if spec.kind != Kind::Labels => {
+                    write(Op::Update(spec), format!("POST /{n}/update"))
+                }
+                ("POST", ["delete"]) if spec.kind != Kind::DataSets => {
+                    write(Op::Delete(spec), format!("POST /{n}/delete"))
+                }
+                ("GET", [id]) if spec.has_id => {
+                    read(Op::Retrieve(spec), format!("GET /{n}/{{id}}"), vec![id.to_string()])
+                }
                 _ => None,
             }
         }
@@ -368,19 +428,24 @@ fn custom_filters<'a>(_spec: &Spec, custom: &[(&'static str, &'a Value)], meta: 
                 preds.push(Box::new(move |o: &Object| o.get("parentId").is_none() == want));
             }
             "activeAtTime" => {
-                let o = v.as_object().ok_or_else(|| ApiError::bad_request("filter.activeAtTime: must be an object with min and/or max"))?;
+                let o = v.as_object().ok_or_else(|| {
+                    ApiError::bad_request("filter.activeAtTime: must be an object with min and/or max")
+                })?;
                 let min = o.get("min").and_then(|x| x.as_i64());
                 let max = o.get("max").and_then(|x| x.as_i64());
                 preds.push(Box::new(move |obj: &Object| {
                     let start = obj.get("startTime").and_then(|x| x.as_i64());
                     let end = obj.get("endTime").and_then(|x| x.as_i64());
                     // Active in [min, max]: started before max and not ended before min.
-                    max.is_none_or(|mx| start.is_none_or(|s| s <= mx)) && min.is_none_or(|mn| end.is_none_or(|e| e >= mn))
+                    max.is_none_or(|mx| start.is_none_or(|s| s <= mx))
+                        && min.is_none_or(|mn| end.is_none_or(|e| e >= mn))
                 }));
             }
             "rootAssetIds" => {
                 let ids: Vec<i64> = match v.as_array() {
-                    Some(a) => a.iter().filter_map(|x| x.as_i64().or_else(|| x.get("id").and_then(|i| i.as_i64()))).collect(),
+                    Some(a) => {
+                        a.iter().filter_map(|x| x.as_i64().or_else(|| x.get("id").and_then(|i| i.as_i64()))).collect()
+                    }
                     None => return Err(ApiError::bad_request("filter.rootAssetIds: must be an array of ids")),
                 };
                 preds.push(Box::new(move |o: &Object| {

@@ -61,18 +61,30 @@ fn check_name(name: &str, max: usize, path: &str) -> ApiResult<()> {
 
 /// `tableScope {dbsToTables: {db: [tables]}}` limits RAW access to those databases/tables.
 pub fn check_table_scope(scope: &Value, route: &Route) -> ApiResult<()> {
-    let Some(map) = scope.get("tableScope").and_then(|t| t.get("dbsToTables")).and_then(|m| m.as_object()) else { return Ok(()) };
+    let Some(map) = scope.get("tableScope").and_then(|t| t.get("dbsToTables")).and_then(|m| m.as_object()) else {
+        return Ok(());
+    };
     let Some(db) = route.params.first().filter(|_| route.acl == "rawAcl") else { return Ok(()) };
-    let denied = || ApiError::forbidden(format!("Forbidden: missing capability rawAcl:{} for database '{db}'", route.action));
+    let denied =
+        || ApiError::forbidden(format!("Forbidden: missing capability rawAcl:{} for database '{db}'", route.action));
     let tables = map.get(db).ok_or_else(denied)?;
     let list: Vec<&str> = match tables {
         Value::Array(a) => a.iter().filter_map(|t| t.as_str()).collect(),
-        Value::Object(o) => o.get("tables").and_then(|t| t.as_array()).map(|a| a.iter().filter_map(|t| t.as_str()).collect()).unwrap_or_default(),
+        Value::Object(o) => o
+            .get("tables")
+            .and_then(|t| t.as_array())
+            .map(|a| a.iter().filter_map(|t| t.as_str()).collect())
+            .unwrap_or_default(),
         _ => Vec::new(),
     };
-    if let Some(table) = route.params.get(1).filter(|_| !matches!(route.op, Op::RawTableList | Op::RawTableCreate | Op::RawTableDelete)) {
+    if let Some(table) =
+        route.params.get(1).filter(|_| !matches!(route.op, Op::RawTableList | Op::RawTableCreate | Op::RawTableDelete))
+    {
         if !list.is_empty() && !list.contains(&table.as_str()) {
-            return Err(ApiError::forbidden(format!("Forbidden: missing capability rawAcl:{} for table '{db}.{table}'", route.action)));
+            return Err(ApiError::forbidden(format!(
+                "Forbidden: missing capability rawAcl:{} for table '{db}.{table}'",
+                route.action
+            )));
         }
     }
     Ok(())
@@ -87,7 +99,10 @@ fn name_items(body: &Value, path_max: usize) -> ApiResult<Vec<String>> {
         .map(|(i, it)| {
             let o = it.as_object().ok_or_else(|| ApiError::bad_request(format!("items[{i}]: must be an object")))?;
             check_keys(o, &["name"], &format!("items[{i}]"))?;
-            let name = o.get("name").and_then(|n| n.as_str()).ok_or_else(|| ApiError::bad_request(format!("items[{i}].name: may not be null")))?;
+            let name = o
+                .get("name")
+                .and_then(|n| n.as_str())
+                .ok_or_else(|| ApiError::bad_request(format!("items[{i}].name: may not be null")))?;
             check_name(name, path_max, &format!("items[{i}].name"))?;
             Ok(name.to_string())
         })
@@ -96,7 +111,11 @@ fn name_items(body: &Value, path_max: usize) -> ApiResult<Vec<String>> {
 
 fn name_page<V>(map: &BTreeMap<String, V>, ctx: &Ctx, created: impl Fn(&V) -> i64) -> ApiResult<Reply> {
     let limit = match ctx.query.get("limit") {
-        Some(l) => l.parse::<usize>().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| ApiError::bad_request("limit: must be between 1 and 1000"))?,
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| ApiError::bad_request("limit: must be between 1 and 1000"))?,
         None => 25,
     };
     let after = ctx.query.get("cursor").map(|c| decode_key_cursor(c)).transpose()?;
@@ -153,7 +172,8 @@ pub fn db_delete(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
     let names = name_items(body, MAX_DB_NAME)?;
     let recursive = get_bool(body.as_object().expect("checked"), "recursive")?;
     let mut raw = ctx.project.raw.lock();
-    let missing: Vec<Value> = names.iter().filter(|n| !raw.dbs.contains_key(*n)).map(|n| json!({ "name": n })).collect();
+    let missing: Vec<Value> =
+        names.iter().filter(|n| !raw.dbs.contains_key(*n)).map(|n| json!({ "name": n })).collect();
     if !missing.is_empty() {
         let mut e = ApiError::not_found("Databases not found");
         e.missing = missing;
@@ -194,7 +214,8 @@ pub fn table_create(ctx: &Ctx, db: &str, body: &Value) -> ApiResult<Reply> {
     let mut raw = ctx.project.raw.lock();
     let d = ensure_db(&mut raw, db, ensure, now)?;
     let mut seen = std::collections::HashSet::new();
-    let dups: Vec<Value> = names.iter().filter(|n| d.tables.contains_key(*n) || !seen.insert(*n)).map(|n| json!({ "name": n })).collect();
+    let dups: Vec<Value> =
+        names.iter().filter(|n| d.tables.contains_key(*n) || !seen.insert(*n)).map(|n| json!({ "name": n })).collect();
     if !dups.is_empty() {
         let mut e = ApiError::bad_request("Tables already created");
         e.duplicated = dups;
@@ -214,7 +235,8 @@ pub fn table_delete(ctx: &Ctx, db: &str, body: &Value) -> ApiResult<Reply> {
     let names = name_items(body, MAX_TABLE_NAME)?;
     let mut raw = ctx.project.raw.lock();
     let d = raw.dbs.get_mut(db).ok_or_else(|| db_not_found(db))?;
-    let missing: Vec<Value> = names.iter().filter(|n| !d.tables.contains_key(*n)).map(|n| json!({ "name": n })).collect();
+    let missing: Vec<Value> =
+        names.iter().filter(|n| !d.tables.contains_key(*n)).map(|n| json!({ "name": n })).collect();
     if !missing.is_empty() {
         let mut e = ApiError::not_found("Tables not found");
         e.missing = missing;
@@ -242,7 +264,8 @@ struct RowIn<'a> {
 }
 
 pub fn rows_insert(ctx: &Ctx, db: &str, table: &str) -> ApiResult<Reply> {
-    let parsed: RowsIn = serde_json::from_slice(&ctx.body).map_err(|e| ApiError::bad_request(format!("Invalid rows insert request: {e}")))?;
+    let parsed: RowsIn = serde_json::from_slice(&ctx.body)
+        .map_err(|e| ApiError::bad_request(format!("Invalid rows insert request: {e}")))?;
     let n = parsed.items.len();
     if n == 0 || n > MAX_ROWS_PER_INSERT {
         return Err(ApiError::bad_request(format!("items: size must be between 1 and {MAX_ROWS_PER_INSERT}")));
@@ -258,7 +281,9 @@ pub fn rows_insert(ctx: &Ctx, db: &str, table: &str) -> ApiResult<Reply> {
             return Err(ApiError::bad_request(format!("items[{i}].columns: must be a JSON object")));
         }
         if cols.len() > MAX_ROW_BYTES {
-            return Err(ApiError::bad_request(format!("items[{i}].columns: a row can be at most {MAX_ROW_BYTES} bytes")));
+            return Err(ApiError::bad_request(format!(
+                "items[{i}].columns: a row can be at most {MAX_ROW_BYTES} bytes"
+            )));
         }
     }
     let ensure = ctx.query_bool("ensureParent")?;
@@ -335,7 +360,10 @@ fn decode_key_cursor(c: &str) -> ApiResult<KeyCursor> {
 
 fn time_filters(ctx: &Ctx) -> ApiResult<(Option<i64>, Option<i64>)> {
     let p = |k: &str| -> ApiResult<Option<i64>> {
-        ctx.query.get(k).map(|v| v.parse::<i64>().map_err(|_| ApiError::bad_request(format!("{k}: must be an integer")))).transpose()
+        ctx.query
+            .get(k)
+            .map(|v| v.parse::<i64>().map_err(|_| ApiError::bad_request(format!("{k}: must be an integer"))))
+            .transpose()
     };
     Ok((p("minLastUpdatedTime")?, p("maxLastUpdatedTime")?))
 }
@@ -348,7 +376,8 @@ fn write_row(out: &mut String, key: &str, row: &RawRow, columns: Option<&[&str]>
         None => out.push_str(&row.columns),
         Some(wanted) => {
             let all: serde_json::Map<String, Value> = serde_json::from_str(&row.columns).unwrap_or_default();
-            let picked: serde_json::Map<String, Value> = all.into_iter().filter(|(k, _)| wanted.contains(&k.as_str())).collect();
+            let picked: serde_json::Map<String, Value> =
+                all.into_iter().filter(|(k, _)| wanted.contains(&k.as_str())).collect();
             out.push_str(&serde_json::to_string(&picked).expect("maps serialise"));
         }
     }
@@ -429,7 +458,10 @@ pub fn rows_delete(ctx: &Ctx, db: &str, table: &str, body: &Value) -> ApiResult<
         .map(|(i, it)| {
             let o = it.as_object().ok_or_else(|| ApiError::bad_request(format!("items[{i}]: must be an object")))?;
             check_keys(o, &["key"], &format!("items[{i}]"))?;
-            o.get("key").and_then(|k| k.as_str()).map(|s| s.to_string()).ok_or_else(|| ApiError::bad_request(format!("items[{i}].key: may not be null")))
+            o.get("key")
+                .and_then(|k| k.as_str())
+                .map(|s| s.to_string())
+                .ok_or_else(|| ApiError::bad_request(format!("items[{i}].key: may not be null")))
         })
         .collect::<ApiResult<Vec<_>>>()?;
     let mut raw = ctx.project.raw.lock();
@@ -444,7 +476,11 @@ pub fn rows_delete(ctx: &Ctx, db: &str, table: &str, body: &Value) -> ApiResult<
 /// `GET .../cursors?numberOfCursors=N`: cursors splitting the table into up to N key ranges.
 pub fn cursors(ctx: &Ctx, db: &str, table: &str) -> ApiResult<Reply> {
     let n = match ctx.query.get("numberOfCursors") {
-        Some(v) => v.parse::<usize>().ok().filter(|n| (1..=10_000).contains(n)).ok_or_else(|| ApiError::bad_request("numberOfCursors: must be between 1 and 10000"))?,
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=10_000).contains(n))
+            .ok_or_else(|| ApiError::bad_request("numberOfCursors: must be between 1 and 10000"))?,
         None => 10,
     };
     let raw = ctx.project.raw.lock();

@@ -18,9 +18,16 @@ const VALUE_TYPES: &[&str] = &["DOUBLE", "STRING", "LONG"];
 
 fn validate_column(col: &Value, path: &str) -> ApiResult<Object> {
     let o = col.as_object().ok_or_else(|| ApiError::bad_request(format!("{path}: must be an object")))?;
-    check_keys(o, &["externalId", "name", "description", "valueType", "metadata", "createdTime", "lastUpdatedTime"], path)?;
+    check_keys(
+        o,
+        &["externalId", "name", "description", "valueType", "metadata", "createdTime", "lastUpdatedTime"],
+        path,
+    )?;
     let mut out = Map::new();
-    let xid = o.get("externalId").and_then(|v| v.as_str()).ok_or_else(|| ApiError::bad_request(format!("{path}.externalId: may not be null")))?;
+    let xid = o
+        .get("externalId")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| ApiError::bad_request(format!("{path}.externalId: may not be null")))?;
     if xid.is_empty() || xid.chars().count() > 255 {
         return Err(ApiError::bad_request(format!("{path}.externalId: size must be between 1 and 255")));
     }
@@ -55,7 +62,12 @@ fn validate_column(col: &Value, path: &str) -> ApiResult<Object> {
 
 fn check_unique_columns(cols: &[Value], path: &str) -> ApiResult<()> {
     let mut seen = HashSet::new();
-    let dups: Vec<Value> = cols.iter().filter_map(|c| c.get("externalId").and_then(|x| x.as_str())).filter(|x| !seen.insert(*x)).map(|x| json!({"externalId": x})).collect();
+    let dups: Vec<Value> = cols
+        .iter()
+        .filter_map(|c| c.get("externalId").and_then(|x| x.as_str()))
+        .filter(|x| !seen.insert(*x))
+        .map(|x| json!({"externalId": x}))
+        .collect();
     if !dups.is_empty() {
         let mut e = ApiError::bad_request(format!("{path}: column externalIds must be unique"));
         e.duplicated = dups;
@@ -69,7 +81,11 @@ fn check_unique_columns(cols: &[Value], path: &str) -> ApiResult<()> {
 
 pub fn check_new_columns(obj: &mut Object, path: &str) -> ApiResult<()> {
     let cols = obj.get("columns").and_then(|c| c.as_array()).cloned().unwrap_or_default();
-    let validated = cols.iter().enumerate().map(|(i, c)| validate_column(c, &format!("{path}.columns[{i}]")).map(Value::Object)).collect::<ApiResult<Vec<_>>>()?;
+    let validated = cols
+        .iter()
+        .enumerate()
+        .map(|(i, c)| validate_column(c, &format!("{path}.columns[{i}]")).map(Value::Object))
+        .collect::<ApiResult<Vec<_>>>()?;
     check_unique_columns(&validated, &format!("{path}.columns"))?;
     obj.insert("columns".into(), Value::Array(validated));
     Ok(())
@@ -97,7 +113,11 @@ pub fn apply_update(obj: &mut Object, patch: &Value, path: &str) -> ApiResult<()
     let mut cols: Vec<Value> = obj.get("columns").and_then(|c| c.as_array()).cloned().unwrap_or_default();
     if let Some(set) = op.get("set") {
         let a = set.as_array().ok_or_else(|| ApiError::bad_request(format!("{cpath}.set: must be an array")))?;
-        cols = a.iter().enumerate().map(|(i, c)| validate_column(c, &format!("{cpath}.set[{i}]")).map(Value::Object)).collect::<ApiResult<_>>()?;
+        cols = a
+            .iter()
+            .enumerate()
+            .map(|(i, c)| validate_column(c, &format!("{cpath}.set[{i}]")).map(Value::Object))
+            .collect::<ApiResult<_>>()?;
         for c in cols.iter_mut() {
             c["createdTime"] = json!(now);
             c["lastUpdatedTime"] = json!(now);
@@ -107,11 +127,15 @@ pub fn apply_update(obj: &mut Object, patch: &Value, path: &str) -> ApiResult<()
         let a = rem.as_array().ok_or_else(|| ApiError::bad_request(format!("{cpath}.remove: must be an array")))?;
         for (i, r) in a.iter().enumerate() {
             // cognite-sdk-python sends {"externalId"}, the Rust SDK plain strings: accept both.
-            let x = r.as_str().or_else(|| r.get("externalId").and_then(|x| x.as_str())).ok_or_else(|| ApiError::bad_request(format!("{cpath}.remove[{i}]: externalId required")))?;
+            let x = r
+                .as_str()
+                .or_else(|| r.get("externalId").and_then(|x| x.as_str()))
+                .ok_or_else(|| ApiError::bad_request(format!("{cpath}.remove[{i}]: externalId required")))?;
             let before = cols.len();
             cols.retain(|c| c.get("externalId").and_then(|v| v.as_str()) != Some(x));
             if cols.len() == before {
-                return Err(ApiError::missing(vec![json!({"externalId": x})]).with_message(format!("{cpath}.remove: unknown column {x}")));
+                return Err(ApiError::missing(vec![json!({"externalId": x})])
+                    .with_message(format!("{cpath}.remove: unknown column {x}")));
             }
         }
     }
@@ -119,12 +143,19 @@ pub fn apply_update(obj: &mut Object, patch: &Value, path: &str) -> ApiResult<()
         let a = modify.as_array().ok_or_else(|| ApiError::bad_request(format!("{cpath}.modify: must be an array")))?;
         for (i, m) in a.iter().enumerate() {
             let mpath = format!("{cpath}.modify[{i}]");
-            let x = m.get("externalId").and_then(|v| v.as_str()).ok_or_else(|| ApiError::bad_request(format!("{mpath}.externalId: may not be null")))?;
-            let col = cols
-                .iter_mut()
-                .find(|c| c.get("externalId").and_then(|v| v.as_str()) == Some(x))
-                .ok_or_else(|| ApiError::missing(vec![json!({"externalId": x})]).with_message(format!("{mpath}: unknown column {x}")))?;
-            let upd = m.get("update").and_then(|u| u.as_object()).ok_or_else(|| ApiError::bad_request(format!("{mpath}.update: may not be null")))?;
+            let x = m
+                .get("externalId")
+                .and_then(|v| v.as_str())
+                .ok_or_else(|| ApiError::bad_request(format!("{mpath}.externalId: may not be null")))?;
+            let col =
+                cols.iter_mut().find(|c| c.get("externalId").and_then(|v| v.as_str()) == Some(x)).ok_or_else(|| {
+                    ApiError::missing(vec![json!({"externalId": x})])
+                        .with_message(format!("{mpath}: unknown column {x}"))
+                })?;
+            let upd = m
+                .get("update")
+                .and_then(|u| u.as_object())
+                .ok_or_else(|| ApiError::bad_request(format!("{mpath}.update: may not be null")))?;
             let co = col.as_object_mut().expect("columns are objects");
             for (k, op) in upd {
                 match k.as_str() {
@@ -177,7 +208,12 @@ fn column_types(seq: &Object) -> Vec<(String, String)> {
         .and_then(|c| c.as_array())
         .map(|a| {
             a.iter()
-                .map(|c| (c["externalId"].as_str().unwrap_or_default().to_string(), c["valueType"].as_str().unwrap_or("DOUBLE").to_string()))
+                .map(|c| {
+                    (
+                        c["externalId"].as_str().unwrap_or_default().to_string(),
+                        c["valueType"].as_str().unwrap_or("DOUBLE").to_string(),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -225,21 +261,47 @@ pub fn rows_insert(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
         };
         let types = column_types(&seq);
         let cols: Vec<String> = match item.get("columns") {
-            Some(Value::Array(a)) => a.iter().map(|c| c.as_str().map(|s| s.to_string()).ok_or_else(|| ApiError::bad_request(format!("{path}.columns: must be column externalIds")))).collect::<ApiResult<_>>()?,
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|c| {
+                    c.as_str()
+                        .map(|s| s.to_string())
+                        .ok_or_else(|| ApiError::bad_request(format!("{path}.columns: must be column externalIds")))
+                })
+                .collect::<ApiResult<_>>()?,
             _ => return Err(ApiError::bad_request(format!("{path}.columns: may not be null"))),
         };
         let col_types: Vec<&str> = cols
             .iter()
-            .map(|c| types.iter().find(|(x, _)| x == c).map(|(_, t)| t.as_str()).ok_or_else(|| ApiError::bad_request(format!("{path}.columns: unknown column {c}"))))
+            .map(|c| {
+                types
+                    .iter()
+                    .find(|(x, _)| x == c)
+                    .map(|(_, t)| t.as_str())
+                    .ok_or_else(|| ApiError::bad_request(format!("{path}.columns: unknown column {c}")))
+            })
             .collect::<ApiResult<_>>()?;
-        let rows = item.get("rows").and_then(|r| r.as_array()).ok_or_else(|| ApiError::bad_request(format!("{path}.rows: may not be null")))?;
+        let rows = item
+            .get("rows")
+            .and_then(|r| r.as_array())
+            .ok_or_else(|| ApiError::bad_request(format!("{path}.rows: may not be null")))?;
         let mut parsed = Vec::with_capacity(rows.len());
         for (j, row) in rows.iter().enumerate() {
             let rpath = format!("{path}.rows[{j}]");
-            let rn = row.get("rowNumber").and_then(|r| r.as_i64()).filter(|r| *r >= 0).ok_or_else(|| ApiError::bad_request(format!("{rpath}.rowNumber: must be a non-negative integer")))?;
-            let values = row.get("values").and_then(|v| v.as_array()).ok_or_else(|| ApiError::bad_request(format!("{rpath}.values: may not be null")))?;
+            let rn =
+                row.get("rowNumber").and_then(|r| r.as_i64()).filter(|r| *r >= 0).ok_or_else(|| {
+                    ApiError::bad_request(format!("{rpath}.rowNumber: must be a non-negative integer"))
+                })?;
+            let values = row
+                .get("values")
+                .and_then(|v| v.as_array())
+                .ok_or_else(|| ApiError::bad_request(format!("{rpath}.values: may not be null")))?;
             if values.len() != cols.len() {
-                return Err(ApiError::bad_request(format!("{rpath}.values: expected {} values, one per column, got {}", cols.len(), values.len())));
+                return Err(ApiError::bad_request(format!(
+                    "{rpath}.values: expected {} values, one per column, got {}",
+                    cols.len(),
+                    values.len()
+                )));
             }
             for (k, v) in values.iter().enumerate() {
                 check_value(v, col_types[k], &format!("{rpath}.values[{k}]"))?;
@@ -293,7 +355,9 @@ fn selected_columns(seq: &Object, req: Option<&Value>, path: &str) -> ApiResult<
         Some(Value::Array(a)) => a
             .iter()
             .map(|c| {
-                let c = c.as_str().ok_or_else(|| ApiError::bad_request(format!("{path}.columns: must be column externalIds")))?;
+                let c = c
+                    .as_str()
+                    .ok_or_else(|| ApiError::bad_request(format!("{path}.columns: must be column externalIds")))?;
                 if all.iter().any(|x| x == c) {
                     Ok(c.to_string())
                 } else {
@@ -319,7 +383,11 @@ pub fn rows_list(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
     let end = top.get("end").and_then(|v| v.as_i64()).unwrap_or(i64::MAX);
     let limit = parse_limit(top.get("limit"), 100, 10_000)?;
     let after = match top.get("cursor") {
-        Some(Value::String(c)) => Some(c.strip_prefix('s').and_then(|n| n.parse::<i64>().ok()).ok_or_else(|| ApiError::bad_request(format!("Invalid cursor: {c}")))?),
+        Some(Value::String(c)) => Some(
+            c.strip_prefix('s')
+                .and_then(|n| n.parse::<i64>().ok())
+                .ok_or_else(|| ApiError::bad_request(format!("Invalid cursor: {c}")))?,
+        ),
         _ => None,
     };
     let store = ctx.project.sequence_rows.lock();
@@ -356,7 +424,12 @@ pub fn rows_latest(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
     let cols = selected_columns(&seq, top.get("columns"), "body")?;
     let before = top.get("before").and_then(|v| v.as_i64()).unwrap_or(i64::MAX);
     let store = ctx.project.sequence_rows.lock();
-    let rows: Vec<Value> = store.get(&id).and_then(|r| r.range(..before).next_back()).map(|(rn, row)| row_json(*rn, row, &cols)).into_iter().collect();
+    let rows: Vec<Value> = store
+        .get(&id)
+        .and_then(|r| r.range(..before).next_back())
+        .map(|(rn, row)| row_json(*rn, row, &cols))
+        .into_iter()
+        .collect();
     let mut resp = json!({"id": id, "columns": response_columns(&seq, &cols), "rows": rows});
     if let Some(x) = seq.get("externalId") {
         resp["externalId"] = x.clone();
@@ -408,7 +481,10 @@ pub fn dump_rows(project: &Project) -> Vec<Value> {
     seqs.into_iter()
         .map(|(id, seq)| {
             let cols: Vec<String> = column_types(&seq).into_iter().map(|(x, _)| x).collect();
-            let rows: Vec<Value> = store.get(&id).map(|r| r.iter().map(|(rn, row)| row_json(*rn, row, &cols)).collect()).unwrap_or_default();
+            let rows: Vec<Value> = store
+                .get(&id)
+                .map(|r| r.iter().map(|(rn, row)| row_json(*rn, row, &cols)).collect())
+                .unwrap_or_default();
             let mut o = json!({"id": id, "columns": cols, "rows": rows});
             if let Some(x) = seq.get("externalId") {
                 o["externalId"] = x.clone();

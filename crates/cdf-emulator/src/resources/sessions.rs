@@ -21,7 +21,10 @@ pub fn create(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
     let item = list[0].as_object().ok_or_else(|| ApiError::bad_request("items[0]: must be an object"))?;
     check_keys(item, &["clientId", "clientSecret", "tokenExchange", "oneshotTokenExchange"], "items[0]")?;
     let (kind, client_id) = if let Some(cid) = item.get("clientId").and_then(|v| v.as_str()) {
-        let secret = item.get("clientSecret").and_then(|v| v.as_str()).ok_or_else(|| ApiError::bad_request("items[0].clientSecret: may not be null"))?;
+        let secret = item
+            .get("clientSecret")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| ApiError::bad_request("items[0].clientSecret: may not be null"))?;
         let ok = ctx.emu.clients.read().get(cid).is_some_and(|c| c.client_secret == secret);
         if !ok {
             return Err(ApiError::bad_request("Unable to create session: invalid client credentials"));
@@ -32,7 +35,9 @@ pub fn create(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
     } else if item.get("oneshotTokenExchange").and_then(|v| v.as_bool()) == Some(true) {
         ("ONESHOT_TOKEN_EXCHANGE", ctx.client_id.clone())
     } else {
-        return Err(ApiError::bad_request("items[0]: give clientId and clientSecret, tokenExchange or oneshotTokenExchange"));
+        return Err(ApiError::bad_request(
+            "items[0]: give clientId and clientSecret, tokenExchange or oneshotTokenExchange",
+        ));
     };
     let id = ctx.project.next_id();
     let now = now_ms();
@@ -54,7 +59,9 @@ pub fn list(ctx: &Ctx) -> ApiResult<Reply> {
     let status = ctx.query.get("status").map(|s| s.to_uppercase());
     let params = parse_list_params(query_to_list_body(&ctx.query).as_object().expect("object"), 25, 1000)?;
     let meta = ctx.project.meta.lock();
-    let (page, next) = page(&meta.sessions, &params, |o| status.as_ref().is_none_or(|s| o.get("status").and_then(|v| v.as_str()) == Some(s.as_str())));
+    let (page, next) = page(&meta.sessions, &params, |o| {
+        status.as_ref().is_none_or(|s| o.get("status").and_then(|v| v.as_str()) == Some(s.as_str()))
+    });
     let items: Vec<Value> = page.into_iter().map(|o| Value::Object(public(o))).collect();
     let n = items.len() as u64;
     let mut resp = json!({"items": items});

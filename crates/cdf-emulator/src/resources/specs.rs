@@ -302,4 +302,5 @@ pub static EXTPIPES: Spec = Spec {
 };
 
 /// Every JSON-object resource, for routing and dumps.
-pub static ALL: &[&Spec] = &[&ASSETS, &EVENTS, &FILES, &TIMESERIES, &SEQUENCES, &LABELS, &RELATIONSHIPS, &DATASETS, &EXTPIPES];
+pub static ALL: &[&Spec] =
+    &[&ASSETS, &EVENTS, &FILES, &TIMESERIES, &SEQUENCES, &LABELS, &RELATIONSHIPS, &DATASETS, &EXTPIPES];

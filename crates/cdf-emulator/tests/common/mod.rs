@@ -56,7 +56,8 @@ impl Api {
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let text = resp.text().await.expect("body");
-        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let body =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
         Resp { status, body, headers }
     }
 
@@ -84,7 +85,12 @@ impl Api {
 pub async fn fetch_token(http: &reqwest::Client, token_url: &str, id: &str, secret: &str) -> String {
     let resp = http
         .post(token_url)
-        .form(&[("grant_type", "client_credentials"), ("client_id", id), ("client_secret", secret), ("scope", "https://api.cognitedata.com/.default")])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", id),
+            ("client_secret", secret),
+            ("scope", "https://api.cognitedata.com/.default"),
+        ])
         .send()
         .await
         .unwrap();
