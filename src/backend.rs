@@ -1,5 +1,7 @@
-//! Per-backend state: one tokio runtime, one HTTP client and one CDF session per user mapping,
-//! created lazily on first use (never in `_PG_init`, which may run in the postmaster).
+//! Per-backend state: one tokio runtime, one HTTP client per trusted-CA set and one CDF session
+//! per user mapping, created lazily on first use (never in `_PG_init`, which may run in the
+//! postmaster). `run` is the one way the pgrx layer talks to CDF: it blocks the backend on a
+//! request in short slices, so cancels and `statement_timeout` are honoured.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -8,8 +10,8 @@ use cdf_client::reqwest;
 use cdf_client::{CdfError, Credentials, Runtime, ServerConfig, Session};
 use pgrx::pg_sys;
 
+use crate::context::TableContext;
 use crate::errors;
-use crate::options::TableContext;
 
 struct Backend {
     runtime: Runtime,
@@ -27,64 +29,59 @@ fn check_interrupts() {
     pgrx::check_for_interrupts!();
 }
 
-/// Blocks the backend on futures in short slices, so cancels and statement_timeout are honoured.
-pub struct Blocker<'a> {
-    runtime: &'a Runtime,
-}
-
-impl Blocker<'_> {
-    pub fn block_on<F: std::future::Future>(&self, fut: F) -> F::Output {
-        self.runtime.block_on(fut, &check_interrupts)
+impl Backend {
+    fn http_client(&mut self, ca_file: &Option<String>) -> reqwest::Client {
+        self.clients
+            .entry(ca_file.clone())
+            .or_insert_with(|| {
+                cdf_client::new_http_client(ca_file.as_deref())
+                    .unwrap_or_else(|e| errors::raise_cdf(&e, Some("setting up TLS")))
+            })
+            .clone()
     }
 }
 
-fn with_backend<T>(
-    ca_file: &Option<String>,
-    op: impl FnOnce(&Runtime, &reqwest::Client, &mut HashMap<pg_sys::Oid, Session>) -> T,
-) -> T {
+fn with_backend<T>(op: impl FnOnce(&mut Backend) -> T) -> T {
     BACKEND.with(|cell| {
         let mut slot = cell.borrow_mut();
-        if slot.is_none() {
+        let backend = slot.get_or_insert_with(|| {
             let runtime = Runtime::new().unwrap_or_else(|e| {
                 errors::raise_cdf(&CdfError::Network { message: format!("cannot start the I/O runtime: {e}") }, None)
             });
-            *slot = Some(Backend { runtime, clients: HashMap::new(), sessions: HashMap::new() });
-        }
-        let Backend { runtime, clients, sessions } = slot.as_mut().expect("backend initialised above");
-        if !clients.contains_key(ca_file) {
-            let client = cdf_client::new_http_client(ca_file.as_deref())
-                .unwrap_or_else(|e| errors::raise_cdf(&e, Some("setting up TLS")));
-            clients.insert(ca_file.clone(), client);
-        }
-        op(runtime, &clients[ca_file], sessions)
+            Backend { runtime, clients: HashMap::new(), sessions: HashMap::new() }
+        });
+        op(backend)
     })
 }
 
-/// Gives `op` the session of `ctx`'s user mapping, the shared HTTP client and a blocker.
-pub fn with_session<T>(ctx: &TableContext, op: impl FnOnce(&mut Session, &reqwest::Client, &Blocker) -> T) -> T {
-    with_backend(&ctx.server.ca_file, |runtime, http, sessions| {
+/// Runs `op` on the session of `ctx`'s user mapping and blocks (interruptibly) until it is done.
+pub fn run<T>(ctx: &TableContext, op: impl AsyncFnOnce(&mut Session) -> T) -> T {
+    with_backend(|backend| {
         // ALTER SERVER / USER MAPPING may change options between statements: start afresh then.
-        let stale = sessions
+        let stale = backend
+            .sessions
             .get(&ctx.user_mapping_oid)
             .is_some_and(|s| s.server != ctx.server || s.credentials() != &ctx.credentials);
-        if stale {
-            sessions.remove(&ctx.user_mapping_oid);
+        if stale || !backend.sessions.contains_key(&ctx.user_mapping_oid) {
+            let http = backend.http_client(&ctx.server.ca_file);
+            let session = Session::new(ctx.server.clone(), ctx.credentials.clone(), http);
+            backend.sessions.insert(ctx.user_mapping_oid, session);
         }
-        let session = sessions
-            .entry(ctx.user_mapping_oid)
-            .or_insert_with(|| Session::new(ctx.server.clone(), ctx.credentials.clone()));
-        op(session, http, &Blocker { runtime })
+        let Backend { runtime, sessions, .. } = backend;
+        let session = sessions.get_mut(&ctx.user_mapping_oid).expect("session inserted above");
+        runtime.block_on(op(session), &check_interrupts)
     })
 }
 
-/// As `with_session`, for credentials that have no user mapping yet (checked, not cached).
-pub fn with_credentials<T>(
+/// As `run`, for credentials that have no user mapping yet (checked, not cached).
+pub fn run_with_credentials<T>(
     server: &ServerConfig,
     credentials: &Credentials,
-    op: impl FnOnce(&mut Session, &reqwest::Client, &Blocker) -> T,
+    op: impl AsyncFnOnce(&mut Session) -> T,
 ) -> T {
-    with_backend(&server.ca_file, |runtime, http, _| {
-        let mut session = Session::new(server.clone(), credentials.clone());
-        op(&mut session, http, &Blocker { runtime })
+    with_backend(|backend| {
+        let http = backend.http_client(&server.ca_file);
+        let mut session = Session::new(server.clone(), credentials.clone(), http);
+        backend.runtime.block_on(op(&mut session), &check_interrupts)
     })
 }

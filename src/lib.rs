@@ -5,34 +5,25 @@
 use pgrx::prelude::*;
 
 mod backend;
+mod context;
 mod convert;
 mod errors;
 mod import;
 mod modify;
 mod options;
+mod plan;
 mod routine;
 mod scan;
+mod settings;
+mod tuple;
 mod users;
 
 pgrx::pg_module_magic!();
 
-/// `cdf_fdw.allowed_urls`: URL patterns non-superusers may point servers at (SSRF guard).
-pub static ALLOWED_URLS: pgrx::GucSetting<Option<std::ffi::CString>> =
-    pgrx::GucSetting::<Option<std::ffi::CString>>::new(Some(
-        c"https://*.cognitedata.com/, https://login.microsoftonline.com/",
-    ));
-
 /// Registers settings only; the runtime and HTTP client are created lazily in each backend.
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
-    pgrx::GucRegistry::define_string_guc(
-        c"cdf_fdw.allowed_urls",
-        c"URL patterns that roles other than superusers may use in cdf_fdw servers.",
-        c"Comma-separated; * matches within a host name or path segment. Superusers may use any URL.",
-        &ALLOWED_URLS,
-        pgrx::GucContext::Suset,
-        pgrx::GucFlags::default(),
-    );
+    settings::register();
 }
 
 /// The FDW handler: PostgreSQL calls it to get the callback table.

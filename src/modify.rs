@@ -6,7 +6,7 @@
 
 use std::ffi::c_int;
 
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
 
 use cdf_client::{ChangeWriter, TableWriter, WriteError};
 use cdf_tables::writes as cdf_row;
@@ -16,120 +16,11 @@ use pgrx::prelude::*;
 use pgrx::{PgList, PgMemoryContexts, PgTupleDesc};
 
 use crate::backend;
-use crate::convert::{datum_to_value, type_fits};
+use crate::context::{table_context, table_resource, TableContext};
+use crate::convert::datum_to_value;
 use crate::errors;
-use crate::options::{string_node_value, table_context, table_resource, TableContext};
-
-/// One foreign-table attribute bound to its catalogue column.
-#[derive(Debug, Clone, Copy)]
-pub struct Binding {
-    /// Index into the slot's values (attnum - 1).
-    pub attidx: usize,
-    pub column: &'static Column,
-    pub typoid: pg_sys::Oid,
-}
-
-/// Binds every live attribute of a foreign table to its resource's column, rejecting columns the
-/// resource does not have and types that cannot carry its values.
-pub unsafe fn bind_columns(rel: pg_sys::Relation, ctx: &TableContext) -> Vec<Binding> {
-    bind_resource_columns(rel, ctx.resource, &ctx.table_name)
-}
-
-/// As `bind_columns`, from the resource and table name alone (no server or user mapping).
-pub unsafe fn bind_resource_columns(
-    rel: pg_sys::Relation,
-    resource: &'static cdf_tables::Resource,
-    table_name: &str,
-) -> Vec<Binding> {
-    let tupdesc = PgTupleDesc::from_pg_unchecked((*rel).rd_att);
-    let mut bindings = Vec::with_capacity(tupdesc.len());
-    for (attidx, attr) in tupdesc.iter().enumerate() {
-        if attr.is_dropped() {
-            continue;
-        }
-        let name = attr.name();
-        let Some(column) = resource.column(name) else {
-            let valid: Vec<&str> = resource.columns.iter().map(|c| c.name).collect();
-            errors::raise(
-                PgSqlErrorCode::ERRCODE_FDW_COLUMN_NAME_NOT_FOUND,
-                format!(
-                    "column \"{name}\" of foreign table \"{}\" is not a field of CDF resource \"{}\"",
-                    table_name, resource.table
-                ),
-                Some(format!("Columns of {}: {}.", resource.table, valid.join(", "))),
-            );
-        };
-        let typoid = attr.type_oid().value();
-        if !type_fits(column.ty, typoid) {
-            errors::raise(
-                PgSqlErrorCode::ERRCODE_FDW_INVALID_DATA_TYPE,
-                format!(
-                    "column \"{name}\" of foreign table \"{}\" has a type that cannot hold CDF's {} values",
-                    table_name,
-                    column.ty.sql()
-                ),
-                Some(format!("Declare it as {}.", column.ty.sql())),
-            );
-        }
-        bindings.push(Binding { attidx, column, typoid });
-    }
-    bindings
-}
-
-/// Stores a CDF object (API field names; addresses under column names) as the slot's row.
-pub unsafe fn store_row(
-    slot: *mut pg_sys::TupleTableSlot,
-    bindings: &[Binding],
-    row: &serde_json::Map<String, serde_json::Value>,
-) {
-    pg_sys::ExecClearTuple(slot);
-    let natts = (*(*slot).tts_tupleDescriptor).natts as usize;
-    let values = std::slice::from_raw_parts_mut((*slot).tts_values, natts);
-    let nulls = std::slice::from_raw_parts_mut((*slot).tts_isnull, natts);
-    nulls.fill(true);
-    for b in bindings {
-        let value = cdf_tables::item_to_value(b.column, row)
-            .unwrap_or_else(|e| errors::raise(PgSqlErrorCode::ERRCODE_FDW_INVALID_DATA_TYPE, e.to_string(), None));
-        if let Some(d) = crate::convert::value_to_datum(value, b.typoid) {
-            values[b.attidx] = d;
-            nulls[b.attidx] = false;
-        }
-    }
-    pg_sys::ExecStoreVirtualTuple(slot);
-}
-
-/// Reads the bound attributes of a slot into values.
-pub unsafe fn slot_values(
-    slot: *mut pg_sys::TupleTableSlot,
-    bindings: &[Binding],
-    table: &str,
-    row: u64,
-) -> Vec<(&'static Column, Value)> {
-    pg_sys::slot_getallattrs(slot);
-    let natts = (*slot).tts_nvalid as usize;
-    let datums = std::slice::from_raw_parts((*slot).tts_values, natts);
-    let nulls = std::slice::from_raw_parts((*slot).tts_isnull, natts);
-    bindings
-        .iter()
-        .map(|b| {
-            let value = if nulls[b.attidx] {
-                Value::Null
-            } else {
-                datum_to_value(datums[b.attidx], b.typoid).unwrap_or_else(|message| {
-                    errors::raise(
-                        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-                        format!(
-                            "invalid value for CDF table \"{table}\", row {row}, column \"{}\": {message}",
-                            b.column.name
-                        ),
-                        None,
-                    )
-                })
-            };
-            (b.column, value)
-        })
-        .collect()
-}
+use crate::plan::ModifyPrivate;
+use crate::tuple::{bind_columns, slot_values, store_row, Binding};
 
 /// Per-statement state of an INSERT or COPY into one foreign table.
 pub struct InsertState {
@@ -145,7 +36,7 @@ impl InsertState {
     unsafe fn new(rinfo: *mut pg_sys::ResultRelInfo, on_conflict_do_nothing: bool, returning: bool) -> InsertState {
         let rel = (*rinfo).ri_RelationDesc;
         let ctx = table_context((*rel).rd_id);
-        let bindings = bind_columns(rel, &ctx);
+        let bindings = bind_columns(rel, ctx.resource, &ctx.table_name);
         let mode = if on_conflict_do_nothing { InsertMode::Ignore } else { ctx.insert_mode };
         let returning = returning && TableWriter::returns_objects(ctx.resource);
         InsertState { writer: TableWriter::new(ctx.resource, mode), ctx, bindings, rows_seen: 0, returning }
@@ -160,9 +51,7 @@ impl InsertState {
         if self.returning {
             let cdf_row::WriteRow::Item(item) = write else { unreachable!("returns_objects covers items only") };
             let InsertState { ctx, writer, .. } = self;
-            let result = backend::with_session(ctx, |session, http, io| {
-                io.block_on(writer.write_returning(session, http, item))
-            });
+            let result = backend::run(ctx, async |session| writer.write_returning(session, item).await);
             return match result {
                 Ok(Some(object)) => {
                     store_row(slot, &self.bindings, &object);
@@ -183,7 +72,7 @@ impl InsertState {
             return;
         }
         let InsertState { ctx, writer, .. } = self;
-        let result = backend::with_session(ctx, |session, http, io| io.block_on(writer.flush(session, http)));
+        let result = backend::run(ctx, async |session| writer.flush(session).await);
         if let Err(e) = result {
             errors::raise_write(&e, &self.ctx.table_name);
         }
@@ -196,7 +85,8 @@ pub struct ChangeState {
     bindings: Vec<Binding>,
     /// The row-identity columns: junk attribute number in the plan slot, column, type.
     identity: Vec<(pg_sys::AttrNumber, &'static Column, pg_sys::Oid)>,
-    updated: Vec<String>,
+    /// The columns an UPDATE sets.
+    updated: Vec<&'static str>,
     writer: ChangeWriter,
     rows_seen: u64,
 }
@@ -221,8 +111,7 @@ impl ChangeState {
         let changes = match new_slot {
             Some(slot) => {
                 let new = slot_values(slot, &self.bindings, &self.ctx.table_name, self.rows_seen);
-                let updated: Vec<&str> = self.updated.iter().map(String::as_str).collect();
-                update_changes(self.ctx.resource, &old, &new, &updated)
+                update_changes(self.ctx.resource, &old, &new, &self.updated)
             }
             None => delete_change(self.ctx.resource, &old).map(|c| vec![c]),
         };
@@ -245,8 +134,7 @@ impl ChangeState {
             return;
         }
         let ChangeState { ctx, writer, .. } = self;
-        let result: Result<(), WriteError> =
-            backend::with_session(ctx, |session, http, io| io.block_on(writer.flush(session, http)));
+        let result: Result<(), WriteError> = backend::run(ctx, async |session| writer.flush(session).await);
         if let Err(e) = result {
             errors::raise_write(&e, &self.ctx.table_name);
         }
@@ -349,7 +237,7 @@ pub unsafe extern "C-unwind" fn plan_foreign_modify(
             }),
         )
     };
-    let mut updated = Vec::new();
+    let mut private = ModifyPrivate::default();
     match (*plan).operation {
         pg_sys::CmdType::CMD_UPDATE if !resource.supports_update => unsupported("UPDATE"),
         pg_sys::CmdType::CMD_DELETE if !resource.supports_delete => unsupported("DELETE"),
@@ -364,25 +252,19 @@ pub unsafe extern "C-unwind" fn plan_foreign_modify(
                 }
                 let attno = member + pg_sys::FirstLowInvalidHeapAttributeNumber;
                 if attno > 0 {
-                    let name = pg_sys::get_attname((*rte).relid, attno as pg_sys::AttrNumber, false);
-                    updated.push(CStr::from_ptr(name).to_string_lossy().into_owned());
+                    private.updated.push(attno as pg_sys::AttrNumber);
                 }
             }
         }
         _ => {}
     }
     // Plain values only: the plan may be cached and re-executed (PREPARE, plpgsql).
-    let do_nothing = (*plan).onConflictAction == pg_sys::OnConflictAction::ONCONFLICT_NOTHING;
-    let mut private = PgList::<pg_sys::Node>::new();
-    private.push(pg_sys::makeInteger(do_nothing as i32) as *mut pg_sys::Node);
-    let updated = CString::new(updated.join(",")).expect("no NUL in column names");
-    private.push(pg_sys::makeString(pg_sys::pstrdup(updated.as_ptr())) as *mut pg_sys::Node);
+    private.on_conflict_do_nothing = (*plan).onConflictAction == pg_sys::OnConflictAction::ONCONFLICT_NOTHING;
     // RETURNING projections are built after BeginForeignModify, so decide here.
-    let returning = PgList::<pg_sys::List>::from_pg((*plan).returningLists)
+    private.returning = PgList::<pg_sys::List>::from_pg((*plan).returningLists)
         .get_ptr(subplan_index as usize)
         .is_some_and(|l| !l.is_null());
-    private.push(pg_sys::makeInteger(returning as i32) as *mut pg_sys::Node);
-    private.into_pg()
+    private.to_list()
 }
 
 #[pg_guard]
@@ -396,23 +278,15 @@ pub unsafe extern "C-unwind" fn begin_foreign_modify(
     if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as c_int != 0 {
         return;
     }
-    let private = PgList::<pg_sys::Node>::from_pg(fdw_private);
-    let flag = |i: usize| private.get_ptr(i).is_some_and(|n| (*(n as *mut pg_sys::Integer)).ival != 0);
+    let private = ModifyPrivate::from_list(fdw_private);
     if (*mtstate).operation == pg_sys::CmdType::CMD_INSERT {
-        install(rinfo, ModifyState::Insert(InsertState::new(rinfo, flag(0), flag(2))));
+        let state = InsertState::new(rinfo, private.on_conflict_do_nothing, private.returning);
+        install(rinfo, ModifyState::Insert(state));
         return;
     }
-    let updated: Vec<String> = private
-        .get_ptr(1)
-        .map(|n| string_node_value(n))
-        .unwrap_or_default()
-        .split(',')
-        .filter(|c| !c.is_empty())
-        .map(str::to_string)
-        .collect();
     let rel = (*rinfo).ri_RelationDesc;
     let ctx = table_context((*rel).rd_id);
-    let bindings = bind_columns(rel, &ctx);
+    let bindings = bind_columns(rel, ctx.resource, &ctx.table_name);
     let subplan = (*(*mtstate).ps.lefttree).plan;
     let identity = identity_of(rel, &ctx.table_name, ctx.resource)
         .into_iter()
@@ -422,6 +296,12 @@ pub unsafe extern "C-unwind" fn begin_foreign_modify(
             let binding = bindings.iter().find(|b| b.column.name == column).expect("identity columns are bound");
             (attno, binding.column, binding.typoid)
         })
+        .collect();
+    let updated = private
+        .updated
+        .iter()
+        .filter_map(|attno| bindings.iter().find(|b| b.attidx + 1 == *attno as usize))
+        .map(|b| b.column.name)
         .collect();
     let writer = ChangeWriter::new(ctx.resource);
     install(rinfo, ModifyState::Change(ChangeState { ctx, bindings, identity, updated, writer, rows_seen: 0 }));

@@ -2,8 +2,8 @@
 //!
 //! The planner picks the WHERE conditions CDF can answer (`id`/`external_id` equality and IN,
 //! series identity and time ranges of datapoints, RAW database/table/key) and stores their value
-//! expressions in `fdw_exprs` and plain "column<TAB>operator" strings in `fdw_private`: no
-//! pointers, so cached plans (PREPARE, plpgsql) re-run safely. The executor evaluates the values
+//! expressions in `fdw_exprs` and their attribute numbers and operators in `fdw_private`
+//! (`plan::ScanPrivate`): no pointers, so cached plans (PREPARE, plpgsql) re-run safely. The executor evaluates the values
 //! when the scan starts (parameters included), plans the CDF reads and pages through them.
 //! PostgreSQL re-checks every condition on the rows that come back.
 
@@ -18,10 +18,11 @@ use pgrx::prelude::*;
 use pgrx::{PgList, PgMemoryContexts};
 
 use crate::backend;
+use crate::context::{table_context, table_resource, TableContext};
 use crate::convert::datum_to_value;
 use crate::errors;
-use crate::modify::{bind_columns, store_row, Binding};
-use crate::options::{string_node_value, table_context, table_resource, TableContext};
+use crate::plan::{PushedCondition, ScanPrivate};
+use crate::tuple::{bind_columns, store_row, Binding};
 
 pub struct ScanState {
     ctx: TableContext,
@@ -68,7 +69,7 @@ impl ScanState {
             }
             let ScanState { ctx, reader, .. } = self;
             let reader = reader.as_mut()?;
-            let page = backend::with_session(ctx, |session, http, io| io.block_on(reader.next_page(session, http)));
+            let page = backend::run(ctx, async |session| reader.next_page(session).await);
             match page {
                 Ok(Some(rows)) => self.page.extend(rows),
                 Ok(None) => return None,
@@ -143,16 +144,13 @@ unsafe fn pushable_condition(
     }
 }
 
-/// Reads the pushed-condition descriptions back from `fdw_private`.
-unsafe fn conditions_of(fdw_private: *mut pg_sys::List) -> Vec<(String, QualOp)> {
-    PgList::<pg_sys::Node>::from_pg(fdw_private)
-        .iter_ptr()
-        .filter_map(|n| {
-            let s = string_node_value(n);
-            let (col, op) = s.split_once('\t')?;
-            Some((col.to_string(), QualOp::from_code(op)?))
-        })
-        .collect()
+/// The pushed conditions of a plan as column names and operators.
+unsafe fn named_conditions(relid: pg_sys::Oid, private: &ScanPrivate) -> Vec<(String, QualOp)> {
+    private.conditions.iter().map(|c| (attribute_name(relid, c.attno), c.op)).collect()
+}
+
+unsafe fn attribute_name(relid: pg_sys::Oid, attno: pg_sys::AttrNumber) -> String {
+    CStr::from_ptr(pg_sys::get_attname(relid, attno, false)).to_string_lossy().into_owned()
 }
 
 #[pg_guard]
@@ -202,17 +200,16 @@ pub unsafe extern "C-unwind" fn get_foreign_plan(
     let (resource, table_name) = table_resource(foreigntableid);
     let quals = pg_sys::extract_actual_clauses(scan_clauses, false);
     let mut exprs = PgList::<pg_sys::Node>::new();
-    let mut private = PgList::<pg_sys::Node>::new();
+    let mut private = ScanPrivate::default();
     let mut pushed_columns: Vec<String> = Vec::new();
     for clause in PgList::<pg_sys::Node>::from_pg(quals).iter_ptr() {
         let Some((attno, op, value)) = pushable_condition(clause, (*baserel).relid) else { continue };
-        let column = CStr::from_ptr(pg_sys::get_attname(foreigntableid, attno, false)).to_string_lossy().into_owned();
+        let column = attribute_name(foreigntableid, attno);
         if !pushable(resource, &column, op) {
             continue;
         }
         exprs.push(value);
-        let desc = CString::new(format!("{column}\t{}", op.code())).expect("no NUL in column names");
-        private.push(pg_sys::makeString(pg_sys::pstrdup(desc.as_ptr())) as *mut pg_sys::Node);
+        private.conditions.push(PushedCondition { attno, op });
         if matches!(op, QualOp::Eq | QualOp::In) {
             pushed_columns.push(column);
         }
@@ -234,7 +231,7 @@ pub unsafe extern "C-unwind" fn get_foreign_plan(
         quals,
         (*baserel).relid,
         exprs.into_pg(),
-        private.into_pg(),
+        private.to_list(),
         std::ptr::null_mut(),
         std::ptr::null_mut(),
         outer_plan,
@@ -249,7 +246,7 @@ pub unsafe extern "C-unwind" fn explain_foreign_scan(
     let rel = (*node).ss.ss_currentRelation;
     let (resource, _) = table_resource((*rel).rd_id);
     let plan = (*node).ss.ps.plan as *mut pg_sys::ForeignScan;
-    let conditions = conditions_of((*plan).fdw_private);
+    let conditions = named_conditions((*rel).rd_id, &ScanPrivate::from_list((*plan).fdw_private));
     let request = CString::new(describe_request(resource, &conditions)).unwrap();
     pg_sys::ExplainPropertyText(c"CDF Request".as_ptr(), request.as_ptr(), es);
     if !conditions.is_empty() {
@@ -266,9 +263,9 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignSca
     }
     let rel = (*node).ss.ss_currentRelation;
     let ctx = table_context((*rel).rd_id);
-    let bindings = bind_columns(rel, &ctx);
+    let bindings = bind_columns(rel, ctx.resource, &ctx.table_name);
     let plan = (*node).ss.ps.plan as *mut pg_sys::ForeignScan;
-    let descriptions = conditions_of((*plan).fdw_private);
+    let descriptions = named_conditions((*rel).rd_id, &ScanPrivate::from_list((*plan).fdw_private));
     let exprs = PgList::<pg_sys::Node>::from_pg((*plan).fdw_exprs);
     let mut conditions = Vec::with_capacity(descriptions.len());
     for ((column, op), expr) in descriptions.into_iter().zip(exprs.iter_ptr()) {

@@ -108,3 +108,33 @@ fn import_from_an_unknown_remote_schema_fails() {
     )
     .unwrap();
 }
+
+/// What `copyObject` makes of a plan-private list (cached plans and parallel workers get copies).
+unsafe fn copied(list: *mut pg_sys::List) -> *mut pg_sys::List {
+    pg_sys::copyObjectImpl(list as *const std::ffi::c_void) as *mut pg_sys::List
+}
+
+#[pg_test]
+fn scan_plan_data_survives_copy_object() {
+    use crate::plan::{PushedCondition, ScanPrivate};
+    use cdf_tables::QualOp;
+    let private = ScanPrivate {
+        conditions: QualOp::ALL.iter().enumerate().map(|(i, op)| PushedCondition { attno: i as i16 + 1, op: *op }).collect(),
+    };
+    unsafe {
+        assert_eq!(ScanPrivate::from_list(copied(private.to_list())), private);
+        assert_eq!(ScanPrivate::from_list(copied(ScanPrivate::default().to_list())), ScanPrivate::default());
+    }
+}
+
+#[pg_test]
+fn modify_plan_data_survives_copy_object() {
+    use crate::plan::ModifyPrivate;
+    for private in [
+        ModifyPrivate { on_conflict_do_nothing: true, returning: false, updated: vec![] },
+        ModifyPrivate { on_conflict_do_nothing: false, returning: true, updated: vec![3, 1, 12] },
+        ModifyPrivate::default(),
+    ] {
+        unsafe { assert_eq!(ModifyPrivate::from_list(copied(private.to_list())), private) };
+    }
+}

@@ -16,8 +16,8 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 
 use crate::backend;
+use crate::context::{def_elems, server_config};
 use crate::errors;
-use crate::options::{def_elems, server_config};
 use cdf_tables::catalogue::quote_literal;
 use cdf_tables::options::get as option;
 
@@ -153,11 +153,9 @@ fn require_user_admin(server_name: &str, server: &ServerInfo) {
 /// Checks credentials against CDF and returns what they may do per table.
 fn check_credentials(server_name: &str, server: &ServerInfo, credentials: &Credentials) -> Vec<TableAccess> {
     let config = server_config(server_name, &server.options);
-    let inspect = backend::with_credentials(&config, credentials, |session, http, io| {
-        io.block_on(async {
-            session.check_credentials(http).await?;
-            session.inspect_token(http).await
-        })
+    let inspect = backend::run_with_credentials(&config, credentials, async |session| {
+        session.check_credentials().await?;
+        session.inspect_token().await
     });
     let inspect = match inspect {
         Ok(i) => i,

@@ -101,11 +101,7 @@ impl Reader {
     }
 
     /// The next page of rows; `None` when the plan is exhausted. Pages may be empty.
-    pub async fn next_page(
-        &mut self,
-        session: &mut Session,
-        http: &reqwest::Client,
-    ) -> Result<Option<Vec<Row>>, CdfError> {
+    pub async fn next_page(&mut self, session: &mut Session) -> Result<Option<Vec<Row>>, CdfError> {
         let Some(step) = self.steps.pop_front() else {
             return Ok(None);
         };
@@ -113,8 +109,7 @@ impl Reader {
         let rows = match step {
             Step::ItemsList { cursor } => {
                 let json =
-                    post(session, http, format!("{path}/list"), with_cursor(json!({ "limit": ITEMS_PAGE }), &cursor))
-                        .await?;
+                    post(session, format!("{path}/list"), with_cursor(json!({ "limit": ITEMS_PAGE }), &cursor)).await?;
                 if let Some(c) = cursor_of(&json) {
                     self.steps.push_front(Step::ItemsList { cursor: Some(c) });
                 }
@@ -122,14 +117,13 @@ impl Reader {
             }
             Step::ItemsByIds { ids } => {
                 let json =
-                    post(session, http, format!("{path}/byids"), json!({ "items": ids, "ignoreUnknownIds": true }))
-                        .await?;
+                    post(session, format!("{path}/byids"), json!({ "items": ids, "ignoreUnknownIds": true })).await?;
                 objects(items_of(&json))
             }
             Step::Runs { external_id, cursor } => {
                 let body =
                     with_cursor(json!({ "filter": { "externalId": external_id }, "limit": ITEMS_PAGE }), &cursor);
-                let json = post(session, http, "extpipes/runs/list".into(), body).await?;
+                let json = post(session, "extpipes/runs/list".into(), body).await?;
                 if let Some(c) = cursor_of(&json) {
                     self.steps.push_front(Step::Runs { external_id: external_id.clone(), cursor: Some(c) });
                 }
@@ -147,13 +141,9 @@ impl Reader {
                 if let Some(c) = &cursor {
                     item.insert("cursor".into(), json!(c));
                 }
-                let json = post(
-                    session,
-                    http,
-                    "timeseries/data/list".into(),
-                    json!({ "items": [item], "ignoreUnknownIds": true }),
-                )
-                .await?;
+                let json =
+                    post(session, "timeseries/data/list".into(), json!({ "items": [item], "ignoreUnknownIds": true }))
+                        .await?;
                 let mut rows = Vec::new();
                 for s in items_of(&json) {
                     if let Some(c) = cursor_of(&s) {
@@ -179,7 +169,7 @@ impl Reader {
                 }
                 body.insert("limit".into(), json!(ROWS_PAGE));
                 let json =
-                    post(session, http, "sequences/data/list".into(), with_cursor(Json::Object(body), &cursor)).await?;
+                    post(session, "sequences/data/list".into(), with_cursor(Json::Object(body), &cursor)).await?;
                 if let Some(c) = cursor_of(&json) {
                     self.steps.push_front(Step::SequenceRows {
                         sequence: sequence.clone(),
@@ -222,10 +212,8 @@ impl Reader {
                 if let Some(c) = &cursor {
                     query.push(("cursor", c.clone()));
                 }
-                let json = session
-                    .request(http, Method::GET, "raw/dbs", &query, None, Idempotency::Idempotent)
-                    .await?
-                    .json()?;
+                let json =
+                    session.request(Method::GET, "raw/dbs", &query, None, Idempotency::Idempotent).await?.json()?;
                 if let Some(c) = cursor_of(&json) {
                     self.steps.push_front(Step::RawDatabases { cursor: Some(c), then_tables });
                 }
@@ -247,7 +235,7 @@ impl Reader {
                     query.push(("cursor", c.clone()));
                 }
                 let p = format!("raw/dbs/{}/tables", encode_segment(&database));
-                let json = match session.request(http, Method::GET, &p, &query, None, Idempotency::Idempotent).await {
+                let json = match session.request(Method::GET, &p, &query, None, Idempotency::Idempotent).await {
                     Ok(r) => r.json()?,
                     // A database that does not exist has no tables.
                     Err(CdfError::Api { status: 404, .. }) => json!({ "items": [] }),
@@ -268,7 +256,7 @@ impl Reader {
                     query.push(("cursor", c.clone()));
                 }
                 let p = format!("raw/dbs/{}/tables/{}/rows", encode_segment(&database), encode_segment(&table));
-                let json = match session.request(http, Method::GET, &p, &query, None, Idempotency::Idempotent).await {
+                let json = match session.request(Method::GET, &p, &query, None, Idempotency::Idempotent).await {
                     Ok(r) => r.json()?,
                     Err(CdfError::Api { status: 404, .. }) => json!({ "items": [] }),
                     Err(e) => return Err(e),
@@ -289,7 +277,7 @@ impl Reader {
                     encode_segment(&table),
                     encode_segment(&key)
                 );
-                match session.request(http, Method::GET, &p, &[], None, Idempotency::Idempotent).await {
+                match session.request(Method::GET, &p, &[], None, Idempotency::Idempotent).await {
                     Ok(r) => match r.json()? {
                         Json::Object(row) => raw_rows(vec![row], &database, &table),
                         _ => Vec::new(),
@@ -303,8 +291,8 @@ impl Reader {
     }
 }
 
-async fn post(session: &mut Session, http: &reqwest::Client, path: String, body: Json) -> Result<Json, CdfError> {
-    session.post_json(http, &path, &[], &body, Idempotency::Idempotent).await?.json()
+async fn post(session: &mut Session, path: String, body: Json) -> Result<Json, CdfError> {
+    session.post_json(&path, &[], &body, Idempotency::Idempotent).await?.json()
 }
 
 fn raw_rows(mut rows: Vec<Row>, database: &str, table: &str) -> Vec<Row> {

@@ -90,6 +90,8 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
 pub struct Session {
     pub server: ServerConfig,
+    /// Shared by every session that trusts the same CAs (cloning shares its connection pool).
+    http: reqwest::Client,
     credentials: Credentials,
     token: Option<CachedToken>,
     pub retry: RetryPolicy,
@@ -125,8 +127,8 @@ pub fn new_http_client(ca_file: Option<&str>) -> Result<reqwest::Client, CdfErro
 }
 
 impl Session {
-    pub fn new(server: ServerConfig, credentials: Credentials) -> Session {
-        Session { server, credentials, token: None, retry: RetryPolicy::default() }
+    pub fn new(server: ServerConfig, credentials: Credentials, http: reqwest::Client) -> Session {
+        Session { server, http, credentials, token: None, retry: RetryPolicy::default() }
     }
 
     pub fn credentials(&self) -> &Credentials {
@@ -148,7 +150,7 @@ impl Session {
         self.token = None;
     }
 
-    async fn token(&mut self, http: &reqwest::Client) -> Result<String, CdfError> {
+    async fn token(&mut self) -> Result<String, CdfError> {
         if let Some(t) = &self.token {
             if Instant::now() < t.refresh_at {
                 return Ok(t.access_token.clone());
@@ -166,7 +168,8 @@ impl Session {
         if let Some(a) = &self.server.audience {
             form.push(("audience", a));
         }
-        let resp = http
+        let resp = self
+            .http
             .post(&self.server.token_url)
             .form(&form)
             .send()
@@ -220,7 +223,6 @@ impl Session {
     /// Sends one API request with auth, retries and a single token refresh on 401.
     pub async fn request(
         &mut self,
-        http: &reqwest::Client,
         method: Method,
         path: &str,
         query: &[(&str, String)],
@@ -228,13 +230,12 @@ impl Session {
         idempotency: Idempotency,
     ) -> Result<ApiResponse, CdfError> {
         let url = self.api_url(path);
-        self.request_url(http, method, &url, query, body, idempotency).await
+        self.request_url(method, &url, query, body, idempotency).await
     }
 
     /// `request` for a full URL (also outside the project, like `token/inspect`).
     async fn request_url(
         &mut self,
-        http: &reqwest::Client,
         method: Method,
         url: &str,
         query: &[(&str, String)],
@@ -244,8 +245,9 @@ impl Session {
         let mut attempt: u32 = 0;
         let mut refreshed_after_401 = false;
         loop {
-            let token = self.token(http).await?;
-            let mut req = http
+            let token = self.token().await?;
+            let mut req = self
+                .http
                 .request(method.clone(), url)
                 .bearer_auth(&token)
                 .header("cdf-version", "20230101")
@@ -324,28 +326,27 @@ impl Session {
     }
 
     /// `GET /api/v1/token/inspect`: who the credentials are and what they may do.
-    pub async fn inspect_token(&mut self, http: &reqwest::Client) -> Result<Json, CdfError> {
+    pub async fn inspect_token(&mut self) -> Result<Json, CdfError> {
         let url = format!("{}/api/v1/token/inspect", self.server.base_url.trim_end_matches('/'));
-        self.request_url(http, Method::GET, &url, &[], None, Idempotency::Idempotent).await?.json()
+        self.request_url(Method::GET, &url, &[], None, Idempotency::Idempotent).await?.json()
     }
 
     /// Fetches a token now, to check credentials.
-    pub async fn check_credentials(&mut self, http: &reqwest::Client) -> Result<(), CdfError> {
+    pub async fn check_credentials(&mut self) -> Result<(), CdfError> {
         self.forget_token();
-        self.token(http).await.map(|_| ())
+        self.token().await.map(|_| ())
     }
 
     /// POSTs a JSON body to a project path.
     pub async fn post_json(
         &mut self,
-        http: &reqwest::Client,
         path: &str,
         query: &[(&str, String)],
         body: &Json,
         idempotency: Idempotency,
     ) -> Result<ApiResponse, CdfError> {
         let bytes = serde_json::to_vec(body).expect("serializing JSON cannot fail");
-        self.request(http, Method::POST, path, query, Some(bytes), idempotency).await
+        self.request(Method::POST, path, query, Some(bytes), idempotency).await
     }
 }
 
@@ -382,6 +383,7 @@ mod tests {
                 ca_file: None,
             },
             Credentials { client_id: "a".into(), client_secret: "b".into() },
+            new_http_client(None).unwrap(),
         );
         assert_eq!(s.api_url("assets/list"), "https://x.cognitedata.com/api/v1/projects/p/assets/list");
     }
@@ -398,6 +400,7 @@ mod tests {
                 ca_file: None,
             },
             Credentials { client_id: "a".into(), client_secret: "b".into() },
+            new_http_client(None).unwrap(),
         );
         let b1 = s.backoff(1, None);
         let b4 = s.backoff(4, None);

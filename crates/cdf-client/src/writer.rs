@@ -185,8 +185,8 @@ impl TableWriter {
     }
 
     /// Sends everything buffered.
-    pub async fn flush(&mut self, session: &mut Session, http: &reqwest::Client) -> Result<(), WriteError> {
-        let result = self.flush_inner(session, http).await;
+    pub async fn flush(&mut self, session: &mut Session) -> Result<(), WriteError> {
+        let result = self.flush_inner(session).await;
         self.items.clear();
         self.groups.clear();
         self.group_index.clear();
@@ -199,14 +199,14 @@ impl TableWriter {
         WriteError { error, rows_written: self.rows_written, rows_in_failed_chunk: rows }
     }
 
-    async fn flush_inner(&mut self, session: &mut Session, http: &reqwest::Client) -> Result<(), WriteError> {
+    async fn flush_inner(&mut self, session: &mut Session) -> Result<(), WriteError> {
         let resource = self.resource;
         match resource.write {
             WriteKind::Items { max_items } => {
                 let mut items = std::mem::take(&mut self.items);
                 while !items.is_empty() {
                     let rest = items.split_off(items.len().min(max_items));
-                    self.create_items(session, http, resource.api_path, items).await?;
+                    self.create_items(session, resource.api_path, items).await?;
                     items = rest;
                 }
             }
@@ -214,14 +214,14 @@ impl TableWriter {
                 let items = std::mem::take(&mut self.items);
                 for chunk in items.chunks(RAW_NAMES_PER_REQUEST) {
                     let names: Vec<Json> = chunk.iter().map(|i| Json::Object(i.clone())).collect();
-                    self.create_names(session, http, "raw/dbs".into(), names, &[]).await?;
+                    self.create_names(session, "raw/dbs".into(), names, &[]).await?;
                 }
             }
             WriteKind::File => {
                 let items = std::mem::take(&mut self.items);
                 // One per request; `overwrite=true` makes it an upsert by external id.
                 for item in items {
-                    self.write_returning(session, http, item).await?;
+                    self.write_returning(session, item).await?;
                 }
             }
             WriteKind::RawTables => {
@@ -230,14 +230,8 @@ impl TableWriter {
                     let path = format!("raw/dbs/{}/tables", encode_segment(&db));
                     let tables: Vec<Json> = tables.iter().filter_map(|t| serde_json::from_str(t).ok()).collect();
                     for chunk in tables.chunks(RAW_NAMES_PER_REQUEST) {
-                        self.create_names(
-                            session,
-                            http,
-                            path.clone(),
-                            chunk.to_vec(),
-                            &[("ensureParent", "true".into())],
-                        )
-                        .await?;
+                        self.create_names(session, path.clone(), chunk.to_vec(), &[("ensureParent", "true".into())])
+                            .await?;
                     }
                 }
             }
@@ -249,7 +243,6 @@ impl TableWriter {
                         let body = items_body(chunk.iter().map(String::as_str));
                         self.send(
                             session,
-                            http,
                             &path,
                             &[("ensureParent", "true".into())],
                             body,
@@ -274,7 +267,7 @@ impl TableWriter {
                     .collect();
                 if !items.is_empty() {
                     let body = items_body(items.iter().map(String::as_str));
-                    self.send(session, http, "timeseries/data", &[], body, Idempotency::Idempotent, n).await?;
+                    self.send(session, "timeseries/data", &[], body, Idempotency::Idempotent, n).await?;
                 }
             }
             WriteKind::SequenceRows => {
@@ -293,7 +286,7 @@ impl TableWriter {
                     .collect();
                 if !items.is_empty() {
                     let body = items_body(items.iter().map(String::as_str));
-                    self.send(session, http, "sequences/data", &[], body, Idempotency::Idempotent, n).await?;
+                    self.send(session, "sequences/data", &[], body, Idempotency::Idempotent, n).await?;
                 }
             }
         }
@@ -305,7 +298,6 @@ impl TableWriter {
     pub async fn write_returning(
         &mut self,
         session: &mut Session,
-        http: &reqwest::Client,
         item: Map<String, Json>,
     ) -> Result<Option<Map<String, Json>>, WriteError> {
         let first_object = |json: &Json| -> Option<Map<String, Json>> {
@@ -318,7 +310,6 @@ impl TableWriter {
                 let overwrite = (self.mode == InsertMode::Upsert).to_string();
                 session
                     .post_json(
-                        http,
                         "files",
                         &[("overwrite", overwrite)],
                         &Json::Object(item.clone()),
@@ -328,7 +319,7 @@ impl TableWriter {
             }
             _ => {
                 let body = json!({ "items": [Json::Object(item.clone())] });
-                session.post_json(http, path, &[], &body, Idempotency::NotIdempotent).await
+                session.post_json(path, &[], &body, Idempotency::NotIdempotent).await
             }
         };
         let response = match created {
@@ -340,7 +331,7 @@ impl TableWriter {
                 if self.mode == InsertMode::Upsert && item.contains_key("externalId") =>
             {
                 let body = json!({ "items": [update_patch(&item)] });
-                match session.post_json(http, &format!("{path}/update"), &[], &body, Idempotency::Idempotent).await {
+                match session.post_json(&format!("{path}/update"), &[], &body, Idempotency::Idempotent).await {
                     Ok(r) => r,
                     Err(e) => return Err(self.fail(e, 1)),
                 }
@@ -362,14 +353,13 @@ impl TableWriter {
     async fn send(
         &mut self,
         session: &mut Session,
-        http: &reqwest::Client,
         path: &str,
         query: &[(&str, String)],
         body: Vec<u8>,
         idempotency: Idempotency,
         rows: usize,
     ) -> Result<(), WriteError> {
-        match session.request(http, reqwest::Method::POST, path, query, Some(body), idempotency).await {
+        match session.request(reqwest::Method::POST, path, query, Some(body), idempotency).await {
             Ok(_) => {
                 self.rows_written += rows as u64;
                 Ok(())
@@ -383,7 +373,6 @@ impl TableWriter {
     async fn create_items(
         &mut self,
         session: &mut Session,
-        http: &reqwest::Client,
         path: &str,
         mut chunk: Vec<PendingItem>,
     ) -> Result<(), WriteError> {
@@ -401,7 +390,7 @@ impl TableWriter {
             } else {
                 Idempotency::NotIdempotent
             };
-            let err = match session.request(http, reqwest::Method::POST, path, &[], Some(body), idempotency).await {
+            let err = match session.request(reqwest::Method::POST, path, &[], Some(body), idempotency).await {
                 Ok(_) => {
                     self.rows_written += chunk.len() as u64;
                     return Ok(());
@@ -427,7 +416,6 @@ impl TableWriter {
                 let body = json!({ "items": updates });
                 self.send(
                     session,
-                    http,
                     &format!("{path}/update"),
                     &[],
                     body.to_string().into_bytes(),
@@ -455,7 +443,6 @@ impl TableWriter {
     async fn create_names(
         &mut self,
         session: &mut Session,
-        http: &reqwest::Client,
         path: String,
         names: Vec<Json>,
         query: &[(&str, String)],
@@ -467,7 +454,7 @@ impl TableWriter {
                 return Ok(());
             }
             let body = json!({ "items": pending });
-            match session.post_json(http, &path, query, &body, Idempotency::NotIdempotent).await {
+            match session.post_json(&path, query, &body, Idempotency::NotIdempotent).await {
                 Ok(_) => {
                     self.rows_written += pending.len() as u64;
                     return Ok(());
@@ -741,7 +728,6 @@ impl ChangeWriter {
     async fn post_chunks(
         &mut self,
         session: &mut Session,
-        http: &reqwest::Client,
         path: &str,
         items: Vec<Json>,
         extra: &Json,
@@ -752,7 +738,7 @@ impl ChangeWriter {
             if let (Json::Object(b), Json::Object(e)) = (&mut body, extra) {
                 b.extend(e.clone());
             }
-            match session.post_json(http, path, &[], &body, Idempotency::Idempotent).await {
+            match session.post_json(path, &[], &body, Idempotency::Idempotent).await {
                 Ok(_) => self.rows_changed += chunk.len() as u64,
                 Err(e) => return Err(self.fail(e, chunk.len())),
             }
@@ -760,7 +746,7 @@ impl ChangeWriter {
         Ok(())
     }
 
-    pub async fn flush(&mut self, session: &mut Session, http: &reqwest::Client) -> Result<(), WriteError> {
+    pub async fn flush(&mut self, session: &mut Session) -> Result<(), WriteError> {
         let resource = self.resource;
         // labels and extraction pipelines do not take ignoreUnknownIds.
         let ignore_unknown = if matches!(resource.table, "labels" | "extraction_pipelines") {
@@ -771,7 +757,6 @@ impl ChangeWriter {
         let deletes = std::mem::take(&mut self.item_deletes);
         self.post_chunks(
             session,
-            http,
             &format!("{}/delete", resource.api_path),
             deletes,
             &ignore_unknown,
@@ -779,23 +764,23 @@ impl ChangeWriter {
         )
         .await?;
         let deletes = std::mem::take(&mut self.datapoint_deletes);
-        self.post_chunks(session, http, "timeseries/data/delete", deletes, &json!({}), CHANGES_PER_REQUEST).await?;
+        self.post_chunks(session, "timeseries/data/delete", deletes, &json!({}), CHANGES_PER_REQUEST).await?;
         for (key, entries) in std::mem::take(&mut self.keyed_deletes) {
             match key {
                 GroupKey::RawTable(db, table) => {
                     let path = format!("raw/dbs/{}/tables/{}/rows/delete", encode_segment(&db), encode_segment(&table));
-                    self.post_chunks(session, http, &path, entries, &json!({}), RAW_ROWS_PER_REQUEST).await?;
+                    self.post_chunks(session, &path, entries, &json!({}), RAW_ROWS_PER_REQUEST).await?;
                 }
                 GroupKey::Database(db) => {
                     let path = format!("raw/dbs/{}/tables/delete", encode_segment(&db));
-                    self.post_chunks(session, http, &path, entries, &json!({}), CHANGES_PER_REQUEST).await?;
+                    self.post_chunks(session, &path, entries, &json!({}), CHANGES_PER_REQUEST).await?;
                 }
                 GroupKey::Sequence(sequence, _) => {
                     let n = entries.len();
                     let mut item = sequence.to_json();
                     item.insert("rows".into(), Json::Array(entries));
                     let body = json!({ "items": [item] });
-                    match session.post_json(http, "sequences/data/delete", &[], &body, Idempotency::Idempotent).await {
+                    match session.post_json("sequences/data/delete", &[], &body, Idempotency::Idempotent).await {
                         Ok(_) => self.rows_changed += n as u64,
                         Err(e) => return Err(self.fail(e, n)),
                     }
@@ -805,21 +790,14 @@ impl ChangeWriter {
         }
         self.keyed_index.clear();
         let deletes = std::mem::take(&mut self.raw_database_deletes);
-        self.post_chunks(session, http, "raw/dbs/delete", deletes, &json!({ "recursive": true }), CHANGES_PER_REQUEST)
+        self.post_chunks(session, "raw/dbs/delete", deletes, &json!({ "recursive": true }), CHANGES_PER_REQUEST)
             .await?;
         let updates = std::mem::take(&mut self.item_updates);
-        self.post_chunks(
-            session,
-            http,
-            &format!("{}/update", resource.api_path),
-            updates,
-            &json!({}),
-            CHANGES_PER_REQUEST,
-        )
-        .await?;
+        self.post_chunks(session, &format!("{}/update", resource.api_path), updates, &json!({}), CHANGES_PER_REQUEST)
+            .await?;
         self.buffered = 0;
         let before = self.writes.rows_written;
-        let result = self.writes.flush(session, http).await;
+        let result = self.writes.flush(session).await;
         self.rows_changed += self.writes.rows_written - before;
         result.map_err(|mut e| {
             e.rows_written = self.rows_changed;

@@ -92,7 +92,11 @@ pub struct UrlPolicy {
 }
 
 /// Default of the `cdf_fdw.allowed_urls` setting: CDF clusters and Entra ID.
-pub const DEFAULT_ALLOWED_URLS: &str = "https://*.cognitedata.com/, https://login.microsoftonline.com/";
+pub const DEFAULT_ALLOWED_URLS_C: &std::ffi::CStr = c"https://*.cognitedata.com/, https://login.microsoftonline.com/";
+pub const DEFAULT_ALLOWED_URLS: &str = match DEFAULT_ALLOWED_URLS_C.to_str() {
+    Ok(s) => s,
+    Err(_) => panic!("the default is ASCII"),
+};
 
 /// Host of an http(s) URL, without port or brackets.
 pub fn url_host(url: &str) -> Option<&str> {

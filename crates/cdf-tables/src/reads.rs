@@ -22,6 +22,9 @@ pub enum QualOp {
 }
 
 impl QualOp {
+    /// Every operator, in a fixed order (its index is the operator's code in plan data).
+    pub const ALL: [QualOp; 6] = [QualOp::Eq, QualOp::In, QualOp::Lt, QualOp::Le, QualOp::Gt, QualOp::Ge];
+
     pub fn from_operator(name: &str) -> Option<QualOp> {
         Some(match name {
             "=" => QualOp::Eq,

@@ -1,0 +1,74 @@
+//! Plan-private data: what the planner decides for a scan or a modify, kept in the plan as a
+//! PostgreSQL integer list so that `copyObject`, cached plans (PREPARE, plpgsql) and parallel
+//! workers carry it. One struct per callback family, one round trip each; no pointers, no names.
+
+use cdf_tables::QualOp;
+use pgrx::pg_sys;
+
+/// A WHERE condition sent to CDF: `attno op value`; the value expression is the matching entry
+/// of the scan's `fdw_exprs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PushedCondition {
+    pub attno: pg_sys::AttrNumber,
+    pub op: QualOp,
+}
+
+/// `ForeignScan.fdw_private`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ScanPrivate {
+    pub conditions: Vec<PushedCondition>,
+}
+
+/// `ModifyTable.fdw_privLists[i]`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ModifyPrivate {
+    /// `INSERT ... ON CONFLICT DO NOTHING`: the statement runs in insert_mode ignore.
+    pub on_conflict_do_nothing: bool,
+    /// The statement has RETURNING (decided at plan time: projections come after Begin).
+    pub returning: bool,
+    /// The attributes an UPDATE sets.
+    pub updated: Vec<pg_sys::AttrNumber>,
+}
+
+unsafe fn int_list(values: impl IntoIterator<Item = i32>) -> *mut pg_sys::List {
+    values.into_iter().fold(std::ptr::null_mut(), |list, v| pg_sys::lappend_int(list, v))
+}
+
+unsafe fn ints(list: *mut pg_sys::List) -> Vec<i32> {
+    let len = if list.is_null() { 0 } else { (*list).length };
+    (0..len).map(|i| pg_sys::list_nth_int(list, i)).collect()
+}
+
+fn op_code(op: QualOp) -> i32 {
+    QualOp::ALL.iter().position(|o| *o == op).expect("ALL lists every operator") as i32
+}
+
+impl ScanPrivate {
+    pub unsafe fn to_list(&self) -> *mut pg_sys::List {
+        int_list(self.conditions.iter().flat_map(|c| [i32::from(c.attno), op_code(c.op)]))
+    }
+
+    pub unsafe fn from_list(list: *mut pg_sys::List) -> ScanPrivate {
+        let conditions = ints(list)
+            .chunks_exact(2)
+            .map(|pair| PushedCondition { attno: pair[0] as pg_sys::AttrNumber, op: QualOp::ALL[pair[1] as usize] })
+            .collect();
+        ScanPrivate { conditions }
+    }
+}
+
+impl ModifyPrivate {
+    pub unsafe fn to_list(&self) -> *mut pg_sys::List {
+        let flags = [i32::from(self.on_conflict_do_nothing), i32::from(self.returning)];
+        int_list(flags.into_iter().chain(self.updated.iter().map(|a| i32::from(*a))))
+    }
+
+    pub unsafe fn from_list(list: *mut pg_sys::List) -> ModifyPrivate {
+        let values = ints(list);
+        ModifyPrivate {
+            on_conflict_do_nothing: values.first().is_some_and(|v| *v != 0),
+            returning: values.get(1).is_some_and(|v| *v != 0),
+            updated: values.iter().skip(2).map(|a| *a as pg_sys::AttrNumber).collect(),
+        }
+    }
+}

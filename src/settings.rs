@@ -1,0 +1,30 @@
+//! The extension's settings (GUCs), registered once in `_PG_init`.
+
+use std::ffi::CString;
+
+use cdf_tables::options::{self as opts, DEFAULT_ALLOWED_URLS_C};
+use pgrx::pg_sys;
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
+
+/// `cdf_fdw.allowed_urls`: URL patterns non-superusers may point servers at (SSRF guard).
+static ALLOWED_URLS: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(DEFAULT_ALLOWED_URLS_C));
+
+pub fn register() {
+    GucRegistry::define_string_guc(
+        c"cdf_fdw.allowed_urls",
+        c"URL patterns that roles other than superusers may use in cdf_fdw servers.",
+        c"Comma-separated; * matches within a host name or path segment. Superusers may use any URL.",
+        &ALLOWED_URLS,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+}
+
+/// The current role and the DBA's `cdf_fdw.allowed_urls`.
+pub fn url_policy() -> opts::UrlPolicy {
+    let allowed = ALLOWED_URLS.get().map(|c| c.to_string_lossy().into_owned()).unwrap_or_default();
+    opts::UrlPolicy {
+        is_superuser: unsafe { pg_sys::superuser() },
+        allowed_urls: allowed.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect(),
+    }
+}
