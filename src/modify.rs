@@ -38,7 +38,7 @@ impl InsertState {
         let ctx = table_context((*rel).rd_id);
         let bindings = bind_columns(rel, ctx.resource, &ctx.table_name);
         let mode = if on_conflict_do_nothing { InsertMode::Ignore } else { ctx.insert_mode };
-        let returning = returning && TableWriter::returns_objects(ctx.resource);
+        let returning = returning && ctx.resource.returns_objects();
         InsertState { writer: TableWriter::new(ctx.resource, mode), ctx, bindings, rows_seen: 0, returning }
     }
 
@@ -141,6 +141,8 @@ impl ChangeState {
     }
 }
 
+/// One per statement and table, in the executor's memory context: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum ModifyState {
     Insert(InsertState),
     Change(ChangeState),
@@ -240,7 +242,7 @@ pub unsafe extern "C-unwind" fn plan_foreign_modify(
     let mut private = ModifyPrivate::default();
     match (*plan).operation {
         pg_sys::CmdType::CMD_UPDATE if !resource.supports_update => unsupported("UPDATE"),
-        pg_sys::CmdType::CMD_DELETE if !resource.supports_delete => unsupported("DELETE"),
+        pg_sys::CmdType::CMD_DELETE if !resource.supports_delete() => unsupported("DELETE"),
         pg_sys::CmdType::CMD_UPDATE => {
             // updatedCols is offset by FirstLowInvalidHeapAttributeNumber.
             let cols = (*rte).updatedCols;
@@ -384,7 +386,7 @@ pub unsafe extern "C-unwind" fn get_foreign_modify_batch_size(rinfo: *mut pg_sys
         return 1;
     }
     match state(rinfo) {
-        Some(ModifyState::Insert(s)) => TableWriter::rows_per_request(s.ctx.resource).clamp(1, 1000) as c_int,
+        Some(ModifyState::Insert(s)) => s.ctx.resource.rows_per_request().clamp(1, 1000) as c_int,
         _ => 1,
     }
 }
@@ -404,7 +406,7 @@ pub unsafe extern "C-unwind" fn is_foreign_rel_updatable(rel: pg_sys::Relation) 
     if resource.supports_update {
         ops |= 1 << pg_sys::CmdType::CMD_UPDATE as c_int;
     }
-    if resource.supports_delete {
+    if resource.supports_delete() {
         ops |= 1 << pg_sys::CmdType::CMD_DELETE as c_int;
     }
     ops
@@ -420,7 +422,7 @@ pub unsafe extern "C-unwind" fn explain_foreign_modify(
 ) {
     if (*mtstate).operation != pg_sys::CmdType::CMD_INSERT {
         let (resource, _) = table_resource((*(*rinfo).ri_RelationDesc).rd_id);
-        let endpoint = ChangeWriter::endpoint(resource, (*mtstate).operation == pg_sys::CmdType::CMD_DELETE);
+        let endpoint = resource.change_endpoint((*mtstate).operation == pg_sys::CmdType::CMD_DELETE);
         let endpoint = CString::new(endpoint).unwrap();
         pg_sys::ExplainPropertyText(c"CDF Endpoint".as_ptr(), endpoint.as_ptr(), es);
         return;
@@ -428,14 +430,14 @@ pub unsafe extern "C-unwind" fn explain_foreign_modify(
     let ctx = table_context((*(*rinfo).ri_RelationDesc).rd_id);
     let plan = (*mtstate).ps.plan as *mut pg_sys::ModifyTable;
     let do_nothing = !plan.is_null() && (*plan).onConflictAction == pg_sys::OnConflictAction::ONCONFLICT_NOTHING;
-    let mode = TableWriter::effective_mode(ctx.resource, if do_nothing { InsertMode::Ignore } else { ctx.insert_mode });
-    let endpoint = std::ffi::CString::new(TableWriter::endpoint(ctx.resource)).unwrap();
+    let mode = ctx.resource.effective_insert_mode(if do_nothing { InsertMode::Ignore } else { ctx.insert_mode });
+    let endpoint = std::ffi::CString::new(ctx.resource.write_endpoint()).unwrap();
     let mode = std::ffi::CString::new(format!("{mode:?}").to_lowercase()).unwrap();
     pg_sys::ExplainPropertyText(c"CDF Endpoint".as_ptr(), endpoint.as_ptr(), es);
     pg_sys::ExplainPropertyInteger(
         c"Rows per Request".as_ptr(),
         std::ptr::null(),
-        TableWriter::rows_per_request(ctx.resource) as i64,
+        ctx.resource.rows_per_request() as i64,
         es,
     );
     pg_sys::ExplainPropertyText(c"Insert Mode".as_ptr(), mode.as_ptr(), es);

@@ -248,7 +248,7 @@ fn grant_tables(tables: &[ServerTable], role: &str, access: &[TableAccess]) -> V
             if a.resource.supports_update {
                 privileges.push("UPDATE");
             }
-            if a.resource.supports_delete {
+            if a.resource.supports_delete() {
                 privileges.push("DELETE");
             }
         }

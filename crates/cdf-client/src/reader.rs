@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 
+use cdf_tables::limits::{DATAPOINTS_PAGE, ITEMS_PAGE, ROWS_PAGE};
 use cdf_tables::{ReadPlan, Resource, SeriesRef};
 use reqwest::Method;
 use serde_json::{json, Map, Value as Json};
@@ -13,10 +14,6 @@ use crate::session::{Idempotency, Session};
 use crate::writer::encode_segment;
 
 pub type Row = Map<String, Json>;
-
-const ITEMS_PAGE: usize = 1000;
-const DATAPOINTS_PAGE: usize = 100_000;
-const ROWS_PAGE: usize = 10_000;
 
 #[derive(Debug, Clone)]
 enum Step {
@@ -123,7 +120,7 @@ impl Reader {
             Step::Runs { external_id, cursor } => {
                 let body =
                     with_cursor(json!({ "filter": { "externalId": external_id }, "limit": ITEMS_PAGE }), &cursor);
-                let json = post(session, "extpipes/runs/list".into(), body).await?;
+                let json = post(session, format!("{path}/list"), body).await?;
                 if let Some(c) = cursor_of(&json) {
                     self.steps.push_front(Step::Runs { external_id: external_id.clone(), cursor: Some(c) });
                 }

@@ -6,26 +6,18 @@
 
 use std::collections::{HashMap, HashSet};
 
-use cdf_tables::{InsertMode, Resource, SeriesRef, WriteKind, WriteRow};
+use cdf_tables::limits::{
+    CHANGES_PER_REQUEST, DATAPOINTS_PER_REQUEST, RAW_NAMES_PER_REQUEST, RAW_ROWS_PER_REQUEST, SEQUENCES_PER_REQUEST,
+    SEQUENCE_ROWS_PER_REQUEST, SEQUENCE_VALUES_PER_REQUEST, SERIES_PER_REQUEST,
+};
+use cdf_tables::{DeleteKind, InsertMode, Resource, SeriesRef, WriteKind, WriteRow};
 use serde_json::{json, Map, Value as Json};
 
 use crate::error::CdfError;
 use crate::session::{Idempotency, Session};
 
-/// CDF's per-request limits.
-pub const RAW_ROWS_PER_REQUEST: usize = 10_000;
-pub const DATAPOINTS_PER_REQUEST: usize = 100_000;
-pub const SERIES_PER_REQUEST: usize = 10_000;
-pub const SEQUENCE_ROWS_PER_REQUEST: usize = 10_000;
-pub const SEQUENCE_VALUES_PER_REQUEST: usize = 100_000;
-pub const SEQUENCES_PER_REQUEST: usize = 1_000;
-/// RAW databases and tables per create request.
-pub const RAW_NAMES_PER_REQUEST: usize = 1_000;
 /// Rows buffered across all RAW tables of a statement before everything is flushed.
 const RAW_ROWS_BUFFERED: usize = 5 * RAW_ROWS_PER_REQUEST;
-
-/// Fields that an upsert's update must not touch: immutable, or not settable through `/update`.
-const NOT_UPDATABLE: &[&str] = &["isString", "columns", "id"];
 
 /// A request CDF rejected, with what the statement had already written before it.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,52 +66,16 @@ pub struct TableWriter {
 }
 
 impl TableWriter {
-    /// The insert mode a resource can honour: without an update endpoint an upsert of items
-    /// cannot update, so duplicates are then errors. (For RAW databases and tables an existing
-    /// one is what an upsert wants.)
-    pub fn effective_mode(resource: &Resource, mode: InsertMode) -> InsertMode {
-        let items_without_update = matches!(resource.write, WriteKind::Items { .. }) && !resource.supports_update;
-        if mode == InsertMode::Upsert && items_without_update {
-            InsertMode::Create
-        } else {
-            mode
-        }
-    }
-
     pub fn new(resource: &'static Resource, mode: InsertMode) -> TableWriter {
         TableWriter {
             resource,
-            mode: Self::effective_mode(resource, mode),
+            mode: resource.effective_insert_mode(mode),
             items: Vec::new(),
             groups: Vec::new(),
             group_index: HashMap::new(),
             buffered_rows: 0,
             buffered_values: 0,
             rows_written: 0,
-        }
-    }
-
-    /// Rows per request at this endpoint, for EXPLAIN and the batch-insert size.
-    pub fn rows_per_request(resource: &Resource) -> usize {
-        match resource.write {
-            WriteKind::Items { max_items } => max_items,
-            WriteKind::File => 1,
-            WriteKind::RawDatabases | WriteKind::RawTables => RAW_NAMES_PER_REQUEST,
-            WriteKind::RawRows => RAW_ROWS_PER_REQUEST,
-            WriteKind::Datapoints { .. } => DATAPOINTS_PER_REQUEST,
-            WriteKind::SequenceRows => SEQUENCE_ROWS_PER_REQUEST,
-        }
-    }
-
-    /// The endpoint rows are sent to, for EXPLAIN.
-    pub fn endpoint(resource: &Resource) -> String {
-        match resource.write {
-            WriteKind::Items { .. } | WriteKind::RawDatabases => format!("POST /{}", resource.api_path),
-            WriteKind::File => "POST /files?overwrite=true".into(),
-            WriteKind::RawTables => "POST /raw/dbs/{db}/tables?ensureParent=true".into(),
-            WriteKind::RawRows => "POST /raw/dbs/{db}/tables/{table}/rows?ensureParent=true".into(),
-            WriteKind::Datapoints { .. } => "POST /timeseries/data".into(),
-            WriteKind::SequenceRows => "POST /sequences/data".into(),
         }
     }
 
@@ -180,7 +136,7 @@ impl TableWriter {
                     || self.buffered_values + 400 > SEQUENCE_VALUES_PER_REQUEST
                     || self.groups.len() >= SEQUENCES_PER_REQUEST
             }
-            _ => self.buffered_rows >= Self::rows_per_request(self.resource),
+            _ => self.buffered_rows >= self.resource.rows_per_request(),
         }
     }
 
@@ -330,7 +286,7 @@ impl TableWriter {
             Err(CdfError::Api { status: 409, .. })
                 if self.mode == InsertMode::Upsert && item.contains_key("externalId") =>
             {
-                let body = json!({ "items": [update_patch(&item)] });
+                let body = json!({ "items": [update_patch(self.resource, &item)] });
                 match session.post_json(&format!("{path}/update"), &[], &body, Idempotency::Idempotent).await {
                     Ok(r) => r,
                     Err(e) => return Err(self.fail(e, 1)),
@@ -341,11 +297,6 @@ impl TableWriter {
         self.rows_written += 1;
         let json = response.json().map_err(|e| self.fail(e, 0))?;
         Ok(first_object(&json))
-    }
-
-    /// Whether RETURNING can get CDF's object back for this resource (ids, times).
-    pub fn returns_objects(resource: &Resource) -> bool {
-        matches!(resource.write, WriteKind::Items { .. } | WriteKind::File)
     }
 
     /// One request whose rows are all written or all rejected.
@@ -411,7 +362,7 @@ impl TableWriter {
             }
             // Ignore skips the existing rows; upsert updates them.
             if self.mode == InsertMode::Upsert {
-                let updates: Vec<Json> = dups.iter().map(update_patch).collect();
+                let updates: Vec<Json> = dups.iter().map(|item| update_patch(self.resource, item)).collect();
                 let n = updates.len();
                 let body = json!({ "items": updates });
                 self.send(
@@ -494,10 +445,10 @@ fn duplicated_external_ids(duplicated: &[Json]) -> HashSet<String> {
 /// The `/update` item an upsert sends for an existing object: `set` for every non-NULL column
 /// of the row. NULL columns keep their value in CDF: PostgreSQL does not tell an FDW which
 /// columns an INSERT or COPY listed, so a NULL may just be a column the source does not have.
-pub fn update_patch(item: &Map<String, Json>) -> Json {
+pub fn update_patch(resource: &Resource, item: &Map<String, Json>) -> Json {
     let mut update = Map::new();
     for (field, value) in item {
-        if field == "externalId" || NOT_UPDATABLE.contains(&field.as_str()) {
+        if field == "externalId" || resource.create_only_fields().any(|f| f == field) {
             continue;
         }
         update.insert(field.clone(), json!({ "set": value }));
@@ -555,8 +506,8 @@ mod tests {
 
     #[test]
     fn upsert_patch_sets_values_but_not_identity_or_immutables() {
-        let item = json!({"externalId": "a", "name": "A", "isString": false, "metadata": {"k": "v"}});
-        let patch = update_patch(item.as_object().unwrap());
+        let item = json!({"externalId": "a", "id": 3, "name": "A", "isString": false, "metadata": {"k": "v"}});
+        let patch = update_patch(resource("time_series").unwrap(), item.as_object().unwrap());
         assert_eq!(
             patch,
             json!({"externalId": "a", "update": {"name": {"set": "A"}, "metadata": {"set": {"k": "v"}}}})
@@ -611,17 +562,6 @@ mod tests {
             point: json!({"timestamp": 0, "value": 1.0}).as_object().unwrap().clone(),
         }));
     }
-
-    #[test]
-    fn labels_cannot_upsert_so_duplicates_stay_errors() {
-        let labels = resource("labels").unwrap();
-        assert_eq!(TableWriter::effective_mode(labels, InsertMode::Upsert), InsertMode::Create);
-        assert_eq!(TableWriter::effective_mode(labels, InsertMode::Ignore), InsertMode::Ignore);
-        assert_eq!(
-            TableWriter::effective_mode(resource("raw_databases").unwrap(), InsertMode::Upsert),
-            InsertMode::Upsert
-        );
-    }
 }
 
 /// Buffers the changes of an UPDATE or DELETE and sends them in chunks: deletes first, then
@@ -639,9 +579,6 @@ pub struct ChangeWriter {
     /// Rows whose change CDF accepted.
     pub rows_changed: u64,
 }
-
-/// Changes per request; CDF takes 1000 items at its update and delete endpoints.
-pub const CHANGES_PER_REQUEST: usize = 1000;
 
 impl ChangeWriter {
     pub fn new(resource: &'static Resource) -> ChangeWriter {
@@ -661,23 +598,6 @@ impl ChangeWriter {
 
     pub fn buffered(&self) -> usize {
         self.buffered + self.writes.buffered()
-    }
-
-    /// The endpoints an UPDATE or DELETE uses, for EXPLAIN.
-    pub fn endpoint(resource: &Resource, delete: bool) -> String {
-        let path = resource.api_path;
-        match (resource.write, delete) {
-            (WriteKind::Items { .. } | WriteKind::File, false) => format!("POST /{path}/update"),
-            (WriteKind::Items { .. } | WriteKind::File, true) => format!("POST /{path}/delete"),
-            (WriteKind::Datapoints { .. }, true) => "POST /timeseries/data/delete".into(),
-            (WriteKind::SequenceRows, true) => "POST /sequences/data/delete".into(),
-            (WriteKind::RawRows, true) => "POST /raw/dbs/{db}/tables/{table}/rows/delete".into(),
-            (WriteKind::RawTables, true) => "POST /raw/dbs/{db}/tables/delete".into(),
-            (WriteKind::RawDatabases, true) => "POST /raw/dbs/delete (recursive)".into(),
-            (_, false) => {
-                format!("{} (rows written again; a moved key is deleted first)", TableWriter::endpoint(resource))
-            }
-        }
     }
 
     fn push_keyed(&mut self, key: GroupKey, entry: Json) {
@@ -748,11 +668,9 @@ impl ChangeWriter {
 
     pub async fn flush(&mut self, session: &mut Session) -> Result<(), WriteError> {
         let resource = self.resource;
-        // labels and extraction pipelines do not take ignoreUnknownIds.
-        let ignore_unknown = if matches!(resource.table, "labels" | "extraction_pipelines") {
-            json!({})
-        } else {
-            json!({ "ignoreUnknownIds": true })
+        let ignore_unknown = match resource.delete {
+            DeleteKind::Items { ignore_unknown_ids: true, .. } => json!({ "ignoreUnknownIds": true }),
+            _ => json!({}),
         };
         let deletes = std::mem::take(&mut self.item_deletes);
         self.post_chunks(

@@ -1,6 +1,8 @@
 //! The built-in tables: one per CDF resource, columns and types as the Gateway 2.0 page lists them
 //! (shared/seed) and the rest of each resource's fields from cdf-api.md §10.
 
+use crate::options::InsertMode;
+
 /// PostgreSQL type of a catalogue column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnType {
@@ -90,6 +92,8 @@ pub struct Column {
     pub max_chars: Option<usize>,
     pub time_domain: TimeDomain,
     pub metadata_limits: Option<MetadataLimits>,
+    /// Set when the object is created and never changed by `/update` (an upsert leaves it out).
+    pub create_only: bool,
 }
 
 /// How rows of a table are written to CDF.
@@ -111,6 +115,75 @@ pub enum WriteKind {
     RawTables,
 }
 
+/// How SELECT reads a table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadKind {
+    /// `POST /{path}/list` for everything, `POST /{path}/byids` for `id`/`external_id` conditions.
+    Items,
+    /// `POST /extpipes/runs/list` per pipeline: `external_id` (of the pipeline) is required.
+    PipelineRuns,
+    /// `POST /timeseries/data/list`: the series is required, `timestamp` ranges are pushed.
+    Datapoints,
+    /// `POST /sequences/data/list`: the sequence is required, `row_number` ranges are pushed.
+    SequenceRows,
+    /// `GET /raw/dbs`.
+    RawDatabases,
+    /// `GET /raw/dbs/{db}/tables`, per database.
+    RawTables,
+    /// `GET /raw/dbs/{db}/tables/{table}/rows` (one table required), or a row by key.
+    RawRows,
+}
+
+/// How an object is named in `/delete` (and `/update`) requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemRef {
+    /// `{"id": n}` when the id is known, else `{"externalId": "x"}`.
+    IdOrExternalId,
+    /// `{"externalId": "x"}` only (labels have no internal id).
+    ExternalId,
+}
+
+/// How DELETE reaches CDF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteKind {
+    /// CDF has no delete endpoint.
+    Unsupported,
+    /// `POST /{path}/delete` with item references; `ignore_unknown_ids` when the endpoint takes
+    /// `ignoreUnknownIds` (labels and extraction pipelines reject the field).
+    Items { by: ItemRef, ignore_unknown_ids: bool },
+    /// `POST /timeseries/data/delete`, a 1 ms range per point.
+    DatapointRanges,
+    /// `POST /sequences/data/delete` by row number.
+    SequenceRows,
+    /// `POST /raw/dbs/{db}/tables/{table}/rows/delete` by key.
+    RawRows,
+    /// `POST /raw/dbs/{db}/tables/delete`.
+    RawTables,
+    /// `POST /raw/dbs/delete` with `recursive: true`.
+    RawDatabases,
+}
+
+/// CDF's per-request limits (cdf-api.md §3), the one place the client takes them from.
+pub mod limits {
+    /// Items per create request, the default of most resources (data sets take 10).
+    pub const ITEMS_PER_REQUEST: usize = 1_000;
+    pub const DATA_SETS_PER_REQUEST: usize = 10;
+    /// Items per `/update` and `/delete` request.
+    pub const CHANGES_PER_REQUEST: usize = 1_000;
+    pub const RAW_ROWS_PER_REQUEST: usize = 10_000;
+    /// RAW databases and tables per create request.
+    pub const RAW_NAMES_PER_REQUEST: usize = 1_000;
+    pub const DATAPOINTS_PER_REQUEST: usize = 100_000;
+    pub const SERIES_PER_REQUEST: usize = 10_000;
+    pub const SEQUENCE_ROWS_PER_REQUEST: usize = 10_000;
+    pub const SEQUENCE_VALUES_PER_REQUEST: usize = 100_000;
+    pub const SEQUENCES_PER_REQUEST: usize = 1_000;
+    /// Page sizes of reads: `limit` of item lists and byids, datapoints, sequence and RAW rows.
+    pub const ITEMS_PAGE: usize = 1_000;
+    pub const DATAPOINTS_PAGE: usize = 100_000;
+    pub const ROWS_PAGE: usize = 10_000;
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Resource {
     /// Table name in `IMPORT FOREIGN SCHEMA` and the value of the `resource` table option.
@@ -121,13 +194,86 @@ pub struct Resource {
     pub acl: &'static str,
     pub columns: &'static [Column],
     pub write: WriteKind,
+    pub read: ReadKind,
     pub supports_update: bool,
-    pub supports_delete: bool,
+    pub delete: DeleteKind,
 }
 
 impl Resource {
     pub fn column(&self, name: &str) -> Option<&'static Column> {
         self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// JSON fields an upsert's `/update` must leave out: those CDF assigns and the create-only ones.
+    pub fn create_only_fields(&self) -> impl Iterator<Item = &'static str> {
+        self.columns.iter().filter(|c| c.create_only || c.access == Access::ReadOnly).filter_map(|c| match c.field {
+            Field::Json(f) => Some(f),
+            _ => None,
+        })
+    }
+
+    pub fn supports_delete(&self) -> bool {
+        self.delete != DeleteKind::Unsupported
+    }
+
+    /// Rows per write request, for EXPLAIN and the batch-insert size.
+    pub fn rows_per_request(&self) -> usize {
+        match self.write {
+            WriteKind::Items { max_items } => max_items,
+            WriteKind::File => 1,
+            WriteKind::RawDatabases | WriteKind::RawTables => limits::RAW_NAMES_PER_REQUEST,
+            WriteKind::RawRows => limits::RAW_ROWS_PER_REQUEST,
+            WriteKind::Datapoints { .. } => limits::DATAPOINTS_PER_REQUEST,
+            WriteKind::SequenceRows => limits::SEQUENCE_ROWS_PER_REQUEST,
+        }
+    }
+
+    /// The endpoint INSERT and COPY send rows to, for EXPLAIN.
+    pub fn write_endpoint(&self) -> String {
+        match self.write {
+            WriteKind::Items { .. } | WriteKind::RawDatabases => format!("POST /{}", self.api_path),
+            WriteKind::File => format!("POST /{}?overwrite=true", self.api_path),
+            WriteKind::RawTables => "POST /raw/dbs/{db}/tables?ensureParent=true".into(),
+            WriteKind::RawRows => "POST /raw/dbs/{db}/tables/{table}/rows?ensureParent=true".into(),
+            WriteKind::Datapoints { .. } => "POST /timeseries/data".into(),
+            WriteKind::SequenceRows => "POST /sequences/data".into(),
+        }
+    }
+
+    /// The endpoint an UPDATE (`delete` false) or DELETE uses, for EXPLAIN.
+    pub fn change_endpoint(&self, delete: bool) -> String {
+        if !delete {
+            return match self.write {
+                WriteKind::Items { .. } | WriteKind::File => format!("POST /{}/update", self.api_path),
+                _ => format!("{} (rows written again; a moved key is deleted first)", self.write_endpoint()),
+            };
+        }
+        match self.delete {
+            DeleteKind::Unsupported => "none".into(),
+            DeleteKind::Items { .. } => format!("POST /{}/delete", self.api_path),
+            DeleteKind::DatapointRanges => "POST /timeseries/data/delete".into(),
+            DeleteKind::SequenceRows => "POST /sequences/data/delete".into(),
+            DeleteKind::RawRows => "POST /raw/dbs/{db}/tables/{table}/rows/delete".into(),
+            DeleteKind::RawTables => "POST /raw/dbs/{db}/tables/delete".into(),
+            DeleteKind::RawDatabases => "POST /raw/dbs/delete (recursive)".into(),
+        }
+    }
+
+    /// The insert mode a resource can honour: without an update endpoint an upsert of items
+    /// cannot update, so duplicates are then errors. (For RAW databases and tables an existing
+    /// one is what an upsert wants.)
+    pub fn effective_insert_mode(&self, mode: InsertMode) -> InsertMode {
+        let items_without_update = matches!(self.write, WriteKind::Items { .. }) && !self.supports_update;
+        if mode == InsertMode::Upsert && items_without_update {
+            InsertMode::Create
+        } else {
+            mode
+        }
+    }
+
+    /// Whether a write answers with the stored object (ids, times), as RETURNING needs.
+    pub fn returns_objects(&self) -> bool {
+        matches!(self.write, WriteKind::Items { .. } | WriteKind::File)
     }
 
     /// `CREATE FOREIGN TABLE` statement for this resource, as IMPORT FOREIGN SCHEMA emits it.
@@ -172,7 +318,21 @@ pub fn quote_literal(s: &str) -> String {
 const RESERVED: &[&str] = &["timestamp", "values"];
 
 const fn col(name: &'static str, ty: ColumnType, field: Field, access: Access) -> Column {
-    Column { name, ty, field, access, max_chars: None, time_domain: TimeDomain::SinceEpoch, metadata_limits: None }
+    Column {
+        name,
+        ty,
+        field,
+        access,
+        max_chars: None,
+        time_domain: TimeDomain::SinceEpoch,
+        metadata_limits: None,
+        create_only: false,
+    }
+}
+
+const fn create_only(mut c: Column) -> Column {
+    c.create_only = true;
+    c
 }
 
 const fn limited(mut c: Column, max_chars: usize) -> Column {
@@ -262,7 +422,7 @@ const TIME_SERIES: &[Column] = &[
     ID,
     EXTERNAL_ID,
     limited(col("name", Text, Field::Json("name"), Optional), 255),
-    col("is_string", Bool, Field::Json("isString"), Optional),
+    create_only(col("is_string", Bool, Field::Json("isString"), Optional)),
     col("is_step", Bool, Field::Json("isStep"), Optional),
     metadata(TIMESERIES_METADATA),
     limited(col("unit", Text, Field::Json("unit"), Optional), 32),
@@ -300,7 +460,7 @@ const SEQUENCES: &[Column] = &[
     col("asset_id", BigInt, Field::Json("assetId"), Optional),
     DATA_SET_ID,
     metadata(TIMESERIES_METADATA),
-    col("columns", Json, Field::Json("columns"), Required),
+    create_only(col("columns", Json, Field::Json("columns"), Required)),
     CREATED_TIME,
     LAST_UPDATED_TIME,
 ];
@@ -402,18 +562,20 @@ pub const RESOURCES: &[Resource] = &[
         api_path: "assets",
         acl: "assetsAcl",
         columns: ASSETS,
-        write: items(1000),
+        write: items(limits::ITEMS_PER_REQUEST),
+        read: ReadKind::Items,
         supports_update: true,
-        supports_delete: true,
+        delete: DeleteKind::Items { by: ItemRef::IdOrExternalId, ignore_unknown_ids: true },
     },
     Resource {
         table: "events",
         api_path: "events",
         acl: "eventsAcl",
         columns: EVENTS,
-        write: items(1000),
+        write: items(limits::ITEMS_PER_REQUEST),
+        read: ReadKind::Items,
         supports_update: true,
-        supports_delete: true,
+        delete: DeleteKind::Items { by: ItemRef::IdOrExternalId, ignore_unknown_ids: true },
     },
     Resource {
         table: "files",
@@ -421,17 +583,19 @@ pub const RESOURCES: &[Resource] = &[
         acl: "filesAcl",
         columns: FILES,
         write: WriteKind::File,
+        read: ReadKind::Items,
         supports_update: true,
-        supports_delete: true,
+        delete: DeleteKind::Items { by: ItemRef::IdOrExternalId, ignore_unknown_ids: true },
     },
     Resource {
         table: "time_series",
         api_path: "timeseries",
         acl: "timeSeriesAcl",
         columns: TIME_SERIES,
-        write: items(1000),
+        write: items(limits::ITEMS_PER_REQUEST),
+        read: ReadKind::Items,
         supports_update: true,
-        supports_delete: true,
+        delete: DeleteKind::Items { by: ItemRef::IdOrExternalId, ignore_unknown_ids: true },
     },
     Resource {
         table: "double_datapoints",
@@ -439,8 +603,9 @@ pub const RESOURCES: &[Resource] = &[
         acl: "timeSeriesAcl",
         columns: DOUBLE_DATAPOINTS,
         write: WriteKind::Datapoints { is_string: false },
+        read: ReadKind::Datapoints,
         supports_update: true,
-        supports_delete: true,
+        delete: DeleteKind::DatapointRanges,
     },
     Resource {
         table: "string_datapoints",
@@ -448,17 +613,19 @@ pub const RESOURCES: &[Resource] = &[
         acl: "timeSeriesAcl",
         columns: STRING_DATAPOINTS,
         write: WriteKind::Datapoints { is_string: true },
+        read: ReadKind::Datapoints,
         supports_update: true,
-        supports_delete: true,
+        delete: DeleteKind::DatapointRanges,
     },
     Resource {
         table: "sequences",
         api_path: "sequences",
         acl: "sequencesAcl",
         columns: SEQUENCES,
-        write: items(1000),
+        write: items(limits::ITEMS_PER_REQUEST),
+        read: ReadKind::Items,
         supports_update: true,
-        supports_delete: true,
+        delete: DeleteKind::Items { by: ItemRef::IdOrExternalId, ignore_unknown_ids: true },
     },
     Resource {
         table: "sequence_rows",
@@ -466,35 +633,39 @@ pub const RESOURCES: &[Resource] = &[
         acl: "sequencesAcl",
         columns: SEQUENCE_ROWS,
         write: WriteKind::SequenceRows,
+        read: ReadKind::SequenceRows,
         supports_update: true,
-        supports_delete: true,
+        delete: DeleteKind::SequenceRows,
     },
     Resource {
         table: "labels",
         api_path: "labels",
         acl: "labelsAcl",
         columns: LABELS,
-        write: items(1000),
+        write: items(limits::ITEMS_PER_REQUEST),
+        read: ReadKind::Items,
         supports_update: false,
-        supports_delete: true,
+        delete: DeleteKind::Items { by: ItemRef::ExternalId, ignore_unknown_ids: false },
     },
     Resource {
         table: "relationships",
         api_path: "relationships",
         acl: "relationshipsAcl",
         columns: RELATIONSHIPS,
-        write: items(1000),
+        write: items(limits::ITEMS_PER_REQUEST),
+        read: ReadKind::Items,
         supports_update: true,
-        supports_delete: true,
+        delete: DeleteKind::Items { by: ItemRef::IdOrExternalId, ignore_unknown_ids: true },
     },
     Resource {
         table: "data_sets",
         api_path: "datasets",
         acl: "datasetsAcl",
         columns: DATA_SETS,
-        write: items(10),
+        write: items(limits::DATA_SETS_PER_REQUEST),
+        read: ReadKind::Items,
         supports_update: true,
-        supports_delete: false,
+        delete: DeleteKind::Unsupported,
     },
     Resource {
         table: "raw_databases",
@@ -502,8 +673,9 @@ pub const RESOURCES: &[Resource] = &[
         acl: "rawAcl",
         columns: RAW_DATABASES,
         write: WriteKind::RawDatabases,
+        read: ReadKind::RawDatabases,
         supports_update: false,
-        supports_delete: true,
+        delete: DeleteKind::RawDatabases,
     },
     Resource {
         table: "raw_tables",
@@ -511,8 +683,9 @@ pub const RESOURCES: &[Resource] = &[
         acl: "rawAcl",
         columns: RAW_TABLES,
         write: WriteKind::RawTables,
+        read: ReadKind::RawTables,
         supports_update: false,
-        supports_delete: true,
+        delete: DeleteKind::RawTables,
     },
     Resource {
         table: "raw_rows",
@@ -520,26 +693,29 @@ pub const RESOURCES: &[Resource] = &[
         acl: "rawAcl",
         columns: RAW_ROWS,
         write: WriteKind::RawRows,
+        read: ReadKind::RawRows,
         supports_update: true,
-        supports_delete: true,
+        delete: DeleteKind::RawRows,
     },
     Resource {
         table: "extraction_pipelines",
         api_path: "extpipes",
         acl: "extractionPipelinesAcl",
         columns: EXTRACTION_PIPELINES,
-        write: items(1000),
+        write: items(limits::ITEMS_PER_REQUEST),
+        read: ReadKind::Items,
         supports_update: true,
-        supports_delete: true,
+        delete: DeleteKind::Items { by: ItemRef::IdOrExternalId, ignore_unknown_ids: false },
     },
     Resource {
         table: "extraction_pipeline_runs",
         api_path: "extpipes/runs",
         acl: "extractionRunsAcl",
         columns: EXTRACTION_PIPELINE_RUNS,
-        write: items(1000),
+        write: items(limits::ITEMS_PER_REQUEST),
+        read: ReadKind::PipelineRuns,
         supports_update: false,
-        supports_delete: false,
+        delete: DeleteKind::Unsupported,
     },
 ];
 
@@ -600,6 +776,15 @@ mod tests {
         assert_eq!(ty("double_datapoints", "external_id"), "VARCHAR(255)");
         assert_eq!(ty("assets", "created_time"), "TIMESTAMPTZ");
         assert_eq!(ty("extraction_pipeline_runs", "id"), "BIGINT");
+    }
+
+    #[test]
+    fn labels_cannot_upsert_so_duplicates_stay_errors() {
+        let labels = resource("labels").unwrap();
+        assert_eq!(labels.effective_insert_mode(InsertMode::Upsert), InsertMode::Create);
+        assert_eq!(labels.effective_insert_mode(InsertMode::Ignore), InsertMode::Ignore);
+        let raw_databases = resource("raw_databases").unwrap();
+        assert_eq!(raw_databases.effective_insert_mode(InsertMode::Upsert), InsertMode::Upsert);
     }
 
     #[test]

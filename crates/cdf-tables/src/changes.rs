@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value as Json};
 
-use crate::catalogue::{Access, Column, Field, Resource, WriteKind};
+use crate::catalogue::{Access, Column, DeleteKind, Field, ItemRef, Resource, WriteKind};
 use crate::mapping::{value_to_json, ValueError, ValueErrorKind};
 use crate::value::Value;
 use crate::writes::{row_to_write, SeriesRef, WriteRow};
@@ -134,13 +134,12 @@ fn object_ref(row: &[(&'static Column, Value)]) -> Result<Map<String, Json>, Val
 /// What deleting a row does, given the row's identity columns.
 pub fn delete_change(resource: &Resource, identity: &[(&'static Column, Value)]) -> Result<Change, ValueError> {
     Ok(match resource.write {
-        WriteKind::Items { .. } | WriteKind::File => {
-            if resource.table == "labels" {
+        WriteKind::Items { .. } | WriteKind::File => match resource.delete {
+            DeleteKind::Items { by: ItemRef::ExternalId, .. } => {
                 Change::ItemDelete(json!({ "externalId": text(identity, "external_id")? }))
-            } else {
-                Change::ItemDelete(Json::Object(object_ref(identity)?))
             }
-        }
+            _ => Change::ItemDelete(Json::Object(object_ref(identity)?)),
+        },
         WriteKind::Datapoints { .. } => {
             Change::DatapointDelete { series: series(identity)?, timestamp_ms: timestamp_ms(identity)? }
         }

@@ -10,7 +10,9 @@ pub mod reads;
 pub mod value;
 pub mod writes;
 
-pub use catalogue::{resource, Access, Column, ColumnType, Field, Resource, WriteKind, RESOURCES};
+pub use catalogue::{
+    limits, resource, Access, Column, ColumnType, DeleteKind, Field, ItemRef, ReadKind, Resource, WriteKind, RESOURCES,
+};
 pub use changes::{delete_change, identity_columns, update_changes, Change};
 pub use mapping::{item_to_value, row_to_item, value_to_json, ValueError, ValueErrorKind};
 pub use options::{InsertMode, OptionError, OptionErrorKind, OptionTarget};

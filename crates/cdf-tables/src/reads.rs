@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value as Json};
 
-use crate::catalogue::{Resource, WriteKind, MAX_DATAPOINT_MS, MIN_DATAPOINT_MS};
+use crate::catalogue::{ReadKind, Resource, MAX_DATAPOINT_MS, MIN_DATAPOINT_MS};
 use crate::value::Value;
 use crate::writes::SeriesRef;
 
@@ -113,11 +113,11 @@ pub enum ReadPlan {
 /// The columns a query on `resource` must constrain with `=` or `IN` before CDF can be read,
 /// as alternatives (any one of the inner lists, all of its columns). Empty: none needed.
 pub fn required_quals(resource: &Resource) -> &'static [&'static [&'static str]] {
-    match resource.write {
-        WriteKind::Datapoints { .. } | WriteKind::SequenceRows => &[&["external_id"], &["id"]],
-        WriteKind::RawRows => &[&["_raw_database", "_raw_table"]],
-        _ if resource.table == "extraction_pipeline_runs" => &[&["external_id"]],
-        _ => &[],
+    match resource.read {
+        ReadKind::Datapoints | ReadKind::SequenceRows => &[&["external_id"], &["id"]],
+        ReadKind::RawRows => &[&["_raw_database", "_raw_table"]],
+        ReadKind::PipelineRuns => &[&["external_id"]],
+        ReadKind::Items | ReadKind::RawDatabases | ReadKind::RawTables => &[],
     }
 }
 
@@ -134,10 +134,10 @@ pub fn requirement_message(resource: &Resource) -> Option<String> {
     Some(format!(
         "a query on {} must say which {} to read: WHERE {}",
         resource.table,
-        match resource.write {
-            WriteKind::Datapoints { .. } => "time series",
-            WriteKind::SequenceRows => "sequence",
-            WriteKind::RawRows => "RAW table",
+        match resource.read {
+            ReadKind::Datapoints => "time series",
+            ReadKind::SequenceRows => "sequence",
+            ReadKind::RawRows => "RAW table",
             _ => "extraction pipeline",
         },
         text.join(", or WHERE ")
@@ -154,19 +154,15 @@ pub fn requirements_met(resource: &Resource, present: &[&str]) -> bool {
 pub fn pushable(resource: &Resource, column: &str, op: QualOp) -> bool {
     let eq = matches!(op, QualOp::Eq | QualOp::In);
     let range = !matches!(op, QualOp::In);
-    match resource.write {
-        WriteKind::Items { .. } | WriteKind::File => {
-            eq && (column == "id" || column == "external_id") && resource.column(column).is_some()
-        }
-        WriteKind::Datapoints { .. } => {
-            (eq && (column == "id" || column == "external_id")) || (range && column == "timestamp")
-        }
-        WriteKind::SequenceRows => {
-            (eq && (column == "id" || column == "external_id")) || (range && column == "row_number")
-        }
-        WriteKind::RawRows => eq && matches!(column, "_raw_database" | "_raw_table" | "_raw_key"),
-        WriteKind::RawTables => op == QualOp::Eq && column == "_raw_database",
-        WriteKind::RawDatabases => false,
+    let identity = eq && (column == "id" || column == "external_id") && resource.column(column).is_some();
+    match resource.read {
+        ReadKind::Items => identity,
+        ReadKind::PipelineRuns => eq && column == "external_id",
+        ReadKind::Datapoints => identity || (range && column == "timestamp"),
+        ReadKind::SequenceRows => identity || (range && column == "row_number"),
+        ReadKind::RawRows => eq && matches!(column, "_raw_database" | "_raw_table" | "_raw_key"),
+        ReadKind::RawTables => op == QualOp::Eq && column == "_raw_database",
+        ReadKind::RawDatabases => false,
     }
 }
 
@@ -252,14 +248,12 @@ fn bounds(quals: &[PushedQual], column: &str, micros_to_ms: bool) -> (Option<i64
 /// Chooses the CDF reads for a scan with these pushed conditions (values already evaluated).
 pub fn plan_read(resource: &Resource, quals: &[PushedQual]) -> Result<ReadPlan, String> {
     let missing = || requirement_message(resource).unwrap_or_else(|| "missing condition".into());
-    Ok(match resource.write {
-        WriteKind::Items { .. } | WriteKind::File if resource.table == "extraction_pipeline_runs" => {
-            match values_of(quals, "external_id") {
-                Some(xids) => Runs { external_ids: texts(xids) },
-                None => return Err(missing()),
-            }
-        }
-        WriteKind::Items { .. } | WriteKind::File => match (values_of(quals, "id"), values_of(quals, "external_id")) {
+    Ok(match resource.read {
+        ReadKind::PipelineRuns => match values_of(quals, "external_id") {
+            Some(xids) => Runs { external_ids: texts(xids) },
+            None => return Err(missing()),
+        },
+        ReadKind::Items => match (values_of(quals, "id"), values_of(quals, "external_id")) {
             (Some(ids), _) => ids_plan(ids.into_iter().map(|v| match v {
                 Value::Int(i) => json!({ "id": i }),
                 other => json!({ "id": other.to_string() }),
@@ -267,7 +261,7 @@ pub fn plan_read(resource: &Resource, quals: &[PushedQual]) -> Result<ReadPlan, 
             (None, Some(xids)) => ids_plan(texts(xids).into_iter().map(|x| json!({ "externalId": x }))),
             (None, None) => ReadPlan::List,
         },
-        WriteKind::Datapoints { .. } => {
+        ReadKind::Datapoints => {
             let series = series_refs(quals).ok_or_else(missing)?;
             let (lo, hi) = bounds(quals, "timestamp", true);
             let start = lo.unwrap_or(MIN_DATAPOINT_MS).max(MIN_DATAPOINT_MS);
@@ -278,7 +272,7 @@ pub fn plan_read(resource: &Resource, quals: &[PushedQual]) -> Result<ReadPlan, 
                 ReadPlan::Datapoints { series, start, end }
             }
         }
-        WriteKind::SequenceRows => {
+        ReadKind::SequenceRows => {
             let sequences = series_refs(quals).ok_or_else(missing)?;
             let (lo, hi) = bounds(quals, "row_number", false);
             let start = lo.unwrap_or(0).max(0);
@@ -288,7 +282,7 @@ pub fn plan_read(resource: &Resource, quals: &[PushedQual]) -> Result<ReadPlan, 
                 ReadPlan::SequenceRows { sequences, start, end: hi }
             }
         }
-        WriteKind::RawRows => {
+        ReadKind::RawRows => {
             let (Some(dbs), Some(tables)) = (values_of(quals, "_raw_database"), values_of(quals, "_raw_table")) else {
                 return Err(missing());
             };
@@ -306,10 +300,10 @@ pub fn plan_read(resource: &Resource, quals: &[PushedQual]) -> Result<ReadPlan, 
             }
             ReadPlan::RawRows { database: dbs[0].clone(), table: tables[0].clone(), keys }
         }
-        WriteKind::RawTables => ReadPlan::RawTables {
+        ReadKind::RawTables => ReadPlan::RawTables {
             database: values_of(quals, "_raw_database").and_then(|v| texts(v).into_iter().next()),
         },
-        WriteKind::RawDatabases => ReadPlan::RawDatabases,
+        ReadKind::RawDatabases => ReadPlan::RawDatabases,
     })
 }
 
@@ -327,26 +321,26 @@ fn ids_plan(ids: impl Iterator<Item = Json>) -> ReadPlan {
 /// A short description of the reads, for EXPLAIN.
 pub fn describe_request(resource: &Resource, pushed: &[(String, QualOp)]) -> String {
     let has = |c: &str| pushed.iter().any(|(n, op)| n == c && matches!(op, QualOp::Eq | QualOp::In));
-    match resource.write {
-        _ if resource.table == "extraction_pipeline_runs" => "POST /extpipes/runs/list".into(),
-        WriteKind::Items { .. } | WriteKind::File => {
+    match resource.read {
+        ReadKind::PipelineRuns => format!("POST /{}/list", resource.api_path),
+        ReadKind::Items => {
             if has("id") || has("external_id") {
                 format!("POST /{}/byids", resource.api_path)
             } else {
                 format!("POST /{}/list", resource.api_path)
             }
         }
-        WriteKind::Datapoints { .. } => "POST /timeseries/data/list".into(),
-        WriteKind::SequenceRows => "POST /sequences/data/list".into(),
-        WriteKind::RawRows => {
+        ReadKind::Datapoints => "POST /timeseries/data/list".into(),
+        ReadKind::SequenceRows => "POST /sequences/data/list".into(),
+        ReadKind::RawRows => {
             if has("_raw_key") {
                 "GET /raw/dbs/{db}/tables/{table}/rows/{key}".into()
             } else {
                 "GET /raw/dbs/{db}/tables/{table}/rows".into()
             }
         }
-        WriteKind::RawTables => "GET /raw/dbs/{db}/tables".into(),
-        WriteKind::RawDatabases => "GET /raw/dbs".into(),
+        ReadKind::RawTables => "GET /raw/dbs/{db}/tables".into(),
+        ReadKind::RawDatabases => "GET /raw/dbs".into(),
     }
 }
 
