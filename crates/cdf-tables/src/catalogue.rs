@@ -1,7 +1,27 @@
 //! The built-in tables: one per CDF resource, columns and types as the Gateway 2.0 page lists them
 //! (shared/seed) and the rest of each resource's fields from cdf-api.md §10.
 
-use crate::options::InsertMode;
+/// How INSERT and COPY treat rows whose external id already exists in CDF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InsertMode {
+    /// Create, then update the rows CDF reports as duplicated.
+    Upsert,
+    /// Create; a duplicate is an error.
+    Create,
+    /// Create; duplicates are skipped.
+    Ignore,
+}
+
+impl InsertMode {
+    pub fn parse(s: &str) -> Option<InsertMode> {
+        match s {
+            "upsert" => Some(InsertMode::Upsert),
+            "create" => Some(InsertMode::Create),
+            "ignore" => Some(InsertMode::Ignore),
+            _ => None,
+        }
+    }
+}
 
 /// PostgreSQL type of a catalogue column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,7 @@
 //! The options of servers, user mappings and foreign tables, and their validation.
 
 use crate::catalogue;
+pub use crate::catalogue::InsertMode;
 
 /// The catalog object an option list belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,27 +43,6 @@ impl OptionTarget {
     }
 }
 
-/// How INSERT and COPY treat rows whose external id already exists in CDF.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InsertMode {
-    /// Create, then update the rows CDF reports as duplicated.
-    Upsert,
-    /// Create; a duplicate is an error.
-    Create,
-    /// Create; duplicates are skipped.
-    Ignore,
-}
-
-impl InsertMode {
-    pub fn parse(s: &str) -> Option<InsertMode> {
-        match s {
-            "upsert" => Some(InsertMode::Upsert),
-            "create" => Some(InsertMode::Create),
-            "ignore" => Some(InsertMode::Ignore),
-            _ => None,
-        }
-    }
-}
 
 /// A rejected option: `sqlstate_class` tells the pgrx layer which FDW error code to raise.
 #[derive(Debug, Clone, PartialEq, Eq)]
