@@ -7,6 +7,7 @@
 #      multi-row INSERT, the "Bulk insert" pattern) and JDBC batches
 #   5. the official cognite-sdk (Python) against the emulator: its wire format, checked by a
 #      client we did not write
+# Before them, gates: cargo fmt --check, cargo clippy -D warnings over the workspace, no module cycles.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/services.sh
@@ -28,6 +29,14 @@ cleanup() {
 trap cleanup EXIT
 
 failures=()
+
+echo "== gates: cargo fmt --check, cargo clippy -D warnings"
+cargo fmt --all --check || failures+=("cargo fmt")
+cargo clippy -q --workspace --all-targets -- -D warnings || failures+=("cargo clippy")
+# The team's module-cycle check sits beside the checkout (../shared), where CI has it too.
+if [[ -f ../shared/tools/module_cycles.py ]]; then
+  python3 ../shared/tools/module_cycles.py || failures+=("module cycles")
+fi
 
 echo "== 1/5 cargo test (pgrx-free crates)"
 cargo test -q -p cdf-tables -p cdf-client -p cdf-emulator || failures+=("cargo test")
