@@ -43,7 +43,6 @@ impl OptionTarget {
     }
 }
 
-
 /// A rejected option: `sqlstate_class` tells the pgrx layer which FDW error code to raise.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OptionError {
