@@ -549,6 +549,7 @@ pub fn encode_segment(s: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::items_after_test_module)] // ChangeWriter below moves with the writer.rs split
 mod tests {
     use super::*;
     use cdf_tables::resource;
