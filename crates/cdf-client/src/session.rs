@@ -34,21 +34,32 @@ impl fmt::Debug for Credentials {
     }
 }
 
-/// Whether a request may be sent again after an ambiguous failure.
+/// Whether a request may be sent again after an ambiguous failure (one where CDF may have acted).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Idempotency {
-    /// Reads, updates, natural upserts (RAW rows, datapoints): retried on 429/5xx/timeouts.
+    /// Reads, updates, natural upserts (RAW rows, datapoints), creates by external id that an
+    /// upsert or ignore turns into a no-op when resent: retried on 429, 500/502/503/504, timeouts
+    /// and lost answers.
     Idempotent,
-    /// Creates and deletes: retried only when CDF certainly did not act (429, refused connection).
+    /// Creates without external id, `insert_mode 'create'`, deletes: retried only when CDF
+    /// certainly did not act (429, a connection that was never established, an answer marked
+    /// `cdf-is-auto-retryable`).
     NotIdempotent,
 }
 
-/// Retry policy, as the official SDKs do it: truncated exponential backoff with jitter.
+/// Retry policy, as the official SDKs do it: truncated exponential backoff with jitter, bounded
+/// by a number of retries and by an overall deadline.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
     pub max_retries: u32,
     pub initial_backoff: Duration,
     pub max_backoff: Duration,
+    /// One attempt (connect, send, answer) fails after this long. The Python SDK's default is
+    /// 30 s for API requests, with the same per-request limits as ours.
+    pub request_timeout: Duration,
+    /// One logical request with all its retries, token fetch included, fails after this long:
+    /// no attempt starts or runs past it, and no backoff sleeps past it.
+    pub retry_deadline: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -57,6 +68,8 @@ impl Default for RetryPolicy {
             max_retries: 6,
             initial_backoff: Duration::from_millis(125),
             max_backoff: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(30),
+            retry_deadline: Duration::from_secs(120),
         }
     }
 }
@@ -85,8 +98,13 @@ struct CachedToken {
 
 /// Refresh this long before the identity provider's expiry, as the Rust SDK does.
 const TOKEN_LEEWAY: Duration = Duration::from_secs(60);
-/// Per-request timeout; a hung CDF request fails rather than blocking forever.
+/// Backstop of the HTTP client; every request sets its own, shorter timeout from `RetryPolicy`.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// Idle pooled connections are dropped after this long. Load balancers close idle connections
+/// after 60 s (AWS ALB, nginx's 75 s keepalive_timeout), 4 min (Azure) or more; 20 s keeps a
+/// wide margin below the shortest, and reconnecting after 20 s of silence costs one TLS
+/// handshake per statement at most.
+pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
 
 pub struct Session {
     pub server: ServerConfig,
@@ -120,10 +138,38 @@ pub fn new_http_client(ca_file: Option<&str>) -> Result<reqwest::Client, CdfErro
         .redirect(reqwest::redirect::Policy::none())
         .timeout(REQUEST_TIMEOUT)
         .connect_timeout(Duration::from_secs(15))
-        .pool_idle_timeout(Duration::from_secs(60))
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
         .user_agent(concat!("cdf_fdw/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| CdfError::Network { message: describe_reqwest_error(&e) })
+}
+
+/// Lets the runtime handle socket events that arrived while it was not running. A backend's
+/// runtime runs only inside `block_on`, so between statements nobody reads the FIN of a pooled
+/// connection that the server (or a load balancer) closed; without this the next request is
+/// written to that dead connection and fails with "connection closed before message completed"
+/// although it never reached CDF. After the yields the connection task has seen the close, the
+/// pool drops the connection, and the request goes out on a fresh one (hyper resends a request
+/// queued on a connection that closes before writing it).
+async fn settle_pooled_connections() {
+    // First yield: the I/O driver is polled and wakes the connection tasks; second: they run.
+    for _ in 0..3 {
+        tokio::task::yield_now().await;
+    }
+}
+
+/// `POST /api/v1/projects/p/assets`: what a network error names (no host, no query string).
+fn endpoint_name(method: &Method, url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => format!("{method} {}", u.path()),
+        Err(_) => format!("{method} {url}"),
+    }
+}
+
+/// A retryable failure of one attempt, kept to report if the retries run out.
+struct Failed {
+    error: CdfError,
+    retry_after: Option<Duration>,
 }
 
 impl Session {
@@ -150,64 +196,125 @@ impl Session {
         self.token = None;
     }
 
-    async fn token(&mut self) -> Result<String, CdfError> {
+    /// The timeout of the next attempt: the policy's, cut to what is left before `deadline`.
+    fn attempt_timeout(&self, deadline: Instant) -> Option<Duration> {
+        let left = deadline.checked_duration_since(Instant::now())?;
+        if left < Duration::from_millis(1) {
+            return None;
+        }
+        Some(self.retry.request_timeout.min(left))
+    }
+
+    /// After a retryable failure: sleeps the backoff and returns `None` to try again, or returns
+    /// the error to give up with (retries or deadline exhausted).
+    async fn next_attempt(&self, attempt: &mut u32, failed: Failed, started: Instant) -> Option<CdfError> {
+        let deadline = started + self.retry.retry_deadline;
+        let give_up = |why: &str| {
+            let error = match failed.error.clone() {
+                CdfError::Network { message } => CdfError::Network {
+                    message: format!(
+                        "{message}; gave up after {} attempt(s) in {:.1} s ({why})",
+                        *attempt + 1,
+                        started.elapsed().as_secs_f64()
+                    ),
+                },
+                other => other,
+            };
+            Some(error)
+        };
+        if *attempt >= self.retry.max_retries {
+            return give_up(&format!("at most {} retries", self.retry.max_retries));
+        }
+        let wait = self.backoff(*attempt + 1, failed.retry_after);
+        if Instant::now() + wait >= deadline {
+            return give_up(&format!("retry deadline of {} s", self.retry.retry_deadline.as_secs_f64()));
+        }
+        *attempt += 1;
+        tokio::time::sleep(wait).await;
+        None
+    }
+
+    async fn token(&mut self, started: Instant) -> Result<String, CdfError> {
         if let Some(t) = &self.token {
             if Instant::now() < t.refresh_at {
                 return Ok(t.access_token.clone());
             }
         }
-        let scope = self.server.scopes.join(" ");
-        let mut form: Vec<(&str, &str)> = vec![
-            ("grant_type", "client_credentials"),
-            ("client_id", &self.credentials.client_id),
-            ("client_secret", &self.credentials.client_secret),
+        let mut form: Vec<(&str, String)> = vec![
+            ("grant_type", "client_credentials".into()),
+            ("client_id", self.credentials.client_id.clone()),
+            ("client_secret", self.credentials.client_secret.clone()),
         ];
-        if !scope.is_empty() {
-            form.push(("scope", &scope));
+        if !self.server.scopes.is_empty() {
+            form.push(("scope", self.server.scopes.join(" ")));
         }
         if let Some(a) = &self.server.audience {
-            form.push(("audience", a));
+            form.push(("audience", a.clone()));
         }
-        let resp = self
-            .http
-            .post(&self.server.token_url)
-            .form(&form)
-            .send()
-            .await
-            // Not reaching the identity provider (TLS, DNS, refused) says nothing about the
-            // credentials: a network error, not an authentication one.
-            .map_err(|e| CdfError::Network {
-                message: format!("token endpoint unreachable: {}", describe_reqwest_error(&e)),
-            })?;
-        let status = resp.status();
-        let body = resp.bytes().await.map_err(|e| CdfError::Network {
-            message: format!("reading the token response: {}", describe_reqwest_error(&e)),
-        })?;
-        let json: Option<Json> = serde_json::from_slice(&body).ok();
-        if !status.is_success() {
-            // OAuth errors carry `error` and `error_description`; neither echoes the secret.
-            let detail = json
-                .as_ref()
-                .map(|j| {
-                    let code = j.get("error").and_then(|v| v.as_str()).unwrap_or("");
-                    let desc = j.get("error_description").and_then(|v| v.as_str()).unwrap_or("");
-                    format!("{code} {desc}").trim().to_string()
-                })
-                .unwrap_or_default();
-            return Err(CdfError::Auth {
-                message: format!(
-                    "the identity provider refused client \"{}\" (HTTP {}){}",
-                    self.credentials.client_id,
-                    status.as_u16(),
-                    if detail.is_empty() { String::new() } else { format!(": {detail}") }
-                ),
-            });
+        let endpoint = format!("token endpoint {}", endpoint_name(&Method::POST, &self.server.token_url));
+        let deadline = started + self.retry.retry_deadline;
+        let mut attempt = 0;
+        // The token request changes nothing at the identity provider: it is retried like an
+        // idempotent API request. Only a 400/401 answer says something about the credentials.
+        loop {
+            let Some(timeout) = self.attempt_timeout(deadline) else {
+                return Err(CdfError::Network { message: format!("{endpoint}: no token within the retry deadline") });
+            };
+            settle_pooled_connections().await;
+            let sent = self.http.post(&self.server.token_url).form(&form).timeout(timeout).send().await;
+            let failed = match sent {
+                Err(e) => Failed {
+                    error: CdfError::Network { message: format!("{endpoint}: {}", describe_reqwest_error(&e)) },
+                    retry_after: None,
+                },
+                Ok(resp) => {
+                    let status = resp.status();
+                    let retry_after = retry_after_of(resp.headers());
+                    match resp.bytes().await {
+                        Err(e) => Failed {
+                            error: CdfError::Network {
+                                message: format!("{endpoint}: reading the answer: {}", describe_reqwest_error(&e)),
+                            },
+                            retry_after: None,
+                        },
+                        Ok(body) if status.is_success() => return self.accept_token(&body),
+                        Ok(body) => {
+                            let detail = oauth_error_detail(&body);
+                            if matches!(status.as_u16(), 400 | 401) {
+                                return Err(CdfError::Auth {
+                                    message: format!(
+                                        "the identity provider refused client \"{}\" (HTTP {}){}",
+                                        self.credentials.client_id,
+                                        status.as_u16(),
+                                        detail
+                                    ),
+                                });
+                            }
+                            let error = CdfError::Network {
+                                message: format!("{endpoint}: the identity provider answered HTTP {}{detail}", status),
+                            };
+                            if !(status.as_u16() == 429 || status.is_server_error()) {
+                                return Err(error);
+                            }
+                            Failed { error, retry_after }
+                        }
+                    }
+                }
+            };
+            if let Some(error) = self.next_attempt(&mut attempt, failed, started).await {
+                return Err(error);
+            }
         }
-        let json = json.ok_or_else(|| CdfError::Auth { message: "token response is not JSON".into() })?;
+    }
+
+    /// Caches the token of a successful token response.
+    fn accept_token(&mut self, body: &[u8]) -> Result<String, CdfError> {
+        let protocol = |m: &str| CdfError::Protocol { message: format!("token response {m}"), request_id: None };
+        let json: Json = serde_json::from_slice(body).map_err(|_| protocol("is not JSON"))?;
         let access_token = json
             .get("access_token")
             .and_then(|v| v.as_str())
-            .ok_or_else(|| CdfError::Auth { message: "token response has no access_token".into() })?
+            .ok_or_else(|| protocol("has no access_token"))?
             .to_string();
         // expires_in is a number, or a string at some providers.
         let expires_in = json
@@ -234,6 +341,19 @@ impl Session {
     }
 
     /// `request` for a full URL (also outside the project, like `token/inspect`).
+    ///
+    /// | failure                                   | idempotent | not idempotent |
+    /// |-------------------------------------------|------------|----------------|
+    /// | 429 (waits at least Retry-After)          | retried    | retried        |
+    /// | 500, 502, 503, 504                        | retried    | no             |
+    /// | other status with `cdf-is-auto-retryable` | retried    | retried        |
+    /// | connection never established              | retried    | retried        |
+    /// | pooled connection already closed          | fresh one  | fresh one      |
+    /// | timeout, dropped/reset, body cut off      | retried    | no             |
+    /// | 401                                       | new token, once | new token, once |
+    ///
+    /// Retries stop after `max_retries` or when the next attempt would start after
+    /// `retry_deadline`; each attempt is cut off at `request_timeout` or the deadline.
     async fn request_url(
         &mut self,
         method: Method,
@@ -242,23 +362,38 @@ impl Session {
         body: Option<Vec<u8>>,
         idempotency: Idempotency,
     ) -> Result<ApiResponse, CdfError> {
+        let started = Instant::now();
+        let deadline = started + self.retry.retry_deadline;
+        let endpoint = endpoint_name(&method, url);
+        let idempotent = idempotency == Idempotency::Idempotent;
         let mut attempt: u32 = 0;
         let mut refreshed_after_401 = false;
         loop {
-            let token = self.token().await?;
+            let token = self.token(started).await?;
+            let Some(timeout) = self.attempt_timeout(deadline) else {
+                return Err(CdfError::Network {
+                    message: format!(
+                        "{endpoint}: no answer within the retry deadline of {} s",
+                        self.retry.retry_deadline.as_secs_f64()
+                    ),
+                });
+            };
             let mut req = self
                 .http
                 .request(method.clone(), url)
                 .bearer_auth(&token)
                 .header("cdf-version", "20230101")
                 .header("x-cdp-app", "cdf_fdw")
-                .query(query);
+                .query(query)
+                .timeout(timeout);
             if let Some(b) = &body {
                 req = req.header("content-type", "application/json").body(b.clone());
             }
-            let outcome = req.send().await;
-            let retry_after;
-            match outcome {
+            settle_pooled_connections().await;
+            let network = |e: &reqwest::Error| CdfError::Network {
+                message: format!("{endpoint}: {}", describe_reqwest_error(e)),
+            };
+            let failed = match req.send().await {
                 Ok(resp) => {
                     let status = resp.status();
                     let request_id =
@@ -267,21 +402,18 @@ impl Session {
                         .headers()
                         .get("cdf-is-auto-retryable")
                         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
-                    retry_after = resp
-                        .headers()
-                        .get("retry-after")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|s| s.trim().parse::<u64>().ok())
-                        .map(Duration::from_secs);
+                    let retry_after = retry_after_of(resp.headers());
                     let bytes = match resp.bytes().await {
                         Ok(b) => b.to_vec(),
-                        Err(e) if idempotency == Idempotency::Idempotent && attempt < self.retry.max_retries => {
-                            let _ = e;
-                            attempt += 1;
-                            tokio::time::sleep(self.backoff(attempt, None)).await;
-                            continue;
+                        // The answer was cut off: CDF may have acted.
+                        Err(e) if idempotent => {
+                            let failed = Failed { error: network(&e), retry_after: None };
+                            match self.next_attempt(&mut attempt, failed, started).await {
+                                Some(error) => return Err(error),
+                                None => continue,
+                            }
                         }
-                        Err(e) => return Err(CdfError::Network { message: describe_reqwest_error(&e) }),
+                        Err(e) => return Err(network(&e)),
                     };
                     if status.is_success() {
                         return Ok(ApiResponse { status: status.as_u16(), body: bytes, request_id });
@@ -292,25 +424,31 @@ impl Session {
                         continue;
                     }
                     let retryable = match status.as_u16() {
+                        // CDF did not act on a throttled request.
                         429 => true,
-                        502..=504 => idempotency == Idempotency::Idempotent,
-                        _ => auto_retryable && idempotency == Idempotency::Idempotent,
+                        500 | 502..=504 => idempotent || auto_retryable,
+                        _ => auto_retryable,
                     };
-                    if !retryable || attempt >= self.retry.max_retries {
-                        return Err(CdfError::from_response(status.as_u16(), &bytes, request_id));
+                    let error = CdfError::from_response(status.as_u16(), &bytes, request_id);
+                    if !retryable {
+                        return Err(error);
                     }
+                    Failed { error, retry_after }
                 }
                 Err(e) => {
-                    // A refused connection never reached CDF, so even creates are safe to resend.
-                    let safe = idempotency == Idempotency::Idempotent || (e.is_connect() && !e.is_timeout());
-                    if !safe || attempt >= self.retry.max_retries {
-                        return Err(CdfError::Network { message: describe_reqwest_error(&e) });
+                    // A connection that was never established never carried the request, so even
+                    // creates are safe to resend. (A pooled connection closed before the request
+                    // was written is resent on a fresh one by hyper; see settle_pooled_connections.)
+                    let never_sent = e.is_connect();
+                    if !(idempotent || never_sent) {
+                        return Err(network(&e));
                     }
-                    retry_after = None;
+                    Failed { error: network(&e), retry_after: None }
                 }
+            };
+            if let Some(error) = self.next_attempt(&mut attempt, failed, started).await {
+                return Err(error);
             }
-            attempt += 1;
-            tokio::time::sleep(self.backoff(attempt, retry_after)).await;
         }
     }
 
@@ -334,7 +472,7 @@ impl Session {
     /// Fetches a token now, to check credentials.
     pub async fn check_credentials(&mut self) -> Result<(), CdfError> {
         self.forget_token();
-        self.token().await.map(|_| ())
+        self.token(Instant::now()).await.map(|_| ())
     }
 
     /// POSTs a JSON body to a project path.
@@ -347,6 +485,30 @@ impl Session {
     ) -> Result<ApiResponse, CdfError> {
         let bytes = serde_json::to_vec(body).expect("serializing JSON cannot fail");
         self.request(Method::POST, path, query, Some(bytes), idempotency).await
+    }
+}
+
+/// `Retry-After` in seconds (CDF and Entra ID send seconds, not dates).
+fn retry_after_of(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
+/// `: invalid_client description` from an OAuth error body; neither field echoes the secret.
+fn oauth_error_detail(body: &[u8]) -> String {
+    let Ok(j) = serde_json::from_slice::<Json>(body) else {
+        return String::new();
+    };
+    let code = j.get("error").and_then(|v| v.as_str()).unwrap_or("");
+    let desc = j.get("error_description").and_then(|v| v.as_str()).unwrap_or("");
+    let detail = format!("{code} {desc}").trim().to_string();
+    if detail.is_empty() {
+        detail
+    } else {
+        format!(": {detail}")
     }
 }
 

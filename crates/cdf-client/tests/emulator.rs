@@ -1,0 +1,440 @@
+//! cdf-client against the in-process CDF emulator: auth, retries, deadlines, upserts, paging.
+//! Every check looks at what arrived in the emulator, never at its list order or id values.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use cdf_client::session::RetryPolicy;
+use cdf_client::{CdfError, ChangeWriter, Idempotency, Reader, TableWriter};
+use cdf_tables::{resource, Change, InsertMode, ReadPlan, SeriesRef, WriteRow};
+use common::{obj, Env};
+use serde_json::json;
+
+fn asset(xid: &str, name: &str) -> WriteRow {
+    WriteRow::Item(obj(json!({ "externalId": xid, "name": name })))
+}
+
+fn create_asset(env: &Env, s: &mut cdf_client::Session, xid: &str, name: &str) {
+    let body = json!({ "items": [{ "externalId": xid, "name": name, "description": "keep" }] });
+    env.run(s.post_json("assets", &[], &body, Idempotency::NotIdempotent)).expect("asset created");
+}
+
+fn read_all(env: &Env, s: &mut cdf_client::Session, table: &str, plan: ReadPlan) -> (Vec<cdf_client::Row>, usize) {
+    let mut reader = Reader::new(resource(table).unwrap(), plan);
+    let (mut rows, mut pages) = (Vec::new(), 0);
+    while let Some(page) = env.run(reader.next_page(s)).expect("page") {
+        pages += 1;
+        rows.extend(page);
+    }
+    (rows, pages)
+}
+
+// ---------------------------------------------------------------- auth
+
+#[test]
+fn a_revoked_token_is_replaced_after_one_401() {
+    let env = Env::start();
+    let mut s = env.session();
+    let list = json!({ "limit": 1 });
+    env.run(s.post_json("assets/list", &[], &list, Idempotency::Idempotent)).unwrap();
+    // The emulator restarted / the IdP revoked every token: the cached one is now refused.
+    env.emu.emulator().tokens.lock().clear();
+    let r = env.run(s.post_json("assets/list", &[], &list, Idempotency::Idempotent)).unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(env.requests("POST /oauth2/token"), 2);
+    assert_eq!(env.statuses("POST /assets/list"), json!({ "200": 2, "401": 1 }));
+}
+
+#[test]
+fn tokens_are_renewed_before_they_expire() {
+    let env = Env::start();
+    env.emu.emulator().set_token_ttl_secs(2);
+    let mut s = env.session();
+    let list = json!({ "limit": 1 });
+    env.run(s.post_json("assets/list", &[], &list, Idempotency::Idempotent)).unwrap();
+    env.run(s.post_json("assets/list", &[], &list, Idempotency::Idempotent)).unwrap();
+    assert_eq!(env.requests("POST /oauth2/token"), 1, "a live token is reused");
+    // Past the refresh point (half of a lifetime this short), still before the expiry.
+    std::thread::sleep(Duration::from_millis(1300));
+    env.run(s.post_json("assets/list", &[], &list, Idempotency::Idempotent)).unwrap();
+    assert_eq!(env.requests("POST /oauth2/token"), 2, "renewed ahead of the expiry");
+    std::thread::sleep(Duration::from_millis(2100));
+    env.run(s.post_json("assets/list", &[], &list, Idempotency::Idempotent)).unwrap();
+    assert_eq!(env.requests("POST /oauth2/token"), 3);
+    assert_eq!(env.statuses("POST /assets/list"), json!({ "200": 4 }), "renewed before CDF said 401");
+}
+
+#[test]
+fn token_endpoint_throttling_and_outages_are_retried() {
+    let env = Env::start();
+    let mut s = env.session();
+    s.retry.max_backoff = Duration::from_secs(3);
+    env.faults(json!([{ "endpoint": "POST /oauth2/token", "sequence": [
+        { "status": 429, "retryAfter": 1 }, { "status": 503 }, { "status": 500 }, { "drop": true }, null
+    ]}]));
+    let started = Instant::now();
+    env.run(s.check_credentials()).expect("token after retries");
+    assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After of the IdP honoured");
+    assert_eq!(env.statuses("POST /oauth2/token"), json!({ "429": 1, "503": 1, "500": 1, "0": 1, "200": 1 }));
+    // An API request behind a throttled token request gets through too.
+    env.faults(json!([{ "endpoint": "POST /oauth2/token", "sequence": [{ "status": 429 }, null] }]));
+    s.forget_token();
+    env.run(s.post_json("assets/list", &[], &json!({}), Idempotency::Idempotent)).expect("request");
+}
+
+#[test]
+fn only_400_and_401_from_the_identity_provider_are_auth_errors() {
+    let env = Env::start();
+    // Wrong secret: an authentication error at once, without retries, without the secret.
+    let mut bad = env.session_with("demo-client", "wrong-s3cret-value");
+    let e = env.run(bad.check_credentials()).unwrap_err();
+    assert!(matches!(e, CdfError::Auth { .. }), "{e:?}");
+    let text = e.to_string();
+    assert!(text.contains("demo-client") && text.contains("401"), "{text}");
+    assert!(!text.contains("wrong-s3cret-value"), "{text}");
+    assert_eq!(env.statuses("POST /oauth2/token"), json!({ "401": 1 }));
+
+    // An IdP that keeps failing is a network error naming the token endpoint, once the deadline
+    // is over; never an authentication error.
+    env.faults(json!([{ "endpoint": "POST /oauth2/token", "fault": { "status": 503 } }]));
+    let mut s = env.session();
+    s.retry.retry_deadline = Duration::from_millis(400);
+    s.retry.max_retries = 1000; // the deadline, not the count, ends it
+    let e = env.run(s.post_json("assets/list", &[], &json!({}), Idempotency::Idempotent)).unwrap_err();
+    let CdfError::Network { message } = &e else { panic!("not a network error: {e:?}") };
+    assert!(message.contains("token endpoint POST /oauth2/token") && message.contains("503"), "{message}");
+    assert!(!message.contains("demo-secret"), "{message}");
+    assert!(env.requests("POST /oauth2/token") >= 3, "retried until the deadline");
+    assert_eq!(env.requests("POST /assets/list"), 0);
+}
+
+// ---------------------------------------------------------------- throttling and server errors
+
+#[test]
+fn a_throttled_create_waits_for_retry_after_and_lands_once() {
+    let env = Env::start();
+    let mut s = env.session();
+    s.retry.max_backoff = Duration::from_secs(3);
+    env.faults(json!([{ "endpoint": "POST /assets", "sequence": [{ "status": 429, "retryAfter": 1 }] }]));
+    let started = Instant::now();
+    let mut w = TableWriter::new(resource("assets").unwrap(), InsertMode::Create);
+    w.push(WriteRow::Item(obj(json!({ "name": "no external id" }))));
+    env.run(w.flush(&mut s)).expect("429 is retried even for a create");
+    assert!(started.elapsed() >= Duration::from_secs(1), "waited {:?}", started.elapsed());
+    assert_eq!(env.statuses("POST /assets"), json!({ "429": 1, "201": 1 }));
+    let assets = env.dump("assets");
+    assert_eq!(assets.len(), 1);
+    assert_eq!(assets[0]["name"], "no external id");
+}
+
+#[test]
+fn server_errors_500_to_504_are_retried_for_idempotent_requests() {
+    let env = Env::start();
+    let mut s = env.session();
+    let ts = json!({ "items": [{ "externalId": "ts1", "name": "ts1" }] });
+    env.run(s.post_json("timeseries", &[], &ts, Idempotency::NotIdempotent)).unwrap();
+    env.faults(json!([{ "endpoint": "POST /timeseries/data", "sequence": [
+        { "status": 500 }, { "status": 502 }, { "status": 503 }, { "status": 504 }, null
+    ]}]));
+    let mut w = TableWriter::new(resource("double_datapoints").unwrap(), InsertMode::Upsert);
+    for (t, v) in [(1000, 1.5), (2000, 2.5), (3000, -3.0)] {
+        w.push(WriteRow::Datapoint {
+            series: SeriesRef::ExternalId("ts1".into()),
+            point: obj(json!({ "timestamp": t, "value": v })),
+        });
+    }
+    env.run(w.flush(&mut s)).expect("retried through 500, 502, 503 and 504");
+    assert_eq!(w.rows_written, 3);
+    assert_eq!(env.statuses("POST /timeseries/data"), json!({ "500": 1, "502": 1, "503": 1, "504": 1, "200": 1 }));
+    let series = env.by_external_id("timeseries/data", "ts1");
+    let mut points: Vec<(i64, f64)> = series[0]["datapoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["timestamp"].as_i64().unwrap(), p["value"].as_f64().unwrap()))
+        .collect();
+    points.sort_by_key(|p| p.0);
+    assert_eq!(points, vec![(1000, 1.5), (2000, 2.5), (3000, -3.0)]);
+}
+
+#[test]
+fn server_errors_are_not_retried_for_creates_without_external_id() {
+    for status in [500, 503] {
+        let env = Env::start();
+        let mut s = env.session();
+        env.faults(json!([{ "endpoint": "POST /assets", "sequence": [{ "status": status }] }]));
+        let mut w = TableWriter::new(resource("assets").unwrap(), InsertMode::Upsert);
+        w.push(WriteRow::Item(obj(json!({ "name": "anonymous" }))));
+        let e = env.run(w.flush(&mut s)).unwrap_err();
+        assert_eq!(e.error.status(), Some(status), "{e:?}");
+        assert_eq!((e.rows_written, e.rows_in_failed_chunk), (0, 1));
+        assert_eq!(env.requests("POST /assets"), 1, "HTTP {status}: sent once");
+        assert!(env.dump("assets").is_empty());
+    }
+}
+
+// ---------------------------------------------------------------- dropped connections, stalls
+
+#[test]
+fn dropped_connections_are_retried_when_resending_is_safe() {
+    let env = Env::start();
+    let mut s = env.session();
+    env.faults(json!([{ "endpoint": "POST /raw/dbs/{db}/tables/{table}/rows", "sequence": [
+        { "drop": true }, { "drop": true, "afterProcessing": true }, null
+    ]}]));
+    let mut w = TableWriter::new(resource("raw_rows").unwrap(), InsertMode::Upsert);
+    for k in ["k1", "k2"] {
+        w.push(WriteRow::RawRow {
+            database: "db".into(),
+            table: "t".into(),
+            row: obj(json!({ "key": k, "columns": { "v": k } })),
+        });
+    }
+    env.run(w.flush(&mut s)).expect("RAW rows are a natural upsert: resent");
+    assert_eq!(env.statuses("POST /raw/dbs/{db}/tables/{table}/rows"), json!({ "0": 2, "201": 1 }));
+    let raw = env.dump("raw");
+    let db = raw.iter().find(|d| d["name"] == "db").expect("database db");
+    let t = db["tables"].as_array().unwrap().iter().find(|t| t["name"] == "t").expect("table t");
+    let mut rows: Vec<(String, String)> = t["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["key"].as_str().unwrap().into(), r["columns"]["v"].as_str().unwrap().into()))
+        .collect();
+    rows.sort();
+    assert_eq!(rows, vec![("k1".into(), "k1".into()), ("k2".into(), "k2".into())]);
+}
+
+#[test]
+fn a_create_whose_answer_was_lost_is_not_sent_twice() {
+    let env = Env::start();
+    let mut s = env.session();
+    env.faults(json!([{ "endpoint": "POST /assets", "sequence": [{ "drop": true, "afterProcessing": true }] }]));
+    let mut w = TableWriter::new(resource("assets").unwrap(), InsertMode::Create);
+    w.push(WriteRow::Item(obj(json!({ "name": "maybe landed" }))));
+    let e = env.run(w.flush(&mut s)).unwrap_err();
+    let CdfError::Network { message } = &e.error else { panic!("{e:?}") };
+    assert!(message.contains("POST /api/v1/projects/demo/assets"), "{message}");
+    assert_eq!(env.requests("POST /assets"), 1);
+    assert_eq!(env.dump("assets").len(), 1, "it landed once and was not duplicated");
+}
+
+#[test]
+fn a_stalled_cdf_fails_at_the_retry_deadline_naming_the_endpoint() {
+    let env = Env::start();
+    let mut s = env.session();
+    s.retry.request_timeout = Duration::from_millis(600);
+    s.retry.retry_deadline = Duration::from_millis(1000);
+    env.run(s.check_credentials()).unwrap();
+    env.faults(json!([{ "endpoint": "GET /raw/dbs", "fault": { "stallMs": 5000 } }]));
+    let started = Instant::now();
+    let e = env.run(Reader::new(resource("raw_databases").unwrap(), ReadPlan::RawDatabases).next_page(&mut s));
+    let elapsed = started.elapsed();
+    let Err(CdfError::Network { message }) = e else { panic!("{e:?}") };
+    // The second attempt is cut to what is left of the deadline (not 600 ms more).
+    assert!(elapsed >= Duration::from_millis(950) && elapsed < Duration::from_millis(1150), "{elapsed:?}");
+    assert!(message.contains("GET /api/v1/projects/demo/raw/dbs"), "{message}");
+    assert!(message.contains("timed out") && message.contains("gave up"), "{message}");
+    assert_eq!(env.faults_injected(), 2, "idempotent: retried until the deadline");
+
+    // A create is not resent after a timeout (CDF may be acting on it): one attempt.
+    env.faults(json!([{ "endpoint": "POST /assets", "fault": { "stallMs": 5000 } }]));
+    let before = env.faults_injected();
+    let started = Instant::now();
+    let body = json!({ "items": [{ "name": "slow" }] });
+    let e = env.run(s.post_json("assets", &[], &body, Idempotency::NotIdempotent)).unwrap_err();
+    assert!(started.elapsed() < Duration::from_millis(900), "{:?}", started.elapsed());
+    assert!(matches!(&e, CdfError::Network { message } if message.contains("timed out")), "{e:?}");
+    assert_eq!(env.faults_injected() - before, 1);
+}
+
+#[test]
+fn default_policy_bounds_a_hung_cdf_to_about_two_minutes() {
+    let p = RetryPolicy::default();
+    assert_eq!(p.request_timeout, Duration::from_secs(30));
+    assert_eq!(p.retry_deadline, Duration::from_secs(120));
+    assert!(cdf_client::session::POOL_IDLE_TIMEOUT < Duration::from_secs(60));
+}
+
+// ---------------------------------------------------------------- upsert flow
+
+#[test]
+fn upsert_updates_the_existing_items_and_creates_the_rest() {
+    let env = Env::start();
+    let mut s = env.session();
+    create_asset(&env, &mut s, "a1", "old");
+    let mut w = TableWriter::new(resource("assets").unwrap(), InsertMode::Upsert);
+    w.push(asset("a1", "new"));
+    w.push(asset("a2", "two"));
+    env.run(w.flush(&mut s)).expect("upsert");
+    assert_eq!(w.rows_written, 2);
+    let a1 = env.by_external_id("assets", "a1");
+    assert_eq!(a1.len(), 1);
+    assert_eq!(a1[0]["name"], "new");
+    assert_eq!(a1[0]["description"], "keep", "fields the row does not carry are kept");
+    assert_eq!(env.by_external_id("assets", "a2")[0]["name"], "two");
+    assert_eq!(env.dump("assets").len(), 2);
+    assert_eq!(env.statuses("POST /assets"), json!({ "201": 2, "409": 1 }));
+    let update = env.endpoint("POST /assets/update");
+    assert_eq!((update["requests"].as_u64(), update["items"].as_u64()), (Some(1), Some(1)), "only a1 updated");
+
+    // Ignore skips the existing one and creates the new one, with no update.
+    let mut w = TableWriter::new(resource("assets").unwrap(), InsertMode::Ignore);
+    w.push(asset("a1", "ignored"));
+    w.push(asset("a3", "three"));
+    env.run(w.flush(&mut s)).expect("ignore");
+    assert_eq!(env.by_external_id("assets", "a1")[0]["name"], "new");
+    assert_eq!(env.by_external_id("assets", "a3")[0]["name"], "three");
+    assert_eq!(env.requests("POST /assets/update"), 1);
+
+    // Create reports the duplicate.
+    let mut w = TableWriter::new(resource("assets").unwrap(), InsertMode::Create);
+    w.push(asset("a1", "again"));
+    let e = env.run(w.flush(&mut s)).unwrap_err();
+    let CdfError::Api { status: 409, duplicated, .. } = &e.error else { panic!("{e:?}") };
+    assert_eq!(duplicated, &vec![json!({ "externalId": "a1" })]);
+    assert_eq!(e.rows_written, 0);
+    assert_eq!(env.dump("assets").len(), 3);
+}
+
+#[test]
+fn write_returning_resends_keyed_upserts_and_files_but_not_anonymous_creates() {
+    let env = Env::start();
+    let mut s = env.session();
+    let files = resource("files").unwrap();
+    env.faults(json!([{ "endpoint": "POST /files", "sequence": [{ "status": 503 }] }]));
+    let mut w = TableWriter::new(files, InsertMode::Upsert);
+    let f = env.run(w.write_returning(&mut s, obj(json!({ "externalId": "f1", "name": "f1.txt" })))).unwrap();
+    assert_eq!(f.unwrap()["externalId"], "f1");
+    assert_eq!(env.statuses("POST /files"), json!({ "503": 1, "201": 1 }));
+    // overwrite=true replaces it: still one file.
+    env.run(w.write_returning(&mut s, obj(json!({ "externalId": "f1", "name": "renamed.txt" })))).unwrap();
+    let stored = env.by_external_id("files", "f1");
+    assert_eq!((stored.len(), stored[0]["name"].as_str()), (1, Some("renamed.txt")));
+
+    // An asset upsert whose answer was lost is resent, finds itself (409) and updates: one asset.
+    let assets = resource("assets").unwrap();
+    env.faults(json!([{ "endpoint": "POST /assets", "sequence": [{ "status": 502, "afterProcessing": true }] }]));
+    let mut w = TableWriter::new(assets, InsertMode::Upsert);
+    let r = env.run(w.write_returning(&mut s, obj(json!({ "externalId": "r1", "name": "R" })))).unwrap();
+    assert_eq!(r.unwrap()["name"], "R");
+    assert_eq!(env.statuses("POST /assets"), json!({ "502": 1, "409": 1 }));
+    assert_eq!(env.by_external_id("assets", "r1").len(), 1);
+    assert_eq!(w.rows_written, 1);
+
+    // Without an external id a resend could create twice: the 503 is the statement's error.
+    env.faults(json!([{ "endpoint": "POST /assets", "sequence": [{ "status": 503 }] }]));
+    let e = env.run(w.write_returning(&mut s, obj(json!({ "name": "anonymous" })))).unwrap_err();
+    assert_eq!(e.error.status(), Some(503));
+    assert_eq!(env.statuses("POST /assets"), json!({ "502": 1, "409": 1, "503": 1 }));
+    assert_eq!(env.dump("assets").len(), 1);
+}
+
+#[test]
+fn change_writer_updates_and_deletes_retrying_server_errors() {
+    let env = Env::start();
+    let mut s = env.session();
+    create_asset(&env, &mut s, "c1", "one");
+    create_asset(&env, &mut s, "c2", "two");
+    env.faults(json!([
+        { "endpoint": "POST /assets/delete", "sequence": [{ "status": 500 }] },
+        { "endpoint": "POST /assets/update", "sequence": [{ "status": 503 }] }
+    ]));
+    let mut w = ChangeWriter::new(resource("assets").unwrap());
+    w.push(Change::ItemUpdate(json!({ "externalId": "c1", "update": { "name": { "set": "renamed" } } })));
+    w.push(Change::ItemDelete(json!({ "externalId": "c2" })));
+    env.run(w.flush(&mut s)).expect("changes");
+    assert_eq!(w.rows_changed, 2);
+    let left = env.dump("assets");
+    assert_eq!(left.len(), 1);
+    assert_eq!((left[0]["externalId"].as_str(), left[0]["name"].as_str()), (Some("c1"), Some("renamed")));
+    assert_eq!(env.statuses("POST /assets/delete"), json!({ "500": 1, "200": 1 }));
+}
+
+// ---------------------------------------------------------------- paging
+
+#[test]
+fn item_lists_follow_cursors_over_several_pages() {
+    let env = Env::start();
+    let mut s = env.session();
+    let mut w = TableWriter::new(resource("assets").unwrap(), InsertMode::Create);
+    let wanted: HashSet<String> = (0..2500).map(|i| format!("a-{i}")).collect();
+    for xid in &wanted {
+        if w.push(asset(xid, "x")) {
+            env.run(w.flush(&mut s)).unwrap();
+        }
+    }
+    env.run(w.flush(&mut s)).unwrap();
+    assert_eq!(env.requests("POST /assets"), 3, "1000 per create request");
+    let (rows, _) = read_all(&env, &mut s, "assets", ReadPlan::List);
+    let got: HashSet<String> = rows.iter().map(|r| r["externalId"].as_str().unwrap().to_string()).collect();
+    assert_eq!(rows.len(), 2500, "no row twice");
+    assert_eq!(got, wanted);
+    assert_eq!(env.requests("POST /assets/list"), 3);
+}
+
+#[test]
+fn datapoints_follow_cursors_over_several_pages() {
+    let env = Env::start();
+    let mut s = env.session();
+    let ts = json!({ "items": [{ "externalId": "big", "name": "big" }] });
+    env.run(s.post_json("timeseries", &[], &ts, Idempotency::NotIdempotent)).unwrap();
+    let n: i64 = 200_500;
+    let mut w = TableWriter::new(resource("double_datapoints").unwrap(), InsertMode::Upsert);
+    for i in 0..n {
+        let point = obj(json!({ "timestamp": 1_000_000 + i, "value": i as f64 }));
+        if w.push(WriteRow::Datapoint { series: SeriesRef::ExternalId("big".into()), point }) {
+            env.run(w.flush(&mut s)).unwrap();
+        }
+    }
+    env.run(w.flush(&mut s)).unwrap();
+    let plan = ReadPlan::Datapoints { series: vec![SeriesRef::ExternalId("big".into())], start: 0, end: i64::MAX / 2 };
+    let (rows, _) = read_all(&env, &mut s, "double_datapoints", plan);
+    assert_eq!(rows.len() as i64, n);
+    let stamps: HashSet<i64> = rows.iter().map(|r| r["timestamp"].as_i64().unwrap()).collect();
+    assert_eq!(stamps.len() as i64, n, "no point twice");
+    assert!(rows.iter().all(|r| r["value"].as_f64() == Some((r["timestamp"].as_i64().unwrap() - 1_000_000) as f64)));
+    assert!(rows.iter().all(|r| r["external_id"] == "big"));
+    assert_eq!(env.requests("POST /timeseries/data/list"), 3, "pages of 100,000");
+}
+
+#[test]
+fn raw_rows_follow_cursors_and_missing_tables_read_as_empty() {
+    let env = Env::start();
+    let mut s = env.session();
+    let mut w = TableWriter::new(resource("raw_rows").unwrap(), InsertMode::Upsert);
+    for i in 0..25_000 {
+        let row = obj(json!({ "key": format!("k{i}"), "columns": { "n": i } }));
+        if w.push(WriteRow::RawRow { database: "db".into(), table: "t".into(), row }) {
+            env.run(w.flush(&mut s)).unwrap();
+        }
+    }
+    env.run(w.flush(&mut s)).unwrap();
+    let plan = ReadPlan::RawRows { database: "db".into(), table: "t".into(), keys: None };
+    let (rows, _) = read_all(&env, &mut s, "raw_rows", plan);
+    assert_eq!(rows.len(), 25_000);
+    let keys: HashSet<&str> = rows.iter().map(|r| r["key"].as_str().unwrap()).collect();
+    assert_eq!(keys.len(), 25_000, "no row twice");
+    assert!(rows.iter().all(|r| r["columns"]["n"].as_i64().map(|n| format!("k{n}")).as_deref() == r["key"].as_str()));
+    assert!(rows.iter().all(|r| r["_raw_database"] == "db" && r["_raw_table"] == "t"));
+    assert_eq!(env.requests("GET /raw/dbs/{db}/tables/{table}/rows"), 3, "pages of 10,000");
+
+    // RAW answers 404 for a database, table or key that does not exist: no rows, no error.
+    let missing = [
+        ReadPlan::RawRows { database: "nodb".into(), table: "t".into(), keys: None },
+        ReadPlan::RawRows { database: "db".into(), table: "nothere".into(), keys: None },
+        ReadPlan::RawRows { database: "db".into(), table: "t".into(), keys: Some(vec!["absent".into()]) },
+        ReadPlan::RawTables { database: Some("nodb".into()) },
+    ];
+    for plan in missing {
+        let table = if matches!(plan, ReadPlan::RawTables { .. }) { "raw_tables" } else { "raw_rows" };
+        let (rows, pages) = read_all(&env, &mut s, table, plan);
+        assert!(rows.is_empty() && pages == 1, "{rows:?}");
+    }
+    let stats = env.stats()["endpoints"].to_string();
+    assert_eq!(env.statuses("GET /raw/dbs/{db}/tables/{table}/rows/{key}"), json!({ "404": 1 }), "{stats}");
+    assert_eq!(env.statuses("GET /raw/dbs/{db}/tables"), json!({ "404": 1 }), "{stats}");
+    assert_eq!(env.statuses("GET /raw/dbs/{db}/tables/{table}/rows")["404"], 2, "{stats}");
+}
