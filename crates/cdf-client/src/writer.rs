@@ -499,72 +499,6 @@ pub fn encode_segment(s: &str) -> String {
     out
 }
 
-#[cfg(test)]
-#[allow(clippy::items_after_test_module)] // ChangeWriter below moves with the writer.rs split
-mod tests {
-    use super::*;
-    use cdf_tables::resource;
-
-    #[test]
-    fn upsert_patch_sets_values_but_not_identity_or_immutables() {
-        let item = json!({"externalId": "a", "id": 3, "name": "A", "isString": false, "metadata": {"k": "v"}});
-        let patch = update_patch(resource("time_series").unwrap(), item.as_object().unwrap());
-        assert_eq!(
-            patch,
-            json!({"externalId": "a", "update": {"name": {"set": "A"}, "metadata": {"set": {"k": "v"}}}})
-        );
-    }
-
-    #[test]
-    fn serialized_entries_assemble_into_valid_bodies() {
-        let item = object_with_arrays(
-            json!({"externalId": "x"}).as_object().unwrap().clone(),
-            &[(
-                "datapoints",
-                &["{\"timestamp\":1,\"value\":2.5}".to_string(), "{\"timestamp\":2,\"value\":3}".to_string()],
-            )],
-        );
-        let body: Json = serde_json::from_slice(&items_body(std::iter::once(item.as_str()))).unwrap();
-        assert_eq!(
-            body,
-            json!({"items": [{"externalId": "x", "datapoints": [{"timestamp": 1, "value": 2.5}, {"timestamp": 2, "value": 3}]}]})
-        );
-        let empty = object_with_arrays(Map::new(), &[("rows", &[])]);
-        assert_eq!(serde_json::from_str::<Json>(&empty).unwrap(), json!({"rows": []}));
-    }
-
-    #[test]
-    fn path_segments_are_percent_encoded() {
-        assert_eq!(encode_segment("my db/ä"), "my%20db%2F%C3%A4");
-        assert_eq!(encode_segment("plain_name-1.x"), "plain_name-1.x");
-    }
-
-    #[test]
-    fn datapoint_buffers_fill_at_cdf_limits() {
-        let r = resource("double_datapoints").unwrap();
-        let mut w = TableWriter::new(r, InsertMode::Upsert);
-        let point = |i: i64| WriteRow::Datapoint {
-            series: SeriesRef::ExternalId(format!("s{}", i % 3)),
-            point: json!({"timestamp": i, "value": 1.0}).as_object().unwrap().clone(),
-        };
-        for i in 0..(DATAPOINTS_PER_REQUEST as i64 - 1) {
-            assert!(!w.push(point(i)));
-        }
-        assert!(w.push(point(-1)), "the 100,000th point fills the request");
-        let mut w = TableWriter::new(r, InsertMode::Upsert);
-        for i in 0..(SERIES_PER_REQUEST as i64 - 1) {
-            assert!(!w.push(WriteRow::Datapoint {
-                series: SeriesRef::Id(i),
-                point: json!({"timestamp": 0, "value": 1.0}).as_object().unwrap().clone(),
-            }));
-        }
-        assert!(w.push(WriteRow::Datapoint {
-            series: SeriesRef::Id(-1),
-            point: json!({"timestamp": 0, "value": 1.0}).as_object().unwrap().clone(),
-        }));
-    }
-}
-
 /// Buffers the changes of an UPDATE or DELETE and sends them in chunks: deletes first, then
 /// updates, then rows written again (natural-upsert tables), so a moved key ends up right.
 pub struct ChangeWriter {
@@ -722,5 +656,70 @@ impl ChangeWriter {
             e.rows_written = self.rows_changed;
             e
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cdf_tables::resource;
+
+    #[test]
+    fn upsert_patch_sets_values_but_not_identity_or_immutables() {
+        let item = json!({"externalId": "a", "id": 3, "name": "A", "isString": false, "metadata": {"k": "v"}});
+        let patch = update_patch(resource("time_series").unwrap(), item.as_object().unwrap());
+        assert_eq!(
+            patch,
+            json!({"externalId": "a", "update": {"name": {"set": "A"}, "metadata": {"set": {"k": "v"}}}})
+        );
+    }
+
+    #[test]
+    fn serialized_entries_assemble_into_valid_bodies() {
+        let item = object_with_arrays(
+            json!({"externalId": "x"}).as_object().unwrap().clone(),
+            &[(
+                "datapoints",
+                &["{\"timestamp\":1,\"value\":2.5}".to_string(), "{\"timestamp\":2,\"value\":3}".to_string()],
+            )],
+        );
+        let body: Json = serde_json::from_slice(&items_body(std::iter::once(item.as_str()))).unwrap();
+        assert_eq!(
+            body,
+            json!({"items": [{"externalId": "x", "datapoints": [{"timestamp": 1, "value": 2.5}, {"timestamp": 2, "value": 3}]}]})
+        );
+        let empty = object_with_arrays(Map::new(), &[("rows", &[])]);
+        assert_eq!(serde_json::from_str::<Json>(&empty).unwrap(), json!({"rows": []}));
+    }
+
+    #[test]
+    fn path_segments_are_percent_encoded() {
+        assert_eq!(encode_segment("my db/ä"), "my%20db%2F%C3%A4");
+        assert_eq!(encode_segment("plain_name-1.x"), "plain_name-1.x");
+    }
+
+    #[test]
+    fn datapoint_buffers_fill_at_cdf_limits() {
+        let r = resource("double_datapoints").unwrap();
+        let mut w = TableWriter::new(r, InsertMode::Upsert);
+        let point = |i: i64| WriteRow::Datapoint {
+            series: SeriesRef::ExternalId(format!("s{}", i % 3)),
+            point: json!({"timestamp": i, "value": 1.0}).as_object().unwrap().clone(),
+        };
+        for i in 0..(DATAPOINTS_PER_REQUEST as i64 - 1) {
+            assert!(!w.push(point(i)));
+        }
+        assert!(w.push(point(-1)), "the 100,000th point fills the request");
+        let mut w = TableWriter::new(r, InsertMode::Upsert);
+        for i in 0..(SERIES_PER_REQUEST as i64 - 1) {
+            assert!(!w.push(WriteRow::Datapoint {
+                series: SeriesRef::Id(i),
+                point: json!({"timestamp": 0, "value": 1.0}).as_object().unwrap().clone(),
+            }));
+        }
+        assert!(w.push(WriteRow::Datapoint {
+            series: SeriesRef::Id(-1),
+            point: json!({"timestamp": 0, "value": 1.0}).as_object().unwrap().clone(),
+        }));
     }
 }
