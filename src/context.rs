@@ -6,7 +6,7 @@ use std::ffi::CStr;
 
 use cdf_client::{Credentials, ServerConfig};
 use cdf_tables::options::{self as opts};
-use cdf_tables::{InsertMode, Resource};
+use cdf_tables::{EmptyStrings, InputPolicy, InsertMode, Resource, SubMillisecond};
 use pgrx::pg_sys;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
@@ -21,6 +21,8 @@ pub struct TableContext {
     pub server: ServerConfig,
     pub credentials: Credentials,
     pub insert_mode: InsertMode,
+    /// Sub-millisecond timestamps and empty strings (table option, else server option).
+    pub input: InputPolicy,
 }
 
 /// Turns a `List` of `DefElem` into name/value pairs.
@@ -103,6 +105,11 @@ pub fn table_context(relid: pg_sys::Oid) -> TableContext {
         let mode_option =
             opts::get(&table_options, "insert_mode").or_else(|| opts::get(&server_options, "insert_mode"));
         let insert_mode = mode_option.and_then(InsertMode::parse).unwrap_or(InsertMode::Upsert);
+        let option = |name: &str| opts::get(&table_options, name).or_else(|| opts::get(&server_options, name));
+        let input = InputPolicy {
+            sub_millisecond: option("sub_millisecond").and_then(SubMillisecond::parse).unwrap_or_default(),
+            empty_strings: option("empty_strings").and_then(EmptyStrings::parse).unwrap_or_default(),
+        };
 
         let config = server_config(&server_name, &server_options);
         // The validator checked this when the server was created; check again in case the server
@@ -129,7 +136,7 @@ pub fn table_context(relid: pg_sys::Oid) -> TableContext {
             .set_hint("ALTER USER MAPPING ... OPTIONS (ADD client_id '...', ADD client_secret '...').")
             .report(PgLogLevel::ERROR);
         }
-        TableContext { table_name, resource, user_mapping_oid, server: config, credentials, insert_mode }
+        TableContext { table_name, resource, user_mapping_oid, server: config, credentials, insert_mode, input }
     }
 }
 

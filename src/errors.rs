@@ -71,21 +71,36 @@ pub fn raise_write(e: &WriteError, table: &str) -> ! {
     unreachable!()
 }
 
-/// Raises a value that cannot go to CDF, naming table, row and column.
-pub fn raise_value(e: &ValueError, table: &str, row: u64) -> ! {
+/// What a statement had written when one of its own checks failed (CDF keeps it).
+pub fn written_detail(rows_written: u64) -> Option<String> {
+    (rows_written > 0).then(|| {
+        format!(
+            "{rows_written} row(s) of this statement were already written to CDF and remain there \
+             (CDF has no transactions; ROLLBACK does not undo them)."
+        )
+    })
+}
+
+/// Raises a value that cannot go to CDF, naming table, row and column, and what the statement
+/// had already written.
+pub fn raise_value(e: &ValueError, table: &str, row: u64, rows_written: u64) -> ! {
     let code = match e.kind {
         ValueErrorKind::Required => PgSqlErrorCode::ERRCODE_NOT_NULL_VIOLATION,
         ValueErrorKind::TooLong => PgSqlErrorCode::ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
         ValueErrorKind::TimeOutOfRange => PgSqlErrorCode::ERRCODE_DATETIME_FIELD_OVERFLOW,
         ValueErrorKind::ReadOnly => PgSqlErrorCode::ERRCODE_GENERATED_ALWAYS,
+        ValueErrorKind::Empty => PgSqlErrorCode::ERRCODE_ZERO_LENGTH_CHARACTER_STRING,
         ValueErrorKind::Invalid => PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
     };
-    ErrorReport::new(
+    let mut report = ErrorReport::new(
         code,
         format!("invalid value for CDF table \"{table}\", row {row}, column \"{}\": {}", e.column, e.message),
         "cdf_fdw",
-    )
-    .report(PgLogLevel::ERROR);
+    );
+    if let Some(detail) = written_detail(rows_written) {
+        report = report.set_detail(detail);
+    }
+    report.report(PgLogLevel::ERROR);
     unreachable!()
 }
 

@@ -17,6 +17,7 @@ mod scan;
 mod settings;
 mod tuple;
 mod users;
+mod xact;
 
 pgrx::pg_module_magic!();
 

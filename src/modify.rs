@@ -10,7 +10,9 @@ use std::ffi::CString;
 
 use cdf_client::{ChangeWriter, TableWriter, WriteError};
 use cdf_tables::writes as cdf_row;
-use cdf_tables::{delete_change, identity_columns, row_to_write, update_changes, Column, InsertMode, Value};
+use cdf_tables::{
+    apply_input_policy, delete_change, identity_columns, row_to_write, update_changes, Column, InsertMode, Value,
+};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::{PgList, PgMemoryContexts, PgTupleDesc};
@@ -20,7 +22,9 @@ use crate::context::{table_context, table_resource, TableContext};
 use crate::convert::datum_to_value;
 use crate::errors;
 use crate::plan::ModifyPrivate;
+use crate::settings::ALLOW_UNQUALIFIED_CHANGES;
 use crate::tuple::{bind_columns, slot_values, store_row, Binding};
+use crate::xact;
 
 /// Per-statement state of an INSERT or COPY into one foreign table.
 pub struct InsertState {
@@ -45,13 +49,16 @@ impl InsertState {
     /// Buffers (or, for RETURNING, sends) one row; false when it was skipped as existing.
     unsafe fn insert(&mut self, slot: *mut pg_sys::TupleTableSlot) -> bool {
         self.rows_seen += 1;
-        let row = slot_values(slot, &self.bindings, &self.ctx.table_name, self.rows_seen);
-        let write = row_to_write(self.ctx.resource, &row)
-            .unwrap_or_else(|e| errors::raise_value(&e, &self.ctx.table_name, self.rows_seen));
+        let written = self.writer.rows_written;
+        let mut row = slot_values(slot, &self.bindings, &self.ctx.table_name, self.rows_seen, written);
+        let write = apply_input_policy(&self.ctx.input, &mut row)
+            .and_then(|()| row_to_write(self.ctx.resource, &row))
+            .unwrap_or_else(|e| errors::raise_value(&e, &self.ctx.table_name, self.rows_seen, written));
         if self.returning {
             let cdf_row::WriteRow::Item(item) = write else { unreachable!("returns_objects covers items only") };
             let InsertState { ctx, writer, .. } = self;
             let result = backend::run(ctx, async |session| writer.write_returning(session, item).await);
+            xact::note_written(self.writer.rows_written - written);
             return match result {
                 Ok(Some(object)) => {
                     store_row(slot, &self.bindings, &object);
@@ -72,7 +79,9 @@ impl InsertState {
             return;
         }
         let InsertState { ctx, writer, .. } = self;
+        let before = writer.rows_written;
         let result = backend::run(ctx, async |session| writer.flush(session).await);
+        xact::note_written(writer.rows_written - before);
         if let Err(e) = result {
             errors::raise_write(&e, &self.ctx.table_name);
         }
@@ -107,15 +116,18 @@ impl ChangeState {
     /// Buffers the change of one row: an update when `new_slot` holds the new row, else a delete.
     unsafe fn change(&mut self, plan_slot: *mut pg_sys::TupleTableSlot, new_slot: Option<*mut pg_sys::TupleTableSlot>) {
         self.rows_seen += 1;
+        let written = self.writer.rows_changed;
         let old = self.identity_values(plan_slot);
         let changes = match new_slot {
             Some(slot) => {
-                let new = slot_values(slot, &self.bindings, &self.ctx.table_name, self.rows_seen);
-                update_changes(self.ctx.resource, &old, &new, &self.updated)
+                let mut new = slot_values(slot, &self.bindings, &self.ctx.table_name, self.rows_seen, written);
+                apply_input_policy(&self.ctx.input, &mut new)
+                    .and_then(|()| update_changes(self.ctx.resource, &old, &new, &self.updated))
             }
             None => delete_change(self.ctx.resource, &old).map(|c| vec![c]),
         };
-        let changes = changes.unwrap_or_else(|e| errors::raise_value(&e, &self.ctx.table_name, self.rows_seen));
+        let changes =
+            changes.unwrap_or_else(|e| errors::raise_value(&e, &self.ctx.table_name, self.rows_seen, written));
         self.push(changes);
     }
 
@@ -134,7 +146,9 @@ impl ChangeState {
             return;
         }
         let ChangeState { ctx, writer, .. } = self;
+        let before = writer.rows_changed;
         let result: Result<(), WriteError> = backend::run(ctx, async |session| writer.flush(session).await);
+        xact::note_written(writer.rows_changed - before);
         if let Err(e) = result {
             errors::raise_write(&e, &self.ctx.table_name);
         }
@@ -218,6 +232,14 @@ pub unsafe extern "C-unwind" fn add_foreign_update_targets(
     }
 }
 
+/// Whether the statement has a WHERE clause (or joins: UPDATE ... FROM, DELETE ... USING).
+/// A WHERE that PostgreSQL evaluates locally counts too.
+unsafe fn has_where_clause(root: *mut pg_sys::PlannerInfo) -> bool {
+    let jointree = (*(*root).parse).jointree;
+    !jointree.is_null()
+        && (!(*jointree).quals.is_null() || PgList::<pg_sys::Node>::from_pg((*jointree).fromlist).len() > 1)
+}
+
 #[pg_guard]
 pub unsafe extern "C-unwind" fn plan_foreign_modify(
     root: *mut pg_sys::PlannerInfo,
@@ -239,8 +261,22 @@ pub unsafe extern "C-unwind" fn plan_foreign_modify(
             }),
         )
     };
+    let operation = (*plan).operation;
+    let changes = matches!(operation, pg_sys::CmdType::CMD_UPDATE | pg_sys::CmdType::CMD_DELETE);
+    if changes && !has_where_clause(root) && !ALLOW_UNQUALIFIED_CHANGES.get() {
+        let verb = if operation == pg_sys::CmdType::CMD_UPDATE { "UPDATE" } else { "DELETE" };
+        errors::raise(
+            PgSqlErrorCode::ERRCODE_CARDINALITY_VIOLATION,
+            format!("{verb} without WHERE on CDF table \"{table}\" would change every object of {} in CDF", resource.table),
+            Some(format!(
+                "Add a WHERE clause, or SET cdf_fdw.allow_unqualified_changes = on for this session \
+                 (ALTER ROLE ... SET for a role) if you mean every {}.",
+                resource.table
+            )),
+        );
+    }
     let mut private = ModifyPrivate::default();
-    match (*plan).operation {
+    match operation {
         pg_sys::CmdType::CMD_UPDATE if !resource.supports_update => unsupported("UPDATE"),
         pg_sys::CmdType::CMD_DELETE if !resource.supports_delete() => unsupported("DELETE"),
         pg_sys::CmdType::CMD_UPDATE => {

@@ -9,7 +9,18 @@ use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 /// `cdf_fdw.allowed_urls`: URL patterns non-superusers may point servers at (SSRF guard).
 static ALLOWED_URLS: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(DEFAULT_ALLOWED_URLS_C));
 
+/// `cdf_fdw.allow_unqualified_changes`: lets UPDATE and DELETE without WHERE through.
+pub static ALLOW_UNQUALIFIED_CHANGES: GucSetting<bool> = GucSetting::<bool>::new(false);
+
 pub fn register() {
+    GucRegistry::define_bool_guc(
+        c"cdf_fdw.allow_unqualified_changes",
+        c"Allows UPDATE and DELETE without a WHERE clause on cdf_fdw tables.",
+        c"Off by default: DELETE FROM assets would delete every asset of the CDF project.",
+        &ALLOW_UNQUALIFIED_CHANGES,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
     GucRegistry::define_string_guc(
         c"cdf_fdw.allowed_urls",
         c"URL patterns that roles other than superusers may use in cdf_fdw servers.",

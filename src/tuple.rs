@@ -1,7 +1,7 @@
 //! Rows between PostgreSQL and CDF: which attribute of a foreign table is which catalogue column
 //! (`Binding`), a slot's values as `Value`s, and a CDF object stored into a slot.
 
-use cdf_tables::{Column, Resource, Value};
+use cdf_tables::{Column, Resource, Value, ValueError, ValueErrorKind};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::PgTupleDesc;
@@ -84,6 +84,7 @@ pub unsafe fn slot_values(
     bindings: &[Binding],
     table: &str,
     row: u64,
+    rows_written: u64,
 ) -> Vec<(&'static Column, Value)> {
     pg_sys::slot_getallattrs(slot);
     let natts = (*slot).tts_nvalid as usize;
@@ -96,14 +97,8 @@ pub unsafe fn slot_values(
                 Value::Null
             } else {
                 datum_to_value(datums[b.attidx], b.typoid).unwrap_or_else(|message| {
-                    errors::raise(
-                        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-                        format!(
-                            "invalid value for CDF table \"{table}\", row {row}, column \"{}\": {message}",
-                            b.column.name
-                        ),
-                        None,
-                    )
+                    let e = ValueError { column: b.column.name, kind: ValueErrorKind::Invalid, message };
+                    errors::raise_value(&e, table, row, rows_written)
                 })
             };
             (b.column, value)

@@ -114,6 +114,8 @@ pub struct Column {
     pub metadata_limits: Option<MetadataLimits>,
     /// Set when the object is created and never changed by `/update` (an upsert leaves it out).
     pub create_only: bool,
+    /// CDF accepts `""` here (string datapoint values); every other text field must be non-empty.
+    pub allows_empty: bool,
 }
 
 /// How rows of a table are written to CDF.
@@ -347,7 +349,13 @@ const fn col(name: &'static str, ty: ColumnType, field: Field, access: Access) -
         time_domain: TimeDomain::SinceEpoch,
         metadata_limits: None,
         create_only: false,
+        allows_empty: false,
     }
+}
+
+const fn allows_empty(mut c: Column) -> Column {
+    c.allows_empty = true;
+    c
 }
 
 const fn create_only(mut c: Column) -> Column {
@@ -470,7 +478,7 @@ const fn datapoint_columns(value: Column) -> [Column; 6] {
 
 const DOUBLE_DATAPOINTS: &[Column] = &datapoint_columns(col("value", Double, Field::Json("value"), Optional));
 const STRING_DATAPOINTS: &[Column] =
-    &datapoint_columns(limited(col("value", Varchar(255), Field::Json("value"), Optional), 255));
+    &datapoint_columns(allows_empty(limited(col("value", Varchar(255), Field::Json("value"), Optional), 255)));
 
 const SEQUENCES: &[Column] = &[
     ID,

@@ -14,7 +14,10 @@ pub use catalogue::{
     limits, resource, Access, Column, ColumnType, DeleteKind, Field, ItemRef, ReadKind, Resource, WriteKind, RESOURCES,
 };
 pub use changes::{delete_change, identity_columns, update_changes, Change};
-pub use mapping::{item_to_value, row_to_item, value_to_json, ValueError, ValueErrorKind};
+pub use mapping::{
+    apply_input_policy, item_to_value, row_to_item, value_to_json, EmptyStrings, InputPolicy, SubMillisecond,
+    ValueError, ValueErrorKind,
+};
 pub use options::{InsertMode, OptionError, OptionErrorKind, OptionTarget};
 pub use reads::{plan_read, PushedQual, QualOp, ReadPlan};
 pub use value::Value;

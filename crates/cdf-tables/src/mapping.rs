@@ -31,6 +31,8 @@ pub enum ValueErrorKind {
     TimeOutOfRange,
     /// A value in a column CDF assigns itself.
     ReadOnly,
+    /// An empty string where CDF wants a non-empty one.
+    Empty,
     /// Anything else: wrong type, NaN, bad metadata.
     Invalid,
 }
@@ -51,10 +53,90 @@ fn err_of(kind: ValueErrorKind, column: &Column, message: impl Into<String>) -> 
     ValueError { column: column.name, kind, message: message.into() }
 }
 
+/// What to do with a timestamp that has a sub-millisecond part (CDF stores milliseconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SubMillisecond {
+    /// Drop the microseconds, as the CDF SDKs do (`date_trunc('milliseconds', ts)`).
+    #[default]
+    Truncate,
+    /// Refuse the row, so two source rows can never collapse onto one CDF timestamp.
+    Reject,
+}
+
+/// What to do with `''` in a text field CDF wants non-empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EmptyStrings {
+    /// Refuse the row with an error naming row, column and the remedy.
+    #[default]
+    Reject,
+    /// Send nothing for optional fields (as NULL); required fields are still refused.
+    Null,
+}
+
+/// How raw input values become what CDF accepts: server or table options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct InputPolicy {
+    pub sub_millisecond: SubMillisecond,
+    pub empty_strings: EmptyStrings,
+}
+
+impl SubMillisecond {
+    pub fn parse(s: &str) -> Option<SubMillisecond> {
+        match s {
+            "truncate" => Some(SubMillisecond::Truncate),
+            "reject" => Some(SubMillisecond::Reject),
+            _ => None,
+        }
+    }
+}
+
+impl EmptyStrings {
+    pub fn parse(s: &str) -> Option<EmptyStrings> {
+        match s {
+            "reject" => Some(EmptyStrings::Reject),
+            "null" => Some(EmptyStrings::Null),
+            _ => None,
+        }
+    }
+}
+
+fn empty_string_error(column: &Column) -> ValueError {
+    err_of(
+        ValueErrorKind::Empty,
+        column,
+        "is an empty string, which CDF does not accept here; send NULL instead \
+         (COPY ... WITH (FORCE_NULL (column)), NULLIF(column, ''), or the table option empty_strings 'null')",
+    )
+}
+
+/// Applies the input policy to a row before it is mapped: truncates sub-millisecond timestamps
+/// (or leaves them for the mapper to refuse) and turns or refuses empty strings.
+pub fn apply_input_policy(policy: &InputPolicy, row: &mut [(&'static Column, Value)]) -> Result<(), ValueError> {
+    for (column, value) in row.iter_mut() {
+        match value {
+            Value::Timestamp(micros) if policy.sub_millisecond == SubMillisecond::Truncate => {
+                *micros -= micros.rem_euclid(1000);
+            }
+            Value::Text(s) if s.is_empty() && !column.allows_empty => {
+                if policy.empty_strings == EmptyStrings::Null && column.access == Access::Optional {
+                    *value = Value::Null;
+                } else {
+                    return Err(empty_string_error(column));
+                }
+            }
+            Value::TextArray(items) if items.iter().any(|i| i.as_deref() == Some("")) => {
+                return Err(empty_string_error(column));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Converts a timestamp to CDF's whole milliseconds.
 ///
-/// Rule: CDF stores milliseconds; a value with a sub-millisecond part is rejected rather than
-/// rounded, so two distinct source rows can never silently collapse onto the same CDF timestamp.
+/// A value with a sub-millisecond part reaches here only under `sub_millisecond 'reject'`
+/// (`apply_input_policy` truncates otherwise), and is refused.
 pub fn timestamp_to_ms(column: &Column, micros: i64) -> Result<i64, ValueError> {
     if micros.rem_euclid(1000) != 0 {
         return Err(err_of(

@@ -34,11 +34,13 @@ impl OptionTarget {
                 "scopes",
                 "audience",
                 "insert_mode",
+                "sub_millisecond",
+                "empty_strings",
                 "ca_file",
                 "allow_insecure_http",
             ],
             OptionTarget::UserMapping => &["client_id", "client_secret"],
-            OptionTarget::Table => &["resource", "insert_mode"],
+            OptionTarget::Table => &["resource", "insert_mode", "sub_millisecond", "empty_strings"],
         }
     }
 }
@@ -185,6 +187,14 @@ fn validate_value(name: &str, value: &str) -> Result<(), OptionError> {
         "insert_mode" if InsertMode::parse(value).is_none() => {
             (format!("invalid insert_mode \"{value}\""), Some("Valid values: upsert, create, ignore.".into()))
         }
+        "sub_millisecond" if crate::SubMillisecond::parse(value).is_none() => (
+            format!("invalid sub_millisecond \"{value}\""),
+            Some("Valid values: truncate (drop the microseconds), reject (refuse the row).".into()),
+        ),
+        "empty_strings" if crate::EmptyStrings::parse(value).is_none() => (
+            format!("invalid empty_strings \"{value}\""),
+            Some("Valid values: reject, null (send optional fields as NULL).".into()),
+        ),
         "base_url" | "token_url" if !(value.starts_with("https://") || value.starts_with("http://")) => {
             (format!("option \"{name}\" must be an http(s) URL, got \"{value}\""), None)
         }

@@ -26,7 +26,10 @@ INSERT INTO cdf_tables.time_series (external_id, is_string) VALUES ('a', false),
 SELECT try($$INSERT INTO cdf_tables.double_datapoints (external_id, timestamp, value) VALUES ('a', '2024-01-01', 'NaN')$$);
 SELECT try($$INSERT INTO cdf_tables.double_datapoints (external_id, timestamp, value) VALUES ('a', '2024-01-01', 'Infinity')$$);
 SELECT try($$INSERT INTO cdf_tables.double_datapoints (external_id, timestamp, value) VALUES ('a', '2024-01-01', 2e100)$$);
+-- Under sub_millisecond 'reject' a sub-millisecond part is refused (the default truncates: 11_safety).
+ALTER FOREIGN TABLE cdf_tables.double_datapoints OPTIONS (ADD sub_millisecond 'reject');
 SELECT try($$INSERT INTO cdf_tables.double_datapoints (external_id, timestamp, value) VALUES ('a', '2024-01-01 00:00:00.0005+00', 1)$$);
+ALTER FOREIGN TABLE cdf_tables.double_datapoints OPTIONS (DROP sub_millisecond);
 SELECT try($$INSERT INTO cdf_tables.double_datapoints (external_id, timestamp, value) VALUES ('a', '1899-12-31 23:59:59.999+00', 1)$$);
 SELECT try($$INSERT INTO cdf_tables.double_datapoints (external_id, timestamp, value) VALUES ('a', '2100-01-01', 1)$$);
 SELECT try($$INSERT INTO cdf_tables.double_datapoints (timestamp, value) VALUES ('2024-01-01', 1)$$);
