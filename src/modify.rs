@@ -267,7 +267,10 @@ pub unsafe extern "C-unwind" fn plan_foreign_modify(
         let verb = if operation == pg_sys::CmdType::CMD_UPDATE { "UPDATE" } else { "DELETE" };
         errors::raise(
             PgSqlErrorCode::ERRCODE_CARDINALITY_VIOLATION,
-            format!("{verb} without WHERE on CDF table \"{table}\" would change every object of {} in CDF", resource.table),
+            format!(
+                "{verb} without WHERE on CDF table \"{table}\" would change every object of {} in CDF",
+                resource.table
+            ),
             Some(format!(
                 "Add a WHERE clause, or SET cdf_fdw.allow_unqualified_changes = on for this session \
                  (ALTER ROLE ... SET for a role) if you mean every {}.",
@@ -341,7 +344,12 @@ pub unsafe extern "C-unwind" fn begin_foreign_modify(
         .filter_map(|attno| bindings.iter().find(|b| b.attidx + 1 == *attno as usize))
         .map(|b| b.column.name)
         .collect();
-    let writer = ChangeWriter::new(ctx.resource);
+    let mut writer = ChangeWriter::new(ctx.resource);
+    if (*mtstate).operation == pg_sys::CmdType::CMD_UPDATE && ctx.resource.overwrites_by_key() {
+        // The scan must not read rows this UPDATE writes, nor may a chunk's delete of old keys
+        // remove rows an earlier chunk wrote: hold everything until the scan has ended.
+        writer.defer_until_end();
+    }
     install(rinfo, ModifyState::Change(ChangeState { ctx, bindings, identity, updated, writer, rows_seen: 0 }));
 }
 

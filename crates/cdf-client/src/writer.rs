@@ -10,7 +10,7 @@ use cdf_tables::limits::{
     CHANGES_PER_REQUEST, DATAPOINTS_PER_REQUEST, RAW_NAMES_PER_REQUEST, RAW_ROWS_PER_REQUEST, SEQUENCES_PER_REQUEST,
     SEQUENCE_ROWS_PER_REQUEST, SEQUENCE_VALUES_PER_REQUEST, SERIES_PER_REQUEST,
 };
-use cdf_tables::{DeleteKind, InsertMode, Resource, SeriesRef, WriteKind, WriteRow};
+use cdf_tables::{Change, DeleteKind, InsertMode, Resource, SeriesRef, WriteKind, WriteRow};
 use serde_json::{json, Map, Value as Json};
 
 use crate::error::CdfError;
@@ -503,6 +503,10 @@ pub fn encode_segment(s: &str) -> String {
 /// updates, then rows written again (natural-upsert tables), so a moved key ends up right.
 pub struct ChangeWriter {
     resource: &'static Resource,
+    /// Set for an UPDATE of a table CDF overwrites by key: nothing is sent until the scan has
+    /// ended (so it never reads the statement's own writes), then all rows are written, then
+    /// the old keys that no rewritten row took over are deleted.
+    deferred: Option<Deferred>,
     item_updates: Vec<Json>,
     item_deletes: Vec<Json>,
     datapoint_deletes: Vec<Json>,
@@ -515,10 +519,68 @@ pub struct ChangeWriter {
     pub rows_changed: u64,
 }
 
+/// The key of a row of a table CDF overwrites by key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum RowKey {
+    Datapoint(SeriesRef, i64),
+    SequenceRow(SeriesRef, i64),
+    RawRow(String, String, String),
+}
+
+impl RowKey {
+    fn of_write(row: &WriteRow) -> Option<RowKey> {
+        match row {
+            WriteRow::Datapoint { series, point } => {
+                Some(RowKey::Datapoint(series.clone(), point.get("timestamp")?.as_i64()?))
+            }
+            WriteRow::SequenceRow { sequence, row_number, .. } => {
+                Some(RowKey::SequenceRow(sequence.clone(), *row_number))
+            }
+            WriteRow::RawRow { database, table, row } => {
+                Some(RowKey::RawRow(database.clone(), table.clone(), row.get("key")?.as_str()?.to_string()))
+            }
+            WriteRow::Item(_) | WriteRow::RawTable { .. } => None,
+        }
+    }
+
+    fn of_delete(change: &Change) -> Option<RowKey> {
+        match change {
+            Change::DatapointDelete { series, timestamp_ms } => Some(RowKey::Datapoint(series.clone(), *timestamp_ms)),
+            Change::SequenceRowDelete { sequence, row_number } => {
+                Some(RowKey::SequenceRow(sequence.clone(), *row_number))
+            }
+            Change::RawRowDelete { database, table, key } => {
+                Some(RowKey::RawRow(database.clone(), table.clone(), key.clone()))
+            }
+            _ => None,
+        }
+    }
+
+    fn into_delete(self) -> Change {
+        match self {
+            RowKey::Datapoint(series, timestamp_ms) => Change::DatapointDelete { series, timestamp_ms },
+            RowKey::SequenceRow(sequence, row_number) => Change::SequenceRowDelete { sequence, row_number },
+            RowKey::RawRow(database, table, key) => Change::RawRowDelete { database, table, key },
+        }
+    }
+}
+
+/// What a deferred UPDATE holds until the end of its scan.
+#[derive(Default)]
+struct Deferred {
+    /// Full write requests, kept serialized, in input order.
+    sealed: Vec<TableWriter>,
+    /// Keys the UPDATE moved rows away from.
+    old_keys: Vec<RowKey>,
+    /// Keys the UPDATE writes: an old key among them is overwritten, not deleted.
+    new_keys: HashSet<RowKey>,
+}
+
 impl ChangeWriter {
     pub fn new(resource: &'static Resource) -> ChangeWriter {
         ChangeWriter {
             resource,
+            deferred: None,
             item_updates: Vec::new(),
             item_deletes: Vec::new(),
             datapoint_deletes: Vec::new(),
@@ -531,8 +593,17 @@ impl ChangeWriter {
         }
     }
 
+    /// Holds every change until `flush` at the end of the statement (see `deferred`).
+    pub fn defer_until_end(&mut self) {
+        self.deferred = Some(Deferred::default());
+    }
+
     pub fn buffered(&self) -> usize {
-        self.buffered + self.writes.buffered()
+        let deferred = self
+            .deferred
+            .as_ref()
+            .map_or(0, |d| d.old_keys.len() + d.sealed.iter().map(TableWriter::buffered).sum::<usize>());
+        self.buffered + self.writes.buffered() + deferred
     }
 
     fn push_keyed(&mut self, key: GroupKey, entry: Json) {
@@ -546,8 +617,22 @@ impl ChangeWriter {
     }
 
     /// Adds one change; true when a request is full and the caller must flush.
-    pub fn push(&mut self, change: cdf_tables::Change) -> bool {
-        use cdf_tables::Change;
+    pub fn push(&mut self, change: Change) -> bool {
+        let ChangeWriter { deferred, writes, resource, .. } = self;
+        if let Some(deferred) = deferred {
+            if let Change::Write(row) = change {
+                deferred.new_keys.extend(RowKey::of_write(&row));
+                if writes.push(row) {
+                    let full = std::mem::replace(writes, TableWriter::new(resource, InsertMode::Upsert));
+                    deferred.sealed.push(full);
+                }
+                return false;
+            }
+            if let Some(key) = RowKey::of_delete(&change) {
+                deferred.old_keys.push(key);
+                return false;
+            }
+        }
         if let Change::Write(row) = change {
             return self.writes.push(row);
         }
@@ -601,7 +686,34 @@ impl ChangeWriter {
         Ok(())
     }
 
+    /// Sends everything buffered; for a deferred UPDATE, everything it held (writes first).
     pub async fn flush(&mut self, session: &mut Session) -> Result<(), WriteError> {
+        let Some(deferred) = self.deferred.take() else {
+            return self.flush_buffers(session).await;
+        };
+        for mut writer in deferred.sealed {
+            self.send_writes(session, &mut writer).await?;
+        }
+        let mut writes = std::mem::replace(&mut self.writes, TableWriter::new(self.resource, InsertMode::Upsert));
+        self.send_writes(session, &mut writes).await?;
+        for key in deferred.old_keys {
+            if !deferred.new_keys.contains(&key) && self.push(key.into_delete()) {
+                self.flush_buffers(session).await?;
+            }
+        }
+        self.flush_buffers(session).await
+    }
+
+    async fn send_writes(&mut self, session: &mut Session, writer: &mut TableWriter) -> Result<(), WriteError> {
+        let result = writer.flush(session).await;
+        self.rows_changed += writer.rows_written;
+        result.map_err(|mut e| {
+            e.rows_written = self.rows_changed;
+            e
+        })
+    }
+
+    async fn flush_buffers(&mut self, session: &mut Session) -> Result<(), WriteError> {
         let resource = self.resource;
         let ignore_unknown = match resource.delete {
             DeleteKind::Items { ignore_unknown_ids: true, .. } => json!({ "ignoreUnknownIds": true }),

@@ -234,6 +234,12 @@ impl Resource {
         })
     }
 
+    /// Whether CDF overwrites rows by key (datapoints, sequence rows, RAW rows): a write is an
+    /// upsert by nature, and an UPDATE is a rewrite of the row.
+    pub fn overwrites_by_key(&self) -> bool {
+        matches!(self.write, WriteKind::Datapoints { .. } | WriteKind::SequenceRows | WriteKind::RawRows)
+    }
+
     pub fn supports_delete(&self) -> bool {
         self.delete != DeleteKind::Unsupported
     }
