@@ -71,6 +71,9 @@ PGDATABASE=cdf_clients tests/jdbc/run.sh || failures+=("jdbc tests")
 echo "== 5/5 cognite-sdk against the emulator"
 tests/sdk/run.sh || failures+=("cognite-sdk tests")
 
+echo "== docker/initdb.sh makes a working gateway (emulator under a non-loopback name)"
+tests/docker/test_initdb.sh || failures+=("docker initdb")
+
 echo "== docker-compose.yml validates"
 docker-compose -f docker-compose.yml config -q || failures+=("docker-compose config")
 
