@@ -92,6 +92,7 @@ pub fn table_resource(relid: pg_sys::Oid) -> (&'static Resource, String) {
 
 /// Loads the options of a foreign table, its server and the current user's mapping.
 pub fn table_context(relid: pg_sys::Oid) -> TableContext {
+    require_utf8_database();
     unsafe {
         let table = pg_sys::GetForeignTable(relid);
         let table_options = def_elems((*table).options);
@@ -137,6 +138,19 @@ pub fn table_context(relid: pg_sys::Oid) -> TableContext {
             .report(PgLogLevel::ERROR);
         }
         TableContext { table_name, resource, user_mapping_oid, server: config, credentials, insert_mode, input }
+    }
+}
+
+/// CDF speaks UTF-8 JSON; in a LATIN1 or SQL_ASCII database text would reach it undecoded.
+fn require_utf8_database() {
+    if unsafe { pg_sys::GetDatabaseEncoding() } != pg_sys::pg_enc::PG_UTF8 as i32 {
+        ErrorReport::new(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            "cdf_fdw tables need a database with UTF8 encoding".to_string(),
+            function_name!(),
+        )
+        .set_hint("Create the gateway's database with CREATE DATABASE ... ENCODING 'UTF8' TEMPLATE template0; clients may use any client_encoding.")
+        .report(PgLogLevel::ERROR);
     }
 }
 

@@ -9,18 +9,55 @@ use pgrx::{Json, JsonB};
 /// Whether a PostgreSQL column type can carry a catalogue column's values.
 pub fn type_fits(column: ColumnType, typoid: pg_sys::Oid) -> bool {
     use pg_sys::{
-        BOOLOID, BPCHAROID, FLOAT4OID, FLOAT8OID, INT2OID, INT4ARRAYOID, INT4OID, INT8ARRAYOID, INT8OID, JSONBOID,
-        JSONOID, TEXTARRAYOID, TEXTOID, TIMESTAMPTZOID, VARCHARARRAYOID, VARCHAROID,
+        BOOLOID, FLOAT4OID, FLOAT8OID, INT8ARRAYOID, INT8OID, JSONBOID, JSONOID, TEXTARRAYOID, TEXTOID, TIMESTAMPTZOID,
+        VARCHARARRAYOID, VARCHAROID,
     };
     match column {
-        ColumnType::BigInt => [INT8OID, INT4OID, INT2OID].contains(&typoid),
-        ColumnType::BigIntArray => [INT8ARRAYOID, INT4ARRAYOID].contains(&typoid),
-        ColumnType::Text | ColumnType::Varchar(_) => [TEXTOID, VARCHAROID, BPCHAROID].contains(&typoid),
+        // CDF ids and row numbers are 64-bit: a narrower column would turn big ones into NULL.
+        ColumnType::BigInt => typoid == INT8OID,
+        ColumnType::BigIntArray => typoid == INT8ARRAYOID,
+        // char(n) is blank-padded: values would reach CDF with trailing spaces.
+        ColumnType::Text | ColumnType::Varchar(_) => [TEXTOID, VARCHAROID].contains(&typoid),
         ColumnType::TextArray => [TEXTARRAYOID, VARCHARARRAYOID].contains(&typoid),
         ColumnType::Bool => typoid == BOOLOID,
         ColumnType::Double => [FLOAT8OID, FLOAT4OID].contains(&typoid),
         ColumnType::TimestampTz => typoid == TIMESTAMPTZOID,
         ColumnType::Json => [JSONOID, JSONBOID].contains(&typoid),
+    }
+}
+
+#[derive(PartialEq)]
+enum Family {
+    Integer,
+    Text,
+    Bool,
+    Float,
+    Timestamp,
+    Json,
+}
+
+/// The value family of a type this module decodes, and whether it is an array of it.
+fn family(typoid: pg_sys::Oid) -> Option<(Family, bool)> {
+    use pg_sys::*;
+    Some(match typoid {
+        INT8OID | INT4OID | INT2OID => (Family::Integer, false),
+        INT8ARRAYOID | INT4ARRAYOID => (Family::Integer, true),
+        TEXTOID | VARCHAROID | BPCHAROID => (Family::Text, false),
+        TEXTARRAYOID | VARCHARARRAYOID => (Family::Text, true),
+        BOOLOID => (Family::Bool, false),
+        FLOAT8OID | FLOAT4OID => (Family::Float, false),
+        TIMESTAMPTZOID => (Family::Timestamp, false),
+        JSONOID | JSONBOID => (Family::Json, false),
+        _ => return None,
+    })
+}
+
+/// Whether a condition's value (of type `value_type`; an array for `IN`) can be compared with
+/// the column in CDF. Cross-type comparisons (`timestamptz >= date`) stay with PostgreSQL.
+pub fn condition_value_fits(column_type: pg_sys::Oid, value_type: pg_sys::Oid, is_in: bool) -> bool {
+    match (family(column_type), family(value_type)) {
+        (Some((column, false)), Some((value, array))) => column == value && array == is_in,
+        _ => false,
     }
 }
 
@@ -47,15 +84,13 @@ pub unsafe fn datum_to_value(datum: pg_sys::Datum, typoid: pg_sys::Oid) -> Resul
             if pg_micros == i64::MAX || pg_micros == i64::MIN {
                 return Err("infinite timestamps cannot be stored in CDF".into());
             }
-            Value::Timestamp(pg_micros + PG_EPOCH_OFFSET_MICROS)
+            // Near PostgreSQL's upper limit (294276 AD) the Unix offset overflows: far beyond CDF.
+            let micros = pg_micros.checked_add(PG_EPOCH_OFFSET_MICROS).ok_or("the timestamp is beyond year 9999")?;
+            Value::Timestamp(micros)
         }
-        JSONOID => {
-            let Json(v) = Json::from_datum(datum, false).ok_or("invalid json")?;
-            Value::Json(v)
-        }
-        JSONBOID => {
-            let JsonB(v) = JsonB::from_datum(datum, false).ok_or("invalid jsonb")?;
-            Value::Json(v)
+        JSONOID | JSONBOID => Value::Json(json_of(datum, typoid)?),
+        INT8ARRAYOID | INT4ARRAYOID | TEXTARRAYOID | VARCHARARRAYOID if array_dimensions(datum) > 1 => {
+            return Err("a multi-dimensional array cannot be stored in CDF; give a one-dimensional array".into())
         }
         INT8ARRAYOID => Value::IntArray(Vec::<Option<i64>>::from_datum(datum, false).unwrap_or_default()),
         INT4ARRAYOID => Value::IntArray(
@@ -71,6 +106,27 @@ pub unsafe fn datum_to_value(datum: pg_sys::Datum, typoid: pg_sys::Oid) -> Resul
         other => return Err(format!("type oid {} is not supported", other.to_u32())),
     };
     Ok(v)
+}
+
+/// The JSON of a json/jsonb Datum, parsed from PostgreSQL's own text output so that what does
+/// not fit serde_json (numbers beyond f64, nesting deeper than 128 levels) is a data error.
+unsafe fn json_of(datum: pg_sys::Datum, typoid: pg_sys::Oid) -> Result<serde_json::Value, String> {
+    let (mut output, mut varlena) = (pg_sys::InvalidOid, false);
+    pg_sys::getTypeOutputInfo(typoid, &mut output, &mut varlena);
+    let text = std::ffi::CStr::from_ptr(pg_sys::OidOutputFunctionCall(output, datum));
+    let text = text.to_str().map_err(|_| "the JSON text is not valid UTF-8".to_string())?;
+    serde_json::from_str(text).map_err(|e| match e.classify() {
+        serde_json::error::Category::Syntax if e.to_string().contains("recursion limit") => {
+            "JSON nested deeper than 128 levels cannot be sent to CDF".into()
+        }
+        _ => format!("this JSON cannot be sent to CDF: {e}"),
+    })
+}
+
+/// Number of dimensions of an array Datum (0 for an empty array).
+unsafe fn array_dimensions(datum: pg_sys::Datum) -> i32 {
+    let array = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) as *mut pg_sys::ArrayType;
+    (*array).ndim
 }
 
 /// Encodes a value as a Datum of type `typoid`; `None` means SQL NULL.

@@ -68,6 +68,9 @@ impl InsertState {
                 Err(e) => errors::raise_write(&e, &self.ctx.table_name),
             };
         }
+        if self.writer.needs_flush_before(&write) {
+            self.flush();
+        }
         if self.writer.push(write) {
             self.flush();
         }

@@ -19,7 +19,7 @@ use pgrx::{PgList, PgMemoryContexts};
 
 use crate::backend;
 use crate::context::{table_context, table_resource, TableContext};
-use crate::convert::datum_to_value;
+use crate::convert::{condition_value_fits, datum_to_value};
 use crate::errors;
 use crate::plan::{PushedCondition, ScanPrivate};
 use crate::tuple::{bind_columns, store_row, Binding};
@@ -205,7 +205,10 @@ pub unsafe extern "C-unwind" fn get_foreign_plan(
     for clause in PgList::<pg_sys::Node>::from_pg(quals).iter_ptr() {
         let Some((attno, op, value)) = pushable_condition(clause, (*baserel).relid) else { continue };
         let column = attribute_name(foreigntableid, attno);
-        if !pushable(resource, &column, op) {
+        let column_type = pg_sys::get_atttype(foreigntableid, attno);
+        if !pushable(resource, &column, op)
+            || !condition_value_fits(column_type, pg_sys::exprType(value), op == QualOp::In)
+        {
             continue;
         }
         exprs.push(value);

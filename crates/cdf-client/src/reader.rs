@@ -10,8 +10,7 @@ use reqwest::Method;
 use serde_json::{json, Map, Value as Json};
 
 use crate::error::CdfError;
-use crate::session::{Idempotency, Session};
-use crate::writer::encode_segment;
+use crate::session::{encode_segment, Idempotency, Session};
 
 pub type Row = Map<String, Json>;
 

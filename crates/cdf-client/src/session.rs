@@ -172,6 +172,18 @@ struct Failed {
     retry_after: Option<Duration>,
 }
 
+/// Percent-encodes one URL path segment (RAW database and table names may hold anything).
+pub fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 impl Session {
     pub fn new(server: ServerConfig, credentials: Credentials, http: reqwest::Client) -> Session {
         Session { server, http, credentials, token: None, retry: RetryPolicy::default() }
@@ -186,7 +198,7 @@ impl Session {
         format!(
             "{}/api/v1/projects/{}/{}",
             self.server.base_url.trim_end_matches('/'),
-            self.server.project,
+            encode_segment(&self.server.project),
             path.trim_start_matches('/')
         )
     }
@@ -526,6 +538,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn path_segments_are_percent_encoded() {
+        assert_eq!(encode_segment("my db/ä"), "my%20db%2F%C3%A4");
+        assert_eq!(encode_segment("plain_name-1.x"), "plain_name-1.x");
+    }
+
+    #[test]
     fn debug_output_hides_the_client_secret() {
         let c = Credentials { client_id: "app".into(), client_secret: "s3cr3t-value".into() };
         let s = format!("{c:?}");
@@ -548,6 +566,10 @@ mod tests {
             new_http_client(None).unwrap(),
         );
         assert_eq!(s.api_url("assets/list"), "https://x.cognitedata.com/api/v1/projects/p/assets/list");
+        let mut odd = s.server.clone();
+        odd.project = "a b/../c".into();
+        let s = Session::new(odd, s.credentials.clone(), new_http_client(None).unwrap());
+        assert_eq!(s.api_url("assets"), "https://x.cognitedata.com/api/v1/projects/a%20b%2F..%2Fc/assets");
     }
 
     #[test]

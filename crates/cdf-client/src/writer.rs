@@ -14,7 +14,7 @@ use cdf_tables::{Change, DeleteKind, InsertMode, Resource, SeriesRef, WriteKind,
 use serde_json::{json, Map, Value as Json};
 
 use crate::error::CdfError;
-use crate::session::{Idempotency, Session};
+use crate::session::{encode_segment, Idempotency, Session};
 
 /// Rows buffered across all RAW tables of a statement before everything is flushed.
 const RAW_ROWS_BUFFERED: usize = 5 * RAW_ROWS_PER_REQUEST;
@@ -61,6 +61,12 @@ pub struct TableWriter {
     group_index: HashMap<GroupKey, usize>,
     buffered_rows: usize,
     buffered_values: usize,
+    /// Position in `items` of each buffered external id: CDF refuses an external id twice in
+    /// one request, so a repeat is merged here (upsert) or dropped (ignore), as separate
+    /// requests would end, whatever the chunking.
+    item_index: HashMap<String, usize>,
+    /// Rows merged into an earlier row of the buffer; written when the buffer is.
+    merged_rows: u64,
     /// Rows CDF accepted (created, updated or overwritten) so far.
     pub rows_written: u64,
 }
@@ -75,6 +81,8 @@ impl TableWriter {
             group_index: HashMap::new(),
             buffered_rows: 0,
             buffered_values: 0,
+            item_index: HashMap::new(),
+            merged_rows: 0,
             rows_written: 0,
         }
     }
@@ -99,8 +107,34 @@ impl TableWriter {
         }
     }
 
+    /// Whether the buffer must be sent before `row` joins it: in create mode a repeated external
+    /// id goes in a later request, where CDF refuses it as it would any existing one.
+    pub fn needs_flush_before(&self, row: &WriteRow) -> bool {
+        self.mode == InsertMode::Create && Self::external_id(row).is_some_and(|x| self.item_index.contains_key(x))
+    }
+
+    fn external_id(row: &WriteRow) -> Option<&str> {
+        match row {
+            WriteRow::Item(item) => item.get("externalId").and_then(Json::as_str),
+            _ => None,
+        }
+    }
+
     /// Adds a row; true when the buffer holds a full request and must be flushed now.
     pub fn push(&mut self, row: WriteRow) -> bool {
+        if let (WriteRow::Item(item), Some(xid)) = (&row, Self::external_id(&row)) {
+            if let Some(&at) = self.item_index.get(xid) {
+                // Upsert: what create-then-update would leave (the later row's values win);
+                // ignore: the first row stays. (Create flushed first: needs_flush_before.)
+                if self.mode == InsertMode::Upsert {
+                    let earlier = &mut self.items[at];
+                    earlier.extend(item.iter().map(|(k, v)| (k.clone(), v.clone())));
+                }
+                self.merged_rows += 1;
+                return false;
+            }
+            self.item_index.insert(xid.to_string(), self.items.len());
+        }
         self.buffered_rows += 1;
         let mut group_size = 0;
         match row {
@@ -143,6 +177,11 @@ impl TableWriter {
     /// Sends everything buffered.
     pub async fn flush(&mut self, session: &mut Session) -> Result<(), WriteError> {
         let result = self.flush_inner(session).await;
+        if result.is_ok() {
+            self.rows_written += self.merged_rows;
+        }
+        self.merged_rows = 0;
+        self.item_index.clear();
         self.items.clear();
         self.groups.clear();
         self.group_index.clear();
@@ -487,18 +526,6 @@ fn object_with_arrays(object: Map<String, Json>, arrays: &[(&str, &[String])]) -
     out
 }
 
-/// Percent-encodes one URL path segment (RAW database and table names may hold anything).
-pub fn encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
 /// Buffers the changes of an UPDATE or DELETE and sends them in chunks: deletes first, then
 /// updates, then rows written again (natural-upsert tables), so a moved key ends up right.
 pub struct ChangeWriter {
@@ -805,12 +832,6 @@ mod tests {
     }
 
     #[test]
-    fn path_segments_are_percent_encoded() {
-        assert_eq!(encode_segment("my db/ä"), "my%20db%2F%C3%A4");
-        assert_eq!(encode_segment("plain_name-1.x"), "plain_name-1.x");
-    }
-
-    #[test]
     fn datapoint_buffers_fill_at_cdf_limits() {
         let r = resource("double_datapoints").unwrap();
         let mut w = TableWriter::new(r, InsertMode::Upsert);
@@ -833,5 +854,30 @@ mod tests {
             series: SeriesRef::Id(-1),
             point: json!({"timestamp": 0, "value": 1.0}).as_object().unwrap().clone(),
         }));
+    }
+
+    #[test]
+    fn a_repeated_external_id_merges_like_separate_requests() {
+        let assets = resource("assets").unwrap();
+        let item = |v: Json| WriteRow::Item(v.as_object().unwrap().clone());
+        let mut upsert = TableWriter::new(assets, InsertMode::Upsert);
+        upsert.push(item(json!({"externalId": "a", "name": "first", "description": "kept"})));
+        upsert.push(item(json!({"externalId": "b", "name": "other"})));
+        upsert.push(item(json!({"externalId": "a", "name": "second"})));
+        assert_eq!(upsert.buffered(), 2);
+        assert_eq!(
+            upsert.items[0],
+            *json!({"externalId": "a", "name": "second", "description": "kept"}).as_object().unwrap()
+        );
+        let mut ignore = TableWriter::new(assets, InsertMode::Ignore);
+        ignore.push(item(json!({"externalId": "a", "name": "first"})));
+        ignore.push(item(json!({"externalId": "a", "name": "second"})));
+        assert_eq!(ignore.items, vec![json!({"externalId": "a", "name": "first"}).as_object().unwrap().clone()]);
+        let mut create = TableWriter::new(assets, InsertMode::Create);
+        let again = item(json!({"externalId": "a", "name": "second"}));
+        create.push(item(json!({"externalId": "a", "name": "first"})));
+        assert!(create.needs_flush_before(&again));
+        assert!(!create.needs_flush_before(&item(json!({"externalId": "c", "name": "x"}))));
+        assert!(!upsert.needs_flush_before(&again));
     }
 }

@@ -116,6 +116,8 @@ pub struct Column {
     pub create_only: bool,
     /// CDF accepts `""` here (string datapoint values); every other text field must be non-empty.
     pub allows_empty: bool,
+    /// The value becomes a URL path segment (RAW names and keys): `.` and `..` cannot be one.
+    pub in_url_path: bool,
 }
 
 /// How rows of a table are written to CDF.
@@ -356,7 +358,13 @@ const fn col(name: &'static str, ty: ColumnType, field: Field, access: Access) -
         metadata_limits: None,
         create_only: false,
         allows_empty: false,
+        in_url_path: false,
     }
+}
+
+const fn in_url_path(mut c: Column) -> Column {
+    c.in_url_path = true;
+    c
 }
 
 const fn allows_empty(mut c: Column) -> Column {
@@ -571,17 +579,18 @@ const EXTRACTION_PIPELINE_RUNS: &[Column] = &[
     col("created_time", TimestampTz, Field::Json("createdTime"), Optional),
 ];
 
-const RAW_DATABASES: &[Column] = &[limited(col("_raw_database", Varchar(32), Field::Json("name"), Required), 32)];
+const RAW_DATABASES: &[Column] =
+    &[in_url_path(limited(col("_raw_database", Varchar(32), Field::Json("name"), Required), 32))];
 
 const RAW_TABLES: &[Column] = &[
-    limited(col("_raw_database", Varchar(32), Field::Address, Required), 32),
-    limited(col("_raw_table", Varchar(64), Field::Json("name"), Required), 64),
+    in_url_path(limited(col("_raw_database", Varchar(32), Field::Address, Required), 32)),
+    in_url_path(limited(col("_raw_table", Varchar(64), Field::Json("name"), Required), 64)),
 ];
 
 const RAW_ROWS: &[Column] = &[
-    limited(col("_raw_database", Varchar(32), Field::Address, Required), 32),
-    limited(col("_raw_table", Varchar(64), Field::Address, Required), 64),
-    limited(col("_raw_key", Text, Field::Json("key"), Required), 1024),
+    in_url_path(limited(col("_raw_database", Varchar(32), Field::Address, Required), 32)),
+    in_url_path(limited(col("_raw_table", Varchar(64), Field::Address, Required), 64)),
+    in_url_path(limited(col("_raw_key", Text, Field::Json("key"), Required), 1024)),
     col("_raw_columns", Json, Field::Json("columns"), Required),
     col("_raw_last_updated_time", TimestampTz, Field::Json("lastUpdatedTime"), ReadOnly),
 ];

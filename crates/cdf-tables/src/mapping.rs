@@ -240,6 +240,11 @@ pub fn value_to_json(column: &Column, value: &Value) -> Result<Json, ValueError>
         }
         (ColumnType::Text | ColumnType::Varchar(_), Value::Text(s)) => {
             check_length(column, s)?;
+            if column.in_url_path && (s == "." || s == "..") {
+                // URL parsers resolve these (also as %2E) before the request leaves: the name
+                // could be written but never read, updated or deleted by key again.
+                return Err(err(column, format!("\"{s}\" cannot be a RAW name or key: CDF's URLs cannot address it")));
+            }
             Json::String(s.clone())
         }
         (ColumnType::TextArray, Value::TextArray(items)) => {
