@@ -11,9 +11,9 @@ use std::io::Read;
 use std::sync::Arc;
 
 use crate::errors::ApiError;
+use crate::extensions::{BaseUrl, ConnControl};
 use crate::faults::Fault;
 use crate::resources::{find_route, run, Ctx, Reply};
-use crate::server::{BaseUrl, ConnControl};
 use crate::{admin, auth, Emulator};
 
 /// Largest request body accepted (after which CDF too would refuse).

@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod errors;
+pub mod extensions;
 pub mod faults;
 pub mod resources;
 pub mod server;
@@ -24,7 +25,7 @@ pub struct Emulator {
     pub clients: RwLock<HashMap<String, ClientConfig>>,
     pub tokens: Mutex<HashMap<String, auth::TokenInfo>>,
     token_ttl_secs: AtomicU64,
-    pub store: store::Store,
+    pub store: store::Store<resources::Project>,
     pub stats: stats::Stats,
     pub faults: faults::Faults,
     request_seq: AtomicU64,

@@ -5,10 +5,11 @@ use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 
 use super::generic::*;
+use super::project::MetaStore;
 use super::specs::ASSETS;
 use super::{finish_new, Ctx, Reply};
 use crate::errors::{ApiError, ApiResult};
-use crate::store::{now_ms, Collection, MetaStore, Object};
+use crate::store::{now_ms, Collection, Object};
 
 fn children_index(coll: &Collection) -> HashMap<i64, Vec<i64>> {
     let mut idx: HashMap<i64, Vec<i64>> = HashMap::new();

@@ -5,14 +5,15 @@
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 
 use super::generic::*;
+use super::project::Project;
 use super::protobuf::{Reader, Val, Writer};
 use super::{Ctx, Reply};
 use crate::errors::{ApiError, ApiResult};
-use crate::store::{now_ms, Object, Project};
+use crate::store::{now_ms, Object};
 
 /// 1900-01-01T00:00:00Z.
 pub const MIN_TIMESTAMP_MS: i64 = -2_208_988_800_000;
@@ -23,6 +24,9 @@ pub const MAX_SERIES_PER_INSERT: usize = 10_000;
 pub const MAX_POINTS_PER_INSERT: usize = 100_000;
 pub const MAX_STRING_VALUE_CHARS: usize = 255;
 pub const MAX_RAW_LIST_LIMIT: usize = 100_000;
+
+/// The datapoints of one project: series id → points.
+pub type DatapointStore = HashMap<i64, Series>;
 
 pub enum Series {
     Numeric(BTreeMap<i64, f64>),

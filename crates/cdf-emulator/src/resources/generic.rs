@@ -5,8 +5,9 @@
 use serde_json::{json, Map, Value};
 use std::collections::{HashMap, HashSet};
 
+use super::project::{Kind, MetaStore};
 use crate::errors::{ApiError, ApiResult};
-use crate::store::{Collection, Kind, MetaStore, Object};
+use crate::store::{Collection, Object};
 
 #[derive(Debug, Clone, Copy)]
 pub struct MetaLimits {

@@ -6,6 +6,7 @@ pub mod datapoints;
 pub mod extpipes;
 pub mod files;
 pub mod generic;
+pub mod project;
 pub mod protobuf;
 pub mod raw;
 pub mod sequences;
@@ -17,9 +18,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::errors::{ApiError, ApiResult};
-use crate::store::{now_ms, Kind, MetaStore, Object, Project};
+use crate::store::{now_ms, Object};
 use crate::Emulator;
 use generic::*;
+pub use project::{Kind, MetaStore, Project};
 use specs::*;
 
 /// Everything a handler needs about the request.

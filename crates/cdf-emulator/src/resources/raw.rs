@@ -9,9 +9,10 @@ use std::fmt::Write as _;
 use std::ops::Bound;
 
 use super::generic::*;
+use super::project::Project;
 use super::{Ctx, Op, Reply, Route};
 use crate::errors::{ApiError, ApiResult};
-use crate::store::{now_ms, Project};
+use crate::store::now_ms;
 
 pub const MAX_ROWS_PER_INSERT: usize = 10_000;
 pub const MAX_KEY_CHARS: usize = 1024;
