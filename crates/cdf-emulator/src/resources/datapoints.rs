@@ -469,59 +469,65 @@ struct Query {
     include_outside: bool,
 }
 
+/// Points of one series read by a list query.
+#[derive(Default)]
+struct Collected {
+    /// Points in [start, end) after the cursor.
+    points: Vec<(i64, DpOut)>,
+    /// Timestamp of the last point returned when more remain.
+    next: Option<i64>,
+    /// With `includeOutsidePoints`: the points just before start and at/after end.
+    outside: Vec<(i64, DpOut)>,
+}
+
 /// One series' points in [start, end) after the cursor, as (timestamp, JSON value) pairs.
-fn collect_points(
-    series: Option<&Series>,
-    q: &Query,
-    after: Option<i64>,
-) -> (Vec<(i64, DpOut)>, Option<i64>, Vec<(i64, DpOut)>) {
+fn collect_points(series: Option<&Series>, q: &Query, after: Option<i64>) -> Collected {
     let lo = match after {
         Some(a) => Bound::Excluded(a.max(q.start - 1)),
         None => Bound::Included(q.start),
     };
     let hi = Bound::Excluded(q.end);
-    let mut out = Vec::new();
-    let mut next = None;
-    let mut outside = Vec::new();
+    let mut acc = Collected::default();
     fn go<V: Clone>(
         m: &BTreeMap<i64, V>,
         lo: Bound<i64>,
         hi: Bound<i64>,
         q: &Query,
         wrap: fn(V) -> DpOut,
-        out: &mut Vec<(i64, DpOut)>,
-        next: &mut Option<i64>,
-        outside: &mut Vec<(i64, DpOut)>,
+        acc: &mut Collected,
         first_page: bool,
     ) {
         if q.start >= q.end {
             return;
         }
         for (ts, v) in m.range((lo, hi)) {
-            if out.len() == q.limit {
-                *next = out.last().map(|(t, _)| *t);
+            if acc.points.len() == q.limit {
+                acc.next = acc.points.last().map(|(t, _)| *t);
                 break;
             }
-            out.push((*ts, wrap(v.clone())));
+            acc.points.push((*ts, wrap(v.clone())));
         }
         if q.include_outside && first_page {
             if let Some((ts, v)) = m.range(..q.start).next_back() {
-                outside.push((*ts, wrap(v.clone())));
+                acc.outside.push((*ts, wrap(v.clone())));
             }
-            if next.is_none() {
+            if acc.next.is_none() {
                 if let Some((ts, v)) = m.range(q.end..).next() {
-                    outside.push((*ts, wrap(v.clone())));
+                    acc.outside.push((*ts, wrap(v.clone())));
                 }
             }
         }
     }
     match series {
-        Some(Series::Numeric(m)) => go(m, lo, hi, q, DpOut::Num, &mut out, &mut next, &mut outside, after.is_none()),
-        Some(Series::Text(m)) => go(m, lo, hi, q, DpOut::Text, &mut out, &mut next, &mut outside, after.is_none()),
+        Some(Series::Numeric(m)) => go(m, lo, hi, q, DpOut::Num, &mut acc, after.is_none()),
+        Some(Series::Text(m)) => go(m, lo, hi, q, DpOut::Text, &mut acc, after.is_none()),
         None => {}
     }
-    (out, next, outside)
+    acc
 }
+
+/// One series of a list response: its metadata, its points and the cursor of its next page.
+type SeriesOut = (Object, Vec<(i64, DpOut)>, Option<String>);
 
 #[derive(Clone)]
 pub enum DpOut {
@@ -577,7 +583,7 @@ pub fn list(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
     let series = resolve_series(&ctx.project, &idents, ignore)?;
     let now = now_ms();
     let store = ctx.project.datapoints.lock();
-    let mut items_out: Vec<(Object, Vec<(i64, DpOut)>, Option<String>)> = Vec::new();
+    let mut items_out: Vec<SeriesOut> = Vec::new();
     let mut total = 0usize;
     for (i, ((_, q), s)) in queries.iter().zip(series).enumerate() {
         let Some((id, info)) = s else { continue };
@@ -597,7 +603,7 @@ pub fn list(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
         let limit = match q.get("limit") {
             None | Some(Value::Null) => 100,
             Some(v) => match v.as_i64() {
-                Some(n) if n == -1 => MAX_RAW_LIST_LIMIT,
+                Some(-1) => MAX_RAW_LIST_LIMIT,
                 Some(n) if (0..=MAX_RAW_LIST_LIMIT as i64).contains(&n) => n as usize,
                 _ => {
                     return Err(ApiError::bad_request(format!(
@@ -612,7 +618,7 @@ pub fn list(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
             _ => None,
         };
         let query = Query { start, end, limit, include_outside };
-        let (mut points, next, outside) = collect_points(store.get(&id), &query, after);
+        let Collected { mut points, next, outside } = collect_points(store.get(&id), &query, after);
         total += points.len();
         if !outside.is_empty() {
             points.extend(outside);
