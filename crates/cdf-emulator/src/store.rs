@@ -4,11 +4,15 @@
 //! What a project holds is defined by `resources::project`, where each resource module owns
 //! its own store.
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
+
+use crate::realism::IdOrder;
 
 pub type Object = Map<String, Value>;
 
@@ -23,6 +27,16 @@ pub struct Store<P> {
 impl<P> Default for Store<P> {
     fn default() -> Self {
         Store { projects: RwLock::new(HashMap::new()) }
+    }
+}
+
+impl<P> Store<P> {
+    /// The project `name`, made by `make` on first use.
+    pub fn project_with(&self, name: &str, make: impl FnOnce() -> P) -> Arc<P> {
+        if let Some(p) = self.projects.read().get(name) {
+            return p.clone();
+        }
+        self.projects.write().entry(name.to_string()).or_insert_with(|| Arc::new(make())).clone()
     }
 }
 
@@ -43,20 +57,51 @@ impl<P: Default> Store<P> {
     }
 }
 
-/// Server-assigned ids of one project.
+/// Server-assigned ids of one project: sequential from `FIRST_ID`, or drawn uniformly from
+/// [1, 2^53) by a RNG seeded with the seed and the project name (CDF's ids are unpredictable
+/// and below 2^53, so JavaScript clients can hold them).
 pub struct IdGen {
     next: AtomicI64,
+    random: Option<Mutex<(StdRng, HashSet<i64>)>>,
 }
 
 impl Default for IdGen {
     fn default() -> Self {
-        IdGen { next: AtomicI64::new(FIRST_ID) }
+        IdGen { next: AtomicI64::new(FIRST_ID), random: None }
     }
 }
 
+/// Largest id CDF hands out plus one: 2^53.
+pub const ID_LIMIT: i64 = 1 << 53;
+
 impl IdGen {
+    pub fn new(order: IdOrder, seed: u64, project: &str) -> IdGen {
+        match order {
+            IdOrder::Sequential => IdGen::default(),
+            IdOrder::Random => {
+                // FNV-1a of the project name, so projects draw different ids from one seed.
+                let h =
+                    project.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+                let rng = StdRng::seed_from_u64(seed ^ h);
+                IdGen { next: AtomicI64::new(FIRST_ID), random: Some(Mutex::new((rng, HashSet::new()))) }
+            }
+        }
+    }
+
     pub fn next_id(&self) -> i64 {
-        self.next.fetch_add(1, Ordering::Relaxed)
+        match &self.random {
+            None => self.next.fetch_add(1, Ordering::Relaxed),
+            Some(m) => {
+                let mut g = m.lock();
+                let (rng, used) = &mut *g;
+                loop {
+                    let id = rng.random_range(1..ID_LIMIT);
+                    if used.insert(id) {
+                        return id;
+                    }
+                }
+            }
+        }
     }
 }
 

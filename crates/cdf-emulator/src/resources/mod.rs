@@ -47,6 +47,13 @@ impl Ctx {
             .map_err(|e| ApiError::bad_request(format!("Unable to parse request body as JSON: {e}")))
     }
 
+    /// With a list delay (eventual consistency): list endpoints see only objects created at
+    /// or before this time. `None`: every object.
+    pub fn list_visible_until(&self) -> Option<i64> {
+        let delay = self.emu.realism().list_delay_ms;
+        (delay > 0).then(|| now_ms() - delay as i64)
+    }
+
     pub fn query_bool(&self, key: &str) -> ApiResult<bool> {
         match self.query.get(key).map(|s| s.as_str()) {
             None | Some("false") => Ok(false),
@@ -403,7 +410,10 @@ pub fn list(ctx: &Ctx, spec: &'static Spec, body: &Value) -> ApiResult<Reply> {
     let (filters, custom) = resolve_filter(spec, top.get("filter"), &meta)?;
     let custom_fn = custom_filters(spec, &custom, &meta)?;
     let coll = meta.coll(spec.kind);
-    let (page, next) = page(coll, &params, |o| matches(o, &filters) && custom_fn(o));
+    let visible_until = ctx.list_visible_until();
+    let visible =
+        |o: &Object| visible_until.is_none_or(|v| o.get("createdTime").and_then(|t| t.as_i64()).is_none_or(|t| t <= v));
+    let (page, next) = page(coll, &params, |o| visible(o) && matches(o, &filters) && custom_fn(o));
     let mut items: Vec<Value> = page.into_iter().map(|o| output(spec, o, &meta)).collect();
     if spec.kind == Kind::Assets {
         if let Some(props) = top.get("aggregatedProperties").and_then(|v| v.as_array()) {

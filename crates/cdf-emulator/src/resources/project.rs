@@ -19,12 +19,18 @@ pub struct Project {
 
 impl Default for Project {
     fn default() -> Self {
+        Project::new(IdGen::default())
+    }
+}
+
+impl Project {
+    pub fn new(ids: IdGen) -> Self {
         Project {
             meta: Mutex::new(MetaStore::default()),
             datapoints: Mutex::new(DatapointStore::default()),
             raw: Mutex::new(RawStore::default()),
             sequence_rows: Mutex::new(RowStore::default()),
-            ids: IdGen::default(),
+            ids,
         }
     }
 }

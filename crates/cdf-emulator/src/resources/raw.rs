@@ -23,6 +23,8 @@ pub const MAX_TABLE_NAME: usize = 64;
 pub struct RawRow {
     pub columns: Box<str>,
     pub last_updated: i64,
+    /// When the key was first inserted: row lists see it `list_delay_ms` later.
+    pub created: i64,
 }
 
 pub struct RawTable {
@@ -310,7 +312,7 @@ pub fn rows_insert(ctx: &Ctx, db: &str, table: &str) -> ApiResult<Reply> {
                 }
             }
             None => {
-                t.rows.insert(row.key, RawRow { columns: cols.into(), last_updated: now });
+                t.rows.insert(row.key, RawRow { columns: cols.into(), last_updated: now, created: now });
             }
         }
     }
@@ -406,6 +408,7 @@ pub fn rows_list(ctx: &Ctx, db: &str, table: &str) -> ApiResult<Reply> {
         None => (Bound::Unbounded, None),
     };
     let hi = end.clone().map(Bound::Excluded).unwrap_or(Bound::Unbounded);
+    let visible_until = ctx.list_visible_until();
     let mut out = String::with_capacity(limit.min(t.rows.len()) * 64 + 32);
     out.push_str("{\"items\":[");
     let mut n = 0usize;
@@ -413,6 +416,9 @@ pub fn rows_list(ctx: &Ctx, db: &str, table: &str) -> ApiResult<Reply> {
     let mut more = false;
     for (key, row) in t.rows.range::<String, _>((lo, hi)) {
         if min_t.is_some_and(|m| row.last_updated <= m) || max_t.is_some_and(|m| row.last_updated > m) {
+            continue;
+        }
+        if visible_until.is_some_and(|v| row.created > v) {
             continue;
         }
         if n == limit {
