@@ -104,9 +104,12 @@ impl Limiter {
         let now = Instant::now();
         let mut st = self.state.lock();
         let key = |scope: Scope| (client.to_string(), class.resource.clone(), scope);
-        let mut permit = Permit { state: self.state.clone(), slots: Vec::new(), retrieve_key: None };
+        // The permit is built last: dropping one takes the lock held here.
+        let mut slots = Vec::new();
+        let mut retrieve_key = None;
         if class.family == Family::Token {
-            return Ok(permit);
+            drop(st);
+            return Ok(Permit { state: self.state.clone(), slots, retrieve_key });
         }
         // (scope, requests per second, concurrent requests, name in messages)
         let mut checks: Vec<(Scope, f64, u32, &str)> = Vec::new();
@@ -137,7 +140,7 @@ impl Limiter {
             if class.write {
                 b.tokens -= need;
             } else {
-                permit.retrieve_key = Some(k);
+                retrieve_key = Some(k);
             }
         } else {
             let b = cfg.budgets(&class.resource);
@@ -186,8 +189,9 @@ impl Limiter {
                 }
             }
             *st.running.entry(k.clone()).or_default() += 1;
-            permit.slots.push(k);
+            slots.push(k);
         }
-        Ok(permit)
+        drop(st);
+        Ok(Permit { state: self.state.clone(), slots, retrieve_key })
     }
 }

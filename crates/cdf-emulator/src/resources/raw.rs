@@ -178,7 +178,10 @@ pub fn db_delete(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
     let missing: Vec<Value> =
         names.iter().filter(|n| !raw.dbs.contains_key(*n)).map(|n| json!({ "name": n })).collect();
     if !missing.is_empty() {
-        let mut e = ApiError::not_found("Databases not found");
+        // As recorded against CDF (cognite-sdk-scala RawTest cassettes): every unknown name in
+        // request order, repeats included, in the message and in `missing`.
+        let names: Vec<&str> = missing.iter().filter_map(|m| m["name"].as_str()).collect();
+        let mut e = ApiError::not_found(format!("Following databases not found: {}", names.join(", ")));
         e.missing = missing;
         return Err(e);
     }
