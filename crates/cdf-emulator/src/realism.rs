@@ -193,6 +193,7 @@ pub struct LimitsConfig {
     pub default: Budgets,
     pub raw: RawLimits,
     /// Send `Retry-After` (whole seconds until the budget has room again) on rate-limit 429s.
+    /// Off in the cdf profile: no source shows CDF sending it.
     #[serde(default = "yes")]
     pub retry_after: bool,
 }
@@ -213,7 +214,8 @@ impl LimitsConfig {
             resources,
             default: assets,
             raw: RawLimits { concurrent: 48, insert_bytes: 1.3e9, retrieve_bytes: 6.6e9, window_secs: 600.0 },
-            retry_after: true,
+            // No source shows CDF sending Retry-After on 429; off, so clients must back off alone.
+            retry_after: false,
         }
     }
 
