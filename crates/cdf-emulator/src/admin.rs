@@ -1,4 +1,5 @@
-//! Admin API (no auth): reset, statistics, dumps of stored objects, fault rules, clients.
+//! Admin API (no auth): reset, statistics, dumps of stored objects, fault rules, clients and
+//! the realism settings (profile, cost model, limits, list delay, id order).
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
