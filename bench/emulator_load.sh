@@ -17,7 +17,7 @@ for profile in ${BENCH_PROFILES:-fast cdf}; do
   echo "== emulator --profile $profile"
   "$bin/cdf-emulator" --listen 127.0.0.1:0 --profile "$profile" >"$out" 2>&1 &
   emu_pid=$!
-  for _ in $(seq 100); do grep -q "listening on" "$out" && break; sleep 0.05; done
+  for _ in $(seq 400); do grep -q "listening on" "$out" && break; sleep 0.05; done
   url=$(sed -n 's/^cdf-emulator listening on //p' "$out")
   [ -n "$url" ] || { cat "$out"; exit 1; }
   "$bin/emulator-load" --url "$url" "$@"
