@@ -15,9 +15,15 @@ gateway (server cdf, user mapping, cdf_tables). This script:
      memory (VmHWM and peak RssAnon of the COPY's backend, read from /proc/<pg_backend_pid()>);
   4. prints a summary table. Exit status 1 if any COPY failed or any count did not match.
 
+Steps 2 runs once per emulator profile in BENCH_PROFILES (default "fast cdf"): `fast` is the
+emulator flat out, `cdf` is `--profile cdf` (CDF's per-request latency, processing time per item
+and byte, and rate/concurrency limits answering 429; crates/cdf-emulator/README.md). The profile
+is switched with POST /_admin/realism {"profile": NAME}, the same settings as the command-line
+flag, and survives the resets between tables. The memory run (step 3) uses the first profile.
+
 Environment (defaults): PGHOST/PGPORT/PGUSER/PGDATABASE, CDF_EMULATOR_URL, CDF_PROJECT (demo),
 BENCH_DIR (.run/bench), BENCH_DATAPOINTS (1000000), BENCH_DATAPOINTS_BIG (5000000, 0 = skip),
-BENCH_SERIES (100), BENCH_ASSETS (100000), BENCH_RAW_ROWS (100000).
+BENCH_SERIES (100), BENCH_ASSETS (100000), BENCH_RAW_ROWS (100000), BENCH_PROFILES ("fast cdf").
 """
 import json
 import os
@@ -36,6 +42,7 @@ N_DP_BIG = int(os.environ.get("BENCH_DATAPOINTS_BIG", "5000000"))
 N_SERIES = int(os.environ.get("BENCH_SERIES", "100"))
 N_ASSETS = int(os.environ.get("BENCH_ASSETS", "100000"))
 N_RAW = int(os.environ.get("BENCH_RAW_ROWS", "100000"))
+PROFILES = os.environ.get("BENCH_PROFILES", "fast cdf").split()
 
 TARGETS = {"double_datapoints": 200_000, "raw_rows": 50_000}  # end-to-end rows/s we aim for
 
@@ -65,11 +72,18 @@ def say(msg=""):
 
 # ---- emulator admin API ---------------------------------------------------------------------
 
-def admin(method, path):
-    req = urllib.request.Request(EMULATOR + path, method=method)
+def admin(method, path, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(EMULATOR + path, data=data, method=method,
+                                 headers={"content-type": "application/json"} if data else {})
     with urllib.request.urlopen(req, timeout=120) as r:
         body = r.read()
     return json.loads(body) if body else None
+
+
+def set_profile(name):
+    """Switches the emulator to `--profile NAME` (fast: flat out; cdf: CDF's latency and limits)."""
+    admin("POST", "/_admin/realism", {"profile": name})
 
 
 def reset_emulator():
@@ -275,21 +289,26 @@ def main():
         say(f"# PostgreSQL {conn.info.server_version} at {conn.info.host}:{conn.info.port}, emulator {EMULATOR}")
         say("# method: server-side COPY <table> (cols) FROM '<file>' (FORMAT csv, HEADER true), as superuser,"
             " one fresh session per COPY")
-        if N_DP:
-            bench_table(conn, "double_datapoints", N_DP, results)
-        if N_ASSETS:
-            bench_table(conn, "assets", N_ASSETS, results)
-        if N_RAW:
-            bench_table(conn, "raw_rows", N_RAW, results)
-        if N_DP_BIG:
-            bench_table(conn, "double_datapoints", N_DP_BIG, results, label=f"double_datapoints (memory, {N_DP_BIG:,})",
-                        with_local=False)
+        for i, profile in enumerate(PROFILES):
+            set_profile(profile)
+            say(f"# emulator profile: {profile}")
+            tag = f" [{profile}]"
+            if N_DP:
+                bench_table(conn, "double_datapoints", N_DP, results, label="double_datapoints" + tag)
+            if N_ASSETS:
+                bench_table(conn, "assets", N_ASSETS, results, label="assets" + tag)
+            if N_RAW:
+                bench_table(conn, "raw_rows", N_RAW, results, label="raw_rows" + tag)
+            if N_DP_BIG and i == 0:
+                bench_table(conn, "double_datapoints", N_DP_BIG, results,
+                            label=f"double_datapoints (memory, {N_DP_BIG:,}){tag}", with_local=False)
+        set_profile("fast")
         conn.execute("DROP SCHEMA IF EXISTS bench_local CASCADE")
 
     say()
     say("== summary (server-side COPY FROM file, CSV; foreign = cdf_tables.*, local = UNLOGGED table)")
     hdr = (f"{'table':<38} {'rows':>10} {'foreign s':>9} {'foreign rows/s':>14} {'local s':>8} {'local rows/s':>13}"
-           f" {'ratio':>6} {'requests':>8} {'max/req':>8} {'VmHWM MB':>8} {'peakAnon MB':>11}  target")
+           f" {'ratio':>6} {'requests':>8} {'429s':>5} {'max/req':>8} {'VmHWM MB':>8} {'peakAnon MB':>11}  target")
     say(hdr)
     say("-" * len(hdr))
     for r in results:
@@ -299,11 +318,12 @@ def main():
             continue
         fr = rate(f["rows"], f["secs"])
         lr = rate(loc["rows"], loc["secs"]) if "rows" in loc else None
-        target = TARGETS.get(r["table"])
+        target = TARGETS.get(r["table"].split(" [")[0]) if r["table"].endswith("[fast]") else None
         verdict = "" if target is None else (f">= {target:,}: " + ("met" if fr >= target else "NOT met"))
         say(f"{r['table']:<38} {f['rows']:>10,} {f['secs']:>9.2f} {fr:>14,.0f} "
             + (f"{loc['secs']:>8.2f} {lr:>13,.0f} {fr / lr:>6.3f}" if lr else f"{'-':>8} {'-':>13} {'-':>6}")
-            + f" {st.get('requests', 0):>8} {st.get('max_items', 0):>8,} {f['hwm'] / 1024:>8.0f} {f['peak_anon'] / 1024:>11.0f}  {verdict}")
+            + f" {st.get('requests', 0):>8} {(st.get('statuses') or {}).get('429', 0):>5} {st.get('max_items', 0):>8,}"
+            + f" {f['hwm'] / 1024:>8.0f} {f['peak_anon'] / 1024:>11.0f}  {verdict}")
     if so_signature() != so_at_start:
         say()
         say(f"WARNING: {SO_PATH} was replaced during the run (another build installed it);"

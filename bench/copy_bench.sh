@@ -9,6 +9,12 @@
 # bench/copy_bench.py. COPY is server-side, as superuser: COPY <t> (cols) FROM '<file>' (FORMAT csv,
 # HEADER true). Both services are stopped when the script exits.
 #
+# Every table is copied twice in one run: with the emulator flat out (profile fast) and with the
+# emulator as `--profile cdf` (CDF's latency, per-item/per-byte processing time and rate and
+# concurrency limits answering 429; see crates/cdf-emulator/README.md). The profile is switched
+# at run time with POST /_admin/realism, so one emulator process serves both; the summary lists
+# every table once per profile, with the 429 answers the cdf profile gave.
+#
 #   bench/copy_bench.sh
 #
 # Environment (defaults):
@@ -17,6 +23,7 @@
 #   BENCH_DATAPOINTS_BIG=5000000  rows of the second datapoints COPY (peak memory); 0 skips it
 #   BENCH_ASSETS=100000           rows for assets (external_id, name, metadata)
 #   BENCH_RAW_ROWS=100000         rows for raw_rows (_raw_database, _raw_table, _raw_key, _raw_columns)
+#   BENCH_PROFILES="fast cdf"     emulator profiles to run, in order (the memory run uses the first)
 #   BENCH_PG_PORT=55434 BENCH_EMULATOR_PORT=54082
 #   BENCH_SKIP_BUILD=1            use the installed extension and target/release/cdf-emulator as they are
 # Input files are kept in .run/bench/ and reused by later runs (delete them to regenerate).
@@ -65,5 +72,6 @@ CREATE SCHEMA cdf_tables;
 IMPORT FOREIGN SCHEMA cdf FROM SERVER cdf INTO cdf_tables;
 SQL
 
+echo "== emulator profiles: ${BENCH_PROFILES:-fast cdf}"
 echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) (other processes share these cores)"
 .venv/bin/python bench/copy_bench.py

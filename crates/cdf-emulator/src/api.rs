@@ -1,5 +1,6 @@
 //! The router and the project-API entry point: fault injection, authentication,
-//! authorisation, body decoding, dispatch and statistics for every `/api/v1/projects/...` call.
+//! authorisation, rate and concurrency limits, body decoding, dispatch, the cost model's delay
+//! and statistics for every `/api/v1/projects/...` call.
 
 use axum::body::{to_bytes, Body, Bytes};
 use axum::extract::{Request, State};
@@ -11,9 +12,10 @@ use std::io::Read;
 use std::sync::Arc;
 
 use crate::errors::ApiError;
+use crate::extensions::{BaseUrl, ConnControl};
 use crate::faults::Fault;
+use crate::realism::{classify, EndpointClass};
 use crate::resources::{find_route, run, Ctx, Reply};
-use crate::server::{BaseUrl, ConnControl};
 use crate::{admin, auth, Emulator};
 
 /// Largest request body accepted (after which CDF too would refuse).
@@ -29,6 +31,7 @@ pub fn router(emu: Arc<Emulator>) -> Router {
         .route("/_admin/dump/{project}/{*resource}", get(admin::dump))
         .route("/_admin/faults", post(admin::install_faults).delete(admin::clear_faults).get(admin::list_faults))
         .route("/_admin/clients", post(admin::put_client))
+        .route("/_admin/realism", post(admin::put_realism).get(admin::get_realism))
         .route("/_files/upload/{project}/{id}", put(crate::resources::files::upload))
         .fallback(not_found)
         .with_state(emu)
@@ -150,7 +153,9 @@ async fn token_route(State(emu): State<Arc<Emulator>>, req: Request) -> Response
     }
     let raw = to_bytes(body, 1 << 20).await.unwrap_or_default();
     let bytes_in = raw.len() as u64;
+    let started = std::time::Instant::now();
     let resp = auth::token_endpoint(State(emu.clone()), parts.headers, raw).await;
+    cost_delay(&emu, &classify(key), 0, bytes_in, started).await;
     emu.stats.record(key, 0, bytes_in, resp.status().as_u16());
     resp
 }
@@ -174,6 +179,16 @@ async fn drop_connection(ctl: Option<ConnControl>) -> Response {
             std::future::pending().await
         }
         None => error_response(&ApiError::new(503, "connection dropped")),
+    }
+}
+
+/// Sleeps until the cost model's time for this request has passed since `started` (the time
+/// the emulator itself took counts towards it). No cost model: returns at once.
+async fn cost_delay(emu: &Emulator, class: &EndpointClass, items: u64, bytes_in: u64, started: std::time::Instant) {
+    let Some(model) = emu.realism().cost.clone() else { return };
+    let want = model.for_class(class).delay(items, bytes_in, emu.jitter_draw());
+    if let Some(rest) = want.checked_sub(started.elapsed()) {
+        tokio::time::sleep(rest).await;
     }
 }
 
@@ -224,15 +239,22 @@ pub async fn handle(State(emu): State<Arc<Emulator>>, req: Request) -> Response 
     };
     let bytes_in = raw.len() as u64;
 
+    let started = std::time::Instant::now();
+    let realism = emu.realism();
+    let class = classify(&route.key);
+    let mut permit = None;
     let outcome: Result<Reply, ApiError> = (|| {
         let client = emu.authenticate(&parts.headers)?;
         let scope = auth::authorize(&client, &project_name, route.acl, route.action)?;
         crate::resources::raw::check_table_scope(&scope, &route)?;
+        if let Some(limits) = &realism.limits {
+            permit = Some(emu.limiter.admit(limits, &client.client_id, &class, bytes_in)?);
+        }
         let body = decode_body(&parts.headers, raw)?;
         let accept = parts.headers.get("accept").and_then(|v| v.to_str().ok()).unwrap_or("");
         let content_type = parts.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
         let ctx = Ctx {
-            project: emu.store.project(&project_name),
+            project: emu.project(&project_name),
             emu: emu.clone(),
             project_name: project_name.clone(),
             query: parts
@@ -248,6 +270,12 @@ pub async fn handle(State(emu): State<Arc<Emulator>>, req: Request) -> Response 
         };
         run(&ctx, &route)
     })();
+    if let (Some(p), Ok(reply)) = (&permit, &outcome) {
+        p.charge_response(reply.body.len() as u64);
+    }
+    let items = outcome.as_ref().map(|r| r.items).unwrap_or(0);
+    cost_delay(&emu, &class, items, bytes_in, started).await;
+    drop(permit);
 
     match apply_faults(&faults, true).await {
         FaultAction::Continue => {}

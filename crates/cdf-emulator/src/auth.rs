@@ -152,13 +152,14 @@ impl Emulator {
     }
 }
 
-/// 403 unless the client may use the project and holds `acl:action`.
+/// 401 unless the client may use the project, 403 unless it holds `acl:action`.
+///
+/// A valid token for another project is `401 {"error":{"code":401,"message":"Unauthorized"}}`
+/// in CDF, not 403 (the API's FAQ, doc.cognitedata.com/faq "How does the REST API deal with
+/// errors?", shows this body for a project the caller cannot access; weak evidence, no recording).
 pub fn authorize(client: &ClientConfig, project: &str, acl: &str, action: &str) -> Result<Value, ApiError> {
     if !client.projects.iter().any(|p| p == project) {
-        return Err(ApiError::forbidden(format!(
-            "Forbidden: client '{}' has no access to project '{project}'",
-            client.client_id
-        )));
+        return Err(ApiError::unauthorized("Unauthorized"));
     }
     client.grant(acl, action).ok_or_else(|| {
         ApiError::forbidden(format!("Forbidden: missing capability {acl}:{action} in project '{project}'"))

@@ -31,6 +31,9 @@ pub struct EmulatorConfig {
     pub token_ttl_secs: u64,
     #[serde(default)]
     pub clients: Vec<ClientConfig>,
+    /// Cost model, rate limits, list delay and id order (`realism`); all off by default.
+    #[serde(default)]
+    pub realism: crate::realism::Realism,
 }
 
 fn default_token_ttl() -> u64 {
@@ -70,6 +73,7 @@ impl Default for EmulatorConfig {
         EmulatorConfig {
             token_ttl_secs: default_token_ttl(),
             clients: vec![ClientConfig::all_access("demo-client", "demo-secret", "demo")],
+            realism: crate::realism::Realism::default(),
         }
     }
 }

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use cdf_emulator::{serve_with_shutdown, Emulator, EmulatorConfig, TlsFiles};
+use cdf_emulator::{serve_with_shutdown, Emulator, EmulatorConfig, IdOrder, Realism, TlsFiles};
 
 #[derive(Parser)]
 #[command(name = "cdf-emulator", about = "In-memory emulator of the Cognite Data Fusion REST API")]
@@ -29,6 +29,25 @@ struct Args {
     /// Worker threads of the tokio runtime (default: number of CPUs).
     #[arg(long)]
     threads: Option<usize>,
+    /// `fast` (no latency, no limits) or `cdf` (CDF's latency and rate/concurrency limits).
+    /// Replaces the config file's `[realism]` cost model and limits.
+    #[arg(long)]
+    profile: Option<String>,
+    /// Turn the rate and concurrency limits on or off (after --profile).
+    #[arg(long, value_parser = ["on", "off"])]
+    limits: Option<String>,
+    /// Turn the cost model (latency and processing time) on or off (after --profile).
+    #[arg(long, value_parser = ["on", "off"])]
+    latency: Option<String>,
+    /// List and filter endpoints see new objects only this many ms after their creation.
+    #[arg(long)]
+    list_delay_ms: Option<u64>,
+    /// Server ids: `sequential` (lists in creation order) or `random` (seeded, unpredictable).
+    #[arg(long, value_parser = ["sequential", "random"])]
+    ids: Option<String>,
+    /// Seed of random ids and of the cost model's jitter.
+    #[arg(long)]
+    seed: Option<u64>,
 }
 
 fn main() {
@@ -46,6 +65,36 @@ fn main() {
     };
     if let Some(ttl) = args.token_ttl {
         config.token_ttl_secs = ttl;
+    }
+    if let Some(p) = &args.profile {
+        let Some(profile) = Realism::profile(p) else {
+            eprintln!("cdf-emulator: unknown profile \"{p}\" (fast, cdf)");
+            std::process::exit(2);
+        };
+        config.realism.cost = profile.cost;
+        config.realism.limits = profile.limits;
+    }
+    let cdf = Realism::cdf();
+    match args.limits.as_deref() {
+        Some("on") if config.realism.limits.is_none() => config.realism.limits = cdf.limits.clone(),
+        Some("off") => config.realism.limits = None,
+        _ => {}
+    }
+    match args.latency.as_deref() {
+        Some("on") if config.realism.cost.is_none() => config.realism.cost = cdf.cost.clone(),
+        Some("off") => config.realism.cost = None,
+        _ => {}
+    }
+    if let Some(ms) = args.list_delay_ms {
+        config.realism.list_delay_ms = ms;
+    }
+    match args.ids.as_deref() {
+        Some("random") => config.realism.ids = IdOrder::Random,
+        Some("sequential") => config.realism.ids = IdOrder::Sequential,
+        _ => {}
+    }
+    if let Some(seed) = args.seed {
+        config.realism.seed = seed;
     }
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => {

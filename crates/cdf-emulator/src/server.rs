@@ -1,5 +1,7 @@
-//! HTTP(S) serving: accept loop, optional TLS, `x-request-id` on every response, and the
-//! per-connection switch that lets fault injection drop a connection without answering.
+//! HTTP(S) serving: accept loop, optional TLS, `x-request-id` on every response, the
+//! per-connection switch that lets fault injection drop a connection without answering, and
+//! `spawn_background` for tests. Fills the request extensions (`extensions`) and hands each
+//! request to the router of `api`.
 
 use axum::body::Body;
 use axum::http::{HeaderValue, Request};
@@ -11,28 +13,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 use tower_service::Service;
 
+use crate::extensions::{BaseUrl, ConnControl, RequestId};
 use crate::{Emulator, EmulatorConfig};
-
-/// Handed to handlers in request extensions: `drop_now()` closes the connection unanswered.
-#[derive(Clone)]
-pub struct ConnControl(Arc<Notify>);
-
-impl ConnControl {
-    pub fn drop_now(&self) {
-        self.0.notify_one();
-    }
-}
-
-/// Request id assigned by the server, in request extensions.
-#[derive(Clone)]
-pub struct RequestId(pub String);
-
-/// Scheme and address clients reach this server at, in request extensions.
-#[derive(Clone)]
-pub struct BaseUrl(pub String);
 
 pub struct TlsFiles {
     pub cert: PathBuf,
@@ -104,7 +88,7 @@ async fn serve_connection<I>(io: I, router: axum::Router, emu: Arc<Emulator>, ba
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let ctl = ConnControl(Arc::new(Notify::new()));
+    let ctl = ConnControl::new();
     let ctl_for_requests = ctl.clone();
     let svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
         let request_id = emu.next_request_id();
@@ -124,7 +108,7 @@ where
     tokio::select! {
         _ = conn => {}
         // Dropping the connection future closes the socket without a response.
-        _ = ctl.0.notified() => {}
+        _ = ctl.dropped() => {}
     }
 }
 

@@ -1,34 +1,54 @@
-//! In-memory state: one `Project` per project URL name, created on first use.
-//! Metadata resources share one mutex; the hot paths (datapoints, RAW rows) have their own.
+//! Storage building blocks that know nothing about CDF resources: the map of projects
+//! (`Store<P>`, one `P` per project URL name, created on first use), `Collection` (JSON objects
+//! keyed by server id with an externalId index), the server id counter, `Object` and `now_ms`.
+//! What a project holds is defined by `resources::project`, where each resource module owns
+//! its own store.
 
 use parking_lot::{Mutex, RwLock};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use crate::resources::datapoints::Series;
-use crate::resources::raw::RawStore;
+use crate::realism::IdOrder;
 
 pub type Object = Map<String, Value>;
 
 /// First server-assigned id; large like CDF's, but deterministic so test output is stable.
 const FIRST_ID: i64 = 1_000_000_000_001;
 
-#[derive(Default)]
-pub struct Store {
-    projects: RwLock<HashMap<String, Arc<Project>>>,
+/// The projects of one emulator instance, each created empty on first use.
+pub struct Store<P> {
+    projects: RwLock<HashMap<String, Arc<P>>>,
 }
 
-impl Store {
-    pub fn project(&self, name: &str) -> Arc<Project> {
+impl<P> Default for Store<P> {
+    fn default() -> Self {
+        Store { projects: RwLock::new(HashMap::new()) }
+    }
+}
+
+impl<P> Store<P> {
+    /// The project `name`, made by `make` on first use.
+    pub fn project_with(&self, name: &str, make: impl FnOnce() -> P) -> Arc<P> {
         if let Some(p) = self.projects.read().get(name) {
             return p.clone();
         }
-        self.projects.write().entry(name.to_string()).or_insert_with(|| Arc::new(Project::default())).clone()
+        self.projects.write().entry(name.to_string()).or_insert_with(|| Arc::new(make())).clone()
+    }
+}
+
+impl<P: Default> Store<P> {
+    pub fn project(&self, name: &str) -> Arc<P> {
+        if let Some(p) = self.projects.read().get(name) {
+            return p.clone();
+        }
+        self.projects.write().entry(name.to_string()).or_insert_with(|| Arc::new(P::default())).clone()
     }
 
-    pub fn existing(&self, name: &str) -> Option<Arc<Project>> {
+    pub fn existing(&self, name: &str) -> Option<Arc<P>> {
         self.projects.read().get(name).cloned()
     }
 
@@ -37,93 +57,50 @@ impl Store {
     }
 }
 
-pub struct Project {
-    pub meta: Mutex<MetaStore>,
-    pub datapoints: Mutex<HashMap<i64, Series>>,
-    pub raw: Mutex<RawStore>,
-    /// Sequence rows: sequence id → row number → column externalId → value.
-    pub sequence_rows: Mutex<HashMap<i64, BTreeMap<i64, BTreeMap<String, Value>>>>,
-    next_id: AtomicI64,
+/// Server-assigned ids of one project: sequential from `FIRST_ID`, or drawn uniformly from
+/// [1, 2^53) by a RNG seeded with the seed and the project name (CDF's ids are unpredictable
+/// and below 2^53, so JavaScript clients can hold them).
+pub struct IdGen {
+    next: AtomicI64,
+    random: Option<Mutex<(StdRng, HashSet<i64>)>>,
 }
 
-impl Default for Project {
+impl Default for IdGen {
     fn default() -> Self {
-        Project {
-            meta: Mutex::new(MetaStore::default()),
-            datapoints: Mutex::new(HashMap::new()),
-            raw: Mutex::new(RawStore::default()),
-            sequence_rows: Mutex::new(HashMap::new()),
-            next_id: AtomicI64::new(FIRST_ID),
-        }
+        IdGen { next: AtomicI64::new(FIRST_ID), random: None }
     }
 }
 
-impl Project {
+/// Largest id CDF hands out plus one: 2^53.
+pub const ID_LIMIT: i64 = 1 << 53;
+
+impl IdGen {
+    pub fn new(order: IdOrder, seed: u64, project: &str) -> IdGen {
+        match order {
+            IdOrder::Sequential => IdGen::default(),
+            IdOrder::Random => {
+                // FNV-1a of the project name, so projects draw different ids from one seed.
+                let h =
+                    project.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+                let rng = StdRng::seed_from_u64(seed ^ h);
+                IdGen { next: AtomicI64::new(FIRST_ID), random: Some(Mutex::new((rng, HashSet::new()))) }
+            }
+        }
+    }
+
     pub fn next_id(&self) -> i64 {
-        self.next_id.fetch_add(1, Ordering::Relaxed)
-    }
-}
-
-/// The resources kept as JSON objects in CDF's own shape.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
-    Assets,
-    Events,
-    Files,
-    TimeSeries,
-    Sequences,
-    Labels,
-    Relationships,
-    DataSets,
-    ExtPipes,
-    ExtPipeRuns,
-    Sessions,
-}
-
-#[derive(Default)]
-pub struct MetaStore {
-    pub assets: Collection,
-    pub events: Collection,
-    pub files: Collection,
-    pub timeseries: Collection,
-    pub sequences: Collection,
-    pub labels: Collection,
-    pub relationships: Collection,
-    pub datasets: Collection,
-    pub extpipes: Collection,
-    pub extpipe_runs: Collection,
-    pub sessions: Collection,
-}
-
-impl MetaStore {
-    pub fn coll(&self, kind: Kind) -> &Collection {
-        match kind {
-            Kind::Assets => &self.assets,
-            Kind::Events => &self.events,
-            Kind::Files => &self.files,
-            Kind::TimeSeries => &self.timeseries,
-            Kind::Sequences => &self.sequences,
-            Kind::Labels => &self.labels,
-            Kind::Relationships => &self.relationships,
-            Kind::DataSets => &self.datasets,
-            Kind::ExtPipes => &self.extpipes,
-            Kind::ExtPipeRuns => &self.extpipe_runs,
-            Kind::Sessions => &self.sessions,
-        }
-    }
-    pub fn coll_mut(&mut self, kind: Kind) -> &mut Collection {
-        match kind {
-            Kind::Assets => &mut self.assets,
-            Kind::Events => &mut self.events,
-            Kind::Files => &mut self.files,
-            Kind::TimeSeries => &mut self.timeseries,
-            Kind::Sequences => &mut self.sequences,
-            Kind::Labels => &mut self.labels,
-            Kind::Relationships => &mut self.relationships,
-            Kind::DataSets => &mut self.datasets,
-            Kind::ExtPipes => &mut self.extpipes,
-            Kind::ExtPipeRuns => &mut self.extpipe_runs,
-            Kind::Sessions => &mut self.sessions,
+        match &self.random {
+            None => self.next.fetch_add(1, Ordering::Relaxed),
+            Some(m) => {
+                let mut g = m.lock();
+                let (rng, used) = &mut *g;
+                loop {
+                    let id = rng.random_range(1..ID_LIMIT);
+                    if used.insert(id) {
+                        return id;
+                    }
+                }
+            }
         }
     }
 }

@@ -88,12 +88,12 @@ async fn missing_capability_is_403_naming_it() {
 }
 
 #[tokio::test]
-async fn other_projects_are_403() {
+async fn other_projects_are_401_unauthorized() {
     let mut api = Api::start().await;
     api.project = "someone-else".into();
     let r = api.post("/assets/list", json!({})).await;
-    assert_eq!(r.status, 403);
-    assert!(r.error()["message"].as_str().unwrap().contains("someone-else"));
+    assert_eq!(r.status, 401);
+    assert_eq!(r.body, json!({"error": {"code": 401, "message": "Unauthorized"}}));
 }
 
 #[tokio::test]

@@ -5,10 +5,11 @@ use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 
 use super::generic::*;
+use super::project::{Kind, MetaStore};
 use super::specs::ASSETS;
 use super::{finish_new, Ctx, Reply};
 use crate::errors::{ApiError, ApiResult};
-use crate::store::{now_ms, Collection, MetaStore, Object};
+use crate::store::{now_ms, Collection, Object};
 
 fn children_index(coll: &Collection) -> HashMap<i64, Vec<i64>> {
     let mut idx: HashMap<i64, Vec<i64>> = HashMap::new();
@@ -232,7 +233,7 @@ pub fn delete(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
     let (idents, ignore) = parse_ident_items(body, 1000, true, &["recursive"])?;
     let recursive = get_bool(body.as_object().expect("checked"), "recursive")?;
     let mut meta = ctx.project.meta.lock();
-    let keys = meta.assets.resolve_all(&idents, true, ignore)?;
+    let keys = super::idents::resolve(&meta.assets, Kind::Assets, super::idents::IdOp::Delete, &idents, true, ignore)?;
     let subtree = subtree_ids(&meta.assets, &keys);
     if !recursive {
         let requested: HashSet<i64> = keys.iter().copied().collect();

@@ -5,14 +5,15 @@
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 
 use super::generic::*;
+use super::project::Project;
 use super::protobuf::{Reader, Val, Writer};
 use super::{Ctx, Reply};
 use crate::errors::{ApiError, ApiResult};
-use crate::store::{now_ms, Object, Project};
+use crate::store::{now_ms, Object};
 
 /// 1900-01-01T00:00:00Z.
 pub const MIN_TIMESTAMP_MS: i64 = -2_208_988_800_000;
@@ -24,18 +25,117 @@ pub const MAX_POINTS_PER_INSERT: usize = 100_000;
 pub const MAX_STRING_VALUE_CHARS: usize = 255;
 pub const MAX_RAW_LIST_LIMIT: usize = 100_000;
 
-pub enum Series {
+/// The datapoints of one project: series id → points.
+pub type DatapointStore = HashMap<i64, Series>;
+
+/// One series: its points, and the status of every point whose status is not Good.
+pub struct Series {
+    pub data: SeriesData,
+    pub status: BTreeMap<i64, PointStatus>,
+}
+
+pub enum SeriesData {
     Numeric(BTreeMap<i64, f64>),
     Text(BTreeMap<i64, String>),
 }
 
+/// OPC UA status code categories (the two top bits): 00 Good, 01 Uncertain, 10 Bad.
+pub const UNCERTAIN: u32 = 0x4000_0000;
+pub const BAD: u32 = 0x8000_0000;
+
+/// The status of a point that is not Good; `no_value` for a Bad point stored without value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PointStatus {
+    pub code: u32,
+    pub symbol: Option<String>,
+    pub no_value: bool,
+}
+
+impl PointStatus {
+    pub fn is_bad(&self) -> bool {
+        self.code >> 30 == 2
+    }
+    pub fn is_uncertain(&self) -> bool {
+        self.code >> 30 == 1
+    }
+    pub fn json(&self) -> Value {
+        let symbol = self.symbol.clone().unwrap_or_else(|| category(self.code).to_string());
+        json!({"code": self.code, "symbol": symbol})
+    }
+}
+
+fn category(code: u32) -> &'static str {
+    match code >> 30 {
+        0 => "Good",
+        1 => "Uncertain",
+        _ => "Bad",
+    }
+}
+
+/// Parses a point's `status` (`{"code": n}`, `{"symbol": "..."}` or both) as CDF validates it:
+/// the code is an unsigned 32-bit OPC UA code whose top two bits are not 11, a symbol names a
+/// category (Good, Uncertain, Bad, or an OPC UA symbol starting with one of them), and code
+/// and symbol must agree. Returns the code and the symbol given. Source: docs.cognite.com
+/// "Status codes" for time series (categories, code/symbol agreement); the full OPC UA symbol
+/// table is not emulated, a longer symbol takes its category's base code when no code is given.
+/// A validated status: code and the symbol given.
+type StatusIn = (u32, Option<String>);
+
+fn parse_status(v: &Value, path: &str) -> ApiResult<StatusIn> {
+    let bad = |m: String| ApiError::bad_request(format!("{path}.status: {m}"));
+    let o = v.as_object().ok_or_else(|| bad("must be an object with code and/or symbol".into()))?;
+    for k in o.keys() {
+        if k != "code" && k != "symbol" {
+            return Err(ApiError::bad_request(format!("Unrecognized field \"{k}\" at {path}.status")));
+        }
+    }
+    let code = match o.get("code").filter(|c| !c.is_null()) {
+        None => None,
+        Some(c) => match c.as_u64() {
+            Some(n) if n <= u32::MAX as u64 && n >> 30 != 3 => Some(n as u32),
+            _ => return Err(bad(format!("invalid status code {c}"))),
+        },
+    };
+    let symbol = match o.get("symbol").filter(|c| !c.is_null()) {
+        None => None,
+        Some(Value::String(sym)) => {
+            let base = ["Good", "Uncertain", "Bad"].iter().find(|b| sym.starts_with(*b));
+            match base {
+                Some(b) => Some((sym.clone(), *b)),
+                None => return Err(bad(format!("unknown status symbol \"{sym}\""))),
+            }
+        }
+        Some(_) => return Err(bad("symbol: must be a string".into())),
+    };
+    match (code, symbol) {
+        (Some(c), Some((sym, base))) => {
+            let base_code = match base {
+                "Good" => 0,
+                "Uncertain" => UNCERTAIN,
+                _ => BAD,
+            };
+            if category(c) != base || (sym == base && c != base_code) {
+                return Err(bad(format!("status code {c} and symbol \"{sym}\" do not agree")));
+            }
+            Ok((c, Some(sym)))
+        }
+        (Some(c), None) => Ok((c, None)),
+        (None, Some((sym, base))) => {
+            let c = match base {
+                "Good" => 0,
+                "Uncertain" => UNCERTAIN,
+                _ => BAD,
+            };
+            Ok((c, Some(sym)))
+        }
+        (None, None) => Err(bad("code or symbol is required".into())),
+    }
+}
+
 impl Series {
     fn new(is_string: bool) -> Series {
-        if is_string {
-            Series::Text(BTreeMap::new())
-        } else {
-            Series::Numeric(BTreeMap::new())
-        }
+        let data = if is_string { SeriesData::Text(BTreeMap::new()) } else { SeriesData::Numeric(BTreeMap::new()) };
+        Series { data, status: BTreeMap::new() }
     }
     fn delete_range(&mut self, begin: i64, end: i64) {
         fn cut<V>(m: &mut BTreeMap<i64, V>, begin: i64, end: i64) {
@@ -47,10 +147,11 @@ impl Series {
                 m.remove(&k);
             }
         }
-        match self {
-            Series::Numeric(m) => cut(m, begin, end),
-            Series::Text(m) => cut(m, begin, end),
+        match &mut self.data {
+            SeriesData::Numeric(m) => cut(m, begin, end),
+            SeriesData::Text(m) => cut(m, begin, end),
         }
+        cut(&mut self.status, begin, end);
     }
 }
 
@@ -146,24 +247,13 @@ struct InsertBodyIn {
 struct PointIn {
     ts: Result<i64, f64>,
     value: Option<DpValue>,
-    bad_status: bool,
+    /// `status` as received (protobuf: `{"code": n}`), validated with the rest of the request.
+    status: Option<Value>,
 }
 
 struct ItemIn {
     ident: Result<Ident, String>,
     points: Vec<PointIn>,
-}
-
-fn status_is_bad(status: &Option<Value>) -> bool {
-    // OPC UA status codes: the two top bits 10 mean Bad.
-    match status {
-        Some(s) => {
-            let code_bad = s.get("code").and_then(|c| c.as_u64()).is_some_and(|c| (c >> 30) == 2);
-            let sym_bad = s.get("symbol").and_then(|c| c.as_str()).is_some_and(|c| c.starts_with("Bad"));
-            code_bad || sym_bad
-        }
-        None => false,
-    }
 }
 
 fn parse_json_insert(body: &[u8]) -> ApiResult<Vec<ItemIn>> {
@@ -185,7 +275,7 @@ fn parse_json_insert(body: &[u8]) -> ApiResult<Vec<ItemIn>> {
             let points = it
                 .datapoints
                 .into_iter()
-                .map(|p| PointIn { bad_status: status_is_bad(&p.status), ts: p.timestamp.0, value: p.value })
+                .map(|p| PointIn { status: p.status.filter(|s| !s.is_null()), ts: p.timestamp.0, value: p.value })
                 .collect();
             ItemIn { ident, points }
         })
@@ -211,7 +301,8 @@ fn parse_protobuf_insert(body: &[u8]) -> ApiResult<Vec<ItemIn>> {
                     let mut dr = Reader::new(dps);
                     while let Some((_, Val::Bytes(dp))) = dr.next_field()? {
                         let mut pr = Reader::new(dp);
-                        let mut p = PointIn { ts: Ok(0), value: None, bad_status: false };
+                        let mut p = PointIn { ts: Ok(0), value: None, status: None };
+                        let mut bad = false;
                         while let Some((pf, pv)) = pr.next_field()? {
                             match (pf, pv) {
                                 (1, Val::Varint(t)) => p.ts = Ok(t as i64),
@@ -225,7 +316,8 @@ fn parse_protobuf_insert(body: &[u8]) -> ApiResult<Vec<ItemIn>> {
                                     let mut sr = Reader::new(st);
                                     while let Some((sf, sv)) = sr.next_field()? {
                                         if let (1, Val::Varint(c)) = (sf, sv) {
-                                            p.bad_status = (c >> 30) == 2;
+                                            bad = (c >> 30) == 2;
+                                            p.status = Some(json!({ "code": c }));
                                         }
                                     }
                                 }
@@ -233,10 +325,10 @@ fn parse_protobuf_insert(body: &[u8]) -> ApiResult<Vec<ItemIn>> {
                             }
                         }
                         // proto3 omits zero values: a numeric point without value field is 0.0.
-                        if p.value.is_none() && !is_text && !p.bad_status {
+                        if p.value.is_none() && !is_text && !bad {
                             p.value = Some(DpValue::Num(0.0));
                         }
-                        if p.value.is_none() && is_text && !p.bad_status {
+                        if p.value.is_none() && is_text && !bad {
                             p.value = Some(DpValue::Text(String::new()));
                         }
                         points.push(p);
@@ -316,13 +408,35 @@ pub fn insert(ctx: &Ctx) -> ApiResult<Reply> {
         }
     }
     let series = resolve_series(&ctx.project, &idents, false)?;
+    // The same identifier twice in one request: 422 (API reference, insert data points: "422
+    // Duplicate IDs found. Retry request, keeping only one instance of each duplicated ID.").
+    // One series named by id and by externalId is not rejected (no evidence either way).
+    {
+        let mut seen = std::collections::HashSet::new();
+        let mut dups: Vec<Value> = Vec::new();
+        for ident in &idents {
+            if !seen.insert(*ident) && !dups.contains(&ident.to_json()) {
+                dups.push(ident.to_json());
+            }
+        }
+        if !dups.is_empty() {
+            let mut e = ApiError::new(422, "Duplicate IDs found. Keep only one instance of each duplicated ID.");
+            e.duplicated = dups;
+            return Err(e);
+        }
+    }
 
     // Validate everything before writing anything: a bad point rejects the whole request.
+    let mut statuses: Vec<Vec<Option<StatusIn>>> = Vec::with_capacity(items.len());
     for (i, (item, s)) in items.iter().zip(&series).enumerate() {
         let (_, info) = s.as_ref().expect("resolved");
         let text = is_string(info);
+        let mut item_status = Vec::with_capacity(item.points.len());
         for (j, p) in item.points.iter().enumerate() {
             let path = || format!("items[{i}].datapoints[{j}]");
+            let st = p.status.as_ref().map(|v| parse_status(v, &path())).transpose()?;
+            let bad_status = st.as_ref().is_some_and(|(c, _)| c >> 30 == 2);
+            item_status.push(st.filter(|(c, _)| *c != 0));
             let ts = match p.ts {
                 Ok(t) => t,
                 Err(f) => {
@@ -339,7 +453,10 @@ pub fn insert(ctx: &Ctx) -> ApiResult<Reply> {
                 )));
             }
             match (&p.value, text) {
-                (None, _) if p.bad_status => {}
+                (None, _) if bad_status => {}
+                // Bad points may carry any value, NaN and ±Infinity too (sent as strings in JSON).
+                (Some(DpValue::Num(_)), false) if bad_status => {}
+                (Some(DpValue::Text(s)), false) if bad_status && special_number(s).is_some() => {}
                 (None, _) => return Err(ApiError::bad_request(format!("{}.value: may not be null", path()))),
                 (Some(DpValue::Num(v)), false) => {
                     if !v.is_finite() || v.abs() > MAX_ABS_VALUE {
@@ -372,30 +489,56 @@ pub fn insert(ctx: &Ctx) -> ApiResult<Reply> {
                 }
             }
         }
+        statuses.push(item_status);
     }
 
     let mut store = ctx.project.datapoints.lock();
-    for (item, s) in items.into_iter().zip(series) {
+    for ((item, s), item_status) in items.into_iter().zip(series).zip(statuses) {
         let (id, info) = s.expect("resolved");
         let series = store.entry(id).or_insert_with(|| Series::new(is_string(&info)));
-        match series {
-            Series::Numeric(m) => {
-                for p in item.points {
-                    if let (Ok(ts), Some(DpValue::Num(v))) = (p.ts, p.value) {
-                        m.insert(ts, v);
-                    }
+        let Series { data, status } = series;
+        for (p, st) in item.points.into_iter().zip(item_status) {
+            let Ok(ts) = p.ts else { continue };
+            let no_value = p.value.is_none();
+            match (&mut *data, p.value) {
+                (SeriesData::Numeric(m), Some(DpValue::Num(v))) => {
+                    m.insert(ts, v);
+                }
+                (SeriesData::Numeric(m), Some(DpValue::Text(t))) => {
+                    m.insert(ts, special_number(&t).unwrap_or(f64::NAN));
+                }
+                (SeriesData::Numeric(m), None) => {
+                    m.insert(ts, f64::NAN);
+                }
+                (SeriesData::Text(m), Some(DpValue::Text(v))) => {
+                    m.insert(ts, v);
+                }
+                (SeriesData::Text(m), _) => {
+                    m.insert(ts, String::new());
                 }
             }
-            Series::Text(m) => {
-                for p in item.points {
-                    if let (Ok(ts), Some(DpValue::Text(v))) = (p.ts, p.value) {
-                        m.insert(ts, v);
-                    }
+            // A Good point overwriting a bad one clears the old status.
+            match st {
+                Some((code, symbol)) => {
+                    status.insert(ts, PointStatus { code, symbol, no_value });
+                }
+                None => {
+                    status.remove(&ts);
                 }
             }
         }
     }
     Ok(Reply::empty(200, total as u64))
+}
+
+/// `"NaN"`, `"Infinity"`, `"-Infinity"`: how JSON carries the non-finite values of bad points.
+fn special_number(s: &str) -> Option<f64> {
+    match s {
+        "NaN" => Some(f64::NAN),
+        "Infinity" => Some(f64::INFINITY),
+        "-Infinity" => Some(f64::NEG_INFINITY),
+        _ => None,
+    }
 }
 
 // ---------------------------------------------------------------- time arguments
@@ -463,74 +606,153 @@ struct Query {
     end: i64,
     limit: usize,
     include_outside: bool,
+    first_page: bool,
+    filter: StatusFilter,
 }
 
-/// One series' points in [start, end) after the cursor, as (timestamp, JSON value) pairs.
-fn collect_points(
-    series: Option<&Series>,
-    q: &Query,
-    after: Option<i64>,
-) -> (Vec<(i64, DpOut)>, Option<i64>, Vec<(i64, DpOut)>) {
+/// Which points a read returns, and whether with their status: `ignoreBadDataPoints`
+/// (default true) leaves Bad points out, `treatUncertainAsBad` (default true) counts Uncertain
+/// ones as Bad, `includeStatus` (default false) adds `status` to points that are not Good
+/// (Good points never carry it). Source: API reference, retrieve data points; docs.cognite.com
+/// time series "Status codes" ("By default, only Good data points are returned").
+#[derive(Debug, Clone, Copy)]
+struct StatusFilter {
+    ignore_bad: bool,
+    uncertain_as_bad: bool,
+    include_status: bool,
+}
+
+impl StatusFilter {
+    fn from(q: &Map<String, Value>) -> ApiResult<StatusFilter> {
+        let flag = |k: &str, default: bool| -> ApiResult<bool> {
+            match q.get(k) {
+                None | Some(Value::Null) => Ok(default),
+                Some(Value::Bool(b)) => Ok(*b),
+                Some(_) => Err(ApiError::bad_request(format!("{k}: must be a boolean"))),
+            }
+        };
+        Ok(StatusFilter {
+            ignore_bad: flag("ignoreBadDataPoints", true)?,
+            uncertain_as_bad: flag("treatUncertainAsBad", true)?,
+            include_status: flag("includeStatus", false)?,
+        })
+    }
+
+    fn keep(&self, st: Option<&PointStatus>) -> bool {
+        match st {
+            None => true,
+            Some(s) => !(self.ignore_bad && (s.is_bad() || (self.uncertain_as_bad && s.is_uncertain()))),
+        }
+    }
+
+    fn out(&self, st: Option<&PointStatus>) -> Option<PointStatus> {
+        st.filter(|_| self.include_status).cloned()
+    }
+}
+
+/// Points of one series read by a list query.
+#[derive(Default)]
+struct Collected {
+    /// Points in [start, end) after the cursor.
+    points: Vec<(i64, DpOut)>,
+    /// Timestamp of the last point returned when more remain.
+    next: Option<i64>,
+    /// With `includeOutsidePoints`: the points just before start and at/after end.
+    outside: Vec<(i64, DpOut)>,
+}
+
+/// One series' points in [start, end) after the cursor, as (timestamp, value) pairs.
+fn collect_points(series: Option<&Series>, q: &Query, after: Option<i64>) -> Collected {
     let lo = match after {
         Some(a) => Bound::Excluded(a.max(q.start - 1)),
         None => Bound::Included(q.start),
     };
     let hi = Bound::Excluded(q.end);
-    let mut out = Vec::new();
-    let mut next = None;
-    let mut outside = Vec::new();
+    let mut acc = Collected::default();
     fn go<V: Clone>(
         m: &BTreeMap<i64, V>,
+        status: &BTreeMap<i64, PointStatus>,
         lo: Bound<i64>,
         hi: Bound<i64>,
         q: &Query,
-        wrap: fn(V) -> DpOut,
-        out: &mut Vec<(i64, DpOut)>,
-        next: &mut Option<i64>,
-        outside: &mut Vec<(i64, DpOut)>,
-        first_page: bool,
+        wrap: fn(V) -> DpVal,
+        acc: &mut Collected,
     ) {
         if q.start >= q.end {
             return;
         }
-        for (ts, v) in m.range((lo, hi)) {
-            if out.len() == q.limit {
-                *next = out.last().map(|(t, _)| *t);
+        let point = |ts: &i64, v: &V| {
+            let st = status.get(ts);
+            let value = if st.is_some_and(|s| s.no_value) { DpVal::Missing } else { wrap(v.clone()) };
+            (*ts, DpOut { value, status: q.filter.out(st) })
+        };
+        let kept = |ts: &i64| q.filter.keep(status.get(ts));
+        for (ts, v) in m.range((lo, hi)).filter(|(ts, _)| kept(ts)) {
+            if acc.points.len() == q.limit {
+                acc.next = acc.points.last().map(|(t, _)| *t);
                 break;
             }
-            out.push((*ts, wrap(v.clone())));
+            acc.points.push(point(ts, v));
         }
-        if q.include_outside && first_page {
-            if let Some((ts, v)) = m.range(..q.start).next_back() {
-                outside.push((*ts, wrap(v.clone())));
+        if q.include_outside && q.first_page {
+            if let Some((ts, v)) = m.range(..q.start).rev().find(|(ts, _)| kept(ts)) {
+                acc.outside.push(point(ts, v));
             }
-            if next.is_none() {
-                if let Some((ts, v)) = m.range(q.end..).next() {
-                    outside.push((*ts, wrap(v.clone())));
+            if acc.next.is_none() {
+                if let Some((ts, v)) = m.range(q.end..).find(|(ts, _)| kept(ts)) {
+                    acc.outside.push(point(ts, v));
                 }
             }
         }
     }
     match series {
-        Some(Series::Numeric(m)) => go(m, lo, hi, q, DpOut::Num, &mut out, &mut next, &mut outside, after.is_none()),
-        Some(Series::Text(m)) => go(m, lo, hi, q, DpOut::Text, &mut out, &mut next, &mut outside, after.is_none()),
+        Some(Series { data: SeriesData::Numeric(m), status }) => go(m, status, lo, hi, q, DpVal::Num, &mut acc),
+        Some(Series { data: SeriesData::Text(m), status }) => go(m, status, lo, hi, q, DpVal::Text, &mut acc),
         None => {}
     }
-    (out, next, outside)
+    acc
 }
 
+/// One series of a list response: its metadata, its points and the cursor of its next page.
+type SeriesOut = (Object, Vec<(i64, DpOut)>, Option<String>);
+
 #[derive(Clone)]
-pub enum DpOut {
+pub enum DpVal {
     Num(f64),
     Text(String),
+    /// A Bad point stored without value.
+    Missing,
+}
+
+/// One point of a response: its value and, with `includeStatus`, its status if not Good.
+#[derive(Clone)]
+pub struct DpOut {
+    value: DpVal,
+    status: Option<PointStatus>,
+}
+
+impl DpVal {
+    fn json(&self) -> Option<Value> {
+        match self {
+            DpVal::Num(v) if v.is_nan() => Some(json!("NaN")),
+            DpVal::Num(v) if v.is_infinite() => Some(json!(if *v > 0.0 { "Infinity" } else { "-Infinity" })),
+            DpVal::Num(v) => Some(json!(v)),
+            DpVal::Text(s) => Some(json!(s)),
+            DpVal::Missing => None,
+        }
+    }
 }
 
 impl DpOut {
-    fn json(&self) -> Value {
-        match self {
-            DpOut::Num(v) => json!(v),
-            DpOut::Text(s) => json!(s),
+    fn json(&self, ts: i64) -> Value {
+        let mut o = json!({ "timestamp": ts });
+        if let Some(v) = self.value.json() {
+            o["value"] = v;
         }
+        if let Some(st) = &self.status {
+            o["status"] = st.json();
+        }
+        o
     }
 }
 
@@ -573,7 +795,7 @@ pub fn list(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
     let series = resolve_series(&ctx.project, &idents, ignore)?;
     let now = now_ms();
     let store = ctx.project.datapoints.lock();
-    let mut items_out: Vec<(Object, Vec<(i64, DpOut)>, Option<String>)> = Vec::new();
+    let mut items_out: Vec<SeriesOut> = Vec::new();
     let mut total = 0usize;
     for (i, ((_, q), s)) in queries.iter().zip(series).enumerate() {
         let Some((id, info)) = s else { continue };
@@ -593,7 +815,7 @@ pub fn list(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
         let limit = match q.get("limit") {
             None | Some(Value::Null) => 100,
             Some(v) => match v.as_i64() {
-                Some(n) if n == -1 => MAX_RAW_LIST_LIMIT,
+                Some(-1) => MAX_RAW_LIST_LIMIT,
                 Some(n) if (0..=MAX_RAW_LIST_LIMIT as i64).contains(&n) => n as usize,
                 _ => {
                     return Err(ApiError::bad_request(format!(
@@ -607,8 +829,9 @@ pub fn list(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
             Some(Value::String(c)) if !c.is_empty() => Some(parse_dp_cursor(c)?),
             _ => None,
         };
-        let query = Query { start, end, limit, include_outside };
-        let (mut points, next, outside) = collect_points(store.get(&id), &query, after);
+        let query =
+            Query { start, end, limit, include_outside, first_page: after.is_none(), filter: StatusFilter::from(q)? };
+        let Collected { mut points, next, outside } = collect_points(store.get(&id), &query, after);
         total += points.len();
         if !outside.is_empty() {
             points.extend(outside);
@@ -647,9 +870,11 @@ pub fn list(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
                     for (ts, v) in points {
                         dps.message(1, |p| {
                             p.int64(1, *ts);
-                            match v {
-                                DpOut::Num(x) => p.double(2, *x),
-                                DpOut::Text(s) => p.string(2, s),
+                            match &v.value {
+                                DpVal::Num(x) => p.double(2, *x),
+                                DpVal::Text(s) => p.string(2, s),
+                                DpVal::Missing if text => {}
+                                DpVal::Missing => p.double(2, f64::NAN),
                             }
                         });
                     }
@@ -662,10 +887,7 @@ pub fn list(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
         .into_iter()
         .map(|(info, points, next)| {
             let mut o = info;
-            o.insert(
-                "datapoints".into(),
-                Value::Array(points.iter().map(|(t, v)| json!({"timestamp": t, "value": v.json()})).collect()),
-            );
+            o.insert("datapoints".into(), Value::Array(points.iter().map(|(t, v)| v.json(*t)).collect()));
             if let Some(c) = next {
                 o.insert("nextCursor".into(), json!(c));
             }
@@ -704,19 +926,33 @@ pub fn latest(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
             .map(|v| parse_time(v, &format!("{path}.before")))
             .transpose()?
             .unwrap_or_else(now_ms);
-        queries.push((ident, before));
+        let mut merged = top.clone();
+        for (k, v) in item.as_object().expect("checked") {
+            merged.insert(k.clone(), v.clone());
+        }
+        queries.push((ident, before, StatusFilter::from(&merged)?));
     }
-    let idents: Vec<&Ident> = queries.iter().map(|(i, _)| i).collect();
+    let idents: Vec<&Ident> = queries.iter().map(|(i, _, _)| i).collect();
     let series = resolve_series(&ctx.project, &idents, ignore)?;
     let store = ctx.project.datapoints.lock();
     let mut out = Vec::new();
-    for ((_, before), s) in queries.iter().zip(series) {
+    for ((_, before, filter), s) in queries.iter().zip(series) {
         let Some((id, mut info)) = s else { continue };
+        fn last<V: Clone>(
+            m: &BTreeMap<i64, V>,
+            status: &BTreeMap<i64, PointStatus>,
+            before: i64,
+            filter: &StatusFilter,
+            wrap: fn(V) -> DpVal,
+        ) -> Option<Value> {
+            let (ts, v) = m.range(..before).rev().find(|(ts, _)| filter.keep(status.get(ts)))?;
+            let st = status.get(ts);
+            let value = if st.is_some_and(|s| s.no_value) { DpVal::Missing } else { wrap(v.clone()) };
+            Some(DpOut { value, status: filter.out(st) }.json(*ts))
+        }
         let point = match store.get(&id) {
-            Some(Series::Numeric(m)) => {
-                m.range(..*before).next_back().map(|(t, v)| json!({"timestamp": t, "value": v}))
-            }
-            Some(Series::Text(m)) => m.range(..*before).next_back().map(|(t, v)| json!({"timestamp": t, "value": v})),
+            Some(Series { data: SeriesData::Numeric(m), status }) => last(m, status, *before, filter, DpVal::Num),
+            Some(Series { data: SeriesData::Text(m), status }) => last(m, status, *before, filter, DpVal::Text),
             None => None,
         };
         info.insert("datapoints".into(), Value::Array(point.into_iter().collect()));
@@ -769,9 +1005,25 @@ pub fn dump(project: &Project) -> Vec<Value> {
     series
         .into_iter()
         .map(|(id, xid, text)| {
+            // Every point, with `status` on those that are not Good.
+            let all = StatusFilter { ignore_bad: false, uncertain_as_bad: false, include_status: true };
+            fn every<V: Clone>(
+                m: &BTreeMap<i64, V>,
+                status: &BTreeMap<i64, PointStatus>,
+                filter: &StatusFilter,
+                wrap: fn(V) -> DpVal,
+            ) -> Vec<Value> {
+                m.iter()
+                    .map(|(ts, v)| {
+                        let st = status.get(ts);
+                        let value = if st.is_some_and(|s| s.no_value) { DpVal::Missing } else { wrap(v.clone()) };
+                        DpOut { value, status: filter.out(st) }.json(*ts)
+                    })
+                    .collect()
+            }
             let points: Vec<Value> = match store.get(&id) {
-                Some(Series::Numeric(m)) => m.iter().map(|(t, v)| json!({"timestamp": t, "value": v})).collect(),
-                Some(Series::Text(m)) => m.iter().map(|(t, v)| json!({"timestamp": t, "value": v})).collect(),
+                Some(Series { data: SeriesData::Numeric(m), status }) => every(m, status, &all, DpVal::Num),
+                Some(Series { data: SeriesData::Text(m), status }) => every(m, status, &all, DpVal::Text),
                 None => Vec::new(),
             };
             let mut o = json!({"id": id, "isString": text, "datapoints": points});

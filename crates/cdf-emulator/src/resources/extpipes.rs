@@ -3,9 +3,10 @@
 use serde_json::{json, Value};
 
 use super::generic::*;
+use super::project::MetaStore;
 use super::{Ctx, Reply};
 use crate::errors::{ApiError, ApiResult};
-use crate::store::{now_ms, MetaStore, Object};
+use crate::store::{now_ms, Object};
 
 const RUN_STATUSES: &[&str] = &["success", "failure", "seen"];
 

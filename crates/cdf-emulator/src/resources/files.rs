@@ -28,6 +28,7 @@ pub fn create(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
             obj.insert("id".into(), json!(id));
             obj.insert("createdTime".into(), created);
             obj.insert("lastUpdatedTime".into(), json!(now));
+            obj.entry("metadata").or_insert(json!({}));
             id
         }
         Some(_) => return Err(ApiError::duplicated(vec![json!({"externalId": xid_of(&obj)})])),

@@ -5,8 +5,9 @@
 use serde_json::{json, Map, Value};
 use std::collections::{HashMap, HashSet};
 
+use super::project::{Kind, MetaStore};
 use crate::errors::{ApiError, ApiResult};
-use crate::store::{Collection, Kind, MetaStore, Object};
+use crate::store::{Collection, Object};
 
 #[derive(Debug, Clone, Copy)]
 pub struct MetaLimits {
@@ -635,13 +636,16 @@ fn ident_list(v: &Value, path: &str, allow_id: bool) -> ApiResult<Vec<Ident>> {
     a.iter().enumerate().map(|(i, x)| parse_ident(x, &format!("{path}[{i}]"), allow_id, &[])).collect()
 }
 
+/// Filter keys left to the resource module, with their values.
+pub type CustomFilters<'a> = Vec<(&'static str, &'a Value)>;
+
 /// Resolves the `filter` object of a list request. Filter keys the resource does not document
 /// → 400. `Custom` filters are returned untouched for the resource module.
 pub fn resolve_filter<'a>(
     spec: &Spec,
     filter: Option<&'a Value>,
     meta: &MetaStore,
-) -> ApiResult<(Vec<Resolved<'a>>, Vec<(&'static str, &'a Value)>)> {
+) -> ApiResult<(Vec<Resolved<'a>>, CustomFilters<'a>)> {
     let mut out = Vec::new();
     let mut custom = Vec::new();
     let Some(filter) = filter.filter(|f| !f.is_null()) else { return Ok((out, custom)) };

@@ -9,9 +9,10 @@ use std::fmt::Write as _;
 use std::ops::Bound;
 
 use super::generic::*;
+use super::project::Project;
 use super::{Ctx, Op, Reply, Route};
 use crate::errors::{ApiError, ApiResult};
-use crate::store::{now_ms, Project};
+use crate::store::now_ms;
 
 pub const MAX_ROWS_PER_INSERT: usize = 10_000;
 pub const MAX_KEY_CHARS: usize = 1024;
@@ -22,6 +23,8 @@ pub const MAX_TABLE_NAME: usize = 64;
 pub struct RawRow {
     pub columns: Box<str>,
     pub last_updated: i64,
+    /// When the key was first inserted: row lists see it `list_delay_ms` later.
+    pub created: i64,
 }
 
 pub struct RawTable {
@@ -175,7 +178,10 @@ pub fn db_delete(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
     let missing: Vec<Value> =
         names.iter().filter(|n| !raw.dbs.contains_key(*n)).map(|n| json!({ "name": n })).collect();
     if !missing.is_empty() {
-        let mut e = ApiError::not_found("Databases not found");
+        // As recorded against CDF (cognite-sdk-scala RawTest cassettes): every unknown name in
+        // request order, repeats included, in the message and in `missing`.
+        let names: Vec<&str> = missing.iter().filter_map(|m| m["name"].as_str()).collect();
+        let mut e = ApiError::not_found(format!("Following databases not found: {}", names.join(", ")));
         e.missing = missing;
         return Err(e);
     }
@@ -309,7 +315,7 @@ pub fn rows_insert(ctx: &Ctx, db: &str, table: &str) -> ApiResult<Reply> {
                 }
             }
             None => {
-                t.rows.insert(row.key, RawRow { columns: cols.into(), last_updated: now });
+                t.rows.insert(row.key, RawRow { columns: cols.into(), last_updated: now, created: now });
             }
         }
     }
@@ -405,6 +411,7 @@ pub fn rows_list(ctx: &Ctx, db: &str, table: &str) -> ApiResult<Reply> {
         None => (Bound::Unbounded, None),
     };
     let hi = end.clone().map(Bound::Excluded).unwrap_or(Bound::Unbounded);
+    let visible_until = ctx.list_visible_until();
     let mut out = String::with_capacity(limit.min(t.rows.len()) * 64 + 32);
     out.push_str("{\"items\":[");
     let mut n = 0usize;
@@ -412,6 +419,9 @@ pub fn rows_list(ctx: &Ctx, db: &str, table: &str) -> ApiResult<Reply> {
     let mut more = false;
     for (key, row) in t.rows.range::<String, _>((lo, hi)) {
         if min_t.is_some_and(|m| row.last_updated <= m) || max_t.is_some_and(|m| row.last_updated > m) {
+            continue;
+        }
+        if visible_until.is_some_and(|v| row.created > v) {
             continue;
         }
         if n == limit {

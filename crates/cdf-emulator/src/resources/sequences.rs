@@ -2,14 +2,18 @@
 //! (`modify`/`add`/`remove`), and rows (insert overwrites, list, latest, delete).
 
 use serde_json::{json, Map, Value};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Bound;
 
 use super::generic::*;
+use super::project::Project;
 use super::specs::SEQUENCES;
 use super::{Ctx, Reply};
 use crate::errors::{ApiError, ApiResult};
-use crate::store::{now_ms, Object, Project};
+use crate::store::{now_ms, Object};
+
+/// Sequence rows of one project: sequence id → row number → column externalId → value.
+pub type RowStore = HashMap<i64, BTreeMap<i64, BTreeMap<String, Value>>>;
 
 pub const MAX_ROWS_PER_INSERT: usize = 10_000;
 pub const MAX_VALUES_PER_INSERT: usize = 100_000;

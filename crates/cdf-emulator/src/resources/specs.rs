@@ -2,7 +2,7 @@
 //! cognite-sdk-python `*Write` / `*Update` classes.
 
 use super::generic::*;
-use crate::store::Kind;
+use super::project::Kind;
 
 const MAX_TIME: i64 = i64::MAX / 2;
 
