@@ -137,9 +137,16 @@ impl Reader {
                 if let Some(c) = &cursor {
                     item.insert("cursor".into(), json!(c));
                 }
-                let json =
-                    post(session, "timeseries/data/list".into(), json!({ "items": [item], "ignoreUnknownIds": true }))
-                        .await?;
+                // A table shows every stored point with its status: CDF hides bad and uncertain
+                // points and leaves statuses out unless asked.
+                let body = json!({
+                    "items": [item],
+                    "ignoreUnknownIds": true,
+                    "includeStatus": true,
+                    "ignoreBadDataPoints": false,
+                    "treatUncertainAsBad": false,
+                });
+                let json = post(session, "timeseries/data/list".into(), body).await?;
                 let mut rows = Vec::new();
                 for s in items_of(&json) {
                     if let Some(c) = cursor_of(&s) {
