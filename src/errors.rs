@@ -56,6 +56,14 @@ pub fn raise_write(e: &WriteError, table: &str) -> ! {
          (CDF has no transactions; ROLLBACK does not undo them); the failing request carried {} row(s).",
         e.rows_written, e.rows_in_failed_chunk
     ));
+    if let CdfError::Network { .. } = e.error {
+        // The answer was lost, not necessarily the request: CDF may have acted on it.
+        detail.push(
+            "The failing request may have reached CDF before the connection failed, so its rows may have \
+             been written; re-running an upsert by external id is safe."
+                .into(),
+        );
+    }
     let mut report = ErrorReport::new(
         sqlstate_of(&e.error),
         format!("writing to CDF table \"{table}\" failed: {}", e.error),
