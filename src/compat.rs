@@ -20,47 +20,76 @@ pub unsafe fn create_foreignscan_path(
     startup_cost: f64,
     total_cost: f64,
 ) -> *mut pg_sys::ForeignPath {
-    let null = std::ptr::null_mut;
     #[cfg(any(feature = "pg14", feature = "pg15", feature = "pg16"))]
     return pg_sys::create_foreignscan_path(
         root,
         baserel,
-        null(),
+        std::ptr::null_mut(),
         rows,
         startup_cost,
         total_cost,
-        null(),
-        null(),
-        null(),
-        null(),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
     );
     #[cfg(feature = "pg17")]
     return pg_sys::create_foreignscan_path(
         root,
         baserel,
-        null(),
+        std::ptr::null_mut(),
         rows,
         startup_cost,
         total_cost,
-        null(),
-        null(),
-        null(),
-        null(),
-        null(),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
     );
     #[cfg(feature = "pg18")]
     return pg_sys::create_foreignscan_path(
         root,
         baserel,
-        null(),
+        std::ptr::null_mut(),
         rows,
         0,
         startup_cost,
         total_cost,
-        null(),
-        null(),
-        null(),
-        null(),
-        null(),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
     );
+}
+
+/// The columns an UPDATE names (`updatedCols`, offset by `FirstLowInvalidHeapAttributeNumber`).
+/// 16 moved them from the range-table entry into its `RTEPermissionInfo`.
+pub unsafe fn updated_cols(root: *mut pg_sys::PlannerInfo, rte: *mut pg_sys::RangeTblEntry) -> *mut pg_sys::Bitmapset {
+    #[cfg(any(feature = "pg14", feature = "pg15"))]
+    {
+        let _ = root;
+        (*rte).updatedCols
+    }
+    #[cfg(not(any(feature = "pg14", feature = "pg15")))]
+    {
+        (*pg_sys::getRTEPermissionInfo((*(*root).parse).rteperminfos, rte)).updatedCols
+    }
+}
+
+/// `intVal`: 15 split the `Value` node into `Integer`, `String`, ...
+pub unsafe fn int_val(node: *mut pg_sys::Node) -> i32 {
+    #[cfg(feature = "pg14")]
+    return (*(node as *mut pg_sys::Value)).val.ival;
+    #[cfg(not(feature = "pg14"))]
+    return (*(node as *mut pg_sys::Integer)).ival;
+}
+
+/// `strVal`, as `int_val`.
+pub unsafe fn str_val(node: *mut pg_sys::Node) -> *const std::ffi::c_char {
+    #[cfg(feature = "pg14")]
+    return (*(node as *mut pg_sys::Value)).val.str_;
+    #[cfg(not(feature = "pg14"))]
+    return (*(node as *mut pg_sys::String)).sval;
 }

@@ -355,7 +355,7 @@ pub unsafe extern "C-unwind" fn plan_foreign_modify(
         pg_sys::CmdType::CMD_DELETE if !resource.supports_delete => unsupported("DELETE"),
         pg_sys::CmdType::CMD_UPDATE => {
             // updatedCols is offset by FirstLowInvalidHeapAttributeNumber.
-            let cols = (*rte).updatedCols;
+            let cols = crate::compat::updated_cols(root, rte);
             let mut member = -1;
             loop {
                 member = pg_sys::bms_next_member(cols, member);
@@ -397,7 +397,7 @@ pub unsafe extern "C-unwind" fn begin_foreign_modify(
         return;
     }
     let private = PgList::<pg_sys::Node>::from_pg(fdw_private);
-    let flag = |i: usize| private.get_ptr(i).is_some_and(|n| (*(n as *mut pg_sys::Integer)).ival != 0);
+    let flag = |i: usize| private.get_ptr(i).is_some_and(|n| crate::compat::int_val(n) != 0);
     if (*mtstate).operation == pg_sys::CmdType::CMD_INSERT {
         install(rinfo, ModifyState::Insert(InsertState::new(rinfo, flag(0), flag(2))));
         return;

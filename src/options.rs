@@ -23,7 +23,7 @@ pub struct TableContext {
 
 /// The text of a String node (what `strVal` does in C).
 pub unsafe fn string_node_value(node: *mut pg_sys::Node) -> String {
-    CStr::from_ptr((*(node as *mut pg_sys::String)).sval).to_string_lossy().into_owned()
+    CStr::from_ptr(crate::compat::str_val(node)).to_string_lossy().into_owned()
 }
 
 /// Turns a `List` of `DefElem` into name/value pairs.
