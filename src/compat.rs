@@ -93,3 +93,19 @@ pub unsafe fn str_val(node: *mut pg_sys::Node) -> *const std::ffi::c_char {
     #[cfg(not(feature = "pg14"))]
     return (*(node as *mut pg_sys::String)).sval;
 }
+
+/// Looks the wrapper's validator up in this backend's function cache now. From 18 on, core strips
+/// `$libdir/` from `module_pathname` and searches `dynamic_library_path` the first time a backend
+/// calls each C function, logging every try at DEBUG3 with the running SQL statement as CONTEXT.
+/// `cdf.create_user` and `cdf.rotate_secret` run `CREATE/ALTER USER MAPPING` statements that carry
+/// a client secret and call the validator, so the lookup must not happen inside them. Harmless
+/// (one cache fill) on the majors that do not search.
+pub fn resolve_validator_early() {
+    unsafe {
+        let fdw = pg_sys::GetForeignDataWrapperByName(c"cdf_fdw".as_ptr(), true);
+        if !fdw.is_null() && (*fdw).fdwvalidator != pg_sys::InvalidOid {
+            let mut finfo: pg_sys::FmgrInfo = std::mem::zeroed();
+            pg_sys::fmgr_info((*fdw).fdwvalidator, &mut finfo);
+        }
+    }
+}
