@@ -96,6 +96,7 @@ clean_tree() {
 # check_tree NAME BIN: start a cluster of BIN, CREATE EXTENSION, COPY three assets, compare.
 check_tree() {
   local name=$1 bin=$2 psql
+  rm -rf "${CDF_FDW_RUN:?}/$name"
   PG_BIN=$bin start_postgres "$name" "$PKG_PORT"
   psql=("$bin/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PKG_PORT" -U postgres -d postgres)
   curl -fsS -X POST "$EMULATOR_URL/_admin/reset" >/dev/null
