@@ -32,6 +32,7 @@ failures=()
 report=()
 total_start=$SECONDS
 build_emulator
+echo "emulator (release) ready in $((SECONDS - total_start))s"
 start_emulator versions "$EMULATOR_PORT"
 
 for m in "${majors[@]}"; do
