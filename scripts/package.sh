@@ -11,6 +11,8 @@
 #   CDF_FDW_PACKAGE_VERIFY_ONLY=1   verify the packages already in dist/ without building
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Set-up first: env.sh (through services.sh) looks at the postgres user that set-up may create.
+[[ ${CDF_FDW_SETUP_DONE:-} == 1 ]] || scripts/setup.sh
 source scripts/services.sh
 
 majors=("$@")
@@ -23,7 +25,6 @@ EMULATOR_URL="http://127.0.0.1:$EMULATOR_PORT"
 PKG_PORT=${CDF_FDW_PACKAGE_PG_PORT:-55421}
 mkdir -p "$DIST" "$WORK"
 
-[[ ${CDF_FDW_SETUP_DONE:-} == 1 ]] || scripts/setup.sh
 
 # build_tarball MAJOR: cargo pgrx package (release) against that major's pg_config, re-laid out
 # relative to pkglibdir/sharedir.

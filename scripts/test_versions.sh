@@ -11,6 +11,8 @@
 # alternative files (tests/pg_regress/expected/NN_name_1.out).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Set-up first: env.sh (through services.sh) looks at the postgres user that set-up may create.
+[[ ${CDF_FDW_SETUP_DONE:-} == 1 ]] || scripts/setup.sh
 source scripts/services.sh
 
 majors=("$@")
@@ -20,7 +22,6 @@ export CDF_EMULATOR_URL="http://127.0.0.1:$EMULATOR_PORT"
 export CDF_FDW_ROOT="$ROOT"
 export PGHOST=127.0.0.1 PGUSER=postgres
 
-[[ ${CDF_FDW_SETUP_DONE:-} == 1 ]] || scripts/setup.sh
 
 cleanup() {
   for m in "${majors[@]}"; do PG_BIN=$(pg_bindir "$m") stop_postgres "pg$m"; done
