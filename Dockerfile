@@ -1,18 +1,33 @@
-# Images for `docker compose up`: PostgreSQL 15 with cdf_fdw built in, and the CDF emulator.
-# Both build stages use Debian bookworm, whose postgresql-server-dev-15 matches postgres:15-bookworm.
-FROM rust:1.95-bookworm AS build
+# Images for `docker compose up`: PostgreSQL with cdf_fdw built in, and the CDF emulator.
+#   docker build --build-arg PG_MAJOR=16 --target postgres .     (14, 15, 16, 17 or 18; default 18)
+# The extension is built in an image of the same PostgreSQL (postgres:NN-bookworm, whose apt
+# sources carry postgresql-server-dev-NN), with the Rust toolchain copied from the rust image.
+ARG PG_MAJOR=18
+ARG RUST_IMAGE=rust:1.95-bookworm
+
+FROM ${RUST_IMAGE} AS rust
+
+FROM postgres:${PG_MAJOR}-bookworm AS build
+ARG PG_MAJOR
 RUN apt-get update \
- && apt-get install -y --no-install-recommends postgresql-server-dev-15 libclang-dev clang \
+ && apt-get install -y --no-install-recommends "postgresql-server-dev-${PG_MAJOR}" \
+      build-essential pkg-config libclang-dev clang ca-certificates \
  && rm -rf /var/lib/apt/lists/*
+COPY --from=rust /usr/local/cargo /usr/local/cargo
+COPY --from=rust /usr/local/rustup /usr/local/rustup
+ENV CARGO_HOME=/usr/local/cargo RUSTUP_HOME=/usr/local/rustup PATH=/usr/local/cargo/bin:$PATH
 RUN cargo install cargo-pgrx --version 0.18.1 --locked
 WORKDIR /src
 COPY . .
-ENV PGRX_HOME=/src/pgrx-config
-RUN cargo pgrx package --pg-config /usr/lib/postgresql/15/bin/pg_config \
+RUN mkdir -p /pgrx-home \
+ && printf '[configs]\npg%s = "/usr/lib/postgresql/%s/bin/pg_config"\n' "$PG_MAJOR" "$PG_MAJOR" >/pgrx-home/config.toml
+ENV PGRX_HOME=/pgrx-home
+RUN PGRX_PG_CONFIG_PATH="/usr/lib/postgresql/${PG_MAJOR}/bin/pg_config" \
+    cargo pgrx package --pg-config "/usr/lib/postgresql/${PG_MAJOR}/bin/pg_config" --out-dir /pkg \
  && cargo build --release -p cdf-emulator --bin cdf-emulator
 
-FROM postgres:15-bookworm AS postgres
-COPY --from=build /src/target/release/cdf_fdw-pg15/usr/ /usr/
+FROM postgres:${PG_MAJOR}-bookworm AS postgres
+COPY --from=build /pkg/usr/ /usr/
 COPY docker/initdb.sh /docker-entrypoint-initdb.d/10-cdf-fdw.sh
 
 FROM debian:bookworm-slim AS emulator

@@ -1,6 +1,6 @@
-# Sourced by the project's scripts: where pgrx finds PostgreSQL 15, and stable cargo fingerprints.
+# Sourced by the project's scripts: where pgrx finds PostgreSQL 15 (the default) and the other
+# supported majors (scripts/pg_versions.sh), and stable cargo fingerprints.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export PGRX_HOME="$ROOT/pgrx-config"
 export PGRX_PG_CONFIG_PATH=/usr/lib/postgresql/15/bin/pg_config
 export PG_BIN=/usr/lib/postgresql/15/bin
 # ring's build script reruns when these differ between cargo-pgrx's outer and inner builds;
@@ -18,3 +18,11 @@ else
   export CDF_FDW_RUN=${CDF_FDW_RUN:-/tmp/cdf_fdw-run-$(printf %s "$ROOT" | md5sum | cut -c1-8)}
 fi
 mkdir -p "$CDF_FDW_RUN"
+
+# The PostgreSQL trees of the other majors (scripts/setup.sh unpacks them here; postgres-readable).
+export CDF_FDW_PGDIST=${CDF_FDW_PGDIST:-$CDF_FDW_RUN/postgresql}
+source "$ROOT/scripts/pg_versions.sh"
+# PGRX_HOME: a generated config.toml listing Debian's 15 and every unpacked tree (pgrx-config/
+# holds the committed 15-only one, which the Dockerfile uses).
+export PGRX_HOME="$CDF_FDW_PGDIST/pgrx-home"
+write_pgrx_config

@@ -7,9 +7,16 @@
 #      multi-row INSERT, the "Bulk insert" pattern) and JDBC batches
 #   5. the official cognite-sdk (Python) against the emulator: its wire format, checked by a
 #      client we did not write
+#   6. PostgreSQL 14, 16, 17 and 18: pg_regress and the psycopg client tests against a cluster
+#      of each (scripts/test_versions.sh)
 # Before them, gates: cargo fmt --check, cargo clippy -D warnings over the workspace, no module cycles.
+#   scripts/test.sh                    all of it
+#   scripts/test.sh --only-versions    only layer 6 (leaves Debian's PostgreSQL 15 alone)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [[ ${1:-} == --only-versions ]]; then
+  exec scripts/test_versions.sh
+fi
 source scripts/services.sh
 
 PG_PORT=${CDF_FDW_TEST_PG_PORT:-55433}
@@ -29,6 +36,7 @@ cleanup() {
 trap cleanup EXIT
 
 failures=()
+suite_start=$SECONDS
 
 echo "== gates: cargo fmt --check, cargo clippy -D warnings"
 cargo fmt --all --check || failures+=("cargo fmt")
@@ -38,14 +46,14 @@ if [[ -f ../shared/tools/module_cycles.py ]]; then
   python3 ../shared/tools/module_cycles.py || failures+=("module cycles")
 fi
 
-echo "== 1/5 cargo test (pgrx-free crates)"
+echo "== 1/6 cargo test (pgrx-free crates)"
 cargo test -q -p cdf-tables -p cdf-client -p cdf-emulator || failures+=("cargo test")
 
-echo "== 2/5 cargo pgrx test (in-backend tests)"
+echo "== 2/6 cargo pgrx test (in-backend tests)"
 install -d -o postgres -g postgres "$CDF_FDW_RUN/pgrx-test"
 cargo pgrx test pg15 --runas postgres --pgdata "$CDF_FDW_RUN/pgrx-test" || failures+=("cargo pgrx test")
 
-echo "== 3/5 pg_regress (SQL golden files)"
+echo "== 3/6 pg_regress (SQL golden files)"
 cargo pgrx install --pg-config "$PGRX_PG_CONFIG_PATH" >/dev/null
 build_emulator
 start_emulator test "$EMULATOR_PORT"
@@ -62,13 +70,13 @@ if ! "$PG_BIN/../lib/pgxs/src/test/regress/pg_regress" \
   cat "$regress_out/regression.diffs" 2>/dev/null | head -200 || true
 fi
 
-echo "== 4/5 client tests (psycopg)"
+echo "== 4/6 client tests (psycopg)"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS cdf_clients" -c "CREATE DATABASE cdf_clients"
 PGDATABASE=cdf_clients .venv/bin/python -m pytest -q tests/client || failures+=("client tests")
-echo "== 4/5 client tests (JDBC batches)"
+echo "== 4/6 client tests (JDBC batches)"
 PGDATABASE=cdf_clients tests/jdbc/run.sh || failures+=("jdbc tests")
 
-echo "== 5/5 cognite-sdk against the emulator"
+echo "== 5/6 cognite-sdk against the emulator"
 tests/sdk/run.sh || failures+=("cognite-sdk tests")
 
 echo "== docker/initdb.sh makes a working gateway (emulator under a non-loopback name)"
@@ -77,6 +85,12 @@ tests/docker/test_initdb.sh || failures+=("docker initdb")
 echo "== docker-compose.yml validates"
 docker-compose -f docker-compose.yml config -q || failures+=("docker-compose config")
 
+echo "== 6/6 PostgreSQL 14, 16, 17, 18 (pg_regress and psycopg per version)"
+versions_start=$SECONDS
+CDF_FDW_SETUP_DONE=1 scripts/test_versions.sh || failures+=("other PostgreSQL versions")
+echo "layer 6 took $((SECONDS - versions_start))s"
+
+echo "whole suite took $((SECONDS - suite_start))s"
 if ((${#failures[@]})); then
   echo "FAILED: ${failures[*]}"
   exit 1

@@ -287,7 +287,7 @@ pub unsafe extern "C-unwind" fn plan_foreign_modify(
         pg_sys::CmdType::CMD_DELETE if !resource.supports_delete() => unsupported("DELETE"),
         pg_sys::CmdType::CMD_UPDATE => {
             // updatedCols is offset by FirstLowInvalidHeapAttributeNumber.
-            let cols = (*rte).updatedCols;
+            let cols = crate::compat::updated_cols(root, rte);
             let mut member = -1;
             loop {
                 member = pg_sys::bms_next_member(cols, member);

@@ -172,18 +172,7 @@ pub unsafe extern "C-unwind" fn get_foreign_paths(
     // A remote call costs far more than a local row: keep the planner from rescanning.
     let startup = 100.0;
     let total = startup + rows * 0.1;
-    let path = pg_sys::create_foreignscan_path(
-        root,
-        baserel,
-        std::ptr::null_mut(),
-        rows,
-        startup,
-        total,
-        std::ptr::null_mut(),
-        std::ptr::null_mut(),
-        std::ptr::null_mut(),
-        std::ptr::null_mut(),
-    );
+    let path = crate::compat::create_foreignscan_path(root, baserel, rows, startup, total);
     pg_sys::add_path(baserel, path as *mut pg_sys::Path);
 }
 

@@ -53,6 +53,7 @@ fn hide_arguments(function: &str) -> ArgumentsHidden {
         CStr::from_ptr(pg_sys::GetConfigOption(c"log_min_error_statement".as_ptr(), false, false)).to_owned()
     };
     set_log_min_error_statement(c"panic");
+    crate::compat::resolve_validator_early();
     ArgumentsHidden { previous }
 }
 

@@ -1,6 +1,7 @@
 -- Shared set-up of the suite: the extension, a server and user mapping pointing at the CDF
--- emulator (its URL comes from the environment), and every built-in table.
-\getenv emulator_url CDF_EMULATOR_URL
+-- emulator (its URL comes from the environment; backticks, as psql 14 has no \getenv), and every
+-- built-in table.
+\set emulator_url `echo "$CDF_EMULATOR_URL"`
 \set token_url :emulator_url '/oauth2/token'
 CREATE EXTENSION cdf_fdw;
 CREATE SERVER cdf FOREIGN DATA WRAPPER cdf_fdw OPTIONS (

@@ -1,0 +1,95 @@
+//! The PostgreSQL APIs that differ between the supported majors (14–18), in one place. Every
+//! `#[cfg(feature = "pgNN")]` of the extension lives here; the rest of the crate calls these.
+//!
+//! COPY FROM into a foreign table takes a different path per major, with no code here:
+//! - 14, 15: core calls `ExecForeignInsert` once per row (`CopyFrom` never batches foreign
+//!   tables); the rows collect in the table's writer buffer, sent a CDF chunk at a time.
+//! - 16, 17, 18: core asks `GetForeignModifyBatchSize` after `BeginForeignInsert` and, when it
+//!   is above 1 (no RETURNING, no AFTER ROW trigger, a resource with more than one row per
+//!   request), fills its multi-insert buffer (at most 1000 rows or 64 kB) and hands it over
+//!   through `ExecForeignBatchInsert`, into the same writer buffer. Otherwise, as on 14/15.
+
+use pgrx::pg_sys;
+
+/// `create_foreignscan_path` for a base relation without pathkeys, outer rels or private data.
+/// 17 added `fdw_restrictinfo`; 18 added `disabled_nodes`.
+pub unsafe fn create_foreignscan_path(
+    root: *mut pg_sys::PlannerInfo,
+    baserel: *mut pg_sys::RelOptInfo,
+    rows: f64,
+    startup_cost: f64,
+    total_cost: f64,
+) -> *mut pg_sys::ForeignPath {
+    #[cfg(any(feature = "pg14", feature = "pg15", feature = "pg16"))]
+    return pg_sys::create_foreignscan_path(
+        root,
+        baserel,
+        std::ptr::null_mut(),
+        rows,
+        startup_cost,
+        total_cost,
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+    );
+    #[cfg(feature = "pg17")]
+    return pg_sys::create_foreignscan_path(
+        root,
+        baserel,
+        std::ptr::null_mut(),
+        rows,
+        startup_cost,
+        total_cost,
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+    );
+    #[cfg(feature = "pg18")]
+    return pg_sys::create_foreignscan_path(
+        root,
+        baserel,
+        std::ptr::null_mut(),
+        rows,
+        0,
+        startup_cost,
+        total_cost,
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+    );
+}
+
+/// The columns an UPDATE names (`updatedCols`, offset by `FirstLowInvalidHeapAttributeNumber`).
+/// 16 moved them from the range-table entry into its `RTEPermissionInfo`.
+pub unsafe fn updated_cols(root: *mut pg_sys::PlannerInfo, rte: *mut pg_sys::RangeTblEntry) -> *mut pg_sys::Bitmapset {
+    #[cfg(any(feature = "pg14", feature = "pg15"))]
+    {
+        let _ = root;
+        (*rte).updatedCols
+    }
+    #[cfg(not(any(feature = "pg14", feature = "pg15")))]
+    {
+        (*pg_sys::getRTEPermissionInfo((*(*root).parse).rteperminfos, rte)).updatedCols
+    }
+}
+
+/// Looks the wrapper's validator up in this backend's function cache now. From 18 on, core strips
+/// `$libdir/` from `module_pathname` and searches `dynamic_library_path` the first time a backend
+/// calls each C function, logging every try at DEBUG3 with the running SQL statement as CONTEXT.
+/// `cdf.create_user` and `cdf.rotate_secret` run `CREATE/ALTER USER MAPPING` statements that carry
+/// a client secret and call the validator, so the lookup must not happen inside them. Harmless
+/// (one cache fill) on the majors that do not search.
+pub fn resolve_validator_early() {
+    unsafe {
+        let fdw = pg_sys::GetForeignDataWrapperByName(c"cdf_fdw".as_ptr(), true);
+        if !fdw.is_null() && (*fdw).fdwvalidator != pg_sys::InvalidOid {
+            let mut finfo: pg_sys::FmgrInfo = std::mem::zeroed();
+            pg_sys::fmgr_info((*fdw).fdwvalidator, &mut finfo);
+        }
+    }
+}
