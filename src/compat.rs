@@ -78,6 +78,36 @@ pub unsafe fn updated_cols(root: *mut pg_sys::PlannerInfo, rte: *mut pg_sys::Ran
     }
 }
 
+/// The role a foreign scan checks permissions as (a view's owner), or `InvalidOid` for the
+/// current user. 16 moved it from the range-table entry into the plan node.
+pub unsafe fn scan_user(node: *mut pg_sys::ForeignScanState) -> pg_sys::Oid {
+    let plan = (*node).ss.ps.plan as *mut pg_sys::ForeignScan;
+    #[cfg(any(feature = "pg14", feature = "pg15"))]
+    return range_table_user((*node).ss.ps.state, (*plan).scan.scanrelid);
+    #[cfg(not(any(feature = "pg14", feature = "pg15")))]
+    return (*plan).checkAsUser;
+}
+
+/// As `scan_user`, for the table a modify writes.
+pub unsafe fn modify_user(rinfo: *mut pg_sys::ResultRelInfo, estate: *mut pg_sys::EState) -> pg_sys::Oid {
+    if estate.is_null() {
+        return pg_sys::InvalidOid;
+    }
+    #[cfg(any(feature = "pg14", feature = "pg15"))]
+    return range_table_user(estate, (*rinfo).ri_RangeTableIndex);
+    #[cfg(not(any(feature = "pg14", feature = "pg15")))]
+    return pg_sys::ExecGetResultRelCheckAsUser(rinfo, estate);
+}
+
+#[cfg(any(feature = "pg14", feature = "pg15"))]
+unsafe fn range_table_user(estate: *mut pg_sys::EState, rti: pg_sys::Index) -> pg_sys::Oid {
+    if rti == 0 {
+        return pg_sys::InvalidOid;
+    }
+    let rte = pg_sys::list_nth((*estate).es_range_table, rti as i32 - 1) as *mut pg_sys::RangeTblEntry;
+    (*rte).checkAsUser
+}
+
 /// Looks the wrapper's validator up in this backend's function cache now. From 18 on, core strips
 /// `$libdir/` from `module_pathname` and searches `dynamic_library_path` the first time a backend
 /// calls each C function, logging every try at DEBUG3 with the running SQL statement as CONTEXT.

@@ -90,8 +90,10 @@ pub fn table_resource(relid: pg_sys::Oid) -> (&'static Resource, String) {
     }
 }
 
-/// Loads the options of a foreign table, its server and the current user's mapping.
-pub fn table_context(relid: pg_sys::Oid) -> TableContext {
+/// Loads the options of a foreign table, its server and the user mapping of `user`: the role
+/// the executor checks the table's permissions as (a view's owner for a table read through the
+/// view, as postgres_fdw does), or the current user when that is `InvalidOid`.
+pub fn table_context(relid: pg_sys::Oid, user: pg_sys::Oid) -> TableContext {
     require_utf8_database();
     unsafe {
         let table = pg_sys::GetForeignTable(relid);
@@ -101,7 +103,8 @@ pub fn table_context(relid: pg_sys::Oid) -> TableContext {
         let server_options = def_elems((*server).options);
         let (resource, table_name) = table_resource(relid);
 
-        let (user_mapping_oid, mapping_options) = user_mapping((*table).serverid, &server_name);
+        let user = if user == pg_sys::InvalidOid { pg_sys::GetUserId() } else { user };
+        let (user_mapping_oid, mapping_options) = user_mapping(user, (*table).serverid, &server_name);
 
         let mode_option =
             opts::get(&table_options, "insert_mode").or_else(|| opts::get(&server_options, "insert_mode"));
@@ -130,7 +133,7 @@ pub fn table_context(relid: pg_sys::Oid) -> TableContext {
                 PgSqlErrorCode::ERRCODE_FDW_OPTION_NAME_NOT_FOUND,
                 format!(
                     "the user mapping of role \"{}\" for server \"{server_name}\" lacks client_id or client_secret",
-                    current_role_name()
+                    role_name(user)
                 ),
                 function_name!(),
             )
@@ -154,9 +157,9 @@ fn require_utf8_database() {
     }
 }
 
-fn current_role_name() -> String {
+fn role_name(user: pg_sys::Oid) -> String {
     unsafe {
-        let name = pg_sys::GetUserNameFromId(pg_sys::GetUserId(), true);
+        let name = pg_sys::GetUserNameFromId(user, true);
         if name.is_null() {
             "?".into()
         } else {
@@ -166,8 +169,11 @@ fn current_role_name() -> String {
 }
 
 /// The current user's mapping (or PUBLIC's) for a server, with a clear error when there is none.
-unsafe fn user_mapping(server_oid: pg_sys::Oid, server_name: &str) -> (pg_sys::Oid, Vec<(String, String)>) {
-    let user = pg_sys::GetUserId();
+unsafe fn user_mapping(
+    user: pg_sys::Oid,
+    server_oid: pg_sys::Oid,
+    server_name: &str,
+) -> (pg_sys::Oid, Vec<(String, String)>) {
     let found = PgTryBuilder::new(|| {
         let um = pg_sys::GetUserMapping(user, server_oid);
         Some(((*um).umid, def_elems((*um).options)))
@@ -177,7 +183,7 @@ unsafe fn user_mapping(server_oid: pg_sys::Oid, server_name: &str) -> (pg_sys::O
     match found {
         Some(m) => m,
         None => {
-            let role = current_role_name();
+            let role = role_name(user);
             ErrorReport::new(
                 PgSqlErrorCode::ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,
                 format!("role \"{role}\" has no user mapping for CDF server \"{server_name}\""),

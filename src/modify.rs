@@ -37,9 +37,14 @@ pub struct InsertState {
 }
 
 impl InsertState {
-    unsafe fn new(rinfo: *mut pg_sys::ResultRelInfo, on_conflict_do_nothing: bool, returning: bool) -> InsertState {
+    unsafe fn new(
+        mtstate: *mut pg_sys::ModifyTableState,
+        rinfo: *mut pg_sys::ResultRelInfo,
+        on_conflict_do_nothing: bool,
+        returning: bool,
+    ) -> InsertState {
         let rel = (*rinfo).ri_RelationDesc;
-        let ctx = table_context((*rel).rd_id);
+        let ctx = table_context((*rel).rd_id, modify_user(mtstate, rinfo));
         let bindings = bind_columns(rel, ctx.resource, &ctx.table_name);
         let mode = if on_conflict_do_nothing { InsertMode::Ignore } else { ctx.insert_mode };
         let returning = returning && ctx.resource.returns_objects();
@@ -176,6 +181,12 @@ impl ModifyState {
 
 unsafe fn state<'a>(rinfo: *mut pg_sys::ResultRelInfo) -> Option<&'a mut ModifyState> {
     ((*rinfo).ri_FdwState as *mut ModifyState).as_mut()
+}
+
+/// The role whose user mapping a modify uses (see `table_context`).
+unsafe fn modify_user(mtstate: *mut pg_sys::ModifyTableState, rinfo: *mut pg_sys::ResultRelInfo) -> pg_sys::Oid {
+    let estate = if mtstate.is_null() { std::ptr::null_mut() } else { (*mtstate).ps.state };
+    crate::compat::modify_user(rinfo, estate)
 }
 
 /// Keeps the state in the executor's query memory context, so an aborted statement drops it.
@@ -324,12 +335,12 @@ pub unsafe extern "C-unwind" fn begin_foreign_modify(
     }
     let private = ModifyPrivate::from_list(fdw_private);
     if (*mtstate).operation == pg_sys::CmdType::CMD_INSERT {
-        let state = InsertState::new(rinfo, private.on_conflict_do_nothing, private.returning);
+        let state = InsertState::new(mtstate, rinfo, private.on_conflict_do_nothing, private.returning);
         install(rinfo, ModifyState::Insert(state));
         return;
     }
     let rel = (*rinfo).ri_RelationDesc;
-    let ctx = table_context((*rel).rd_id);
+    let ctx = table_context((*rel).rd_id, modify_user(mtstate, rinfo));
     let bindings = bind_columns(rel, ctx.resource, &ctx.table_name);
     let subplan = (*(*mtstate).ps.lefttree).plan;
     let identity = identity_of(rel, &ctx.table_name, ctx.resource)
@@ -358,12 +369,12 @@ pub unsafe extern "C-unwind" fn begin_foreign_modify(
 
 #[pg_guard]
 pub unsafe extern "C-unwind" fn begin_foreign_insert(
-    _mtstate: *mut pg_sys::ModifyTableState,
+    mtstate: *mut pg_sys::ModifyTableState,
     rinfo: *mut pg_sys::ResultRelInfo,
 ) {
     // COPY, or rows routed into a foreign partition: RETURNING as the partition's parent has it.
     let returning = !(*rinfo).ri_projectReturning.is_null();
-    install(rinfo, ModifyState::Insert(InsertState::new(rinfo, false, returning)));
+    install(rinfo, ModifyState::Insert(InsertState::new(mtstate, rinfo, false, returning)));
 }
 
 #[pg_guard]
@@ -474,7 +485,7 @@ pub unsafe extern "C-unwind" fn explain_foreign_modify(
         pg_sys::ExplainPropertyText(c"CDF Endpoint".as_ptr(), endpoint.as_ptr(), es);
         return;
     }
-    let ctx = table_context((*(*rinfo).ri_RelationDesc).rd_id);
+    let ctx = table_context((*(*rinfo).ri_RelationDesc).rd_id, modify_user(mtstate, rinfo));
     let plan = (*mtstate).ps.plan as *mut pg_sys::ModifyTable;
     let do_nothing = !plan.is_null() && (*plan).onConflictAction == pg_sys::OnConflictAction::ONCONFLICT_NOTHING;
     let mode = ctx.resource.effective_insert_mode(if do_nothing { InsertMode::Ignore } else { ctx.insert_mode });

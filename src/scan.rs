@@ -254,7 +254,7 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignSca
         return;
     }
     let rel = (*node).ss.ss_currentRelation;
-    let ctx = table_context((*rel).rd_id);
+    let ctx = table_context((*rel).rd_id, crate::compat::scan_user(node));
     let bindings = bind_columns(rel, ctx.resource, &ctx.table_name);
     let plan = (*node).ss.ps.plan as *mut pg_sys::ForeignScan;
     let descriptions = named_conditions((*rel).rd_id, &ScanPrivate::from_list((*plan).fdw_private));

@@ -115,6 +115,12 @@ pub fn describe_reqwest_error(e: &reqwest::Error) -> String {
     msg
 }
 
+/// A TLS handshake that failed on the certificate (unknown issuer, wrong name, expired): trying
+/// again cannot help, so it is not retried.
+pub fn is_certificate_failure(e: &reqwest::Error) -> bool {
+    e.is_connect() && describe_reqwest_error(e).contains("certificate")
+}
+
 trait WithoutUrl {
     fn without_url_ref(&self) -> String;
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use serde_json::Value as Json;
 
-use crate::error::{describe_reqwest_error, CdfError};
+use crate::error::{describe_reqwest_error, is_certificate_failure, CdfError};
 
 /// The CDF project a server points at (server options).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -275,6 +275,9 @@ impl Session {
             settle_pooled_connections().await;
             let sent = self.http.post(&self.server.token_url).form(&form).timeout(timeout).send().await;
             let failed = match sent {
+                Err(e) if is_certificate_failure(&e) => {
+                    return Err(CdfError::Network { message: format!("{endpoint}: {}", describe_reqwest_error(&e)) })
+                }
                 Err(e) => Failed {
                     error: CdfError::Network { message: format!("{endpoint}: {}", describe_reqwest_error(&e)) },
                     retry_after: None,
@@ -452,7 +455,7 @@ impl Session {
                     // creates are safe to resend. (A pooled connection closed before the request
                     // was written is resent on a fresh one by hyper; see settle_pooled_connections.)
                     let never_sent = e.is_connect();
-                    if !(idempotent || never_sent) {
+                    if !(idempotent || never_sent) || is_certificate_failure(&e) {
                         return Err(network(&e));
                     }
                     Failed { error: network(&e), retry_after: None }

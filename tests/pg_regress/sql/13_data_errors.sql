@@ -42,3 +42,14 @@ ALTER FOREIGN TABLE cdf_tables.assets OPTIONS (SET insert_mode 'create');
 SELECT try($$INSERT INTO cdf_tables.assets (external_id, name) SELECT CASE WHEN g IN (10, 20) THEN 'c-same' ELSE 'c' || g END, 'x' FROM generate_series(1, 50) g$$);
 SELECT try($$INSERT INTO cdf_tables.assets (external_id, name) SELECT CASE WHEN g IN (10, 1200) THEN 'c-other' ELSE 'd' || g END, 'x' FROM generate_series(1, 1500) g$$);
 ALTER FOREIGN TABLE cdf_tables.assets OPTIONS (DROP insert_mode);
+-- A foreign table read through a view uses the view owner's user mapping, as postgres_fdw does.
+DROP ROLE IF EXISTS cdf_viewer;
+CREATE ROLE cdf_viewer;
+CREATE VIEW public.asset_names AS SELECT external_id, name FROM cdf_tables.assets;
+GRANT SELECT ON public.asset_names TO cdf_viewer;
+SET ROLE cdf_viewer;
+SELECT count(*) > 0 AS read_through_the_view FROM public.asset_names WHERE external_id = 'same-chunk';
+SELECT try($$SELECT count(*) FROM cdf_tables.assets$$);
+RESET ROLE;
+DROP VIEW public.asset_names;
+DROP ROLE cdf_viewer;
