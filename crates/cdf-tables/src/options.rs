@@ -228,7 +228,10 @@ impl UrlPattern {
                 parts.len() == labels.len()
                     && parts.iter().zip(labels).all(|(part, label)| match label {
                         // A DNS label: letters, digits, hyphens (punycode included), underscores.
-                        None => !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+                        None => {
+                            !part.is_empty()
+                                && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                        }
                         Some(l) => l == part,
                     })
             }
@@ -343,10 +346,14 @@ fn validate_value(name: &str, value: &str) -> Result<(), OptionError> {
         }
         "ca_file" if !value.starts_with('/') => (format!("ca_file must be an absolute path, got \"{value}\""), None),
         // It becomes a path segment of every API URL: nothing that could end or climb the path.
-        "project" if value.is_empty() || !value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => (
-            format!("invalid CDF project name \"{value}\""),
-            Some("CDF project names consist of letters, digits, hyphens and underscores.".into()),
-        ),
+        "project"
+            if value.is_empty() || !value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            (
+                format!("invalid CDF project name \"{value}\""),
+                Some("CDF project names consist of letters, digits, hyphens and underscores.".into()),
+            )
+        }
         _ => return Ok(()),
     };
     Err(bad_value(message, hint))
@@ -478,8 +485,7 @@ mod tests {
             "https://*.cognitedata.com/",
             "ftp://x.cognitedata.com/",
         ] {
-            let e = allowed(&["https://*.cognitedata.com/", "https://login.microsoftonline.com/"], url)
-                .expect_err(url);
+            let e = allowed(&["https://*.cognitedata.com/", "https://login.microsoftonline.com/"], url).expect_err(url);
             assert!(matches!(e.kind, OptionErrorKind::NotAllowed | OptionErrorKind::InvalidValue), "{url}: {e:?}");
         }
     }
