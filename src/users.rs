@@ -399,6 +399,12 @@ pub fn create_user(
     username: Option<&str>,
 ) -> (String, String, Vec<String>, Vec<String>) {
     let hidden = hide_arguments("create_user");
+    let username = match username {
+        Some(u) => u.to_string(),
+        None => format!("cdf_{}", generate_password()[..10].to_lowercase()),
+    };
+    // Before anything else, CDF included: PostgreSQL would cut a longer name with a NOTICE.
+    check_role_name(&username);
     let server = cdf_server(server_name);
     require_user_admin(server_name, &server);
     let tables = server_tables(&server);
@@ -406,11 +412,6 @@ pub fn create_user(
     let credentials = Credentials { client_id: client_id.to_string(), client_secret: client_secret.to_string() };
     let access = check_credentials(server_name, &server, &credentials);
 
-    let username = match username {
-        Some(u) => u.to_string(),
-        None => format!("cdf_{}", generate_password()[..10].to_lowercase()),
-    };
-    check_role_name(&username);
     if role_oid(&username).is_some() {
         errors::raise(
             PgSqlErrorCode::ERRCODE_DUPLICATE_OBJECT,

@@ -23,6 +23,7 @@ import uuid
 import warnings
 
 import psycopg
+from http.server import BaseHTTPRequestHandler
 import pytest
 from psycopg import errors, sql
 
