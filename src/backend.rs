@@ -69,6 +69,7 @@ pub fn run<T>(ctx: &TableContext, op: impl AsyncFnOnce(&mut Session) -> T) -> T 
         }
         let Backend { runtime, sessions, .. } = backend;
         let session = sessions.get_mut(&ctx.user_mapping_oid).expect("session inserted above");
+        session.max_response_bytes = crate::settings::max_response_bytes();
         runtime.block_on(op(session), &check_interrupts)
     })
 }
@@ -82,6 +83,7 @@ pub fn run_with_credentials<T>(
     with_backend(|backend| {
         let http = backend.http_client(&server.ca_file);
         let mut session = Session::new(server.clone(), credentials.clone(), http);
+        session.max_response_bytes = crate::settings::max_response_bytes();
         backend.runtime.block_on(op(&mut session), &check_interrupts)
     })
 }

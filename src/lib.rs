@@ -25,17 +25,30 @@ pgrx::pg_module_magic!();
 /// Registers settings only; the runtime and HTTP client are created lazily in each backend.
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
+    no_backtraces();
     settings::register();
+}
+
+/// pgrx puts a Rust backtrace (build paths, crate versions) into the DETAIL of an error from a
+/// panic when `RUST_BACKTRACE` or `RUST_LIB_BACKTRACE` is set in the server's environment, and
+/// that DETAIL goes to the client. `RUST_LIB_BACKTRACE=0` wins over `RUST_BACKTRACE` for
+/// `Backtrace::capture`, which reads it once per process: set it before any panic can happen.
+fn no_backtraces() {
+    // SAFETY: _PG_init runs on the backend's (or postmaster's) only thread, before the
+    // extension starts its runtime; nothing reads the environment concurrently.
+    unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
 }
 
 /// The FDW handler: PostgreSQL calls it to get the callback table.
 #[pg_extern(create_or_replace)]
+#[search_path(pg_catalog, pg_temp)]
 fn cdf_fdw_handler() -> PgBox<pg_sys::FdwRoutine> {
     routine::build()
 }
 
 /// Validates the options of the wrapper, servers, user mappings, tables and columns.
 #[pg_extern(create_or_replace)]
+#[search_path(pg_catalog, pg_temp)]
 fn cdf_fdw_validator(options: Option<Vec<Option<String>>>, catalog: Option<pg_sys::Oid>) {
     options::validate(options.unwrap_or_default(), catalog);
 }
@@ -44,6 +57,7 @@ fn cdf_fdw_validator(options: Option<Vec<Option<String>>>, catalog: Option<pg_sy
 /// resource, with a type that can hold its values. Called by the event trigger in sql/fdw.sql,
 /// so a bad table fails at CREATE FOREIGN TABLE rather than at its first use.
 #[pg_extern]
+#[search_path(pg_catalog, pg_temp)]
 fn cdf_fdw_check_table(relid: pg_sys::Oid) {
     options::check_table_columns(relid);
 }

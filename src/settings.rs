@@ -12,7 +12,25 @@ static ALLOWED_URLS: GucSetting<Option<CString>> = GucSetting::<Option<CString>>
 /// `cdf_fdw.allow_unqualified_changes`: lets UPDATE and DELETE without WHERE through.
 pub static ALLOW_UNQUALIFIED_CHANGES: GucSetting<bool> = GucSetting::<bool>::new(false);
 
+/// `cdf_fdw.max_response_size` (kB): the largest CDF or identity-provider answer a backend reads.
+static MAX_RESPONSE_KB: GucSetting<i32> =
+    GucSetting::<i32>::new((cdf_client::session::DEFAULT_MAX_RESPONSE_BYTES / 1024) as i32);
+
+pub fn max_response_bytes() -> usize {
+    MAX_RESPONSE_KB.get().max(1) as usize * 1024
+}
+
 pub fn register() {
+    GucRegistry::define_int_guc(
+        c"cdf_fdw.max_response_size",
+        c"Largest response body cdf_fdw reads from CDF or the identity provider.",
+        c"A larger answer fails the statement with an error naming the endpoint. Superuser-only: it bounds a backend's memory.",
+        &MAX_RESPONSE_KB,
+        64,
+        4 * 1024 * 1024,
+        GucContext::Suset,
+        GucFlags::UNIT_KB,
+    );
     GucRegistry::define_bool_guc(
         c"cdf_fdw.allow_unqualified_changes",
         c"Allows UPDATE and DELETE without a WHERE clause on cdf_fdw tables.",

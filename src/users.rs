@@ -4,9 +4,16 @@
 //! with a generated password gets a user mapping with the credentials, and grants on the
 //! server's foreign tables as far as the identity's CDF capabilities reach.
 //!
-//! Secrets: the call's arguments are hidden from `pg_stat_activity` and from the statement
-//! logged with an error; the statements run through SPI are never logged by `log_statement`.
-//! Every statement that carries a secret is only run after checks that make it succeed.
+//! Secrets: no client secret or generated password ever becomes SQL text. The role, its password
+//! and the user mapping are made by PostgreSQL's own DDL functions (`CreateRole`, `AlterRole`,
+//! `CreateUserMapping`, `AlterUserMapping`) called with parse nodes built here, so neither
+//! `pg_stat_statements` (any `track`), `auto_explain` (nested statements), `log_statement` nor an
+//! error's CONTEXT ever sees them. SQL run through SPI carries names only. The call's own
+//! arguments are hidden from `pg_stat_activity` and from the statement logged with an error.
+//!
+//! search_path: every function runs with `search_path = pg_catalog, pg_temp` (set on the
+//! function) and every relation and function in the SQL here is schema-qualified, so no schema
+//! of the caller's (and no temporary view such as `pg_roles`) can stand in for the catalog.
 
 use std::ffi::{CStr, CString};
 
@@ -25,9 +32,14 @@ use cdf_tables::options::get as option;
 const ROLE_COMMENT_PREFIX: &str = "cdf_fdw: login created by cdf.create_user for server ";
 
 fn set_log_min_error_statement(value: &CStr) {
+    set_local(c"log_min_error_statement", value);
+}
+
+/// `SET LOCAL name = value` with the extension's authority (these settings are superuser-only).
+fn set_local(name: &CStr, value: &CStr) {
     unsafe {
         pg_sys::set_config_option(
-            c"log_min_error_statement".as_ptr(),
+            name.as_ptr(),
             value.as_ptr(),
             pg_sys::GucContext::PGC_SUSET,
             pg_sys::GucSource::PGC_S_SESSION,
@@ -54,6 +66,13 @@ fn hide_arguments(function: &str) -> ArgumentsHidden {
     };
     set_log_min_error_statement(c"panic");
     crate::compat::resolve_validator_early();
+    // auto_explain logs the calling statement's text and, with log_verbose, its plan with the
+    // arguments; off until the transaction ends (the calling statement ends after this function).
+    unsafe {
+        if !pg_sys::GetConfigOption(c"auto_explain.log_min_duration".as_ptr(), true, false).is_null() {
+            set_local(c"auto_explain.log_min_duration", c"-1");
+        }
+    }
     ArgumentsHidden { previous }
 }
 
@@ -71,7 +90,7 @@ fn deny(message: String, hint: Option<String>) -> ! {
 /// `format(...)` with PostgreSQL's own quoting (`%I`, `%L`), then run.
 fn run_formatted(template: &str, args: &[&str]) {
     let placeholders: Vec<String> = (1..=args.len()).map(|i| format!("${i}")).collect();
-    let sql = format!("SELECT format({}, {})", quote_literal(template), placeholders.join(", "));
+    let sql = format!("SELECT pg_catalog.format({}, {})", quote_literal(template), placeholders.join(", "));
     let datums: Vec<pgrx::datum::DatumWithOid> = args.iter().map(|a| (*a).into()).collect();
     let statement: String = Spi::get_one_with_args(&sql, &datums).ok().flatten().unwrap_or_else(|| {
         errors::raise(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, "could not build a statement".into(), None)
@@ -132,18 +151,17 @@ fn cdf_server(name: &str) -> ServerInfo {
 }
 
 /// Only a role that may create roles and owns the server (or a superuser) may hand out logins.
+/// Decided by the catalog caches (`pg_authid`), which no view or search_path can shadow.
 fn require_user_admin(server_name: &str, server: &ServerInfo) {
-    let (superuser, createrole) =
-        Spi::get_two::<bool, bool>("SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = current_user")
-            .unwrap_or((None, None));
-    let superuser = superuser.unwrap_or(false);
-    if !superuser && !createrole.unwrap_or(false) {
+    let me = unsafe { pg_sys::GetUserId() };
+    let superuser = unsafe { pg_sys::superuser_arg(me) };
+    if !superuser && !unsafe { pg_sys::has_createrole_privilege(me) } {
         deny(
             "managing CDF logins needs the CREATEROLE attribute".into(),
             Some("Run it as a superuser or as a role with CREATEROLE that owns the server.".into()),
         );
     }
-    if !superuser && server.owner != unsafe { pg_sys::GetUserId() } {
+    if !superuser && server.owner != me {
         deny(
             format!("managing CDF logins for server \"{server_name}\" needs ownership of the server"),
             Some("Only the server's owner (or a superuser) may create user mappings for other roles.".into()),
@@ -179,11 +197,118 @@ fn check_credentials(server_name: &str, server: &ServerInfo, credentials: &Crede
     table_access(&inspect, &config.project)
 }
 
-fn role_exists(name: &str) -> bool {
-    Spi::get_one_with_args::<bool>("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", &[name.into()])
-        .ok()
-        .flatten()
-        .unwrap_or(false)
+fn role_oid(name: &str) -> Option<pg_sys::Oid> {
+    let name = CString::new(name).ok()?;
+    let oid = unsafe { pg_sys::get_role_oid(name.as_ptr(), true) };
+    (oid != pg_sys::InvalidOid).then_some(oid)
+}
+
+/// PostgreSQL names hold at most NAMEDATALEN - 1 bytes; longer ones would be cut silently.
+fn check_role_name(name: &str) {
+    if name.is_empty() || name.len() >= pg_sys::NAMEDATALEN as usize || name.contains('\0') {
+        errors::raise(
+            PgSqlErrorCode::ERRCODE_NAME_TOO_LONG,
+            format!("invalid username: a role name has 1 to {} bytes", pg_sys::NAMEDATALEN - 1),
+            None,
+        );
+    }
+}
+
+/// A palloc'd copy of a string (parse nodes point into palloc'd memory).
+fn pstr(s: &str) -> *mut std::ffi::c_char {
+    let c = CString::new(s).unwrap_or_else(|_| {
+        errors::raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, "NUL byte in an argument".into(), None)
+    });
+    unsafe { pg_sys::pstrdup(c.as_ptr()) }
+}
+
+fn role_spec(name: &str) -> *mut pg_sys::RoleSpec {
+    let mut spec = unsafe { PgBox::<pg_sys::RoleSpec>::alloc_node(pg_sys::NodeTag::T_RoleSpec) };
+    spec.roletype = pg_sys::RoleSpecType::ROLESPEC_CSTRING;
+    spec.rolename = pstr(name);
+    spec.location = -1;
+    spec.into_pg()
+}
+
+fn def_elem(name: &str, arg: *mut pg_sys::Node, action: pg_sys::DefElemAction::Type) -> *mut std::ffi::c_void {
+    unsafe { pg_sys::makeDefElemExtended(std::ptr::null_mut(), pstr(name), arg, action, -1).cast() }
+}
+
+fn string_node(value: &str) -> *mut pg_sys::Node {
+    unsafe { pg_sys::makeString(pstr(value)).cast() }
+}
+
+/// `CREATE ROLE name LOGIN PASSWORD '...'`, without SQL text.
+fn create_login(name: &str, password: &str) {
+    unsafe {
+        let mut stmt = PgBox::<pg_sys::CreateRoleStmt>::alloc_node(pg_sys::NodeTag::T_CreateRoleStmt);
+        stmt.stmt_type = pg_sys::RoleStmtType::ROLESTMT_USER;
+        stmt.role = pstr(name);
+        let mut options = std::ptr::null_mut();
+        options = pg_sys::lappend(
+            options,
+            def_elem("canlogin", pg_sys::makeBoolean(true).cast(), pg_sys::DefElemAction::DEFELEM_UNSPEC),
+        );
+        options = pg_sys::lappend(
+            options,
+            def_elem("password", string_node(password), pg_sys::DefElemAction::DEFELEM_UNSPEC),
+        );
+        stmt.options = options;
+        pg_sys::CreateRole(pg_sys::make_parsestate(std::ptr::null_mut()), stmt.into_pg());
+        pg_sys::CommandCounterIncrement();
+    }
+}
+
+/// `ALTER ROLE name PASSWORD '...'`, without SQL text.
+fn set_password(name: &str, password: &str) {
+    unsafe {
+        let mut stmt = PgBox::<pg_sys::AlterRoleStmt>::alloc_node(pg_sys::NodeTag::T_AlterRoleStmt);
+        stmt.role = role_spec(name);
+        stmt.action = 1;
+        stmt.options = pg_sys::lappend(
+            std::ptr::null_mut(),
+            def_elem("password", string_node(password), pg_sys::DefElemAction::DEFELEM_UNSPEC),
+        );
+        pg_sys::AlterRole(pg_sys::make_parsestate(std::ptr::null_mut()), stmt.into_pg());
+        pg_sys::CommandCounterIncrement();
+    }
+}
+
+/// `CREATE USER MAPPING FOR role SERVER s OPTIONS (client_id '...', client_secret '...')`, without
+/// SQL text (the validator still checks the options).
+fn create_mapping(role: &str, server: &str, client_id: &str, client_secret: &str) {
+    unsafe {
+        let mut stmt = PgBox::<pg_sys::CreateUserMappingStmt>::alloc_node(pg_sys::NodeTag::T_CreateUserMappingStmt);
+        stmt.user = role_spec(role);
+        stmt.servername = pstr(server);
+        stmt.if_not_exists = false;
+        let mut options = std::ptr::null_mut();
+        options = pg_sys::lappend(
+            options,
+            def_elem("client_id", string_node(client_id), pg_sys::DefElemAction::DEFELEM_UNSPEC),
+        );
+        options = pg_sys::lappend(
+            options,
+            def_elem("client_secret", string_node(client_secret), pg_sys::DefElemAction::DEFELEM_UNSPEC),
+        );
+        stmt.options = options;
+        pg_sys::CreateUserMapping(stmt.into_pg());
+        pg_sys::CommandCounterIncrement();
+    }
+}
+
+/// `ALTER USER MAPPING FOR role SERVER s OPTIONS (SET|ADD client_secret '...')`, without SQL text.
+fn set_mapping_secret(role: &str, server: &str, client_secret: &str, replace: bool) {
+    let action = if replace { pg_sys::DefElemAction::DEFELEM_SET } else { pg_sys::DefElemAction::DEFELEM_ADD };
+    unsafe {
+        let mut stmt = PgBox::<pg_sys::AlterUserMappingStmt>::alloc_node(pg_sys::NodeTag::T_AlterUserMappingStmt);
+        stmt.user = role_spec(role);
+        stmt.servername = pstr(server);
+        stmt.options =
+            pg_sys::lappend(std::ptr::null_mut(), def_elem("client_secret", string_node(client_secret), action));
+        pg_sys::AlterUserMapping(stmt.into_pg());
+        pg_sys::CommandCounterIncrement();
+    }
 }
 
 /// A foreign table of a server: schema, name, resource, and whether the current role may grant
@@ -199,13 +324,14 @@ fn server_tables(server: &ServerInfo) -> Vec<ServerTable> {
     Spi::connect(|client| {
         let rows = client
             .select(
-                "SELECT n.nspname::text, c.relname::text, opt.value,
-                        pg_has_role(c.relowner, 'USAGE') AND pg_has_role(n.nspowner, 'USAGE')
-                   FROM pg_foreign_table ft
-                   JOIN pg_class c ON c.oid = ft.ftrelid
-                   JOIN pg_namespace n ON n.oid = c.relnamespace
-                   CROSS JOIN LATERAL (SELECT split_part(o, '=', 2) AS value FROM unnest(ft.ftoptions) o
-                                        WHERE split_part(o, '=', 1) = 'resource') opt
+                "SELECT n.nspname::pg_catalog.text, c.relname::pg_catalog.text, opt.value,
+                        pg_catalog.pg_has_role(c.relowner, 'USAGE') AND pg_catalog.pg_has_role(n.nspowner, 'USAGE')
+                   FROM pg_catalog.pg_foreign_table ft
+                   JOIN pg_catalog.pg_class c ON c.oid = ft.ftrelid
+                   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                   CROSS JOIN LATERAL (SELECT pg_catalog.split_part(o, '=', 2) AS value
+                                         FROM pg_catalog.unnest(ft.ftoptions) o
+                                        WHERE pg_catalog.split_part(o, '=', 1) = 'resource') opt
                   WHERE ft.ftserver = $1
                   ORDER BY 1, 2",
                 None,
@@ -274,6 +400,12 @@ pub fn create_user(
     username: Option<&str>,
 ) -> (String, String, Vec<String>, Vec<String>) {
     let hidden = hide_arguments("create_user");
+    let username = match username {
+        Some(u) => u.to_string(),
+        None => format!("cdf_{}", generate_password()[..10].to_lowercase()),
+    };
+    // Before anything else, CDF included: PostgreSQL would cut a longer name with a NOTICE.
+    check_role_name(&username);
     let server = cdf_server(server_name);
     require_user_admin(server_name, &server);
     let tables = server_tables(&server);
@@ -281,11 +413,7 @@ pub fn create_user(
     let credentials = Credentials { client_id: client_id.to_string(), client_secret: client_secret.to_string() };
     let access = check_credentials(server_name, &server, &credentials);
 
-    let username = match username {
-        Some(u) => u.to_string(),
-        None => format!("cdf_{}", generate_password()[..10].to_lowercase()),
-    };
-    if role_exists(&username) {
+    if role_oid(&username).is_some() {
         errors::raise(
             PgSqlErrorCode::ERRCODE_DUPLICATE_OBJECT,
             format!("role \"{username}\" already exists"),
@@ -293,25 +421,22 @@ pub fn create_user(
         );
     }
     let password = generate_password();
-    run_formatted("CREATE ROLE %I LOGIN PASSWORD %L", &[&username, &password]);
+    create_login(&username, &password);
     run_formatted("COMMENT ON ROLE %I IS %L", &[&username, &format!("{ROLE_COMMENT_PREFIX}{server_name}")]);
-    run_formatted(
-        "CREATE USER MAPPING FOR %I SERVER %I OPTIONS (client_id %L, client_secret %L)",
-        &[&username, server_name, client_id, client_secret],
-    );
-    run_formatted("GRANT USAGE ON FOREIGN SERVER %I TO %I", &[server_name, &username]);
+    create_mapping(&username, server_name, client_id, client_secret);
+    // No USAGE on the server: reading and writing its foreign tables needs only the table
+    // privileges and the mapping, and USAGE would let the login define foreign tables of its own
+    // on the server (in any schema it may create in), past a later REVOKE on the granted ones.
     let granted = grant_tables(&tables, &username, &access);
     hidden.restore();
     (username, password, granted, missing_capabilities(&access))
 }
 
 fn require_created_user(username: &str) -> String {
-    let comment: Option<String> = Spi::get_one_with_args(
-        "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = $1",
-        &[username.into()],
-    )
-    .ok()
-    .flatten();
+    // pg_catalog.pg_authid by oid from the catalog cache: no view or search_path in between.
+    let comment: Option<String> = role_oid(username).and_then(|oid| {
+        Spi::get_one_with_args("SELECT pg_catalog.shobj_description($1, 'pg_authid')", &[oid.into()]).ok().flatten()
+    });
     match comment.as_deref().and_then(|c| c.strip_prefix(ROLE_COMMENT_PREFIX)) {
         Some(server) => server.to_string(),
         None => deny(
@@ -359,11 +484,7 @@ pub fn rotate_secret(username: &str, client_secret: &str) {
     };
     let credentials = Credentials { client_id, client_secret: client_secret.to_string() };
     check_credentials(&server_name, &server, &credentials);
-    let verb = if option(&mapping, "client_secret").is_some() { "SET" } else { "ADD" };
-    run_formatted(
-        &format!("ALTER USER MAPPING FOR %I SERVER %I OPTIONS ({verb} client_secret %L)"),
-        &[username, &server_name, client_secret],
-    );
+    set_mapping_secret(username, &server_name, client_secret, option(&mapping, "client_secret").is_some());
     hidden.restore();
 }
 
@@ -381,7 +502,7 @@ pub fn reset_password(username: &str) -> String {
     let server = cdf_server(&server_name);
     require_user_admin(&server_name, &server);
     let password = generate_password();
-    run_formatted("ALTER ROLE %I PASSWORD %L", &[username, &password]);
+    set_password(username, &password);
     password
 }
 
@@ -393,6 +514,7 @@ mod cdf {
     /// its user mapping and the grants its CDF capabilities allow; returns the login and which
     /// capabilities the built-in tables need but the identity lacks.
     #[pg_extern]
+    #[search_path(pg_catalog, pg_temp)]
     #[allow(clippy::type_complexity)]
     fn create_user(
         server: &str,
@@ -413,18 +535,21 @@ mod cdf {
 
     /// Drops a login made by create_user, with its user mapping and grants.
     #[pg_extern]
+    #[search_path(pg_catalog, pg_temp)]
     fn drop_user(username: &str) {
         super::drop_user(username)
     }
 
     /// Replaces the client secret of a login made by create_user (checked with CDF first).
     #[pg_extern]
+    #[search_path(pg_catalog, pg_temp)]
     fn rotate_secret(username: &str, client_secret: &str) {
         super::rotate_secret(username, client_secret)
     }
 
     /// Gives a login made by create_user a new generated password, and returns it.
     #[pg_extern]
+    #[search_path(pg_catalog, pg_temp)]
     fn reset_password(username: &str) -> String {
         super::reset_password(username)
     }

@@ -23,6 +23,7 @@ import uuid
 import warnings
 
 import psycopg
+from http.server import BaseHTTPRequestHandler
 import pytest
 from psycopg import errors, sql
 
@@ -1023,3 +1024,262 @@ def test_a_role_writes_only_the_tables_it_was_granted(cdf, roles):
     assert cdf.external_ids("assets") == {"allowed"}
     assert cdf.items("events") == [] and cdf.items("timeseries") == []
     assert cdf.endpoint("POST /assets/update")["requests"] == 0 and cdf.endpoint("POST /assets/delete")["requests"] == 0
+
+
+# === Issue 10: URL tricks, search_path, monitoring, echoed secrets, server USAGE =================
+
+ISSUE10_TRICKS = [
+    "https://127.0.0.1:{pg}#.cognitedata.com/",
+    "https://127.0.0.1:{pg}?.cognitedata.com/",
+    "https://127.0.0.1:{pg}\\.cognitedata.com/",
+    "https://evil.example\\@x.cognitedata.com/",
+    "https://x.cognitedata.com@127.0.0.1:{pg}/",
+    "https://2130706433:{pg}/x.cognitedata.com/",
+    "https://x.cognitedata.com.:{pg}/",
+    "https://a.b.cognitedata.com/",
+]
+
+
+def test_allowed_urls_are_matched_on_the_parsed_url(cdf, developer):
+    """Issue 10 item 1: every trick that hid another host behind an allowed-looking string is
+    refused for a non-superuser (42501, or 22023-like HV024 for URLs refused outright)."""
+    role, password = developer
+    pg = os.environ.get("PGPORT", "5432")
+    token = "https://login.microsoftonline.com/t/oauth2/v2.0/token"
+    with login(role, password) as c:
+        for trick in ISSUE10_TRICKS:
+            url = trick.format(pg=pg)
+            for base, tok in ((url, token), ("https://foo.cognitedata.com", url)):
+                with pytest.raises((errors.InsufficientPrivilege, errors.FdwInvalidAttributeValue)):
+                    create_server_as(c, base, tok)
+        # An allowed path prefix does not cover its neighbours.
+        with pytest.raises(errors.InsufficientPrivilege):
+            create_server_as(c, "https://foo.cognitedata.com", "https://login.microsoftonline.com.evil.example/t")
+        create_server_as(c, "https://Foo.CogniteData.com:443", token)
+
+
+def test_plain_http_loopback_guard_parses_like_the_http_client(db):
+    """Issue 10 item 5: hosts that only look like loopback to a string check need allow_insecure_http."""
+    with superuser() as c:
+        for url in ("http://127.a.b.c/", "http://host\\@127.0.0.1/", "http://127.0.0.1.evil.example/",
+                    "http://localhost.evil.example/"):
+            with pytest.raises(errors.FdwInvalidAttributeValue):
+                c.execute(sql.SQL("CREATE SERVER {} FOREIGN DATA WRAPPER cdf_fdw OPTIONS ({})").format(
+                    ident(f"sec_lb_{uid()}"), server_options(url, "http://127.0.0.1/t")))
+        name = f"sec_lb_{uid()}"
+        c.execute(sql.SQL("CREATE SERVER {} FOREIGN DATA WRAPPER cdf_fdw OPTIONS ({})").format(
+            ident(name), server_options("http://2130706433:1/", "http://[::1]:1/t")))
+        c.execute(sql.SQL("DROP SERVER {}").format(ident(name)))
+
+
+@pytest.fixture
+def attacker_schema(roles):
+    """A non-superuser with its own schema, holding functions that make it superuser when a
+    superuser runs them."""
+    attacker = roles.make()
+    schema = f"cdfsec_evil_{uid()}"
+    with superuser() as c:
+        c.execute(sql.SQL("CREATE SCHEMA {} AUTHORIZATION {}").format(ident(schema), ident(attacker)))
+    escalate = sql.SQL("EXECUTE pg_catalog.format('ALTER ROLE %I SUPERUSER', {})").format(sql.Literal(attacker))
+    with as_role(attacker) as c:
+        c.execute(sql.SQL("""CREATE FUNCTION {}.pg_event_trigger_ddl_commands(OUT objid oid, OUT object_type text)
+                             RETURNS SETOF record LANGUAGE plpgsql AS $$ BEGIN {}; RETURN; END $$""").format(
+            ident(schema), escalate))
+        for args in ("text, text", "text, text, text", "text, text, text, text"):
+            c.execute(sql.SQL("""CREATE FUNCTION {}.format({}) RETURNS text LANGUAGE plpgsql
+                                 AS $$ BEGIN {}; RETURN NULL; END $$""").format(ident(schema), sql.SQL(args), escalate))
+        c.execute(sql.SQL("""CREATE FUNCTION {}.pg_has_role(oid, text) RETURNS boolean LANGUAGE plpgsql
+                             AS $$ BEGIN {}; RETURN true; END $$""").format(ident(schema), escalate))
+    return attacker, schema
+
+
+def is_superuser(role):
+    with superuser() as c:
+        return c.execute("SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = %s", (role,)).fetchone()[0]
+
+
+def test_a_superusers_search_path_cannot_hijack_the_event_trigger(cdf, attacker_schema):
+    """Issue 10 item 4: the event trigger's function runs with a fixed search_path."""
+    attacker, schema = attacker_schema
+    with superuser() as c:
+        c.execute(sql.SQL("SET search_path = {}, pg_catalog, public").format(ident(schema)))
+        table = f"sec_evt_{uid()}"
+        c.execute(sql.SQL("CREATE FOREIGN TABLE public.{} (external_id text) SERVER sec_main OPTIONS (resource 'assets')")
+                  .format(ident(table)))
+        c.execute(sql.SQL("DROP FOREIGN TABLE public.{}").format(ident(table)))
+        # IMPORT FOREIGN SCHEMA under that search_path still creates catalog types.
+        target = f"sec_imp_{uid()}"
+        c.execute(sql.SQL("CREATE SCHEMA {}").format(ident(target)))
+        c.execute(sql.SQL("IMPORT FOREIGN SCHEMA cdf LIMIT TO (assets) FROM SERVER sec_main INTO {}").format(ident(target)))
+        c.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(ident(target)))
+    assert not is_superuser(attacker)
+
+
+def test_a_superusers_search_path_cannot_hijack_create_user(cdf, roles, attacker_schema):
+    """Issue 10 item 4: create_user and its siblings run with search_path pg_catalog, pg_temp."""
+    attacker, schema = attacker_schema
+    with superuser() as c:
+        c.execute(sql.SQL("SET search_path = {}, pg_catalog, public").format(ident(schema)))
+        login_name = create_user(c, "demo-client", "demo-secret")[0]
+        roles.track(login_name)
+        c.execute("SELECT cdf.rotate_secret(%s, %s)", (login_name, "demo-secret"))
+        c.execute("SELECT cdf.reset_password(%s)", (login_name,))
+        c.execute("SELECT cdf.drop_user(%s)", (login_name,))
+    assert not is_superuser(attacker)
+
+
+def test_a_temporary_pg_roles_view_does_not_fool_the_permission_checks(cdf, roles):
+    """Issue 10 item 4: a role without CREATEROLE shadows pg_roles with a temporary view that says
+    it is a superuser; the checks read the catalog and still refuse it, revealing nothing."""
+    with superuser() as c:
+        login_name = create_user(c, "demo-client", "demo-secret")[0]
+        roles.track(login_name)
+    plain = roles.make()
+    with as_role(plain) as c:
+        c.execute("""CREATE TEMPORARY VIEW pg_roles AS
+                     SELECT current_user::name AS rolname, true AS rolsuper, true AS rolcreaterole, 0::oid AS oid""")
+        c.execute("CREATE TEMPORARY VIEW pg_authid AS SELECT * FROM pg_temp.pg_roles")
+        for statement, args in (("SELECT cdf.rotate_secret(%s, %s)", (login_name, "guess")),
+                                ("SELECT cdf.reset_password(%s)", (login_name,)),
+                                ("SELECT cdf.drop_user(%s)", (login_name,))):
+            with pytest.raises(errors.InsufficientPrivilege) as e:
+                c.execute(statement, args)
+            assert "demo-client" not in " ".join(error_texts(e.value))
+            c.execute("ROLLBACK") if c.info.transaction_status != psycopg.pq.TransactionStatus.IDLE else None
+    assert role_exists(login_name)
+
+
+def test_create_user_does_not_grant_usage_on_the_server(cdf, roles, limited):
+    """Issue 10 item 5: the login reads and writes through its table grants alone; without USAGE it
+    cannot define foreign tables of its own on the server."""
+    client_id, secret = limited
+    with superuser() as c:
+        name, password, _, _ = create_user(c, client_id, secret)
+        roles.track(name)
+        assert not c.execute("SELECT has_server_privilege(%s, 'sec_main', 'USAGE')", (name,)).fetchone()[0]
+        c.execute(sql.SQL("GRANT CREATE ON SCHEMA public TO {}").format(ident(name)))
+    with login(name, password) as c:
+        insert_asset(c, f"no-usage-{uid()}")
+        with pytest.raises(errors.InsufficientPrivilege):
+            c.execute("CREATE FOREIGN TABLE public.mine (external_id text) SERVER sec_main OPTIONS (resource 'assets')")
+
+
+def statements_text():
+    with superuser() as c:
+        return [r[0] for r in c.execute("SELECT query FROM pg_stat_statements").fetchall()]
+
+
+def test_secrets_never_reach_pg_stat_statements_auto_explain_or_notices(leaky_setup, roles):
+    """Issue 10 item 3: with pg_stat_statements.track = all, auto_explain of nested statements
+    (verbose, analyze) and a username over 63 bytes, no client secret or generated password is
+    stored, logged or shown in a NOTICE/CONTEXT."""
+    s = leaky_setup
+    with superuser() as c:
+        if not c.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'").fetchone():
+            try:
+                c.execute("CREATE EXTENSION pg_stat_statements")
+            except psycopg.Error:
+                pytest.skip("pg_stat_statements is not in shared_preload_libraries")
+        try:
+            c.execute("SELECT pg_stat_statements_reset()")
+        except psycopg.Error:
+            pytest.skip("pg_stat_statements is not in shared_preload_libraries")
+    log = ServerLog(os.environ["CDF_FDW_PG_LOG"]) if os.environ.get("CDF_FDW_PG_LOG") else None
+    notices = []
+    secrets = [s["secret"], s["rotated"]]
+    with superuser() as c:
+        c.add_notice_handler(lambda d: notices.append(f"{d.severity} {d.message_primary} {d.context} {d.message_detail}"))
+        c.execute("SET pg_stat_statements.track = 'all'")
+        c.execute("SET pg_stat_statements.track_utility = on")
+        c.execute("LOAD 'auto_explain'")
+        for k, v in (("log_min_duration", "0"), ("log_nested_statements", "on"), ("log_verbose", "on"),
+                     ("log_analyze", "on"), ("log_parameter_max_length", "-1")):
+            try:
+                c.execute(f"SET auto_explain.{k} = {v}")
+            except psycopg.Error:  # log_parameter_max_length is PostgreSQL 16+
+                pass
+        row = c.execute("SELECT username, password FROM cdf.create_user(%s, %s, %s)",
+                        (s["server"], s["client_id"], s["secret"])).fetchone()
+        name, password = roles.track(row[0]), row[1]
+        s["emulator"].put_client(s["client_id"], s["rotated"], ALL_CAPABILITIES)
+        c.execute("SELECT cdf.rotate_secret(%s, %s)", (name, s["rotated"]))
+        new_password = c.execute("SELECT cdf.reset_password(%s)", (name,)).fetchone()[0]
+        secrets += [password, new_password]
+        long_name = "u" * 70
+        with pytest.raises(psycopg.Error) as e:
+            c.execute("SELECT * FROM cdf.create_user(%s, %s, %s, %s)",
+                      (s["server"], s["client_id"], s["secret"], long_name))
+        assert e.value.sqlstate == "42622", e.value
+        assert_no_secret(error_texts(e.value), secrets, "the error of a long username")
+        assert not role_exists(long_name[:63])
+    assert_no_secret(notices, secrets, "notices")
+    texts = statements_text()
+    assert any("create_user" in t for t in texts), texts  # it did record the calls
+    assert_no_secret(texts, secrets, "pg_stat_statements")
+    if log:
+        time.sleep(0.3)
+        text = log.new_text()
+        assert "Query Text" in text or "duration" in text, "auto_explain logged nothing"
+        assert_no_secret([text], secrets, "the server log (auto_explain)")
+
+
+class EchoServer:
+    """A token endpoint and API that answer errors echoing the request (body and headers)."""
+
+    def __init__(self, token_status=400):
+        echo = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("content-length") or 0)).decode()
+                if self.path.startswith("/oauth2/token"):
+                    if echo.token_ok:
+                        self._answer(200, {"access_token": "echoTok" + uuid.uuid4().hex, "expires_in": 3600})
+                    else:
+                        self._answer(token_status, {"error": "invalid_client", "error_description": f"got {body}"})
+                else:
+                    self._answer(400, {"error": {"code": 400, "message": f"bad: {body} {self.headers.get('authorization')}"}})
+
+            do_GET = do_POST
+
+            def _answer(self, status, obj):
+                import json
+                data = json.dumps(obj).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        from http.server import ThreadingHTTPServer
+        self.token_ok = False
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+
+
+def test_echoed_secrets_and_tokens_are_scrubbed_from_errors(db):
+    """Issue 10 item 3: an identity provider or API that echoes the request cannot put the client
+    secret or the bearer token into the error."""
+    echo = EchoServer()
+    secret = f"EchoSecret{uuid.uuid4().hex}"
+    server = f"sec_echo_{uid()}"
+    try:
+        with superuser() as c:
+            create_server(c, server, echo.url, echo.url + "/oauth2/token", schema=server, tables=("assets",),
+                          client=("echo-client", secret))
+            for token_ok in (False, True):
+                echo.token_ok = token_ok
+                with pytest.raises(psycopg.Error) as e:
+                    c.execute(sql.SQL("SELECT * FROM {}.assets").format(ident(server))).fetchall()
+                texts = error_texts(e.value)
+                assert "redacted" in " ".join(texts), texts
+                assert_no_secret(texts, [secret, "echoTok"], "an echoed error")
+    finally:
+        echo.close()

@@ -106,8 +106,50 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 /// handshake per statement at most.
 pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// Default cap on one response body (`cdf_fdw.max_response_size`). A CDF page of 1000 items or
+/// 10,000 RAW rows of ordinary size is a few MB; past the cap the statement fails cleanly instead
+/// of letting one answer take the backend's memory.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Why a body could not be read.
+enum BodyError {
+    Network(reqwest::Error),
+    /// Over the cap, or the memory for it could not be reserved: never retried.
+    Limit(String),
+}
+
+/// Reads a body chunk by chunk into a buffer that never grows past `cap` bytes, reserving memory
+/// fallibly: an oversized or endless answer is an error, never an allocation failure (which would
+/// abort the backend and make PostgreSQL restart every session).
+async fn read_body(mut resp: reqwest::Response, cap: usize) -> Result<Vec<u8>, BodyError> {
+    let too_big =
+        || BodyError::Limit(format!("the answer is larger than cdf_fdw.max_response_size ({} kB)", cap / 1024));
+    if resp.content_length().is_some_and(|n| n > cap as u64) {
+        return Err(too_big());
+    }
+    let mut body: Vec<u8> = Vec::new();
+    if let Some(n) = resp.content_length() {
+        body.try_reserve_exact(n as usize).map_err(|_| BodyError::Limit("out of memory for the answer".into()))?;
+    }
+    while let Some(chunk) = resp.chunk().await.map_err(BodyError::Network)? {
+        if body.len() + chunk.len() > cap {
+            return Err(too_big());
+        }
+        if body.capacity() - body.len() < chunk.len() {
+            // Doubling, but never past the cap.
+            let want = (body.len() + chunk.len()).max(body.capacity() * 2).min(cap);
+            body.try_reserve_exact(want - body.len())
+                .map_err(|_| BodyError::Limit("out of memory for the answer".into()))?;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 pub struct Session {
     pub server: ServerConfig,
+    /// Largest response body accepted, in bytes.
+    pub max_response_bytes: usize,
     /// Shared by every session that trusts the same CAs (cloning shares its connection pool).
     http: reqwest::Client,
     credentials: Credentials,
@@ -186,7 +228,14 @@ pub fn encode_segment(s: &str) -> String {
 
 impl Session {
     pub fn new(server: ServerConfig, credentials: Credentials, http: reqwest::Client) -> Session {
-        Session { server, http, credentials, token: None, retry: RetryPolicy::default() }
+        Session {
+            server,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            http,
+            credentials,
+            token: None,
+            retry: RetryPolicy::default(),
+        }
     }
 
     pub fn credentials(&self) -> &Credentials {
@@ -246,7 +295,20 @@ impl Session {
         None
     }
 
+    /// The secrets of this session, to scrub from remote error texts.
+    fn scrub(&self, e: CdfError) -> CdfError {
+        let token = self.token.as_ref().map(|t| t.access_token.as_str()).unwrap_or("");
+        e.scrubbed(&[self.credentials.client_secret.as_str(), token])
+    }
+
     async fn token(&mut self, started: Instant) -> Result<String, CdfError> {
+        match self.fetch_token(started).await {
+            Ok(t) => Ok(t),
+            Err(e) => Err(self.scrub(e)),
+        }
+    }
+
+    async fn fetch_token(&mut self, started: Instant) -> Result<String, CdfError> {
         if let Some(t) = &self.token {
             if Instant::now() < t.refresh_at {
                 return Ok(t.access_token.clone());
@@ -285,8 +347,11 @@ impl Session {
                 Ok(resp) => {
                     let status = resp.status();
                     let retry_after = retry_after_of(resp.headers());
-                    match resp.bytes().await {
-                        Err(e) => Failed {
+                    match read_body(resp, self.max_response_bytes).await {
+                        Err(BodyError::Limit(why)) => {
+                            return Err(CdfError::Protocol { message: format!("{endpoint}: {why}"), request_id: None })
+                        }
+                        Err(BodyError::Network(e)) => Failed {
                             error: CdfError::Network {
                                 message: format!("{endpoint}: reading the answer: {}", describe_reqwest_error(&e)),
                             },
@@ -377,6 +442,20 @@ impl Session {
         body: Option<Vec<u8>>,
         idempotency: Idempotency,
     ) -> Result<ApiResponse, CdfError> {
+        match self.send_with_retries(method, url, query, body, idempotency).await {
+            Ok(r) => Ok(r),
+            Err(e) => Err(self.scrub(e)),
+        }
+    }
+
+    async fn send_with_retries(
+        &mut self,
+        method: Method,
+        url: &str,
+        query: &[(&str, String)],
+        body: Option<Vec<u8>>,
+        idempotency: Idempotency,
+    ) -> Result<ApiResponse, CdfError> {
         let started = Instant::now();
         let deadline = started + self.retry.retry_deadline;
         let endpoint = endpoint_name(&method, url);
@@ -384,7 +463,7 @@ impl Session {
         let mut attempt: u32 = 0;
         let mut refreshed_after_401 = false;
         loop {
-            let token = self.token(started).await?;
+            let token = self.fetch_token(started).await?;
             let Some(timeout) = self.attempt_timeout(deadline) else {
                 return Err(CdfError::Network {
                     message: format!(
@@ -418,17 +497,20 @@ impl Session {
                         .get("cdf-is-auto-retryable")
                         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
                     let retry_after = retry_after_of(resp.headers());
-                    let bytes = match resp.bytes().await {
-                        Ok(b) => b.to_vec(),
+                    let bytes = match read_body(resp, self.max_response_bytes).await {
+                        Ok(b) => b,
+                        Err(BodyError::Limit(why)) => {
+                            return Err(CdfError::Protocol { message: format!("{endpoint}: {why}"), request_id })
+                        }
                         // The answer was cut off: CDF may have acted.
-                        Err(e) if idempotent => {
+                        Err(BodyError::Network(e)) if idempotent => {
                             let failed = Failed { error: network(&e), retry_after: None };
                             match self.next_attempt(&mut attempt, failed, started).await {
                                 Some(error) => return Err(error),
                                 None => continue,
                             }
                         }
-                        Err(e) => return Err(network(&e)),
+                        Err(BodyError::Network(e)) => return Err(network(&e)),
                     };
                     if status.is_success() {
                         return Ok(ApiResponse { status: status.as_u16(), body: bytes, request_id });

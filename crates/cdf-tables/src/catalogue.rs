@@ -52,6 +52,22 @@ impl ColumnType {
             ColumnType::Json => "JSON".into(),
         }
     }
+
+    /// The type schema-qualified, for generated DDL: IMPORT FOREIGN SCHEMA runs with the importing
+    /// role's search_path, where a schema listed before pg_catalog could define its own `text`.
+    pub fn qualified_sql(&self) -> String {
+        match self {
+            ColumnType::BigInt => "pg_catalog.int8".into(),
+            ColumnType::BigIntArray => "pg_catalog.int8[]".into(),
+            ColumnType::Text => "pg_catalog.text".into(),
+            ColumnType::Varchar(n) => format!("pg_catalog.varchar({n})"),
+            ColumnType::TextArray => "pg_catalog.text[]".into(),
+            ColumnType::Bool => "pg_catalog.bool".into(),
+            ColumnType::Double => "pg_catalog.float8".into(),
+            ColumnType::TimestampTz => "pg_catalog.timestamptz".into(),
+            ColumnType::Json => "pg_catalog.json".into(),
+        }
+    }
 }
 
 /// Whether a column may be written.
@@ -314,7 +330,7 @@ impl Resource {
             .iter()
             .map(|c| {
                 let not_null = if c.access == Access::Required { " NOT NULL" } else { "" };
-                format!("  {} {}{}", quote_ident(c.name), c.ty.sql(), not_null)
+                format!("  {} {}{}", quote_ident(c.name), c.ty.qualified_sql(), not_null)
             })
             .collect();
         format!(
@@ -844,7 +860,7 @@ mod tests {
     fn create_table_sql_quotes_reserved_words() {
         let sql = resource("double_datapoints").unwrap().create_table_sql("my server");
         assert!(sql.starts_with("CREATE FOREIGN TABLE double_datapoints ("));
-        assert!(sql.contains("  \"timestamp\" TIMESTAMPTZ NOT NULL,"));
+        assert!(sql.contains("  \"timestamp\" pg_catalog.timestamptz NOT NULL,"), "{sql}");
         assert!(sql.ends_with("SERVER \"my server\" OPTIONS (resource 'double_datapoints')"));
     }
 }

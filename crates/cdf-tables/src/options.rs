@@ -79,32 +79,176 @@ pub const DEFAULT_ALLOWED_URLS: &str = match DEFAULT_ALLOWED_URLS_C.to_str() {
     Err(_) => panic!("the default is ASCII"),
 };
 
-/// Host of an http(s) URL, without port or brackets.
-pub fn url_host(url: &str) -> Option<&str> {
-    let rest = url.split_once("://")?.1;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    if let Some(v6) = authority.strip_prefix('[') {
-        return v6.split_once(']').map(|(h, _)| h);
+/// Parses `base_url` / `token_url` with the parser the HTTP client uses (reqwest is built on the
+/// `url` crate): whatever this says about scheme, host and port is where requests go.
+///
+/// Refused: anything but http(s), URLs without a host, user names or passwords (reqwest would
+/// turn them into a Basic `Authorization` header), fragments (never sent: a classic way to hide
+/// a host from string checks) and, for `base_url`, query strings (API paths are appended).
+pub fn parse_http_url(name: &str, value: &str) -> Result<url::Url, OptionError> {
+    let bad = |why: &str| bad_value(format!("option \"{name}\" is not a usable http(s) URL: {why}"), None);
+    let url = url::Url::parse(value).map_err(|e| bad(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("the scheme must be https or http"));
     }
-    Some(authority.split(':').next().unwrap_or(authority))
+    if url.host().is_none() {
+        return Err(bad("it has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("it carries a user name or password (put credentials in the user mapping)"));
+    }
+    if url.fragment().is_some() {
+        return Err(bad("it has a #fragment"));
+    }
+    if name == "base_url" && url.query().is_some() {
+        return Err(bad("it has a ?query (API paths are appended to base_url)"));
+    }
+    Ok(url)
 }
 
-/// Whether a host is this machine's loopback interface.
-pub fn is_loopback(host: &str) -> bool {
-    host == "localhost" || host == "::1" || host.split('.').next() == Some("127") && host.split('.').count() == 4
+/// Host of an http(s) URL as the HTTP client sees it, without port or brackets.
+pub fn url_host(url: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    match u.host()? {
+        url::Host::Ipv6(a) => Some(a.to_string()),
+        h => Some(h.to_string()),
+    }
 }
 
-/// `*` matches any run of characters other than `/`; the pattern must match a prefix of `url`.
-fn pattern_matches(pattern: &str, url: &str) -> bool {
-    fn go(p: &[u8], u: &[u8]) -> bool {
-        match p.split_first() {
-            None => true,
-            Some((b'*', rest)) => (0..=u.len()).take_while(|&i| i == 0 || u[i - 1] != b'/').any(|i| go(rest, &u[i..])),
-            Some((c, rest)) => u.first() == Some(c) && go(rest, &u[1..]),
+/// Whether a parsed URL's host is this machine's loopback interface: `localhost`, 127.0.0.0/8
+/// (in whatever notation: the parser turns `2130706433` or `0x7f.1` into `127.0.0.1`) or `::1`.
+pub fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(a)) => a.is_loopback(),
+        Some(url::Host::Ipv6(a)) => a.is_loopback(),
+        None => false,
+    }
+}
+
+/// One entry of `cdf_fdw.allowed_urls`, parsed: `scheme://host[:port][/path]`.
+///
+/// - scheme and host compare case-insensitively (the parser lowercases both);
+/// - a host label `*` matches exactly one DNS label (`https://*.cognitedata.com/` matches
+///   `https://westeurope-1.cognitedata.com/` but neither `cognitedata.com` nor `a.b.cognitedata.com`);
+///   `*` elsewhere, or next to other characters in a label, makes the entry invalid; wildcards
+///   never match IP addresses;
+/// - no port in the entry means the scheme's default port (443, 80); otherwise exactly that port;
+/// - the path is a prefix on segment boundaries: `/tenant` matches `/tenant` and `/tenant/x`,
+///   not `/tenantx`; `/` or no path matches every path;
+/// - entries with a user name, query or fragment, and entries that do not parse, match nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlPattern {
+    scheme: String,
+    host: PatternHost,
+    port: Option<u16>,
+    path: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PatternHost {
+    /// Lowercased labels; `None` is a `*` label.
+    Domain(Vec<Option<String>>),
+    Ip(url::Host),
+}
+
+/// The placeholder that stands for a `*` label while the parser checks the rest of a pattern.
+const WILDCARD_LABEL: &str = "cdf-fdw-wildcard-label";
+
+impl UrlPattern {
+    pub fn parse(pattern: &str) -> Option<UrlPattern> {
+        let (scheme, rest) = pattern.split_once("://")?;
+        let authority_end = rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len());
+        let authority = &rest[..authority_end];
+        if authority.contains('@') || authority.contains('%') {
+            return None;
         }
+        // `*` only as a whole label of a host name.
+        let (host, port) = if authority.starts_with('[') {
+            let close = authority.find(']')?;
+            let (h, after) = authority.split_at(close + 1);
+            match after {
+                "" => (h, None),
+                p => (h, Some(p.strip_prefix(':')?)),
+            }
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (authority, None),
+            }
+        };
+        let mut labels = Vec::new();
+        if !host.starts_with('[') {
+            for label in host.split('.') {
+                if label == "*" {
+                    labels.push(WILDCARD_LABEL.to_string());
+                } else if label.contains('*') {
+                    return None;
+                } else {
+                    labels.push(label.to_string());
+                }
+            }
+        } else if host.contains('*') {
+            return None;
+        }
+        let host_text = if host.starts_with('[') { host.to_string() } else { labels.join(".") };
+        let rebuilt = match port {
+            Some(p) => format!("{scheme}://{host_text}:{p}{}", &rest[authority_end..]),
+            None => format!("{scheme}://{host_text}{}", &rest[authority_end..]),
+        };
+        let url = url::Url::parse(&rebuilt).ok()?;
+        if !matches!(url.scheme(), "http" | "https") || url.query().is_some() || url.fragment().is_some() {
+            return None;
+        }
+        let host = match url.host()? {
+            url::Host::Domain(d) => PatternHost::Domain(
+                d.split('.').map(|l| if l == WILDCARD_LABEL { None } else { Some(l.to_string()) }).collect(),
+            ),
+            ip => PatternHost::Ip(ip.to_owned()),
+        };
+        Some(UrlPattern {
+            scheme: url.scheme().to_string(),
+            host,
+            port: url.port_or_known_default(),
+            path: url.path().to_string(),
+        })
     }
-    go(pattern.as_bytes(), url.as_bytes())
+
+    /// Whether a URL (parsed as the HTTP client parses it) falls under this entry.
+    pub fn matches(&self, url: &url::Url) -> bool {
+        if url.scheme() != self.scheme || url.port_or_known_default() != self.port {
+            return false;
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return false;
+        }
+        let host_ok = match (&self.host, url.host()) {
+            (PatternHost::Domain(labels), Some(url::Host::Domain(d))) => {
+                let parts: Vec<&str> = d.split('.').collect();
+                parts.len() == labels.len()
+                    && parts.iter().zip(labels).all(|(part, label)| match label {
+                        // A DNS label: letters, digits, hyphens (punycode included), underscores.
+                        None => {
+                            !part.is_empty()
+                                && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                        }
+                        Some(l) => l == part,
+                    })
+            }
+            (PatternHost::Ip(a), Some(b)) => *a == b.to_owned(),
+            _ => false,
+        };
+        host_ok && path_has_prefix(url.path(), &self.path)
+    }
+}
+
+/// `/a/b` is under `/a` and `/a/`, not under `/ab`.
+fn path_has_prefix(path: &str, prefix: &str) -> bool {
+    if prefix.is_empty() || prefix == "/" {
+        return true;
+    }
+    let prefix = prefix.trim_end_matches('/');
+    path == prefix || path.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// Checks the URLs and file paths of a server's complete option list against the policy:
@@ -112,20 +256,19 @@ fn pattern_matches(pattern: &str, url: &str) -> bool {
 /// allowed URLs and never a `ca_file` (it makes the server read a file).
 pub fn validate_server_policy(options: &[(String, String)], policy: &UrlPolicy) -> Result<(), OptionError> {
     let insecure_ok = get(options, "allow_insecure_http") == Some("true");
+    let patterns: Vec<UrlPattern> = policy.allowed_urls.iter().filter_map(|p| UrlPattern::parse(p)).collect();
     for name in ["base_url", "token_url"] {
-        let Some(url) = get(options, name) else { continue };
-        let host = url_host(url).unwrap_or("");
-        if url.starts_with("http://") && !is_loopback(host) && !insecure_ok {
+        let Some(value) = get(options, name) else { continue };
+        let url = parse_http_url(name, value)?;
+        let host = url.host_str().unwrap_or("");
+        if url.scheme() == "http" && !is_loopback(&url) && !insecure_ok {
             return Err(OptionError {
                 kind: OptionErrorKind::InvalidValue,
                 message: format!("option \"{name}\" uses plain http to \"{host}\": client secrets and tokens would cross the network unencrypted"),
                 hint: Some("Use https, or set allow_insecure_http 'true' on the server if the network is trusted.".into()),
             });
         }
-        // "https://host" and "https://host/" name the same place.
-        let has_path = url.split_once("://").is_some_and(|(_, rest)| rest.contains('/'));
-        let normalized = if has_path { url.to_string() } else { format!("{url}/") };
-        if !policy.is_superuser && !policy.allowed_urls.iter().any(|p| pattern_matches(p, &normalized)) {
+        if !policy.is_superuser && !patterns.iter().any(|p| p.matches(&url)) {
             return Err(OptionError {
                 kind: OptionErrorKind::NotAllowed,
                 message: format!("only superusers may point a cdf_fdw server at \"{url}\""),
@@ -202,7 +345,15 @@ fn validate_value(name: &str, value: &str) -> Result<(), OptionError> {
             (format!("allow_insecure_http must be 'true' or 'false', got \"{value}\""), None)
         }
         "ca_file" if !value.starts_with('/') => (format!("ca_file must be an absolute path, got \"{value}\""), None),
-        "project" if value.is_empty() || value.contains('/') => (format!("invalid CDF project name \"{value}\""), None),
+        // It becomes a path segment of every API URL: nothing that could end or climb the path.
+        "project"
+            if value.is_empty() || !value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            (
+                format!("invalid CDF project name \"{value}\""),
+                Some("CDF project names consist of letters, digits, hyphens and underscores.".into()),
+            )
+        }
         _ => return Ok(()),
     };
     Err(bad_value(message, hint))
@@ -289,9 +440,128 @@ mod tests {
 
     #[test]
     fn url_hosts_are_extracted() {
-        assert_eq!(url_host("https://user@a.b:443/x"), Some("a.b"));
-        assert_eq!(url_host("http://[::1]:80/"), Some("::1"));
+        assert_eq!(url_host("https://a.B:443/x").as_deref(), Some("a.b"));
+        assert_eq!(url_host("http://[::1]:80/").as_deref(), Some("::1"));
+        assert_eq!(url_host("http://2130706433/").as_deref(), Some("127.0.0.1"));
         assert_eq!(url_host("nonsense"), None);
+    }
+
+    fn allowed(patterns: &[&str], url: &str) -> Result<(), OptionError> {
+        let policy = UrlPolicy { is_superuser: false, allowed_urls: patterns.iter().map(|p| p.to_string()).collect() };
+        validate_server_policy(&opts(&[("base_url", url)]), &policy)
+    }
+
+    /// Every trick of issue 10 and its cousins: each URL goes somewhere the default allow-list
+    /// does not cover (or is refused outright), although its text contains an allowed one.
+    #[test]
+    fn allow_list_tricks_are_refused() {
+        for url in [
+            "https://127.0.0.1:5432#.cognitedata.com/",
+            "https://127.0.0.1:5432/#.cognitedata.com/",
+            "https://127.0.0.1:5432?.cognitedata.com/",
+            "https://127.0.0.1:5432\\.cognitedata.com/",
+            "https://169.254.169.254\\x.cognitedata.com/",
+            "https://evil.example\\@x.cognitedata.com/",
+            "https://x.cognitedata.com@evil.example/",
+            "https://x.cognitedata.com:pw@evil.example/",
+            "https://user@x.cognitedata.com/",
+            "https://x.cognitedata.com.evil.example/",
+            "https://cognitedata.com/",
+            "https://a.b.cognitedata.com/",
+            "https://x.cognitedata.com:8443/",
+            "https://x.cognitedata.com./",
+            "https://x.cognitedata.com%2e/",
+            "https://x.cognitedata.com%2fevil.example/",
+            "https://evil.example/x.cognitedata.com/",
+            "https://evil.example/?x.cognitedata.com/",
+            "http://x.cognitedata.com/",
+            "https://[::1]/",
+            "https://[::ffff:127.0.0.1]/",
+            "https://2130706433/",
+            "https://0177.0.0.1/",
+            "https://0x7f.1/",
+            "https://login.microsoftonline.com.evil.example/",
+            "https://login.microsoftonline.com:444/t",
+            "https://*.cognitedata.com/",
+            "ftp://x.cognitedata.com/",
+        ] {
+            let e = allowed(&["https://*.cognitedata.com/", "https://login.microsoftonline.com/"], url).expect_err(url);
+            assert!(matches!(e.kind, OptionErrorKind::NotAllowed | OptionErrorKind::InvalidValue), "{url}: {e:?}");
+        }
+    }
+
+    #[test]
+    fn allow_list_matches_the_parsed_url() {
+        let default = ["https://*.cognitedata.com/", "https://login.microsoftonline.com/"];
+        for url in [
+            "https://westeurope-1.cognitedata.com",
+            "https://WestEurope-1.CogniteData.COM/",
+            "HTTPS://api.cognitedata.com:443/",
+            "https://api.cognitedata.com/x/../y",
+            "https://login.microsoftonline.com/tenant/oauth2/v2.0/token",
+        ] {
+            assert!(allowed(&default, url).is_ok(), "{url}");
+        }
+        // Paths are prefixes on segment boundaries, also after the parser's normalization.
+        let tenant = ["https://login.microsoftonline.com/tenant"];
+        assert!(allowed(&tenant, "https://login.microsoftonline.com/tenant").is_ok());
+        assert!(allowed(&tenant, "https://login.microsoftonline.com/tenant/oauth2/v2.0/token").is_ok());
+        for url in [
+            "https://login.microsoftonline.com/tenantx/oauth2",
+            "https://login.microsoftonline.com/",
+            "https://login.microsoftonline.com/tenant/../other/oauth2",
+            "https://login.microsoftonline.com/tenant/%2e%2e/other",
+            "https://login.microsoftonline.com/tenant\\..\\other",
+            "https://login.microsoftonline.com/other/tenant",
+        ] {
+            assert!(allowed(&tenant, url).is_err(), "{url}");
+        }
+        // Explicit ports and IP literals match exactly; patterns the parser normalizes too.
+        assert!(allowed(&["http://127.0.0.1:4080/"], "http://127.0.0.1:4080/api").is_ok());
+        assert!(allowed(&["http://127.0.0.1:4080/"], "http://2130706433:4080/api").is_ok());
+        assert!(allowed(&["http://127.0.0.1:4080/"], "http://127.0.0.1:4081/").is_err());
+        assert!(allowed(&["http://127.0.0.1:4080/"], "http://127.0.0.1/").is_err());
+        assert!(allowed(&["https://[::1]:8443/"], "https://[0:0::1]:8443/x").is_ok());
+        // Wildcards stand for one label of a host name, never for an address or a port.
+        for bad in ["https://*.*.*.*/", "https://*/", "http://127.0.0.1:*/", "https://a*.cognitedata.com/"] {
+            assert!(allowed(&[bad], "https://10.0.0.1/").is_err(), "{bad}");
+            assert!(allowed(&[bad], "http://127.0.0.1:5432/").is_err(), "{bad}");
+            assert!(allowed(&[bad], "https://ab.cognitedata.com/").is_err(), "{bad}");
+        }
+        assert!(allowed(&["https://*/"], "https://intranet/").is_ok());
+        // Patterns with user info, queries or fragments match nothing.
+        for bad in ["https://u@x.cognitedata.com/", "https://x.cognitedata.com/?a", "https://x.cognitedata.com/#a"] {
+            assert!(allowed(&[bad], "https://x.cognitedata.com/").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn loopback_is_decided_on_the_parsed_host() {
+        for url in [
+            "http://127.0.0.1:4080",
+            "http://127.1.2.3/",
+            "http://localhost/t",
+            "http://LOCALHOST/t",
+            "http://[::1]:8/",
+            "http://2130706433/",
+            "http://0x7f.1/",
+        ] {
+            assert!(validate_server_policy(&opts(&[("base_url", url)]), &superuser()).is_ok(), "{url}");
+        }
+        for url in [
+            "http://127.a.b.c/",
+            "http://127.evil.com/",
+            "http://host\\@127.0.0.1/",
+            "http://127.0.0.1.evil.com/",
+            "http://127.0.0.1#@evil.com/",
+            "http://evil.com#@127.0.0.1/",
+            "http://localhost.evil.com/",
+            "http://[::ffff:10.0.0.1]/",
+            "http://10.0.0.1/",
+            "http://u:p@127.0.0.1/",
+        ] {
+            assert!(validate_server_policy(&opts(&[("base_url", url)]), &superuser()).is_err(), "{url}");
+        }
     }
 
     #[test]
@@ -299,5 +569,9 @@ mod tests {
         assert!(validate(OptionTarget::Server, &opts(&[("base_url", "ftp://x")])).is_err());
         assert!(validate(OptionTarget::Server, &opts(&[("insert_mode", "merge")])).is_err());
         assert!(validate(OptionTarget::Server, &opts(&[("insert_mode", "ignore")])).is_ok());
+        for project in ["a/b", "..", "a\\..", "a#", "a?b", "a%2fb", ""] {
+            assert!(validate(OptionTarget::Server, &opts(&[("project", project)])).is_err(), "{project}");
+        }
+        assert!(validate(OptionTarget::Server, &opts(&[("project", "my-project_1")])).is_ok());
     }
 }
