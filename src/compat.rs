@@ -108,6 +108,22 @@ unsafe fn range_table_user(estate: *mut pg_sys::EState, rti: pg_sys::Index) -> p
     (*rte).checkAsUser
 }
 
+/// The `true` of a boolean role option such as `canlogin` (14 has no Boolean node: an Integer).
+pub unsafe fn make_true() -> *mut pg_sys::Node {
+    #[cfg(feature = "pg14")]
+    return pg_sys::makeInteger(1).cast();
+    #[cfg(not(feature = "pg14"))]
+    return pg_sys::makeBoolean(true).cast();
+}
+
+/// `AlterRole`; 15 added the ParseState argument.
+pub unsafe fn alter_role(stmt: *mut pg_sys::AlterRoleStmt) -> pg_sys::Oid {
+    #[cfg(feature = "pg14")]
+    return pg_sys::AlterRole(stmt);
+    #[cfg(not(feature = "pg14"))]
+    return pg_sys::AlterRole(pg_sys::make_parsestate(std::ptr::null_mut()), stmt);
+}
+
 /// Looks the wrapper's validator up in this backend's function cache now. From 18 on, core strips
 /// `$libdir/` from `module_pathname` and searches `dynamic_library_path` the first time a backend
 /// calls each C function, logging every try at DEBUG3 with the running SQL statement as CONTEXT.

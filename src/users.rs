@@ -247,7 +247,7 @@ fn create_login(name: &str, password: &str) {
         let mut options = std::ptr::null_mut();
         options = pg_sys::lappend(
             options,
-            def_elem("canlogin", pg_sys::makeBoolean(true).cast(), pg_sys::DefElemAction::DEFELEM_UNSPEC),
+            def_elem("canlogin", crate::compat::make_true(), pg_sys::DefElemAction::DEFELEM_UNSPEC),
         );
         options = pg_sys::lappend(
             options,
@@ -269,7 +269,7 @@ fn set_password(name: &str, password: &str) {
             std::ptr::null_mut(),
             def_elem("password", string_node(password), pg_sys::DefElemAction::DEFELEM_UNSPEC),
         );
-        pg_sys::AlterRole(pg_sys::make_parsestate(std::ptr::null_mut()), stmt.into_pg());
+        crate::compat::alter_role(stmt.into_pg());
         pg_sys::CommandCounterIncrement();
     }
 }
