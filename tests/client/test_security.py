@@ -994,10 +994,12 @@ def test_user_mapping_options_are_only_visible_to_their_role(leaky_setup, roles)
         # The raw catalog is closed to non-superusers altogether.
         with pytest.raises(errors.InsufficientPrivilege):
             c.execute("SELECT umoptions FROM pg_user_mapping")
-    # The login made by create_user sees its own options (PostgreSQL's rule), nobody else's.
+    # The login made by create_user has no USAGE on the server (issue 10: it needs none), and
+    # PostgreSQL shows a mapping's options only to roles with USAGE: it sees no secret at all,
+    # not even its own.
     with login(user, password) as u:
         rows = dict(u.execute("SELECT usename, umoptions FROM pg_user_mappings WHERE srvname = %s", (s["server"],)).fetchall())
-        assert rows[user] is not None and rows[other] is None and rows["postgres"] is None, rows
+        assert rows[user] is None and rows[other] is None and rows["postgres"] is None, rows
 
 
 # === 6. Privileges: PostgreSQL's GRANTs decide which tables a role may write ====================
