@@ -67,6 +67,10 @@ pub struct TableWriter {
     item_index: HashMap<String, usize>,
     /// Rows merged into an earlier row of the buffer; written when the buffer is.
     merged_rows: u64,
+    /// Rows pushed so far, and the statement row number of each buffered item, so that CDF's
+    /// `items[N]` in an error can be told as the statement's row.
+    rows_pushed: u64,
+    item_rows: Vec<u64>,
     /// Rows CDF accepted (created, updated or overwritten) so far.
     pub rows_written: u64,
 }
@@ -83,6 +87,8 @@ impl TableWriter {
             buffered_values: 0,
             item_index: HashMap::new(),
             merged_rows: 0,
+            rows_pushed: 0,
+            item_rows: Vec::new(),
             rows_written: 0,
         }
     }
@@ -122,6 +128,7 @@ impl TableWriter {
 
     /// Adds a row; true when the buffer holds a full request and must be flushed now.
     pub fn push(&mut self, row: WriteRow) -> bool {
+        self.rows_pushed += 1;
         if let (WriteRow::Item(item), Some(xid)) = (&row, Self::external_id(&row)) {
             if let Some(&at) = self.item_index.get(xid) {
                 // Upsert: what create-then-update would leave (the later row's values win);
@@ -138,7 +145,10 @@ impl TableWriter {
         self.buffered_rows += 1;
         let mut group_size = 0;
         match row {
-            WriteRow::Item(item) => self.items.push(item),
+            WriteRow::Item(item) => {
+                self.items.push(item);
+                self.item_rows.push(self.rows_pushed);
+            }
             WriteRow::RawTable { database, table } => {
                 self.push_grouped(GroupKey::Database(database), Json::Object(table));
             }
@@ -183,6 +193,7 @@ impl TableWriter {
         self.merged_rows = 0;
         self.item_index.clear();
         self.items.clear();
+        self.item_rows.clear();
         self.groups.clear();
         self.group_index.clear();
         self.buffered_rows = 0;
@@ -199,10 +210,12 @@ impl TableWriter {
         match resource.write {
             WriteKind::Items { max_items } => {
                 let mut items = std::mem::take(&mut self.items);
+                let mut rows = std::mem::take(&mut self.item_rows);
                 while !items.is_empty() {
                     let rest = items.split_off(items.len().min(max_items));
-                    self.create_items(session, resource.api_path, items).await?;
-                    items = rest;
+                    let rest_rows = rows.split_off(rows.len().min(max_items));
+                    self.create_items(session, resource.api_path, items, rows).await?;
+                    (items, rows) = (rest, rest_rows);
                 }
             }
             WriteKind::RawDatabases => {
@@ -365,6 +378,7 @@ impl TableWriter {
         session: &mut Session,
         path: &str,
         mut chunk: Vec<PendingItem>,
+        mut rows: Vec<u64>,
     ) -> Result<(), WriteError> {
         // A few rounds cover rows created concurrently by someone else between our requests.
         for _round in 0..4 {
@@ -391,11 +405,13 @@ impl TableWriter {
                 CdfError::Api { status: 409, duplicated, .. } if self.mode != InsertMode::Create => {
                     duplicated_external_ids(duplicated)
                 }
-                _ => return Err(self.fail(err, chunk.len())),
+                _ => return Err(self.fail(name_statement_rows(err, &rows), chunk.len())),
             };
-            let (dups, rest): (Vec<PendingItem>, Vec<PendingItem>) = chunk.into_iter().partition(|item| {
+            let is_dup = |item: &PendingItem| {
                 item.get("externalId").and_then(|x| x.as_str()).is_some_and(|x| duplicated.contains(x))
-            });
+            };
+            rows = chunk.iter().zip(rows).filter(|(item, _)| !is_dup(item)).map(|(_, r)| r).collect();
+            let (dups, rest): (Vec<PendingItem>, Vec<PendingItem>) = chunk.into_iter().partition(is_dup);
             if dups.is_empty() {
                 return Err(self.fail(err, rest.len()));
             }
@@ -475,6 +491,34 @@ impl TableWriter {
         }
         Ok(())
     }
+}
+
+/// CDF names a bad item by its place in the request (`items[499]`); the user knows rows of the
+/// statement: `items[499]` becomes `row 1499 (items[499])`, `rows[i]` being item i's row.
+fn name_statement_rows(error: CdfError, rows: &[u64]) -> CdfError {
+    let CdfError::Api { status, message, missing, duplicated, request_id } = error else {
+        return error;
+    };
+    let mut out = String::with_capacity(message.len() + 16);
+    let mut rest = message.as_str();
+    while let Some(at) = rest.find("items[") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + "items[".len()..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        let index: Option<usize> = after[..digits].parse().ok().filter(|_| after[digits..].starts_with(']'));
+        match index.and_then(|i| rows.get(i)) {
+            Some(row) => {
+                out.push_str(&format!("row {row} (items[{}])", &after[..digits]));
+                rest = &after[digits + 1..];
+            }
+            None => {
+                out.push_str("items[");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    CdfError::Api { status, message: out, missing, duplicated, request_id }
 }
 
 fn duplicated_external_ids(duplicated: &[Json]) -> HashSet<String> {
@@ -879,5 +923,18 @@ mod tests {
         assert!(create.needs_flush_before(&again));
         assert!(!create.needs_flush_before(&item(json!({"externalId": "c", "name": "x"}))));
         assert!(!upsert.needs_flush_before(&again));
+    }
+
+    #[test]
+    fn cdf_item_indexes_become_statement_rows() {
+        let api = |message: &str| CdfError::Api {
+            status: 400,
+            message: message.into(),
+            missing: vec![],
+            duplicated: vec![],
+            request_id: None,
+        };
+        let named = name_statement_rows(api("items[1].name: too long; items[7]: bad; items[x]"), &[1001, 1003]);
+        assert_eq!(named, api("row 1003 (items[1]).name: too long; items[7]: bad; items[x]"));
     }
 }
