@@ -53,3 +53,7 @@ SELECT try($$SELECT count(*) FROM cdf_tables.assets$$);
 RESET ROLE;
 DROP VIEW public.asset_names;
 DROP ROLE cdf_viewer;
+-- CDF names a bad item by its place in the request; the error names the statement's row.
+SELECT try($$INSERT INTO cdf_tables.events (external_id, start_time, end_time)
+             SELECT 'ev' || g, '2024-01-01', CASE WHEN g = 1400 THEN timestamptz '2023-01-01' ELSE '2024-02-01' END
+               FROM generate_series(1, 1500) g$$);
