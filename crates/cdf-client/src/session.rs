@@ -428,6 +428,7 @@ impl Session {
     /// | 500, 502, 503, 504                        | retried    | no             |
     /// | other status with `cdf-is-auto-retryable` | retried    | retried        |
     /// | connection never established              | retried    | retried        |
+    /// | TLS certificate refused (permanent)       | no         | no             |
     /// | pooled connection already closed          | fresh one  | fresh one      |
     /// | timeout, dropped/reset, body cut off      | retried    | no             |
     /// | 401                                       | new token, once | new token, once |
