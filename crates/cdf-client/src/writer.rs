@@ -775,9 +775,11 @@ impl ChangeWriter {
         self.flush_buffers(session).await
     }
 
+    /// Flushes `writer`, counting what it wrote as changed rows (errors report the total).
     async fn send_writes(&mut self, session: &mut Session, writer: &mut TableWriter) -> Result<(), WriteError> {
+        let before = writer.rows_written;
         let result = writer.flush(session).await;
-        self.rows_changed += writer.rows_written;
+        self.rows_changed += writer.rows_written - before;
         result.map_err(|mut e| {
             e.rows_written = self.rows_changed;
             e
@@ -832,13 +834,10 @@ impl ChangeWriter {
         self.post_chunks(session, &format!("{}/update", resource.api_path), updates, &json!({}), CHANGES_PER_REQUEST)
             .await?;
         self.buffered = 0;
-        let before = self.writes.rows_written;
-        let result = self.writes.flush(session).await;
-        self.rows_changed += self.writes.rows_written - before;
-        result.map_err(|mut e| {
-            e.rows_written = self.rows_changed;
-            e
-        })
+        let mut writes = std::mem::replace(&mut self.writes, TableWriter::new(self.resource, InsertMode::Upsert));
+        let result = self.send_writes(session, &mut writes).await;
+        self.writes = writes;
+        result
     }
 }
 
