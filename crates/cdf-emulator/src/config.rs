@@ -21,6 +21,8 @@ pub const KNOWN_ACLS: &[(&str, &[&str])] = &[
     ("groupsAcl", &["CREATE", "DELETE", "READ", "LIST", "UPDATE"]),
     ("projectsAcl", &["READ", "CREATE", "LIST", "UPDATE", "DELETE"]),
     ("postgresGatewayAcl", &["READ", "WRITE"]),
+    ("dataModelsAcl", &["READ", "WRITE"]),
+    ("dataModelInstancesAcl", &["READ", "WRITE"]),
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -1,4 +1,4 @@
-//! Datapoints: insert (JSON or protobuf) by id or externalId, list with start/end/limit/cursor
+//! Datapoints: insert (JSON or protobuf) by id, externalId or instanceId (DM time series), list with start/end/limit/cursor
 //! (JSON or protobuf responses), latest, range delete. Numeric and string series are kept
 //! apart; timestamps are whole ms in 1900..=2099, numeric values within ±1e100.
 
@@ -266,10 +266,9 @@ fn parse_json_insert(body: &[u8]) -> ApiResult<Vec<ItemIn>> {
             let ident = match (it.id, it.external_id, it.instance_id) {
                 (Some(id), None, None) => Ok(Ident::Id(id)),
                 (None, Some(x), None) => Ok(Ident::Xid(x)),
-                (None, None, Some(_)) => {
-                    Err("instanceId is not supported by the emulator; use id or externalId".to_string())
-                }
-                (None, None, None) => Err("one of id and externalId is required".to_string()),
+                (None, None, Some(iid)) => instance_ident(&iid)
+                    .ok_or_else(|| "instanceId: must be an object with space and externalId".to_string()),
+                (None, None, None) => Err("one of id, externalId and instanceId is required".to_string()),
                 _ => Err("only one of id, externalId and instanceId may be given".to_string()),
             };
             let points = it
@@ -347,6 +346,36 @@ fn parse_protobuf_insert(body: &[u8]) -> ApiResult<Vec<ItemIn>> {
     Ok(out)
 }
 
+/// `{"space", "externalId"}` of a DM time series (CDF's datapoint items never carry
+/// `instanceType` here; [PY] `Identifier.as_dict` leaves it out).
+fn instance_ident(v: &Value) -> Option<Ident> {
+    let o = v.as_object()?;
+    if o.len() != 2 {
+        return None;
+    }
+    let s = o.get("space")?.as_str()?;
+    let x = o.get("externalId")?.as_str()?;
+    Some(Ident::Instance(s.to_string(), x.to_string()))
+}
+
+/// A series identifier of a read or delete item: `id`, `externalId` or `instanceId`.
+fn parse_series_ident(item: &Value, path: &str, extra: &[&str]) -> ApiResult<Ident> {
+    let Some(iid) = item.get("instanceId") else { return parse_ident(item, path, true, extra) };
+    let obj = item.as_object().expect("has a key");
+    for k in obj.keys() {
+        if k != "instanceId" && !extra.contains(&k.as_str()) {
+            let msg = if k == "id" || k == "externalId" {
+                format!("{path}: only one of id, externalId and instanceId may be given")
+            } else {
+                format!("Unrecognized field \"{k}\" at {path}")
+            };
+            return Err(ApiError::bad_request(msg));
+        }
+    }
+    instance_ident(iid)
+        .ok_or_else(|| ApiError::bad_request(format!("{path}.instanceId: must be an object with space and externalId")))
+}
+
 /// Resolves identifiers to (series id, isString); all unknown ones → 400 with `missing`.
 fn resolve_series(project: &Project, idents: &[&Ident], ignore_unknown: bool) -> ApiResult<Vec<Option<(i64, Object)>>> {
     let meta = project.meta.lock();
@@ -358,7 +387,7 @@ fn resolve_series(project: &Project, idents: &[&Ident], ignore_unknown: bool) ->
                 let ts = &meta.timeseries.items[&id];
                 // Only the fields the datapoint responses repeat.
                 let mut info = Object::new();
-                for k in ["id", "externalId", "isString", "isStep", "unit", "unitExternalId", "type"] {
+                for k in ["id", "externalId", "instanceId", "isString", "isStep", "unit", "unitExternalId", "type"] {
                     if let Some(v) = ts.get(k) {
                         info.insert(k.into(), v.clone());
                     }
@@ -777,7 +806,7 @@ pub fn list(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
     let mut queries: Vec<(Ident, Map<String, Value>)> = Vec::with_capacity(list.len());
     for (i, item) in list.iter().enumerate() {
         let path = format!("items[{i}]");
-        let ident = parse_ident(item, &path, true, &LIST_ITEM_KEYS[2..])?;
+        let ident = parse_series_ident(item, &path, &LIST_ITEM_KEYS[2..])?;
         // Item settings override the top-level defaults.
         let mut merged = top.clone();
         merged.remove("items");
@@ -907,10 +936,9 @@ pub fn latest(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
     let mut queries = Vec::with_capacity(list.len());
     for (i, item) in list.iter().enumerate() {
         let path = format!("items[{i}]");
-        let ident = parse_ident(
+        let ident = parse_series_ident(
             item,
             &path,
-            true,
             &[
                 "before",
                 "includeStatus",
@@ -968,7 +996,7 @@ pub fn delete(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
     let mut ranges = Vec::with_capacity(list.len());
     for (i, item) in list.iter().enumerate() {
         let path = format!("items[{i}]");
-        let ident = parse_ident(item, &path, true, &["inclusiveBegin", "exclusiveEnd"])?;
+        let ident = parse_series_ident(item, &path, &["inclusiveBegin", "exclusiveEnd"])?;
         let begin = item
             .get("inclusiveBegin")
             .filter(|v| !v.is_null())

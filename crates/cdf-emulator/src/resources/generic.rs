@@ -164,6 +164,8 @@ pub fn get_bool(obj: &Map<String, Value>, key: &str) -> ApiResult<bool> {
 pub enum Ident {
     Id(i64),
     Xid(String),
+    /// A data-modeling node, `{"instanceId": {"space", "externalId"}}` (DM time series).
+    Instance(String, String),
 }
 
 impl Ident {
@@ -171,6 +173,7 @@ impl Ident {
         match self {
             Ident::Id(id) => json!({ "id": id }),
             Ident::Xid(x) => json!({ "externalId": x }),
+            Ident::Instance(s, x) => json!({ "instanceId": { "space": s, "externalId": x } }),
         }
     }
 }
@@ -208,6 +211,11 @@ impl Collection {
             Ident::Id(id) if has_id => self.items.contains_key(id).then_some(*id),
             Ident::Id(_) => None,
             Ident::Xid(x) => self.key_of_xid(x),
+            // Few objects carry an instanceId (DM time series); a scan keeps the index simple.
+            Ident::Instance(s, x) => {
+                let want = json!({ "space": s, "externalId": x });
+                self.items.iter().find(|(_, o)| o.get("instanceId") == Some(&want)).map(|(k, _)| *k)
+            }
         }
     }
 

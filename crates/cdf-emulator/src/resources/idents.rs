@@ -79,6 +79,7 @@ fn joined(v: &[&Ident]) -> String {
         .map(|i| match i {
             Ident::Id(n) => n.to_string(),
             Ident::Xid(x) => x.clone(),
+            Ident::Instance(s, x) => format!("{s}:{x}"),
         })
         .collect::<Vec<_>>()
         .join(", ")

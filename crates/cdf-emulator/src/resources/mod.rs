@@ -7,6 +7,7 @@ pub mod extpipes;
 pub mod files;
 pub mod generic;
 pub mod idents;
+pub mod models;
 pub mod project;
 pub mod protobuf;
 pub mod raw;
@@ -124,6 +125,7 @@ pub enum Op {
     SessionsList,
     SessionsByIds,
     SessionsRevoke,
+    Models(models::ModelOp),
 }
 
 pub struct Route {
@@ -240,6 +242,7 @@ pub fn find_route(method: &str, segs: &[String]) -> Option<Route> {
             Op::RawCursors,
             vec![db.to_string(), t.to_string()],
         ),
+        (m, ["models", rest @ ..]) => models::find_route(m, rest),
         (m, [res, rest @ ..]) => {
             let spec = ALL.iter().find(|sp| sp.name == *res)?;
             let read = |op: Op, key: String, params| route(spec.acl, "READ", key, op, params);
@@ -311,6 +314,7 @@ pub fn run(ctx: &Ctx, route: &Route) -> ApiResult<Reply> {
         Op::SessionsList => sessions::list(ctx),
         Op::SessionsByIds => sessions::byids(ctx, &ctx.json()?),
         Op::SessionsRevoke => sessions::revoke(ctx, &ctx.json()?),
+        Op::Models(op) => models::run(ctx, op),
     }
 }
 

@@ -1,10 +1,11 @@
 //! What one project holds: the JSON-object resources (`MetaStore`, one `Collection` per
 //! `Kind`, under one mutex) next to the stores the resource modules own for their hot paths
-//! (datapoints, RAW, sequence rows), and the project's id generator.
+//! (datapoints, RAW, sequence rows, data modeling), and the project's id generator.
 
 use parking_lot::Mutex;
 
 use super::datapoints::DatapointStore;
+use super::models::ModelStore;
 use super::raw::RawStore;
 use super::sequences::RowStore;
 use crate::store::{Collection, IdGen};
@@ -14,6 +15,8 @@ pub struct Project {
     pub datapoints: Mutex<DatapointStore>,
     pub raw: Mutex<RawStore>,
     pub sequence_rows: Mutex<RowStore>,
+    /// Data modeling: spaces, containers, views, data models, instances.
+    pub models: Mutex<ModelStore>,
     ids: IdGen,
 }
 
@@ -30,6 +33,7 @@ impl Project {
             datapoints: Mutex::new(DatapointStore::default()),
             raw: Mutex::new(RawStore::default()),
             sequence_rows: Mutex::new(RowStore::default()),
+            models: Mutex::new(ModelStore::default()),
             ids,
         }
     }

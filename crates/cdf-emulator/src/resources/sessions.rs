@@ -79,7 +79,7 @@ fn ids_of(body: &Value) -> ApiResult<Vec<i64>> {
         .enumerate()
         .map(|(i, v)| match parse_ident(v, &format!("items[{i}]"), true, &[])? {
             Ident::Id(id) => Ok(id),
-            Ident::Xid(_) => Err(ApiError::bad_request(format!("items[{i}]: sessions are identified by id"))),
+            _ => Err(ApiError::bad_request(format!("items[{i}]: sessions are identified by id"))),
         })
         .collect()
 }
