@@ -26,7 +26,9 @@ def _binary() -> str:
 
 @pytest.fixture(scope="session")
 def emulator_url():
-    proc = subprocess.Popen([_binary(), "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE, text=True)
+    # CDF_EMULATOR_LISTEN pins the address (e.g. a port range given to a developer); default: a free port.
+    listen = os.environ.get("CDF_EMULATOR_LISTEN", "127.0.0.1:0")
+    proc = subprocess.Popen([_binary(), "--listen", listen], stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline().strip()
     assert line.startswith("cdf-emulator listening on "), line
     yield line.rsplit(" ", 1)[1]

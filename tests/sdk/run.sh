@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the cognite-sdk (Python) suite against the emulator binary (set-up: scripts/setup.sh).
 #   tests/sdk/run.sh [--debug] [pytest args...]
+# CDF_EMULATOR_LISTEN=127.0.0.1:PORT pins the emulator's address (default: a free port).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"

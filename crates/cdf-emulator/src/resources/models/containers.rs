@@ -57,7 +57,13 @@ fn bool_field(o: &Map<String, Value>, key: &str, default: bool, path: &str) -> A
 fn parse_property(name: &str, v: &Value, path: &str) -> ApiResult<Object> {
     check_property_id(name, path)?;
     let o = as_obj(v, path)?;
-    check_keys(o, &["type", "nullable", "autoIncrement", "immutable", "defaultValue", "name", "description"], path)?;
+    // `constraintState` is read-only, but cognite-sdk's read class `ContainerProperty`, which
+    // its docs use in `ContainerApply`, sends it back; it is accepted and ignored.
+    check_keys(
+        o,
+        &["type", "nullable", "autoIncrement", "immutable", "defaultValue", "name", "description", "constraintState"],
+        path,
+    )?;
     let ty = normalise_type(o.get("type").unwrap_or(&Value::Null), &format!("{path}.type"))?;
     let auto_increment = bool_field(o, "autoIncrement", false, path)?;
     if auto_increment && !matches!(super::types::type_name(&ty), "int32" | "int64") {
