@@ -118,7 +118,7 @@ fn concepts() -> Vec<(&'static str, Vec<PropDef>, Vec<&'static str>)> {
                 ("isStep", boolean(), false, false, None),
                 (
                     "type",
-                    json!({"type": "enum", "values": {
+                    json!({"type": "enum", "list": false, "values": {
                         "numeric": {"name": "numeric", "description": "Time series with double floating point data points."},
                         "string": {"name": "string", "description": "Time series with string data points."}
                     }}),
@@ -186,7 +186,8 @@ pub fn preload(store: &mut ModelStore) {
         let mut cprops = Object::new();
         let mut vprops = Object::new();
         for (pname, ty, nullable, immutable, target) in props {
-            let mut cp = json!({"type": ty, "nullable": nullable, "immutable": immutable, "autoIncrement": false, "constraintState": {}});
+            let state = if nullable { json!({}) } else { json!({"nullability": "current"}) };
+            let mut cp = json!({"type": ty, "nullable": nullable, "immutable": immutable, "autoIncrement": false, "constraintState": state});
             if pname == "isStep" {
                 cp["defaultValue"] = json!(false);
             }

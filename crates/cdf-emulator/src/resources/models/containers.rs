@@ -87,8 +87,19 @@ fn parse_property(name: &str, v: &Value, path: &str) -> ApiResult<Object> {
             out.insert(k.into(), v.clone());
         }
     }
-    out.insert("constraintState".into(), json!({}));
+    out.insert("constraintState".into(), constraint_state(&out));
     Ok(out)
+}
+
+/// `constraintState` of a container property: `{"nullability": "current"}` on required
+/// properties, `{}` otherwise (as the recordings show; DMS reports "pending" states while it
+/// back-fills, which the emulator never needs).
+pub fn constraint_state(prop: &Object) -> Value {
+    if prop.get("nullable") == Some(&json!(false)) {
+        json!({"nullability": "current"})
+    } else {
+        json!({})
+    }
 }
 
 fn parse_constraints(v: Option<&Value>, props: &Object, path: &str) -> ApiResult<Object> {

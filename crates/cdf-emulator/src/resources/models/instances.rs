@@ -219,7 +219,10 @@ fn parse_write(store: &ModelStore, item: &Value, path: &str) -> ApiResult<Write>
             let def = &container["properties"][cp];
             let checked = if value.is_null() {
                 if def["nullable"] == json!(false) {
-                    return Err(invalid(format!("Property '{name}' is not nullable and cannot be set to null")));
+                    // Wording of the cognite-sdk-scala recording `InstancesTest/should-CRUD-instances-with-all-property-types`.
+                    return Err(invalid(format!(
+                        "Invalid value for non-nullable property '{name}'. Value cannot be null."
+                    )));
                 }
                 Value::Null
             } else {
@@ -413,7 +416,19 @@ fn ensure_node(
         return Ok(());
     }
     if !allowed {
-        return Err(invalid(format!("Cannot auto-create {what} '{}:{}': the node does not exist", target.0, target.1)));
+        // Direct relations: the wording of the cognite-sdk-scala recording `InstancesTest/should-fail-to-create-node-
+        // with-direct-relation-when-autoCreateDirectRelations-is-false-and-target-doesn-t-exist`.
+        let message = match what {
+            "direct relation target" => format!(
+                "Node with external id '{}' was referenced as the target of a direct relation, but it does not exist.",
+                target.1
+            ),
+            _ => format!(
+                "Node with external id '{}' was referenced as the {what} of an edge, but it does not exist.",
+                target.1
+            ),
+        };
+        return Err(invalid(message));
     }
     if !store.spaces.contains_key(&target.0) {
         return Err(invalid(format!(
@@ -534,7 +549,9 @@ pub fn apply(ctx: &Ctx, access: &Access, body: &Value) -> ApiResult<Reply> {
             o
         })
         .collect();
-    Ok(Reply::items(200, out, 0))
+    let n = out.len() as u64;
+    // The recordings answer upserts with `"deleted": []` beside the items.
+    Ok(Reply::json(200, &json!({ "items": out, "deleted": [] }), n))
 }
 
 // ---------------------------------------------------------------- reads

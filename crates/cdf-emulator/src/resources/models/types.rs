@@ -57,7 +57,10 @@ pub fn normalise_type(v: &Value, path: &str) -> ApiResult<Value> {
     check_keys(o, &allowed, path)?;
     let mut out = Map::new();
     out.insert("type".into(), json!(t));
-    if t != "enum" {
+    // Enums cannot be lists, but DMS answers them with `list: false` like every type.
+    if t == "enum" {
+        out.insert("list".into(), json!(false));
+    } else {
         let list = match o.get("list") {
             None | Some(Value::Null) => false,
             Some(Value::Bool(b)) => *b,
@@ -351,18 +354,19 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
     Some(((days * 86_400 + h * 3600 + mi * 60 + se) - offset_min * 60) * 1000 + ms)
 }
 
-/// ms since epoch → `YYYY-MM-DDTHH:MM:SS.sss+00:00`, the form DMS answers with.
+/// ms since epoch → the form DMS answers with: `2024-12-31T00:00:00+00:00` for whole
+/// seconds (cognite-sdk-scala recording `InstancesTest/should-CRUD-instances-with-all-property-types`:
+/// `"2024-12-31T00:00:00.000Z"` written, `"2024-12-31T00:00:00+00:00"` read back), with
+/// `.sss` milliseconds otherwise (not recorded; assumed).
 pub fn format_timestamp(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
     let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}+00:00",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60,
-        ms.rem_euclid(1000)
-    )
+    let frac = match ms.rem_euclid(1000) {
+        0 => String::new(),
+        f => format!(".{f:03}"),
+    };
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}{frac}+00:00", sod / 3600, sod % 3600 / 60, sod % 60)
 }
 
 #[cfg(test)]
@@ -377,5 +381,6 @@ mod tests {
         assert_eq!(parse_timestamp("2020-02-30T00:00:00Z"), None);
         assert_eq!(parse_timestamp("2020-01-01"), None);
         assert_eq!(format_timestamp(-1), "1969-12-31T23:59:59.999+00:00");
+        assert_eq!(format_timestamp(0), "1970-01-01T00:00:00+00:00");
     }
 }

@@ -75,10 +75,15 @@ fn read_property(store: &ModelStore, p: &Value) -> Value {
         "nullable": cprop.get("nullable").cloned().unwrap_or(json!(true)),
         "immutable": cprop.get("immutable").cloned().unwrap_or(json!(false)),
         "autoIncrement": cprop.get("autoIncrement").cloned().unwrap_or(json!(false)),
-        "constraintState": {},
+        "constraintState": cprop.get("constraintState").cloned().unwrap_or(json!({})),
     });
-    for k in ["defaultValue", "name", "description"] {
-        if let Some(v) = p.get(k).or_else(|| cprop.get(k)).filter(|v| !v.is_null()) {
+    // The default comes from the container; name and description only from the view (the
+    // recordings show a view property without them even when the container property has them).
+    if let Some(v) = cprop.get("defaultValue") {
+        out["defaultValue"] = v.clone();
+    }
+    for k in ["name", "description"] {
+        if let Some(v) = p.get(k).filter(|v| !v.is_null()) {
             out[k] = v.clone();
         }
     }
