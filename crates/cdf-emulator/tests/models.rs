@@ -163,6 +163,8 @@ async fn type_checks_reject_bad_values_with_400() {
     // Nothing was written by the failed requests.
     let r = api.post("/models/instances/list", json!({})).await;
     assert_eq!(r.items().len(), 0);
+    assert_eq!(api.dump("models/instances").await.len(), 0);
+    assert_eq!(api.dump("models/views").await.len(), 1, "the Core Data Model is left out of dumps");
 }
 
 #[tokio::test]
@@ -187,6 +189,9 @@ async fn upsert_stores_values_with_defaults_and_normalised_timestamps() {
             "sources": [{"source": {"type": "view", "space": "sp", "externalId": VIEW, "version": "v1"}}]}),
         )
         .await;
+    let dumped = api.dump("models/instances").await;
+    let p1 = dumped.iter().find(|i| i["externalId"] == "p1").unwrap();
+    assert_eq!(p1["properties"]["sp"]["PumpC"]["name"], "a", "dumps show data per container");
     let p = pump_props(&read.items()[0]);
     assert_eq!(p["at"], "2024-01-02T02:04:05+00:00");
     assert_eq!(p["ratio"], 0.5, "the default fills a new row");

@@ -629,6 +629,9 @@ pub fn delete(ctx: &Ctx, spec: &'static Spec, body: &Value) -> ApiResult<Reply> 
 
 /// Every stored object of a resource, for `/_admin/dump`.
 pub fn dump_objects(project: &Project, name: &str) -> Option<Vec<Value>> {
+    if let Some(what) = name.strip_prefix("models/") {
+        return models::dump(project, what);
+    }
     let meta = project.meta.lock();
     if let Some(spec) = ALL.iter().find(|s| s.name == name) {
         return Some(meta.coll(spec.kind).items.values().map(|o| output(spec, o, &meta)).collect());

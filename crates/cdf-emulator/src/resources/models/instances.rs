@@ -605,6 +605,20 @@ pub fn output(key: &InstanceKey, inst: &Instance, sources: &[(VersionedKey, view
     o
 }
 
+/// An instance with its data per container (`/_admin/dump`).
+pub fn dump(key: &InstanceKey, inst: &Instance) -> Value {
+    let mut o = output(key, inst, &[]);
+    let mut props = json!({});
+    for ((space, container), values) in &inst.data {
+        if props.get(space).is_none() {
+            props[space] = json!({});
+        }
+        props[space][container] = Value::Object(values.clone());
+    }
+    o["properties"] = props;
+    o
+}
+
 /// `typing`: the type of every property of the source views.
 fn typing(store: &ModelStore, sources: &[(VersionedKey, views::Mapping)]) -> Value {
     let mut out = json!({});

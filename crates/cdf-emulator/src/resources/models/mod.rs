@@ -138,6 +138,24 @@ pub fn run(ctx: &Ctx, op: ModelOp) -> ApiResult<Reply> {
     }
 }
 
+/// `/_admin/dump/{project}/models/{spaces|containers|views|datamodels|instances}`: what the
+/// project modelled, system objects (`cdf_cdm`) left out. Instances carry their data per
+/// container: `properties: {space: {container: {...}}}`.
+pub fn dump(project: &crate::resources::Project, what: &str) -> Option<Vec<Value>> {
+    let store = project.models.lock();
+    let own = |o: &&Object| o.get("isGlobal") != Some(&json!(true));
+    Some(match what {
+        "spaces" => store.spaces.values().filter(own).map(|o| Value::Object(o.clone())).collect(),
+        "containers" => store.containers.values().filter(own).map(|o| Value::Object(o.clone())).collect(),
+        "views" => {
+            store.views.iter().filter(|(_, v)| own(v)).filter_map(|(k, _)| views::output(&store, k, false)).collect()
+        }
+        "datamodels" => store.data_models.values().filter(own).map(|o| Value::Object(o.clone())).collect(),
+        "instances" => store.instances.items.iter().map(|(k, i)| instances::dump(k, i)).collect(),
+        _ => return None,
+    })
+}
+
 // ---------------------------------------------------------------- space-scoped access
 
 /// The spaces the caller's capability covers: every space, or the `spaceIdScope` list.
