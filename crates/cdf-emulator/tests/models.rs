@@ -534,6 +534,37 @@ async fn capabilities_are_checked_per_space() {
 }
 
 #[tokio::test]
+async fn request_violations_and_missing_references_use_dms_wording() {
+    let api = Api::start().await;
+    schema(&api).await;
+    let r = api.post("/models/spaces", json!({"items": [{"space": "s2", "name": "wayTooLong".repeat(26)}]})).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.error()["message"],
+        "Request had 1 constraint violations. Please fix the request and try again. [name size must be between 0 and 255]"
+    );
+    let r = api
+        .post("/models/containers", json!({"items": [{"space": "nowhere", "externalId": "C", "properties": {"a": {"type": {"type": "text"}}}}]}))
+        .await;
+    assert!(r.error()["message"].as_str().unwrap().starts_with("One or more spaces do not exist"), "{}", r.body);
+    let r = api
+        .post(
+            "/models/instances/list",
+            json!({"sources": [{"source": {"type": "view", "space": "sp", "externalId": "Nope", "version": "v9"}}]}),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.error()["message"].as_str().unwrap().starts_with("One or more views do not exist: ")
+            && r.body.to_string().contains("Nope/v9")
+    );
+    let r = api.post("/models/spaces/delete", json!({"items": [{"space": "never"}]})).await;
+    assert_eq!((r.status, r.items().len()), (200, 0), "deleting an unknown space is not an error");
+    let r = api.post("/models/spaces/delete", json!({"items": [{"space": "sp"}]})).await;
+    assert_eq!(r.status, 400, "a space with containers cannot be deleted: {}", r.body);
+}
+
+#[tokio::test]
 async fn per_request_limits_are_enforced() {
     let api = Api::start().await;
     schema(&api).await;

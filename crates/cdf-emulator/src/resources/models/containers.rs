@@ -168,6 +168,7 @@ fn parse_container(item: &Value, path: &str, old: Option<&Object>, now: i64) -> 
         &["space", "externalId", "name", "description", "usedFor", "properties", "constraints", "indexes"],
         path,
     )?;
+    check_name_description(o)?;
     let space = req_str(o, "space", path)?;
     let xid = req_str(o, "externalId", path)?;
     check_schema_xid(xid, &format!("{path}.externalId"))?;
@@ -226,7 +227,7 @@ pub fn apply(ctx: &Ctx, access: &Access, body: &Value) -> ApiResult<Reply> {
         let space = item.get("space").and_then(|s| s.as_str()).unwrap_or("");
         access.check(space)?;
         if !store.spaces.contains_key(space) {
-            return Err(invalid(format!("{path}.space: space '{space}' does not exist")));
+            return Err(missing_spaces(&[space]));
         }
         if store.spaces.get(space).is_some_and(|s| s.get("isGlobal") == Some(&json!(true))) {
             return Err(invalid(format!("{path}.space: '{space}' is a system space and cannot be written")));

@@ -54,8 +54,7 @@ pub fn prop_ref(store: &ModelStore, v: &Value, path: &str) -> ApiResult<PropRef>
         [space, source, prop] => {
             if let Some((xid, version)) = source.split_once('/') {
                 let key = (space.to_string(), xid.to_string(), version.to_string());
-                let map = mapping(store, &key)
-                    .ok_or_else(|| invalid(format!("{path}: view '{space}:{xid}/{version}' does not exist")))?;
+                let map = mapping(store, &key).ok_or_else(|| missing_view(&key))?;
                 let (ck, cp) = map
                     .get(*prop)
                     .ok_or_else(|| invalid(format!("{path}: view '{space}:{source}' has no property '{prop}'")))?;
@@ -140,7 +139,7 @@ pub fn compile(store: &ModelStore, v: &Value, path: &str) -> ApiResult<Filter> {
                         let (vs, vx, vv) = parse_versioned_ref(s, &sp, false)?;
                         let key = (vs, vx, vv.expect("required"));
                         let map = mapping(store, &key)
-                            .ok_or_else(|| invalid(format!("{sp}: view '{}:{}/{}' does not exist", key.0, key.1, key.2)))?;
+                            .ok_or_else(|| missing_view(&key))?;
                         let mut cs: Vec<ContainerKey> = map.into_values().map(|(c, _)| c).collect();
                         cs.sort();
                         cs.dedup();

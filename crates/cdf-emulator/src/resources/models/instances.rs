@@ -135,7 +135,7 @@ fn parse_write(store: &ModelStore, item: &Value, path: &str) -> ApiResult<Write>
         return Err(invalid(format!("{path}.externalId: size must be between 1 and {MAX_XID_CHARS}")));
     }
     if !store.spaces.contains_key(space) {
-        return Err(invalid(format!("{path}.space: space '{space}' does not exist")));
+        return Err(missing_spaces(&[space]));
     }
     let existing_version = match o.get("existingVersion") {
         None | Some(Value::Null) => None,
@@ -173,10 +173,7 @@ fn parse_write(store: &ModelStore, item: &Value, path: &str) -> ApiResult<Write>
         let targets: BTreeMap<String, (ContainerKey, String)> = match source.get("type").and_then(|t| t.as_str()) {
             Some("container") => {
                 let ck = parse_container_ref(source, &format!("{sp}.source"))?;
-                let c = store
-                    .containers
-                    .get(&ck)
-                    .ok_or_else(|| invalid(format!("{sp}.source: container '{}:{}' does not exist", ck.0, ck.1)))?;
+                let c = store.containers.get(&ck).ok_or_else(|| missing_container(&ck))?;
                 c["properties"]
                     .as_object()
                     .into_iter()
@@ -187,8 +184,7 @@ fn parse_write(store: &ModelStore, item: &Value, path: &str) -> ApiResult<Write>
             Some("view") => {
                 let (vs, vx, vv) = parse_versioned_ref(source, &format!("{sp}.source"), false)?;
                 let vk = (vs, vx, vv.expect("required"));
-                mapping(store, &vk)
-                    .ok_or_else(|| invalid(format!("{sp}.source: view '{}:{}/{}' does not exist", vk.0, vk.1, vk.2)))?
+                mapping(store, &vk).ok_or_else(|| missing_view(&vk))?
             }
             _ => return Err(invalid(format!("{sp}.source.type: must be \"view\" or \"container\""))),
         };
@@ -566,8 +562,7 @@ fn parse_sources(store: &ModelStore, v: Option<&Value>) -> ApiResult<Vec<(Versio
         let (vs, vx, vv) =
             parse_versioned_ref(so.get("source").unwrap_or(&Value::Null), &format!("{path}.source"), false)?;
         let vk = (vs, vx, vv.expect("required"));
-        let map = mapping(store, &vk)
-            .ok_or_else(|| invalid(format!("{path}.source: view '{}:{}/{}' does not exist", vk.0, vk.1, vk.2)))?;
+        let map = mapping(store, &vk).ok_or_else(|| missing_view(&vk))?;
         out.push((vk, map));
     }
     if out.len() > 10 {

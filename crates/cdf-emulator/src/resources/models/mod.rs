@@ -216,7 +216,12 @@ pub fn item_list<'a>(body: &'a Value, max: usize, top_keys: &[&str]) -> ApiResul
     let mut allowed = vec!["items"];
     allowed.extend_from_slice(top_keys);
     check_keys(top, &allowed, "")?;
-    super::generic::items(top, max)
+    let items =
+        top.get("items").and_then(|v| v.as_array()).ok_or_else(|| violations(&["items must not be null".into()]))?;
+    if items.is_empty() || items.len() > max {
+        return Err(violations(&[format!("items size must be between 1 and {max}")]));
+    }
+    Ok(items)
 }
 
 /// A required string field of `obj` at `path`.
@@ -282,6 +287,58 @@ pub fn schema_page(ctx: &Ctx, items: Vec<Value>) -> ApiResult<Reply> {
 /// DMS's answer to a request that would break its rules: 400 with the message.
 pub fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::bad_request(message)
+}
+
+/// A request whose shape breaks DMS's rules, in DMS's wording (cognite-sdk-python integration
+/// test `test_spaces.py::test_apply_invalid_space`: "Request had 1 constraint violations. Please
+/// fix the request and try again. [name size must be between 0 and 255]").
+pub fn violations(list: &[String]) -> ApiError {
+    invalid(format!(
+        "Request had {} constraint violations. Please fix the request and try again. [{}]",
+        list.len(),
+        list.join(", ")
+    ))
+}
+
+/// Schema objects referring to spaces that do not exist ([PY] integration tests
+/// `test_containers.py`/`test_views.py`/`test_data_models.py`: "One or more spaces do not exist").
+pub fn missing_spaces(spaces: &[&str]) -> ApiError {
+    invalid(format!("One or more spaces do not exist: {}", spaces.join(", ")))
+}
+
+/// A source view that does not exist ([PY] `test_instances.py::test_aggregate_invalid_view_id`:
+/// "One or more views do not exist: " naming `externalId/version`).
+pub fn missing_view(k: &VersionedKey) -> ApiError {
+    invalid(format!("One or more views do not exist: {}:{}/{}", k.0, k.1, k.2))
+}
+
+/// A source container that does not exist (wording modelled on the views one; not recorded).
+pub fn missing_container(k: &ContainerKey) -> ApiError {
+    invalid(format!("One or more containers do not exist: {}:{}", k.0, k.1))
+}
+
+/// Longest `name` and `description` of schema objects (the first from the [PY] test above,
+/// the second from the API reference's `description` maxLength).
+pub const MAX_NAME_CHARS: usize = 255;
+pub const MAX_DESCRIPTION_CHARS: usize = 1024;
+
+/// `name` and `description` within their limits, as DMS checks them before anything else.
+pub fn check_name_description(o: &Map<String, Value>) -> ApiResult<()> {
+    let mut out = Vec::new();
+    for (k, max) in [("name", MAX_NAME_CHARS), ("description", MAX_DESCRIPTION_CHARS)] {
+        match o.get(k) {
+            Some(Value::String(s)) if s.chars().count() > max => {
+                out.push(format!("{k} size must be between 0 and {max}"))
+            }
+            None | Some(Value::Null) | Some(Value::String(_)) => {}
+            Some(_) => out.push(format!("{k} must be a string")),
+        }
+    }
+    if out.is_empty() {
+        Ok(())
+    } else {
+        Err(violations(&out))
+    }
 }
 
 // ---------------------------------------------------------------- identifiers

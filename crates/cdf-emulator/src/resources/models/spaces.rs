@@ -14,6 +14,8 @@ pub fn apply(ctx: &Ctx, access: &Access, body: &Value) -> ApiResult<Reply> {
         let path = format!("items[{i}]");
         let o = as_obj(item, &path)?;
         check_keys(o, &["space", "name", "description"], &path)?;
+        check_name_description(o)?;
+        check_name_description(o)?;
         let space = req_str(o, "space", &path)?;
         check_space_id(space, &format!("{path}.space"))?;
         access.check(space)?;

@@ -157,12 +157,13 @@ fn apply_views(store: &mut ModelStore, access: &Access, list: &[Value]) -> ApiRe
             &["space", "externalId", "version", "name", "description", "filter", "implements", "properties"],
             &path,
         )?;
+        check_name_description(o)?;
         let (space, xid, version) = versioned_id(o, &path)?;
         access.check(&space)?;
         check_schema_xid(&xid, &format!("{path}.externalId"))?;
         check_version(&version, &format!("{path}.version"))?;
         match store.spaces.get(&space) {
-            None => return Err(invalid(format!("{path}.space: space '{space}' does not exist"))),
+            None => return Err(missing_spaces(&[&space])),
             Some(s) if s.get("isGlobal") == Some(&json!(true)) => {
                 return Err(invalid(format!("{path}.space: '{space}' is a system space and cannot be written")))
             }
@@ -347,12 +348,13 @@ pub fn models_apply(ctx: &Ctx, access: &Access, body: &Value) -> ApiResult<Reply
         let path = format!("items[{i}]");
         let o = as_obj(item, &path)?;
         check_keys(o, &["space", "externalId", "version", "name", "description", "views"], &path)?;
+        check_name_description(o)?;
         let (space, xid, version) = versioned_id(o, &path)?;
         access.check(&space)?;
         check_schema_xid(&xid, &format!("{path}.externalId"))?;
         check_version(&version, &format!("{path}.version"))?;
         if !store.spaces.contains_key(&space) {
-            return Err(invalid(format!("{path}.space: space '{space}' does not exist")));
+            return Err(missing_spaces(&[&space]));
         }
         let mut views = Vec::new();
         for (j, v) in o.get("views").and_then(|v| v.as_array()).into_iter().flatten().enumerate() {
@@ -365,7 +367,7 @@ pub fn models_apply(ctx: &Ctx, access: &Access, body: &Value) -> ApiResult<Reply
             let (s, x, ver) = parse_versioned_ref(v, &vp, false)?;
             let vk = (s, x, ver.expect("required"));
             if !store.views.contains_key(&vk) {
-                return Err(invalid(format!("{vp}: view '{}:{}/{}' does not exist", vk.0, vk.1, vk.2)));
+                return Err(missing_view(&vk));
             }
             views.push(view_ref_json(&vk));
         }
