@@ -203,6 +203,11 @@ async fn upsert_stores_values_with_defaults_and_normalised_timestamps() {
         )
         .await;
     assert_eq!(r.items().len(), 1);
+    // Listing with a source view lists only instances with data in it.
+    let src = json!([{"source": {"type": "view", "space": "sp", "externalId": VIEW, "version": "v1"}}]);
+    assert_eq!(api.post("/models/instances/list", json!({})).await.items().len(), 2);
+    let listed = api.post("/models/instances/list", json!({"sources": src})).await;
+    assert_eq!(listed.items().iter().map(|i| i["externalId"].as_str().unwrap()).collect::<Vec<_>>(), ["p1"]);
     // The same write again changes nothing: version stays, wasModified false.
     let r = upsert(
         &api,

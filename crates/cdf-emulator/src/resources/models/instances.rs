@@ -644,12 +644,19 @@ pub fn list(ctx: &Ctx, access: &Access, body: &Value) -> ApiResult<Reply> {
     let sources = parse_sources(&store, top.get("sources"))?;
     let filter = top.get("filter").filter(|f| !f.is_null()).map(|f| compile(&store, f, "filter")).transpose()?;
     let sort = compile_sort(&store, top.get("sort"))?;
+    // An instance without data in a source view is not listed: the API reference's `sources`
+    // reads "The node/edge must have data in all the sources defined in the list" (quoted from
+    // memory; no stored copy or recording confirms it).
+    let has_sources = |i: &Instance| sources.iter().all(|(_, map)| map.values().all(|(ck, _)| i.data.contains_key(ck)));
     let mut hits: Vec<(&InstanceKey, &Instance)> = store
         .instances
         .items
         .iter()
         .filter(|(k, i)| {
-            k.instance_type == instance_type && access.sees(&k.space) && filter.as_ref().is_none_or(|f| eval(f, k, i))
+            k.instance_type == instance_type
+                && access.sees(&k.space)
+                && has_sources(i)
+                && filter.as_ref().is_none_or(|f| eval(f, k, i))
         })
         .collect();
     if !sort.is_empty() {
