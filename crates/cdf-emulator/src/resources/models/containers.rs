@@ -229,7 +229,7 @@ pub fn apply(ctx: &Ctx, access: &Access, body: &Value) -> ApiResult<Reply> {
         if !store.spaces.contains_key(space) {
             return Err(missing_spaces(&[space]));
         }
-        if store.spaces.get(space).is_some_and(|s| s.get("isGlobal") == Some(&json!(true))) {
+        if store.spaces.get(space).is_some_and(is_global) {
             return Err(invalid(format!("{path}.space: '{space}' is a system space and cannot be written")));
         }
         let key: ContainerKey =
@@ -260,17 +260,12 @@ pub fn apply(ctx: &Ctx, access: &Access, body: &Value) -> ApiResult<Reply> {
 }
 
 pub fn list(ctx: &Ctx, access: &Access) -> ApiResult<Reply> {
-    let include_global = query_flag(ctx, "includeGlobal")?;
-    let space = ctx.query.get("space");
+    let q = ListQuery::of(ctx)?;
     let store = ctx.project.models.lock();
     let items: Vec<Value> = store
         .containers
         .iter()
-        .filter(|(k, c)| {
-            space.is_none_or(|s| *s == k.0)
-                && (include_global || c.get("isGlobal") != Some(&json!(true)))
-                && access.sees(&k.0)
-        })
+        .filter(|(k, c)| q.admits(access, &k.0, c))
         .map(|(_, c)| Value::Object(c.clone()))
         .collect();
     schema_page(ctx, items)
@@ -299,9 +294,7 @@ pub fn byids(ctx: &Ctx, access: &Access, body: &Value) -> ApiResult<Reply> {
 pub fn delete(ctx: &Ctx, access: &Access, body: &Value) -> ApiResult<Reply> {
     let ids = parse_ids(body, access)?;
     let mut store = ctx.project.models.lock();
-    if let Some(k) =
-        ids.iter().find(|k| store.containers.get(*k).is_some_and(|c| c.get("isGlobal") == Some(&json!(true))))
-    {
+    if let Some(k) = ids.iter().find(|k| store.containers.get(*k).is_some_and(is_global)) {
         return Err(invalid(format!("Cannot delete container '{}:{}': it is a system container", k.0, k.1)));
     }
     let mut deleted = Vec::new();

@@ -54,6 +54,10 @@ impl InstanceKey {
     pub fn node(space: &str, external_id: &str) -> InstanceKey {
         InstanceKey { instance_type: InstanceType::Node, space: space.into(), external_id: external_id.into() }
     }
+    /// `node 'space:externalId'`, as messages name an instance.
+    pub fn describe(&self) -> String {
+        format!("{} '{}:{}'", self.instance_type.as_str(), self.space, self.external_id)
+    }
     pub fn id_json(&self) -> Value {
         json!({"instanceType": self.instance_type.as_str(), "space": self.space, "externalId": self.external_id})
     }
@@ -279,10 +283,8 @@ fn merge(
             let mut e = ApiError::new(
                 409,
                 format!(
-                    "A version conflict caused the ingest to fail: {} '{}:{}' has version {}, existingVersion was {expected}",
-                    k.instance_type.as_str(),
-                    k.space,
-                    k.external_id,
+                    "A version conflict caused the ingest to fail: {} has version {}, existingVersion was {expected}",
+                    k.describe(),
                     old.map(|o| o.version).unwrap_or(0)
                 ),
             );
@@ -320,24 +322,20 @@ fn merge(
         for (p, d) in def.as_object().into_iter().flatten() {
             if d["nullable"] == json!(false) && !props.contains_key(p) {
                 return Err(invalid(format!(
-                    "Missing required property '{p}' of container '{}:{}' for {} '{}:{}'",
+                    "Missing required property '{p}' of container '{}:{}' for {}",
                     ck.0,
                     ck.1,
-                    k.instance_type.as_str(),
-                    k.space,
-                    k.external_id
+                    k.describe()
                 )));
             }
             if d["immutable"] == json!(true) {
                 let before = previous.as_ref().and_then(|o| o.get(p));
                 if before.is_some() && before != props.get(p) {
                     return Err(invalid(format!(
-                        "Cannot update immutable property '{p}' of container '{}:{}' for {} '{}:{}'",
+                        "Cannot update immutable property '{p}' of container '{}:{}' for {}",
                         ck.0,
                         ck.1,
-                        k.instance_type.as_str(),
-                        k.space,
-                        k.external_id
+                        k.describe()
                     )));
                 }
             }
@@ -352,14 +350,12 @@ fn merge(
                     (r["space"].as_str().unwrap_or("").to_string(), r["externalId"].as_str().unwrap_or("").to_string());
                 if !inst.data.contains_key(&rk) {
                     return Err(invalid(format!(
-                        "Constraint '{name}' of container '{}:{}' requires data in container '{}:{}' for {} '{}:{}'",
+                        "Constraint '{name}' of container '{}:{}' requires data in container '{}:{}' for {}",
                         ck.0,
                         ck.1,
                         rk.0,
                         rk.1,
-                        k.instance_type.as_str(),
-                        k.space,
-                        k.external_id
+                        k.describe()
                     )));
                 }
             }
@@ -492,12 +488,7 @@ pub fn apply(ctx: &Ctx, access: &Access, body: &Value) -> ApiResult<Reply> {
         let w = parse_write(&store, item, &path)?;
         access.check(&w.key.space)?;
         if !seen.insert(w.key.clone()) {
-            let mut e = invalid(format!(
-                "Duplicate {} '{}:{}' in the request",
-                w.key.instance_type.as_str(),
-                w.key.space,
-                w.key.external_id
-            ));
+            let mut e = invalid(format!("Duplicate {} in the request", w.key.describe()));
             e.duplicated = vec![w.key.id_json()];
             return Err(e);
         }

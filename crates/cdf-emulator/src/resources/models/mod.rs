@@ -80,34 +80,38 @@ pub enum ModelOp {
 pub const MODELS_ACL: &str = "dataModelsAcl";
 pub const INSTANCES_ACL: &str = "dataModelInstancesAcl";
 
+/// Every `/models/` endpoint: method, path after `models`, the capability it needs, the operation.
+const ROUTES: &[(&str, &[&str], &str, &str, ModelOp)] = {
+    use ModelOp::*;
+    &[
+        ("POST", &["spaces"], MODELS_ACL, "WRITE", SpacesApply),
+        ("GET", &["spaces"], MODELS_ACL, "READ", SpacesList),
+        ("POST", &["spaces", "byids"], MODELS_ACL, "READ", SpacesByIds),
+        ("POST", &["spaces", "delete"], MODELS_ACL, "WRITE", SpacesDelete),
+        ("POST", &["containers"], MODELS_ACL, "WRITE", ContainersApply),
+        ("GET", &["containers"], MODELS_ACL, "READ", ContainersList),
+        ("POST", &["containers", "byids"], MODELS_ACL, "READ", ContainersByIds),
+        ("POST", &["containers", "delete"], MODELS_ACL, "WRITE", ContainersDelete),
+        ("POST", &["views"], MODELS_ACL, "WRITE", ViewsApply),
+        ("GET", &["views"], MODELS_ACL, "READ", ViewsList),
+        ("POST", &["views", "byids"], MODELS_ACL, "READ", ViewsByIds),
+        ("POST", &["views", "delete"], MODELS_ACL, "WRITE", ViewsDelete),
+        ("POST", &["datamodels"], MODELS_ACL, "WRITE", DataModelsApply),
+        ("GET", &["datamodels"], MODELS_ACL, "READ", DataModelsList),
+        ("POST", &["datamodels", "byids"], MODELS_ACL, "READ", DataModelsByIds),
+        ("POST", &["datamodels", "delete"], MODELS_ACL, "WRITE", DataModelsDelete),
+        ("POST", &["instances"], INSTANCES_ACL, "WRITE", InstancesApply),
+        ("POST", &["instances", "list"], INSTANCES_ACL, "READ", InstancesList),
+        ("POST", &["instances", "byids"], INSTANCES_ACL, "READ", InstancesByIds),
+        ("POST", &["instances", "delete"], INSTANCES_ACL, "WRITE", InstancesDelete),
+    ]
+};
+
 /// Routes `/models/...` (segments after `models`).
 pub fn find_route(method: &str, rest: &[&str]) -> Option<Route> {
-    use ModelOp::*;
-    let (acl, action, op) = match (method, rest) {
-        ("POST", ["spaces"]) => (MODELS_ACL, "WRITE", SpacesApply),
-        ("GET", ["spaces"]) => (MODELS_ACL, "READ", SpacesList),
-        ("POST", ["spaces", "byids"]) => (MODELS_ACL, "READ", SpacesByIds),
-        ("POST", ["spaces", "delete"]) => (MODELS_ACL, "WRITE", SpacesDelete),
-        ("POST", ["containers"]) => (MODELS_ACL, "WRITE", ContainersApply),
-        ("GET", ["containers"]) => (MODELS_ACL, "READ", ContainersList),
-        ("POST", ["containers", "byids"]) => (MODELS_ACL, "READ", ContainersByIds),
-        ("POST", ["containers", "delete"]) => (MODELS_ACL, "WRITE", ContainersDelete),
-        ("POST", ["views"]) => (MODELS_ACL, "WRITE", ViewsApply),
-        ("GET", ["views"]) => (MODELS_ACL, "READ", ViewsList),
-        ("POST", ["views", "byids"]) => (MODELS_ACL, "READ", ViewsByIds),
-        ("POST", ["views", "delete"]) => (MODELS_ACL, "WRITE", ViewsDelete),
-        ("POST", ["datamodels"]) => (MODELS_ACL, "WRITE", DataModelsApply),
-        ("GET", ["datamodels"]) => (MODELS_ACL, "READ", DataModelsList),
-        ("POST", ["datamodels", "byids"]) => (MODELS_ACL, "READ", DataModelsByIds),
-        ("POST", ["datamodels", "delete"]) => (MODELS_ACL, "WRITE", DataModelsDelete),
-        ("POST", ["instances"]) => (INSTANCES_ACL, "WRITE", InstancesApply),
-        ("POST", ["instances", "list"]) => (INSTANCES_ACL, "READ", InstancesList),
-        ("POST", ["instances", "byids"]) => (INSTANCES_ACL, "READ", InstancesByIds),
-        ("POST", ["instances", "delete"]) => (INSTANCES_ACL, "WRITE", InstancesDelete),
-        _ => return None,
-    };
+    let (_, _, acl, action, op) = ROUTES.iter().find(|(m, path, ..)| *m == method && *path == rest)?;
     let key = format!("{method} /models/{}", rest.join("/"));
-    Some(Route { key, acl, action, op: super::Op::Models(op), params: Vec::new() })
+    Some(Route { key, acl, action, op: super::Op::Models(*op), params: Vec::new() })
 }
 
 pub fn run(ctx: &Ctx, op: ModelOp) -> ApiResult<Reply> {
@@ -143,7 +147,7 @@ pub fn run(ctx: &Ctx, op: ModelOp) -> ApiResult<Reply> {
 /// container: `properties: {space: {container: {...}}}`.
 pub fn dump(project: &crate::resources::Project, what: &str) -> Option<Vec<Value>> {
     let store = project.models.lock();
-    let own = |o: &&Object| o.get("isGlobal") != Some(&json!(true));
+    let own = |o: &&Object| !is_global(o);
     Some(match what {
         "spaces" => store.spaces.values().filter(own).map(|o| Value::Object(o.clone())).collect(),
         "containers" => store.containers.values().filter(own).map(|o| Value::Object(o.clone())).collect(),
@@ -168,15 +172,15 @@ pub struct Access {
 
 impl Access {
     fn of(ctx: &Ctx, op: ModelOp) -> Access {
-        let route = find_route_for(op);
-        let scope = ctx.emu.clients.read().get(&ctx.client_id).and_then(|c| c.grant(route.0, route.1));
+        let (_, _, acl, action, _) = ROUTES.iter().find(|r| r.4 == op).expect("every operation has a route");
+        let scope = ctx.emu.clients.read().get(&ctx.client_id).and_then(|c| c.grant(acl, action));
         let spaces = scope.as_ref().and_then(|s| s.get("spaceIdScope")).map(|s| {
             s.get("spaceIds")
                 .and_then(|v| v.as_array())
                 .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
                 .unwrap_or_default()
         });
-        Access { acl: route.0, action: route.1, spaces }
+        Access { acl, action, spaces }
     }
 
     /// Whether reads may see `space` (lists leave the others out).
@@ -193,18 +197,6 @@ impl Access {
             "Forbidden: missing capability {}:{} in space '{space}'",
             self.acl, self.action
         )))
-    }
-}
-
-fn find_route_for(op: ModelOp) -> (&'static str, &'static str) {
-    use ModelOp::*;
-    match op {
-        SpacesApply | SpacesDelete | ContainersApply | ContainersDelete | ViewsApply | ViewsDelete
-        | DataModelsApply | DataModelsDelete => (MODELS_ACL, "WRITE"),
-        SpacesList | SpacesByIds | ContainersList | ContainersByIds | ViewsList | ViewsByIds | DataModelsList
-        | DataModelsByIds => (MODELS_ACL, "READ"),
-        InstancesApply | InstancesDelete => (INSTANCES_ACL, "WRITE"),
-        InstancesList | InstancesByIds => (INSTANCES_ACL, "READ"),
     }
 }
 
@@ -438,6 +430,44 @@ pub fn container_ref_json(k: &ContainerKey) -> Value {
 
 pub fn view_ref_json(k: &VersionedKey) -> Value {
     json!({"type": "view", "space": k.0, "externalId": k.1, "version": k.2})
+}
+
+/// Whether a schema object belongs to a system space (the Core Data Model).
+pub fn is_global(o: &Object) -> bool {
+    o.get("isGlobal") == Some(&json!(true))
+}
+
+/// The query string of a schema list: `space`, `includeGlobal`, `allVersions`.
+pub struct ListQuery {
+    space: Option<String>,
+    include_global: bool,
+    all_versions: bool,
+}
+
+impl ListQuery {
+    pub fn of(ctx: &Ctx) -> ApiResult<ListQuery> {
+        Ok(ListQuery {
+            space: ctx.query.get("space").cloned(),
+            include_global: query_flag(ctx, "includeGlobal")?,
+            all_versions: query_flag(ctx, "allVersions")?,
+        })
+    }
+
+    /// Whether an object of `space` belongs in the list.
+    pub fn admits(&self, access: &Access, space: &str, o: &Object) -> bool {
+        self.space.as_ref().is_none_or(|s| s == space) && (self.include_global || !is_global(o)) && access.sees(space)
+    }
+
+    /// The views or data models to list: admitted ones, the newest version of each unless
+    /// `allVersions`.
+    pub fn versioned<'a>(&self, access: &Access, map: &'a BTreeMap<VersionedKey, Object>) -> Vec<&'a Object> {
+        let chosen: Vec<&Object> = map.iter().filter(|(k, o)| self.admits(access, &k.0, o)).map(|(_, o)| o).collect();
+        if self.all_versions {
+            chosen
+        } else {
+            newest_versions(chosen)
+        }
+    }
 }
 
 /// The newest version of each (space, externalId) among `items`, by `createdTime` (what

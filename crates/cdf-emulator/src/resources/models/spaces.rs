@@ -44,15 +44,10 @@ pub fn apply(ctx: &Ctx, access: &Access, body: &Value) -> ApiResult<Reply> {
 }
 
 pub fn list(ctx: &Ctx, access: &Access) -> ApiResult<Reply> {
-    let include_global = query_flag(ctx, "includeGlobal")?;
+    let q = ListQuery::of(ctx)?;
     let store = ctx.project.models.lock();
-    let items: Vec<Value> = store
-        .spaces
-        .values()
-        .filter(|s| include_global || s.get("isGlobal") != Some(&json!(true)))
-        .filter(|s| access.sees(s["space"].as_str().unwrap_or("")))
-        .map(|s| Value::Object(s.clone()))
-        .collect();
+    let items: Vec<Value> =
+        store.spaces.iter().filter(|(k, s)| q.admits(access, k, s)).map(|(_, s)| Value::Object(s.clone())).collect();
     schema_page(ctx, items)
 }
 
@@ -87,7 +82,7 @@ pub fn delete(ctx: &Ctx, access: &Access, body: &Value) -> ApiResult<Reply> {
     }
     let mut store = ctx.project.models.lock();
     for s in &ids {
-        if store.spaces.get(s).is_some_and(|o| o.get("isGlobal") == Some(&json!(true))) {
+        if store.spaces.get(s).is_some_and(is_global) {
             return Err(invalid(format!("Cannot delete space '{s}': it is a global (system) space")));
         }
         let used = store.containers.keys().any(|k| &k.0 == s)

@@ -164,7 +164,7 @@ fn apply_views(store: &mut ModelStore, access: &Access, list: &[Value]) -> ApiRe
         check_version(&version, &format!("{path}.version"))?;
         match store.spaces.get(&space) {
             None => return Err(missing_spaces(&[&space])),
-            Some(s) if s.get("isGlobal") == Some(&json!(true)) => {
+            Some(s) if is_global(s) => {
                 return Err(invalid(format!("{path}.space: '{space}' is a system space and cannot be written")))
             }
             _ => {}
@@ -248,25 +248,11 @@ pub fn finish(store: &mut ModelStore, key: &VersionedKey) {
 }
 
 pub fn list(ctx: &Ctx, access: &Access) -> ApiResult<Reply> {
-    let include_global = query_flag(ctx, "includeGlobal")?;
-    let all_versions = query_flag(ctx, "allVersions")?;
+    let q = ListQuery::of(ctx)?;
     let inherited = ctx.query.get("includeInheritedProperties").is_none_or(|v| v == "true");
-    let space = ctx.query.get("space");
     let store = ctx.project.models.lock();
-    let mut chosen: Vec<&Object> = store
-        .views
-        .iter()
-        .filter(|(k, v)| {
-            space.is_none_or(|s| *s == k.0)
-                && (include_global || v.get("isGlobal") != Some(&json!(true)))
-                && access.sees(&k.0)
-        })
-        .map(|(_, v)| v)
-        .collect();
-    if !all_versions {
-        chosen = newest_versions(chosen);
-    }
-    let items = chosen
+    let items = q
+        .versioned(access, &store.views)
         .into_iter()
         .filter_map(|v| view_key(&Value::Object(v.clone())))
         .filter_map(|k| output(&store, &k, inherited))
@@ -307,7 +293,7 @@ fn delete_from(
     let mut store = ctx.project.models.lock();
     let keys: Vec<VersionedKey> = select(pick(&mut store), body, access)?.into_iter().cloned().collect();
     let map = pick(&mut store);
-    if let Some(k) = keys.iter().find(|k| map.get(*k).is_some_and(|o| o.get("isGlobal") == Some(&json!(true)))) {
+    if let Some(k) = keys.iter().find(|k| map.get(*k).is_some_and(is_global)) {
         return Err(invalid(format!("Cannot delete '{}:{}/{}': it is part of a system space", k.0, k.1, k.2)));
     }
     let deleted = keys
@@ -394,25 +380,10 @@ pub fn models_apply(ctx: &Ctx, access: &Access, body: &Value) -> ApiResult<Reply
 }
 
 pub fn models_list(ctx: &Ctx, access: &Access) -> ApiResult<Reply> {
-    let include_global = query_flag(ctx, "includeGlobal")?;
-    let all_versions = query_flag(ctx, "allVersions")?;
+    let q = ListQuery::of(ctx)?;
     let inline = query_flag(ctx, "inlineViews")?;
-    let space = ctx.query.get("space");
     let store = ctx.project.models.lock();
-    let mut chosen: Vec<&Object> = store
-        .data_models
-        .iter()
-        .filter(|(k, m)| {
-            space.is_none_or(|s| *s == k.0)
-                && (include_global || m.get("isGlobal") != Some(&json!(true)))
-                && access.sees(&k.0)
-        })
-        .map(|(_, m)| m)
-        .collect();
-    if !all_versions {
-        chosen = newest_versions(chosen);
-    }
-    let items = chosen.into_iter().map(|m| model_output(&store, m, inline)).collect();
+    let items = q.versioned(access, &store.data_models).into_iter().map(|m| model_output(&store, m, inline)).collect();
     schema_page(ctx, items)
 }
 
