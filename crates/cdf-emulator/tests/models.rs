@@ -111,6 +111,29 @@ async fn schema_round_trips_with_read_shapes() {
 }
 
 #[tokio::test]
+async fn reapplying_unchanged_schema_keeps_last_updated_time() {
+    let api = Api::start().await;
+    schema(&api).await;
+    let container = |desc: &str| json!({"items": [{"space": "sp", "externalId": "Small", "description": desc, "properties": {"a": {"type": {"type": "text"}}}}]});
+    let first = api.post("/models/containers", container("d")).await.items()[0].clone();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let again = api.post("/models/containers", container("d")).await.items()[0].clone();
+    assert_eq!(again["lastUpdatedTime"], first["lastUpdatedTime"]);
+    let changed = api.post("/models/containers", container("other")).await.items()[0].clone();
+    assert_ne!(changed["lastUpdatedTime"], first["lastUpdatedTime"]);
+    assert_eq!(changed["createdTime"], first["createdTime"]);
+    // A reverse direct relation answers whether the relation it goes through is a list.
+    let rdr = json!({"items": [{"space": "sp", "externalId": "Owner", "version": "v1", "properties": {
+        "pumps": {"connectionType": "multi_reverse_direct_relation",
+                  "source": {"type": "view", "space": "sp", "externalId": VIEW, "version": "v1"},
+                  "through": {"source": {"type": "view", "space": "sp", "externalId": VIEW, "version": "v1"}, "identifier": "owner"}}}}]});
+    let r = api.post("/models/views", rdr).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.items()[0]["properties"]["pumps"]["targetsList"], false);
+    assert_eq!(r.items()[0]["writable"], false, "a view mapping no container is not writable");
+}
+
+#[tokio::test]
 async fn views_inherit_properties_of_the_views_they_implement() {
     let api = Api::start().await;
     schema(&api).await;

@@ -212,8 +212,7 @@ fn parse_container(item: &Value, path: &str, old: Option<&Object>, now: i64) -> 
     out.insert("indexes".into(), Value::Object(parse_indexes(o.get("indexes"), &props, &format!("{path}.indexes"))?));
     out.insert("properties".into(), Value::Object(props));
     out.insert("isGlobal".into(), json!(false));
-    out.insert("createdTime".into(), old.and_then(|c| c.get("createdTime").cloned()).unwrap_or(json!(now)));
-    out.insert("lastUpdatedTime".into(), json!(now));
+    stamp(&mut out, old, now, &[]);
     Ok(out)
 }
 

@@ -432,6 +432,24 @@ pub fn view_ref_json(k: &VersionedKey) -> Value {
     json!({"type": "view", "space": k.0, "externalId": k.1, "version": k.2})
 }
 
+/// Sets `createdTime` (kept from `old`) and `lastUpdatedTime` of an applied schema object:
+/// re-applying an unchanged container, view or data model keeps its `lastUpdatedTime` (the
+/// cognite-sdk-scala recordings `DataModelsTest/Datamodels-should-create-models.json` answer
+/// re-applies with times from earlier years). `derived` keys are not content.
+pub fn stamp(new: &mut Object, old: Option<&Object>, now: i64, derived: &[&str]) {
+    let content = |o: &Object| -> Vec<(String, Value)> {
+        o.iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "createdTime" | "lastUpdatedTime") && !derived.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    let unchanged = old.is_some_and(|o| content(o) == content(new));
+    let time = |k: &str| old.and_then(|o| o.get(k).cloned());
+    new.insert("createdTime".into(), time("createdTime").unwrap_or(json!(now)));
+    let updated = if unchanged { time("lastUpdatedTime") } else { None };
+    new.insert("lastUpdatedTime".into(), updated.unwrap_or(json!(now)));
+}
+
 /// Whether a schema object belongs to a system space (the Core Data Model).
 pub fn is_global(o: &Object) -> bool {
     o.get("isGlobal") == Some(&json!(true))

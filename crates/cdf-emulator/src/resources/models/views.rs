@@ -62,7 +62,7 @@ pub fn mapping(store: &ModelStore, key: &VersionedKey) -> Option<Mapping> {
 
 /// A mapped property in its read shape: the container's type and flags, the view's name.
 fn read_property(store: &ModelStore, p: &Value) -> Value {
-    let Some((ck, cp)) = mapped_target(p) else { return p.clone() };
+    let Some((ck, cp)) = mapped_target(p) else { return read_connection(store, p) };
     let cprop = store.containers.get(&ck).and_then(|c| c["properties"].get(&cp)).cloned().unwrap_or(json!({}));
     let mut ty = cprop.get("type").cloned().unwrap_or(json!({}));
     if let Some(src) = p.get("source").filter(|s| !s.is_null()) {
@@ -87,6 +87,34 @@ fn read_property(store: &ModelStore, p: &Value) -> Value {
             out[k] = v.clone();
         }
     }
+    out
+}
+
+/// A connection definition in its read shape: reverse direct relations gain `targetsList`,
+/// whether the direct relation they go through is a list (as the cognite-sdk-scala recording
+/// `ViewsTest/should-create-and-retrieve-a-view-that-contains-a-RDR.json` answers).
+fn read_connection(store: &ModelStore, p: &Value) -> Value {
+    let mut out = p.clone();
+    let reverse =
+        p.get("connectionType").and_then(|c| c.as_str()).is_some_and(|c| c.ends_with("reverse_direct_relation"));
+    if !reverse {
+        return out;
+    }
+    let through = &p["through"];
+    let prop = through["identifier"].as_str().unwrap_or("");
+    let src = &through["source"];
+    let target = match src["type"].as_str() {
+        Some("container") => {
+            let ck =
+                (src["space"].as_str().unwrap_or("").to_string(), src["externalId"].as_str().unwrap_or("").to_string());
+            Some((ck, prop.to_string()))
+        }
+        _ => view_key(src).and_then(|vk| mapping(store, &vk)).and_then(|m| m.get(prop).cloned()),
+    };
+    let list = target
+        .and_then(|(ck, cp)| store.containers.get(&ck).map(|c| super::types::is_list(&c["properties"][&cp]["type"])))
+        .unwrap_or(false);
+    out["targetsList"] = json!(list);
     out
 }
 
@@ -201,9 +229,7 @@ fn apply_views(store: &mut ModelStore, access: &Access, list: &[Value]) -> ApiRe
         view.insert("implements".into(), Value::Array(implements));
         view.insert("properties".into(), Value::Object(props));
         view.insert("isGlobal".into(), json!(false));
-        let created = store.views.get(&key).and_then(|v| v.get("createdTime").cloned()).unwrap_or(json!(now));
-        view.insert("createdTime".into(), created);
-        view.insert("lastUpdatedTime".into(), json!(now));
+        stamp(&mut view, store.views.get(&key), now, DERIVED);
         staged.push((key.clone(), view.clone()));
         store.views.insert(key, view);
     }
@@ -213,6 +239,9 @@ fn apply_views(store: &mut ModelStore, access: &Access, list: &[Value]) -> ApiRe
     }
     Ok(keys)
 }
+
+/// The fields of a view derived from the containers it maps.
+const DERIVED: &[&str] = &["writable", "queryable", "usedFor", "mappedContainers"];
 
 /// `writable`, `usedFor`, `queryable` and `mappedContainers`, from the containers the view maps.
 fn derived_fields(store: &ModelStore, key: &VersionedKey) -> Object {
@@ -369,9 +398,7 @@ pub fn models_apply(ctx: &Ctx, access: &Access, body: &Value) -> ApiResult<Reply
         }
         m.insert("views".into(), Value::Array(views));
         m.insert("isGlobal".into(), json!(false));
-        let created = store.data_models.get(&key).and_then(|v| v.get("createdTime").cloned()).unwrap_or(json!(now));
-        m.insert("createdTime".into(), created);
-        m.insert("lastUpdatedTime".into(), json!(now));
+        stamp(&mut m, store.data_models.get(&key), now, &[]);
         staged.push((key, m));
     }
     let out = staged.iter().map(|(_, m)| Value::Object(m.clone())).collect();
