@@ -397,7 +397,7 @@ fn direct_targets(store: &ModelStore, w: &Write) -> Vec<(String, String)> {
 fn ensure_node(
     store: &ModelStore,
     staged: &mut BTreeMap<InstanceKey, Instance>,
-    created: &mut Vec<InstanceKey>,
+    access: &Access,
     target: &(String, String),
     allowed: bool,
     what: &str,
@@ -423,13 +423,11 @@ fn ensure_node(
         return Err(invalid(message));
     }
     if !store.spaces.contains_key(&target.0) {
-        return Err(invalid(format!(
-            "Cannot auto-create {what} '{}:{}': space '{}' does not exist",
-            target.0, target.1, target.0
-        )));
+        return Err(missing_spaces(&[&target.0]));
     }
-    staged.insert(key.clone(), Instance::empty(now));
-    created.push(key);
+    // Creating a node needs write access to its space; pointing at an existing one does not.
+    access.check(&target.0)?;
+    staged.insert(key, Instance::empty(now));
     Ok(())
 }
 
@@ -497,7 +495,6 @@ pub fn apply(ctx: &Ctx, access: &Access, body: &Value) -> ApiResult<Reply> {
     let now = now_ms();
     let mut staged: BTreeMap<InstanceKey, Instance> = BTreeMap::new();
     let mut results: Vec<(InstanceKey, bool)> = Vec::new();
-    let mut auto_created = Vec::new();
     let mut touched = BTreeSet::new();
     for w in &writes {
         let old = current(&store, &staged, &w.key).cloned();
@@ -508,15 +505,14 @@ pub fn apply(ctx: &Ctx, access: &Access, body: &Value) -> ApiResult<Reply> {
     }
     for w in writes.iter().filter(|w| results.iter().any(|(k, _)| *k == w.key)) {
         for t in direct_targets(&store, w) {
-            access.check(&t.0)?;
-            ensure_node(&store, &mut staged, &mut auto_created, &t, flags.auto_direct, "direct relation target", now)?;
+            ensure_node(&store, &mut staged, access, &t, flags.auto_direct, "direct relation target", now)?;
         }
         if let (Some(s), Some(e)) = (&w.start_node, &w.end_node) {
             let pair = |v: &Value| {
                 (v["space"].as_str().unwrap_or("").to_string(), v["externalId"].as_str().unwrap_or("").to_string())
             };
-            ensure_node(&store, &mut staged, &mut auto_created, &pair(s), flags.auto_start, "start node", now)?;
-            ensure_node(&store, &mut staged, &mut auto_created, &pair(e), flags.auto_end, "end node", now)?;
+            ensure_node(&store, &mut staged, access, &pair(s), flags.auto_start, "start node", now)?;
+            ensure_node(&store, &mut staged, access, &pair(e), flags.auto_end, "end node", now)?;
         }
     }
     check_uniqueness(&store, &staged, &touched)?;
