@@ -139,6 +139,9 @@ def test_core_data_model_and_datapoints_by_instance_id(client, space):
         CogniteTimeSeriesApply(space, "state", time_series_type="string", is_step=False),
     ])
     flow, state = dm.NodeId(space, "flow"), dm.NodeId(space, "state")
+    ts = client.time_series.retrieve(instance_id=flow)
+    assert ts.instance_id == flow and ts.is_string is False and ts.name == "Flow"
+    assert client.time_series.retrieve(instance_id=state).is_string is True
     client.time_series.data.insert([(1_000, 1.5), (2_000, 2.5), (3_000, 3.5)], instance_id=flow)
     client.time_series.data.insert([(1_000, "on"), (2_000, "off")], instance_id=state)
     dps = client.time_series.data.retrieve(instance_id=flow, start=0, end=10_000)

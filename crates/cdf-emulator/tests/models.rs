@@ -481,6 +481,12 @@ async fn datapoints_round_trip_by_instance_id() {
     assert_eq!(r.status, 400, "{}", r.body);
     let num = json!({"space": "inst", "externalId": "num"});
     let s = json!({"space": "inst", "externalId": "str"});
+    // The nodes are time series of /timeseries, found by instanceId.
+    let r = api.post("/timeseries/byids", json!({"items": [{"instanceId": num}, {"instanceId": s}]})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let kinds: Vec<(&Value, &Value, &Value)> =
+        r.items().iter().map(|t| (&t["instanceId"], &t["isString"], &t["name"])).collect();
+    assert_eq!(kinds, [(&num, &json!(false), &json!("Flow")), (&s, &json!(true), &Value::Null)]);
     let r = api
         .post(
             "/timeseries/data",

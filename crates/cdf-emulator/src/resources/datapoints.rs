@@ -346,34 +346,11 @@ fn parse_protobuf_insert(body: &[u8]) -> ApiResult<Vec<ItemIn>> {
     Ok(out)
 }
 
-/// `{"space", "externalId"}` of a DM time series (CDF's datapoint items never carry
-/// `instanceType` here; [PY] `Identifier.as_dict` leaves it out).
-fn instance_ident(v: &Value) -> Option<Ident> {
-    let o = v.as_object()?;
-    if o.len() != 2 {
-        return None;
-    }
-    let s = o.get("space")?.as_str()?;
-    let x = o.get("externalId")?.as_str()?;
-    Some(Ident::Instance(s.to_string(), x.to_string()))
-}
-
 /// A series identifier of a read or delete item: `id`, `externalId` or `instanceId`.
 fn parse_series_ident(item: &Value, path: &str, extra: &[&str]) -> ApiResult<Ident> {
-    let Some(iid) = item.get("instanceId") else { return parse_ident(item, path, true, extra) };
-    let obj = item.as_object().expect("has a key");
-    for k in obj.keys() {
-        if k != "instanceId" && !extra.contains(&k.as_str()) {
-            let msg = if k == "id" || k == "externalId" {
-                format!("{path}: only one of id, externalId and instanceId may be given")
-            } else {
-                format!("Unrecognized field \"{k}\" at {path}")
-            };
-            return Err(ApiError::bad_request(msg));
-        }
-    }
-    instance_ident(iid)
-        .ok_or_else(|| ApiError::bad_request(format!("{path}.instanceId: must be an object with space and externalId")))
+    let mut keys = extra.to_vec();
+    keys.push("instanceId");
+    parse_ident(item, path, true, &keys)
 }
 
 /// Resolves identifiers to (series id, isString); all unknown ones → 400 with `missing`.

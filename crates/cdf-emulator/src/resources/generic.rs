@@ -178,8 +178,21 @@ impl Ident {
     }
 }
 
+/// `{"space", "externalId"}` of a data-modeling node (a DM time series). CDF's time series
+/// items never carry `instanceType` here ([PY] `Identifier.as_dict` leaves it out).
+pub fn instance_ident(v: &Value) -> Option<Ident> {
+    let o = v.as_object()?;
+    if o.len() != 2 {
+        return None;
+    }
+    let s = o.get("space")?.as_str()?;
+    let x = o.get("externalId")?.as_str()?;
+    Some(Ident::Instance(s.to_string(), x.to_string()))
+}
+
 /// Parses `{"id": n}` or `{"externalId": "x"}` (exactly one) at `items[idx]`, allowing the
-/// listed extra keys in the same object.
+/// listed extra keys in the same object; with `"instanceId"` among them, `{"instanceId": {...}}`
+/// too (time series and their datapoints).
 pub fn parse_ident(v: &Value, path: &str, allow_id: bool, extra: &[&str]) -> ApiResult<Ident> {
     let obj = v.as_object().ok_or_else(|| ApiError::bad_request(format!("{path}: must be an object")))?;
     for k in obj.keys() {
@@ -187,6 +200,16 @@ pub fn parse_ident(v: &Value, path: &str, allow_id: bool, extra: &[&str]) -> Api
         if !known {
             return Err(ApiError::bad_request(format!("Unrecognized field \"{k}\" at {path}")));
         }
+    }
+    if let Some(iid) = obj.get("instanceId").filter(|_| extra.contains(&"instanceId")) {
+        if obj.contains_key("id") || obj.contains_key("externalId") {
+            return Err(ApiError::bad_request(format!(
+                "{path}: only one of id, externalId and instanceId may be given"
+            )));
+        }
+        return instance_ident(iid).ok_or_else(|| {
+            ApiError::bad_request(format!("{path}.instanceId: must be an object with space and externalId"))
+        });
     }
     match (obj.get("id").filter(|_| allow_id), obj.get("externalId")) {
         (Some(id), None) => match id.as_i64() {
@@ -275,6 +298,17 @@ pub fn check_unique_idents(idents: &[Ident]) -> ApiResult<()> {
 
 /// `{"items":[{id|externalId}], "ignoreUnknownIds": bool, ...extra}` → identifiers.
 pub fn parse_ident_items(body: &Value, max: usize, has_id: bool, extra_top: &[&str]) -> ApiResult<(Vec<Ident>, bool)> {
+    parse_ident_items_with(body, max, has_id, extra_top, &[])
+}
+
+/// `parse_ident_items` whose items may also hold the `item_extra` keys (e.g. `instanceId`).
+pub fn parse_ident_items_with(
+    body: &Value,
+    max: usize,
+    has_id: bool,
+    extra_top: &[&str],
+    item_extra: &[&str],
+) -> ApiResult<(Vec<Ident>, bool)> {
     let obj = body_object(body)?;
     let mut allowed = vec!["items", "ignoreUnknownIds"];
     allowed.extend_from_slice(extra_top);
@@ -283,7 +317,7 @@ pub fn parse_ident_items(body: &Value, max: usize, has_id: bool, extra_top: &[&s
     let idents = list
         .iter()
         .enumerate()
-        .map(|(i, v)| parse_ident(v, &format!("items[{i}]"), has_id, &[]))
+        .map(|(i, v)| parse_ident(v, &format!("items[{i}]"), has_id, item_extra))
         .collect::<ApiResult<Vec<_>>>()?;
     Ok((idents, get_bool(obj, "ignoreUnknownIds")?))
 }

@@ -497,7 +497,9 @@ pub fn byids(ctx: &Ctx, spec: &'static Spec, body: &Value) -> ApiResult<Reply> {
         Kind::Relationships => &["fetchResources"],
         _ => &[],
     };
-    let (idents, ignore) = parse_ident_items(body, 1000, spec.has_id, extra)?;
+    // DM time series are read by instanceId too.
+    let item_extra: &[&str] = if spec.kind == Kind::TimeSeries { &["instanceId"] } else { &[] };
+    let (idents, ignore) = parse_ident_items_with(body, 1000, spec.has_id, extra, item_extra)?;
     let meta = ctx.project.meta.lock();
     let coll = meta.coll(spec.kind);
     let keys = idents::resolve(coll, spec.kind, idents::IdOp::ByIds, &idents, spec.has_id, ignore)?;
