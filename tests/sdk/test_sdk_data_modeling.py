@@ -84,6 +84,14 @@ def test_instances_apply_list_retrieve_delete(client, space, view):
     assert [n.external_id for n in client.data_modeling.instances.list(filter=f.Prefix(["node", "externalId"], "p2"), space=space, limit=-1)] == [f"p{i}" for i in [2] + list(range(20, 30))]
     assert [n.external_id for n in client.data_modeling.instances.list(filter=f.In(view.as_property_ref("name"), ["pump 1", "pump 7"]), limit=-1)] == ["p1", "p7"]
 
+    feeds = dm.EdgeApply(space, "p1-p2", type=(space, "feeds"), start_node=(space, "p1"), end_node=(space, "p2"))
+    assert client.data_modeling.instances.apply(edges=feeds).edges[0].version == 1
+    edges = client.data_modeling.instances.list(instance_type="edge", space=space, limit=-1)
+    assert [(e.start_node.external_id, e.end_node.external_id, e.type.external_id) for e in edges] == [("p1", "p2", "feeds")]
+    # Deleting a node takes its edges along.
+    client.data_modeling.instances.delete(nodes=dm.NodeId(space, "p1"))
+    assert client.data_modeling.instances.retrieve_edges(dm.EdgeId(space, "p1-p2")) is None
+
     deleted = client.data_modeling.instances.delete(nodes=[dm.NodeId(space, "p0"), dm.NodeId(space, "nope")])
     assert deleted.nodes == [dm.NodeId(space, "p0")]
     assert client.data_modeling.instances.retrieve_nodes(dm.NodeId(space, "p0")) is None
