@@ -111,12 +111,23 @@ impl IdGen {
 pub struct Collection {
     pub items: BTreeMap<i64, Object>,
     pub by_xid: HashMap<String, i64>,
+    /// `instanceId` (space, externalId) → key, for objects tied to a data-modeling node.
+    pub by_instance: HashMap<(String, String), i64>,
+}
+
+/// The (space, externalId) of an object's `instanceId`, if it has one.
+fn instance_of(obj: &Object) -> Option<(String, String)> {
+    let i = obj.get("instanceId")?;
+    Some((i.get("space")?.as_str()?.to_string(), i.get("externalId")?.as_str()?.to_string()))
 }
 
 impl Collection {
     pub fn insert(&mut self, key: i64, obj: Object) {
         if let Some(Value::String(x)) = obj.get("externalId") {
             self.by_xid.insert(x.clone(), key);
+        }
+        if let Some(i) = instance_of(&obj) {
+            self.by_instance.insert(i, key);
         }
         self.items.insert(key, obj);
     }
@@ -126,11 +137,18 @@ impl Collection {
         if let Some(Value::String(x)) = obj.get("externalId") {
             self.by_xid.remove(x);
         }
+        if let Some(i) = instance_of(&obj) {
+            self.by_instance.remove(&i);
+        }
         Some(obj)
     }
 
     pub fn key_of_xid(&self, xid: &str) -> Option<i64> {
         self.by_xid.get(xid).copied()
+    }
+
+    pub fn key_of_instance(&self, space: &str, external_id: &str) -> Option<i64> {
+        self.by_instance.get(&(space.to_string(), external_id.to_string())).copied()
     }
 
     /// Re-index after an object's externalId may have changed.

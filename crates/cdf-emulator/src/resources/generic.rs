@@ -234,11 +234,7 @@ impl Collection {
             Ident::Id(id) if has_id => self.items.contains_key(id).then_some(*id),
             Ident::Id(_) => None,
             Ident::Xid(x) => self.key_of_xid(x),
-            // Few objects carry an instanceId (DM time series); a scan keeps the index simple.
-            Ident::Instance(s, x) => {
-                let want = json!({ "space": s, "externalId": x });
-                self.items.iter().find(|(_, o)| o.get("instanceId") == Some(&want)).map(|(k, _)| *k)
-            }
+            Ident::Instance(s, x) => self.key_of_instance(s, x),
         }
     }
 

@@ -283,7 +283,7 @@ pub fn sync_timeseries(ctx: &Ctx, store: &ModelStore, changed: &[InstanceKey]) {
         let Some(inst) = store.instances.items.get(k) else { continue };
         let Some(data) = inst.data.get(&tsc) else { continue };
         let iid = instance_id(k);
-        let existing = meta.timeseries.items.iter().find(|(_, o)| o.get("instanceId") == Some(&iid)).map(|(id, _)| *id);
+        let existing = meta.timeseries.key_of_instance(&k.space, &k.external_id);
         let mut obj = match existing {
             Some(id) => meta.timeseries.items[&id].clone(),
             None => Object::new(),
@@ -305,7 +305,7 @@ pub fn sync_timeseries(ctx: &Ctx, store: &ModelStore, changed: &[InstanceKey]) {
         match existing {
             Some(id) => {
                 obj.insert("lastUpdatedTime".into(), json!(inst.last_updated_time));
-                meta.timeseries.items.insert(id, obj);
+                meta.timeseries.insert(id, obj);
             }
             None => {
                 let id = ctx.project.next_id();
@@ -322,10 +322,7 @@ pub fn forget_timeseries(ctx: &Ctx, deleted: &[InstanceKey]) {
     let ids: Vec<i64> = deleted
         .iter()
         .filter(|k| k.instance_type == InstanceType::Node)
-        .filter_map(|k| {
-            let iid = instance_id(k);
-            meta.timeseries.items.iter().find(|(_, o)| o.get("instanceId") == Some(&iid)).map(|(id, _)| *id)
-        })
+        .filter_map(|k| meta.timeseries.key_of_instance(&k.space, &k.external_id))
         .collect();
     for id in &ids {
         meta.timeseries.remove(*id);

@@ -552,9 +552,6 @@ fn parse_sources(store: &ModelStore, v: Option<&Value>) -> ApiResult<Vec<(Versio
         let map = mapping(store, &vk).ok_or_else(|| missing_view(&vk))?;
         out.push((vk, map));
     }
-    if out.len() > 10 {
-        return Err(invalid("sources: at most 10 views"));
-    }
     Ok(out)
 }
 
