@@ -531,6 +531,55 @@ async fn datapoints_round_trip_by_instance_id() {
 }
 
 #[tokio::test]
+async fn protobuf_datapoints_carry_the_instance_id() {
+    use cdf_emulator::resources::protobuf::Writer;
+    let api = Api::start().await;
+    api.post("/models/spaces", json!({"items": [{"space": "inst"}]})).await;
+    upsert(&api, json!([cdm_node("inst", "num", "CogniteTimeSeries", json!({"type": "numeric"}))])).await;
+    // DataPointInsertionItem { instanceId = 5 { space = 1, externalId = 2 }, numericDatapoints = 3 { datapoints = 1 { timestamp = 1, value = 2 } } }
+    let mut w = Writer::new();
+    w.message(1, |item| {
+        item.message(5, |i| {
+            i.string(1, "inst");
+            i.string(2, "num");
+        });
+        item.message(3, |dps| {
+            dps.message(1, |p| {
+                p.int64(1, 5000);
+                p.double(2, 7.25);
+            })
+        });
+    });
+    let r = api
+        .send(
+            api.http
+                .post(api.url("/timeseries/data"))
+                .bearer_auth(&api.token)
+                .header("content-type", "application/protobuf")
+                .body(w.buf),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = api
+        .post("/timeseries/data/list", json!({"items": [{"instanceId": {"space": "inst", "externalId": "num"}}]}))
+        .await;
+    assert_eq!(r.items()[0]["datapoints"][0]["value"], 7.25);
+    let resp = api
+        .http
+        .post(api.url("/timeseries/data/list"))
+        .bearer_auth(&api.token)
+        .header("accept", "application/protobuf")
+        .json(&json!({"items": [{"instanceId": {"space": "inst", "externalId": "num"}}]}))
+        .send()
+        .await
+        .unwrap();
+    let bytes = resp.bytes().await.unwrap();
+    // DataPointListItem.instanceId = 11 (length-delimited: key 0x5a) holding "inst" and "num".
+    let at = bytes.iter().position(|b| *b == 0x5a).expect("instanceId field");
+    assert_eq!(&bytes[at + 2..at + 13], b"\x0a\x04inst\x12\x03num");
+}
+
+#[tokio::test]
 async fn capabilities_are_checked_per_space() {
     let mut config = EmulatorConfig::default();
     config.clients.push(ClientConfig {

@@ -289,12 +289,27 @@ fn parse_protobuf_insert(body: &[u8]) -> ApiResult<Vec<ItemIn>> {
         let (1, Val::Bytes(item)) = (field, val) else { continue };
         let mut id = None;
         let mut xid = None;
+        let mut instance = None;
         let mut points = Vec::new();
         let mut ir = Reader::new(item);
         while let Some((f, v)) = ir.next_field()? {
             match (f, v) {
                 (1, Val::Varint(v)) => id = Some(v as i64),
                 (2, Val::Bytes(b)) => xid = Some(String::from_utf8_lossy(b).into_owned()),
+                // InstanceId instanceId = 5 { string space = 1; string externalId = 2; }
+                // (cognite-sdk-rust `cognite-codegen/proto/data_point_insertion_request.proto`).
+                (5, Val::Bytes(b)) => {
+                    let (mut space, mut x) = (String::new(), String::new());
+                    let mut r = Reader::new(b);
+                    while let Some((f, v)) = r.next_field()? {
+                        match (f, v) {
+                            (1, Val::Bytes(b)) => space = String::from_utf8_lossy(b).into_owned(),
+                            (2, Val::Bytes(b)) => x = String::from_utf8_lossy(b).into_owned(),
+                            _ => {}
+                        }
+                    }
+                    instance = Some(Ident::Instance(space, x));
+                }
                 (3 | 4, Val::Bytes(dps)) => {
                     let is_text = f == 4;
                     let mut dr = Reader::new(dps);
@@ -336,10 +351,11 @@ fn parse_protobuf_insert(body: &[u8]) -> ApiResult<Vec<ItemIn>> {
                 _ => {}
             }
         }
-        let ident = match (id, xid) {
-            (Some(id), None) => Ok(Ident::Id(id)),
-            (None, Some(x)) => Ok(Ident::Xid(x)),
-            _ => Err("one of id and externalId is required".to_string()),
+        let ident = match (id, xid, instance) {
+            (Some(id), None, None) => Ok(Ident::Id(id)),
+            (None, Some(x), None) => Ok(Ident::Xid(x)),
+            (None, None, Some(i)) => Ok(i),
+            _ => Err("exactly one of id, externalId and instanceId is required".to_string()),
         };
         out.push(ItemIn { ident, points });
     }
@@ -858,6 +874,13 @@ pub fn list(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
                 m.int64(1, info.get("id").and_then(|v| v.as_i64()).unwrap_or(0));
                 if let Some(x) = info.get("externalId").and_then(|v| v.as_str()) {
                     m.string(2, x);
+                }
+                // InstanceId instanceId = 11 (cognite-sdk-rust `data_point_list_response.proto`).
+                if let Some(i) = info.get("instanceId") {
+                    m.message(11, |im| {
+                        im.string(1, i["space"].as_str().unwrap_or(""));
+                        im.string(2, i["externalId"].as_str().unwrap_or(""));
+                    });
                 }
                 let text = is_string(info);
                 m.boolean(6, text);
