@@ -8,10 +8,11 @@ use std::ffi::c_int;
 
 use std::ffi::CString;
 
-use cdf_client::{ChangeWriter, TableWriter, WriteError};
+use cdf_client::{ChangeWriter, HierarchyOrder, TableWriter, WriteError};
 use cdf_tables::writes as cdf_row;
 use cdf_tables::{
-    apply_input_policy, delete_change, identity_columns, row_to_write, update_changes, Column, InsertMode, Value,
+    apply_input_policy, delete_change, identity_columns, insert_update_change, mark_cleared_fields, row_to_write,
+    update_changes, Column, DeleteUnknown, InsertMode, NullValues, Value, WriteKind,
 };
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -34,6 +35,11 @@ pub struct InsertState {
     rows_seen: u64,
     /// RETURNING needs CDF's object (ids, times) for each row: such rows are sent one by one.
     returning: bool,
+    /// Assets: rows whose parent is not in CDF yet wait here until it is (not with RETURNING,
+    /// which must answer each row at once).
+    hierarchy: Option<HierarchyOrder>,
+    /// insert_mode 'update' or 'delete': rows become `/update` or `/delete` of existing objects.
+    changes: Option<ChangeWriter>,
 }
 
 impl InsertState {
@@ -48,17 +54,51 @@ impl InsertState {
         let bindings = bind_columns(rel, ctx.resource, &ctx.table_name);
         let mode = if on_conflict_do_nothing { InsertMode::Ignore } else { ctx.insert_mode };
         let returning = returning && ctx.resource.returns_objects();
-        InsertState { writer: TableWriter::new(ctx.resource, mode), ctx, bindings, rows_seen: 0, returning }
+        let changes = mode.changes_existing().then(|| change_writer_for_insert(&ctx, mode, returning));
+        let hierarchy = (ctx.resource.has_hierarchy() && !returning && changes.is_none())
+            .then(|| HierarchyOrder::new(ctx.resource, ctx.hierarchy_buffer_mb));
+        InsertState {
+            writer: TableWriter::new(ctx.resource, mode),
+            ctx,
+            bindings,
+            rows_seen: 0,
+            returning,
+            hierarchy,
+            changes,
+        }
+    }
+
+    fn rows_written(&self) -> u64 {
+        self.writer.rows_written + self.changes.as_ref().map_or(0, |c| c.rows_changed)
     }
 
     /// Buffers (or, for RETURNING, sends) one row; false when it was skipped as existing.
     unsafe fn insert(&mut self, slot: *mut pg_sys::TupleTableSlot) -> bool {
         self.rows_seen += 1;
-        let written = self.writer.rows_written;
+        let written = self.rows_written();
         let mut row = slot_values(slot, &self.bindings, &self.ctx.table_name, self.rows_seen, written);
-        let write = apply_input_policy(&self.ctx.input, &mut row)
-            .and_then(|()| row_to_write(self.ctx.resource, &row))
-            .unwrap_or_else(|e| errors::raise_value(&e, &self.ctx.table_name, self.rows_seen, written));
+        let raise = |e: cdf_tables::ValueError, ctx: &TableContext, rows_seen| -> ! {
+            errors::raise_value(&e, &ctx.table_name, rows_seen, written)
+        };
+        if let Err(e) = apply_input_policy(&self.ctx.input, &mut row) {
+            raise(e, &self.ctx, self.rows_seen);
+        }
+        let clear_nulls = self.ctx.null_values == NullValues::Clear;
+        if let Some(changes) = &mut self.changes {
+            let change = match self.ctx.insert_mode {
+                InsertMode::Update => insert_update_change(self.ctx.resource, &row, clear_nulls),
+                _ => delete_change(self.ctx.resource, &row),
+            };
+            let change = change.unwrap_or_else(|e| raise(e, &self.ctx, self.rows_seen));
+            if changes.push(change) {
+                self.flush();
+            }
+            return true;
+        }
+        let mut write = row_to_write(self.ctx.resource, &row).unwrap_or_else(|e| raise(e, &self.ctx, self.rows_seen));
+        if let (true, cdf_row::WriteRow::Item(item)) = (clear_nulls, &mut write) {
+            mark_cleared_fields(item, &row);
+        }
         if self.returning {
             let cdf_row::WriteRow::Item(item) = write else { unreachable!("returns_objects covers items only") };
             let InsertState { ctx, writer, .. } = self;
@@ -73,6 +113,13 @@ impl InsertState {
                 Err(e) => errors::raise_write(&e, &self.ctx.table_name),
             };
         }
+        if let Some(hierarchy) = &mut self.hierarchy {
+            let cdf_row::WriteRow::Item(item) = write else { unreachable!("assets are items") };
+            if hierarchy.offer(&mut self.writer, self.rows_seen, item) {
+                self.drive_hierarchy();
+            }
+            return true;
+        }
         if self.writer.needs_flush_before(&write) {
             self.flush();
         }
@@ -82,7 +129,28 @@ impl InsertState {
         true
     }
 
+    /// Sends what the hierarchy released and looks parents up when due.
+    fn drive_hierarchy(&mut self) {
+        let InsertState { ctx, writer, hierarchy, .. } = self;
+        let Some(hierarchy) = hierarchy else { return };
+        let before = writer.rows_written;
+        let result = backend::run(ctx, async |session| hierarchy.drive(session, writer).await);
+        xact::note_written(writer.rows_written - before);
+        if let Err(e) = result {
+            errors::raise_hierarchy(&e, &self.ctx.table_name);
+        }
+    }
+
     fn flush(&mut self) {
+        if let Some(changes) = &mut self.changes {
+            let before = changes.rows_changed;
+            let result = backend::run(&self.ctx, async |session| changes.flush(session).await);
+            xact::note_written(changes.rows_changed - before);
+            if let Err(e) = result {
+                errors::raise_write(&e, &self.ctx.table_name);
+            }
+            return;
+        }
         if self.writer.buffered() == 0 {
             return;
         }
@@ -94,6 +162,57 @@ impl InsertState {
             errors::raise_write(&e, &self.ctx.table_name);
         }
     }
+
+    /// End of the statement: everything still buffered or waiting goes out; assets whose
+    /// parents never came are reported.
+    fn finish(&mut self) {
+        let InsertState { ctx, writer, hierarchy, .. } = self;
+        let Some(hierarchy) = hierarchy else { return self.flush() };
+        let before = writer.rows_written;
+        let result = backend::run(ctx, async |session| hierarchy.finish(session, writer).await);
+        xact::note_written(writer.rows_written - before);
+        match result {
+            Err(e) => errors::raise_hierarchy(&e, &self.ctx.table_name),
+            Ok(unwritten) if !unwritten.is_empty() => {
+                errors::raise_unwritten(&unwritten, &self.ctx.table_name, self.writer.rows_written)
+            }
+            Ok(_) => {}
+        }
+    }
+}
+
+/// The writer of an INSERT whose insert_mode changes existing objects, refusing tables and
+/// statements where that cannot work.
+fn change_writer_for_insert(ctx: &TableContext, mode: InsertMode, returning: bool) -> ChangeWriter {
+    let resource = ctx.resource;
+    let refuse = |why: String, hint: &str| -> ! {
+        errors::raise(PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED, why, Some(hint.to_string()))
+    };
+    let is_items = matches!(resource.write, WriteKind::Items { .. } | WriteKind::File);
+    if mode == InsertMode::Update && !(resource.supports_update && is_items) {
+        refuse(
+            format!("insert_mode 'update' is not available for CDF table \"{}\" ({})", ctx.table_name, resource.table),
+            "It updates objects of resources with an /update endpoint (assets, events, files, time series, ...); \
+             tables CDF overwrites by key (datapoints, RAW rows, sequence rows) take plain inserts.",
+        );
+    }
+    if mode == InsertMode::Delete && !resource.supports_delete() {
+        refuse(
+            format!("insert_mode 'delete' is not available for CDF table \"{}\" ({})", ctx.table_name, resource.table),
+            "CDF has no delete endpoint for this resource.",
+        );
+    }
+    if returning {
+        refuse(
+            format!("RETURNING is not supported with insert_mode '{}'", format!("{mode:?}").to_lowercase()),
+            "Leave RETURNING out, or SELECT the objects afterwards.",
+        );
+    }
+    let mut writer = ChangeWriter::new(resource);
+    if mode == InsertMode::Delete && ctx.delete_unknown == DeleteUnknown::Error {
+        writer.strict_deletes();
+    }
+    writer
 }
 
 /// Per-statement state of an UPDATE or DELETE.
@@ -173,7 +292,7 @@ pub enum ModifyState {
 impl ModifyState {
     fn flush(&mut self) {
         match self {
-            ModifyState::Insert(s) => s.flush(),
+            ModifyState::Insert(s) => s.finish(),
             ModifyState::Change(s) => s.flush(),
         }
     }
@@ -489,7 +608,11 @@ pub unsafe extern "C-unwind" fn explain_foreign_modify(
     let plan = (*mtstate).ps.plan as *mut pg_sys::ModifyTable;
     let do_nothing = !plan.is_null() && (*plan).onConflictAction == pg_sys::OnConflictAction::ONCONFLICT_NOTHING;
     let mode = ctx.resource.effective_insert_mode(if do_nothing { InsertMode::Ignore } else { ctx.insert_mode });
-    let endpoint = std::ffi::CString::new(ctx.resource.write_endpoint()).unwrap();
+    let endpoint = match mode {
+        InsertMode::Update | InsertMode::Delete => ctx.resource.change_endpoint(mode == InsertMode::Delete),
+        _ => ctx.resource.write_endpoint(),
+    };
+    let endpoint = std::ffi::CString::new(endpoint).unwrap();
     let mode = std::ffi::CString::new(format!("{mode:?}").to_lowercase()).unwrap();
     pg_sys::ExplainPropertyText(c"CDF Endpoint".as_ptr(), endpoint.as_ptr(), es);
     pg_sys::ExplainPropertyInteger(

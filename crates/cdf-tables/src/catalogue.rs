@@ -10,16 +10,30 @@ pub enum InsertMode {
     Create,
     /// Create; duplicates are skipped.
     Ignore,
+    /// `/update` of existing objects only (by id or external id); a missing one is an error.
+    /// For INSERT-only tools (ADF) that must change objects.
+    Update,
+    /// `/delete` of the objects whose identity the rows carry.
+    Delete,
 }
 
 impl InsertMode {
+    pub const NAMES: &'static str = "upsert, create, ignore, update, delete";
+
     pub fn parse(s: &str) -> Option<InsertMode> {
         match s {
             "upsert" => Some(InsertMode::Upsert),
             "create" => Some(InsertMode::Create),
             "ignore" => Some(InsertMode::Ignore),
+            "update" => Some(InsertMode::Update),
+            "delete" => Some(InsertMode::Delete),
             _ => None,
         }
+    }
+
+    /// Whether rows become changes of existing objects (`/update`, `/delete`) instead of writes.
+    pub fn changes_existing(&self) -> bool {
+        matches!(self, InsertMode::Update | InsertMode::Delete)
     }
 }
 
@@ -242,6 +256,19 @@ pub struct Resource {
 impl Resource {
     pub fn column(&self, name: &str) -> Option<&'static Column> {
         self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// The column whose value lives in a top-level JSON field of the item.
+    pub fn column_of_field(&self, field: &str) -> Option<&'static Column> {
+        self.columns
+            .iter()
+            .find(|c| matches!(c.field, Field::Json(f) | Field::LabelRefs(f) | Field::SingleFromArray(f) if f == field))
+    }
+
+    /// Whether items name a parent of their own kind (`parentExternalId`, `parentId`), which
+    /// CDF wants to exist before them or in the same request: assets.
+    pub fn has_hierarchy(&self) -> bool {
+        self.column_of_field("parentExternalId").is_some()
     }
 
     /// JSON fields an upsert's `/update` must leave out: those CDF assigns and the create-only ones.

@@ -158,6 +158,41 @@ pub fn delete_change(resource: &Resource, identity: &[(&'static Column, Value)])
     })
 }
 
+/// The `/update` operation that clears a field. Lists and maps have no setNull in CDF:
+/// clearing them is setting them empty.
+pub fn clear_op(column: &Column) -> Json {
+    match column.ty {
+        crate::ColumnType::BigIntArray | crate::ColumnType::TextArray
+            if !matches!(column.field, Field::SingleFromArray(_)) =>
+        {
+            json!({"set": []})
+        }
+        _ if column.metadata_limits.is_some() || column.name == "metadata" => json!({"set": {}}),
+        _ => json!({"setNull": true}),
+    }
+}
+
+/// What a row of an INSERT with insert_mode 'update' does: an `/update` of the object its id
+/// (else external id) names, setting the row's other columns; NULLs leave CDF's value unless
+/// `clear_nulls`, when they clear it.
+pub fn insert_update_change(
+    resource: &Resource,
+    row: &[(&'static Column, Value)],
+    clear_nulls: bool,
+) -> Result<Change, ValueError> {
+    let by_id = get(row, "id").is_some();
+    let identity: Vec<(&'static Column, Value)> =
+        row.iter().filter(|(c, _)| if by_id { c.name == "id" } else { c.name == "external_id" }).cloned().collect();
+    let updated: Vec<&str> = row
+        .iter()
+        .filter(|(c, _)| c.name != identity.first().map_or("", |(ic, _)| ic.name))
+        .filter(|(c, v)| if v.is_null() { clear_nulls && c.access != Access::ReadOnly && !c.create_only } else { true })
+        .map(|(c, _)| c.name)
+        .collect();
+    let mut changes = update_changes(resource, &identity, row, &updated)?;
+    Ok(changes.remove(0))
+}
+
 /// What updating a row does. `old` holds the identity columns as they were, `new` the whole new
 /// row, `updated` the names of the columns the UPDATE sets.
 pub fn update_changes(
@@ -179,24 +214,14 @@ pub fn update_changes(
                 }
                 let (field, op) = match (column.field, value) {
                     (Field::Json(f) | Field::LabelRefs(f) | Field::SingleFromArray(f), Value::Null) => {
-                        // Lists and maps have no setNull in CDF: clearing them is setting them empty.
-                        let op = match column.ty {
-                            crate::ColumnType::BigIntArray | crate::ColumnType::TextArray
-                                if !matches!(column.field, Field::SingleFromArray(_)) =>
-                            {
-                                json!({"set": []})
-                            }
-                            _ if f == "metadata" => json!({"set": {}}),
-                            _ if column.access == Access::Required => {
-                                return Err(ValueError {
-                                    column: column.name,
-                                    kind: ValueErrorKind::Required,
-                                    message: "must not be NULL: CDF requires it".into(),
-                                })
-                            }
-                            _ => json!({"setNull": true}),
-                        };
-                        (f, op)
+                        if column.access == Access::Required {
+                            return Err(ValueError {
+                                column: column.name,
+                                kind: ValueErrorKind::Required,
+                                message: "must not be NULL: CDF requires it".into(),
+                            });
+                        }
+                        (f, clear_op(column))
                     }
                     (Field::Json(f), v) => (f, json!({ "set": value_to_json(column, v)? })),
                     (Field::LabelRefs(f), v) => {

@@ -348,6 +348,20 @@ pub fn row_to_item(values: &[(&'static Column, Value)]) -> Result<Map<String, Js
     Ok(item)
 }
 
+/// For `null_values 'clear'`: puts an explicit JSON null into the item for each NULL optional
+/// column of the row, so that an upsert which finds the object clears those fields (a create
+/// treats null as absent, as CDF does).
+pub fn mark_cleared_fields(item: &mut Map<String, Json>, values: &[(&'static Column, Value)]) {
+    for (column, value) in values {
+        if !value.is_null() || column.access != Access::Optional || column.create_only {
+            continue;
+        }
+        if let Field::Json(name) | Field::LabelRefs(name) | Field::SingleFromArray(name) = column.field {
+            item.entry(name.to_string()).or_insert(Json::Null);
+        }
+    }
+}
+
 /// Reads one column of a CDF JSON item back into a value (for SELECT).
 pub fn item_to_value(column: &Column, item: &Map<String, Json>) -> Result<Value, ValueError> {
     let raw = match column.field {
