@@ -153,6 +153,7 @@ pub fn raise_value(e: &ValueError, table: &str, row: u64, rows_written: u64) -> 
         ValueErrorKind::ReadOnly => PgSqlErrorCode::ERRCODE_GENERATED_ALWAYS,
         ValueErrorKind::Empty => PgSqlErrorCode::ERRCODE_ZERO_LENGTH_CHARACTER_STRING,
         ValueErrorKind::Invalid => PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        ValueErrorKind::UnknownReference => PgSqlErrorCode::ERRCODE_FOREIGN_KEY_VIOLATION,
     };
     let mut report = ErrorReport::new(
         code,

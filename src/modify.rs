@@ -8,11 +8,12 @@ use std::ffi::c_int;
 
 use std::ffi::CString;
 
+use cdf_client::references::{Pushed, ReferenceError, ReferenceResolver, Resolved, RowReferences};
 use cdf_client::{ChangeWriter, HierarchyOrder, TableWriter, WriteError};
 use cdf_tables::writes as cdf_row;
 use cdf_tables::{
-    apply_input_policy, delete_change, identity_columns, insert_update_change, mark_cleared_fields, row_to_write,
-    update_changes, Column, DeleteUnknown, InsertMode, NullValues, Value, WriteKind,
+    apply_input_policy, delete_change, identity_columns, insert_update_change, mark_cleared_fields, row_references,
+    row_to_write, update_changes, Change, Column, DeleteUnknown, InsertMode, NullValues, Value, WriteKind,
 };
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -40,6 +41,23 @@ pub struct InsertState {
     hierarchy: Option<HierarchyOrder>,
     /// insert_mode 'update' or 'delete': rows become `/update` or `/delete` of existing objects.
     changes: Option<ChangeWriter>,
+    /// Set when the table has columns that name objects by external id: rows wait here for
+    /// the batched lookup of the ids.
+    references: Option<ReferenceResolver<Payload>>,
+}
+
+/// What a row of an INSERT becomes: a write, or (insert_mode update/delete) a change.
+enum Payload {
+    Write(cdf_row::WriteRow),
+    Change(Change),
+}
+
+/// A reference column's value as the row gave it, for RETURNING.
+fn reference_json(column: &Column, external_ids: &[String]) -> serde_json::Value {
+    match column.ty {
+        cdf_tables::ColumnType::TextArray => serde_json::json!(external_ids),
+        _ => external_ids.first().map_or(serde_json::Value::Null, |x| serde_json::json!(x)),
+    }
 }
 
 impl InsertState {
@@ -57,6 +75,9 @@ impl InsertState {
         let changes = mode.changes_existing().then(|| change_writer_for_insert(&ctx, mode, returning));
         let hierarchy = (ctx.resource.has_hierarchy() && !returning && changes.is_none())
             .then(|| HierarchyOrder::new(ctx.resource, ctx.hierarchy_buffer_mb));
+        let binds_references = bindings.iter().any(|b| matches!(b.column.field, cdf_tables::Field::ExternalIdRef(_)));
+        let references =
+            (binds_references && mode != InsertMode::Delete).then(|| ReferenceResolver::new(ctx.unknown_references));
         InsertState {
             writer: TableWriter::new(ctx.resource, mode),
             ctx,
@@ -65,6 +86,7 @@ impl InsertState {
             returning,
             hierarchy,
             changes,
+            references,
         }
     }
 
@@ -75,37 +97,49 @@ impl InsertState {
     /// Buffers (or, for RETURNING, sends) one row; false when it was skipped as existing.
     unsafe fn insert(&mut self, slot: *mut pg_sys::TupleTableSlot) -> bool {
         self.rows_seen += 1;
+        let row_number = self.rows_seen;
         let written = self.rows_written();
-        let mut row = slot_values(slot, &self.bindings, &self.ctx.table_name, self.rows_seen, written);
-        let raise = |e: cdf_tables::ValueError, ctx: &TableContext, rows_seen| -> ! {
-            errors::raise_value(&e, &ctx.table_name, rows_seen, written)
+        let mut row = slot_values(slot, &self.bindings, &self.ctx.table_name, row_number, written);
+        let raise = |e: cdf_tables::ValueError, ctx: &TableContext| -> ! {
+            errors::raise_value(&e, &ctx.table_name, row_number, written)
         };
         if let Err(e) = apply_input_policy(&self.ctx.input, &mut row) {
-            raise(e, &self.ctx, self.rows_seen);
+            raise(e, &self.ctx);
         }
+        let references = match &self.references {
+            Some(_) => row_references(&row).unwrap_or_else(|e| raise(e, &self.ctx)),
+            None => Vec::new(),
+        };
         let clear_nulls = self.ctx.null_values == NullValues::Clear;
-        if let Some(changes) = &mut self.changes {
+        let payload = if self.changes.is_some() {
             let change = match self.ctx.insert_mode {
                 InsertMode::Update => insert_update_change(self.ctx.resource, &row, clear_nulls),
                 _ => delete_change(self.ctx.resource, &row),
             };
-            let change = change.unwrap_or_else(|e| raise(e, &self.ctx, self.rows_seen));
-            if changes.push(change) {
-                self.flush();
+            Payload::Change(change.unwrap_or_else(|e| raise(e, &self.ctx)))
+        } else {
+            let mut write = row_to_write(self.ctx.resource, &row).unwrap_or_else(|e| raise(e, &self.ctx));
+            if let (true, cdf_row::WriteRow::Item(item)) = (clear_nulls, &mut write) {
+                mark_cleared_fields(item, &row);
             }
-            return true;
-        }
-        let mut write = row_to_write(self.ctx.resource, &row).unwrap_or_else(|e| raise(e, &self.ctx, self.rows_seen));
-        if let (true, cdf_row::WriteRow::Item(item)) = (clear_nulls, &mut write) {
-            mark_cleared_fields(item, &row);
-        }
+            Payload::Write(write)
+        };
         if self.returning {
-            let cdf_row::WriteRow::Item(item) = write else { unreachable!("returns_objects covers items only") };
+            let Payload::Write(cdf_row::WriteRow::Item(mut item)) = payload else {
+                unreachable!("returns_objects covers items only")
+            };
+            let shown: Vec<(&'static str, serde_json::Value)> =
+                references.iter().map(|(c, _, xs)| (c.name, reference_json(c, xs))).collect();
+            if !references.is_empty() {
+                let resolved = self.resolve_now(row_number, references);
+                cdf_client::references::place_in_item(&mut item, resolved);
+            }
             let InsertState { ctx, writer, .. } = self;
             let result = backend::run(ctx, async |session| writer.write_returning(session, item).await);
             xact::note_written(self.writer.rows_written - written);
             return match result {
-                Ok(Some(object)) => {
+                Ok(Some(mut object)) => {
+                    object.extend(shown.into_iter().map(|(k, v)| (k.to_string(), v)));
                     store_row(slot, &self.bindings, &object);
                     true
                 }
@@ -113,20 +147,99 @@ impl InsertState {
                 Err(e) => errors::raise_write(&e, &self.ctx.table_name),
             };
         }
+        match &mut self.references {
+            Some(resolver) if !references.is_empty() => match resolver.push(row_number, payload, references) {
+                Pushed::Ready(resolved) => self.send_resolved(resolved),
+                Pushed::Waiting { lookup_due: true } => self.resolve_references(),
+                Pushed::Waiting { lookup_due: false } => {}
+            },
+            Some(resolver) if resolver.pending() > 0 => {
+                // Behind rows that wait for their lookups, so rows reach CDF in statement order.
+                if let Pushed::Waiting { lookup_due: true } = resolver.push(row_number, payload, Vec::new()) {
+                    self.resolve_references();
+                }
+            }
+            _ => self.send(row_number, payload),
+        }
+        true
+    }
+
+    /// Resolves the references of one row at once (RETURNING answers each row as it comes).
+    fn resolve_now(&mut self, row: u64, references: RowReferences) -> Vec<(cdf_tables::Reference, serde_json::Value)> {
+        let mut resolver = ReferenceResolver::new(self.ctx.unknown_references);
+        let _ = resolver.push(row, (), references);
+        let result = backend::run(&self.ctx, async |session| resolver.resolve(session).await);
+        let resolved = self.raise_reference_error(result);
+        if let Some(r) = self.references.as_mut() {
+            r.dropped.extend(resolver.dropped);
+        }
+        resolved.into_iter().next().map(|r| r.ids).unwrap_or_default()
+    }
+
+    fn raise_reference_error<T>(&self, result: Result<T, ReferenceError>) -> T {
+        match result {
+            Ok(v) => v,
+            Err(ReferenceError::Cdf(e)) => {
+                errors::raise_cdf(&e, Some(&format!("looking up references of CDF table \"{}\"", self.ctx.table_name)))
+            }
+            Err(ReferenceError::Unknown(u)) => {
+                let e = cdf_tables::ValueError {
+                    column: u.column,
+                    kind: cdf_tables::ValueErrorKind::UnknownReference,
+                    message: format!("\"{}\" is not the external id of any {} in CDF", u.external_id, u.noun),
+                };
+                errors::raise_value(&e, &self.ctx.table_name, u.row, self.rows_written())
+            }
+        }
+    }
+
+    /// Looks up what the waiting rows refer to and sends them on.
+    fn resolve_references(&mut self) {
+        let Some(resolver) = self.references.as_mut() else { return };
+        if resolver.pending() == 0 {
+            return;
+        }
+        let result = backend::run(&self.ctx, async |session| resolver.resolve(session).await);
+        for resolved in self.raise_reference_error(result) {
+            self.send_resolved(resolved);
+        }
+    }
+
+    fn send_resolved(&mut self, resolved: Resolved<Payload>) {
+        let Resolved { row, mut payload, ids } = resolved;
+        match &mut payload {
+            Payload::Write(cdf_row::WriteRow::Item(item)) => cdf_client::references::place_in_item(item, ids),
+            Payload::Change(Change::ItemUpdate(update)) => cdf_client::references::place_in_update(update, ids),
+            _ => {}
+        }
+        self.send(row, payload);
+    }
+
+    /// Hands a finished row to its writer (through the hierarchy for assets).
+    fn send(&mut self, row: u64, payload: Payload) {
+        let write = match payload {
+            Payload::Change(change) => {
+                let full = self.changes.as_mut().is_some_and(|c| c.push(change));
+                if full {
+                    self.flush();
+                }
+                return;
+            }
+            Payload::Write(write) => write,
+        };
         if let Some(hierarchy) = &mut self.hierarchy {
             let cdf_row::WriteRow::Item(item) = write else { unreachable!("assets are items") };
-            if hierarchy.offer(&mut self.writer, self.rows_seen, item) {
+            if hierarchy.offer(&mut self.writer, row, item) {
                 self.drive_hierarchy();
             }
-            return true;
+            return;
         }
         if self.writer.needs_flush_before(&write) {
             self.flush();
         }
-        if self.writer.push(write) {
+        if self.writer.push_numbered(write, row) {
             self.flush();
         }
-        true
     }
 
     /// Sends what the hierarchy released and looks parents up when due.
@@ -166,6 +279,19 @@ impl InsertState {
     /// End of the statement: everything still buffered or waiting goes out; assets whose
     /// parents never came are reported.
     fn finish(&mut self) {
+        self.resolve_references();
+        if let Some(resolver) = &self.references {
+            if !resolver.dropped.is_empty() {
+                let counts: Vec<String> =
+                    resolver.dropped.iter().map(|(column, n)| format!("{n} in column \"{column}\"")).collect();
+                pgrx::notice!(
+                    "{} reference(s) by external id of CDF table \"{}\" named nothing in CDF and were left out: {}",
+                    resolver.dropped.iter().map(|(_, n)| n).sum::<u64>(),
+                    self.ctx.table_name,
+                    counts.join(", ")
+                );
+            }
+        }
         let InsertState { ctx, writer, hierarchy, .. } = self;
         let Some(hierarchy) = hierarchy else { return self.flush() };
         let before = writer.rows_written;

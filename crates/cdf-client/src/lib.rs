@@ -5,6 +5,7 @@
 pub mod error;
 pub mod hierarchy;
 pub mod reader;
+pub mod references;
 pub mod runtime;
 pub mod session;
 pub mod writer;

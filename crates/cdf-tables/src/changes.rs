@@ -186,7 +186,9 @@ pub fn insert_update_change(
     let updated: Vec<&str> = row
         .iter()
         .filter(|(c, _)| c.name != identity.first().map_or("", |(ic, _)| ic.name))
-        .filter(|(c, v)| if v.is_null() { clear_nulls && c.access != Access::ReadOnly && !c.create_only } else { true })
+        // References by external id are resolved and placed by the caller.
+        .filter(|(c, _)| !matches!(c.field, Field::ExternalIdRef(_)))
+        .filter(|(c, v)| !v.is_null() || (clear_nulls && c.access == Access::Optional && !c.create_only && !c.set_only))
         .map(|(c, _)| c.name)
         .collect();
     let mut changes = update_changes(resource, &identity, row, &updated)?;
@@ -245,6 +247,13 @@ pub fn update_changes(
                         }
                     },
                     (Field::Nested(..) | Field::Address, _) => continue,
+                    (Field::ExternalIdRef(r), _) => {
+                        return Err(ValueError {
+                            column: column.name,
+                            kind: ValueErrorKind::Invalid,
+                            message: format!("UPDATE cannot set it; set {} instead", r.id_column),
+                        })
+                    }
                 };
                 update.insert(field.to_string(), op);
             }

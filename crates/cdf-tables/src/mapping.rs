@@ -5,7 +5,8 @@ use std::fmt;
 use serde_json::{Map, Number, Value as Json};
 
 use crate::catalogue::{
-    Access, Column, ColumnType, Field, MetadataLimits, TimeDomain, MAX_DATAPOINT_MS, MAX_TIMESTAMP_MS, MIN_DATAPOINT_MS,
+    Access, Column, ColumnType, Field, MetadataLimits, Reference, TimeDomain, MAX_DATAPOINT_MS, MAX_TIMESTAMP_MS,
+    MIN_DATAPOINT_MS,
 };
 use crate::value::{format_timestamp_micros, Value};
 
@@ -35,6 +36,8 @@ pub enum ValueErrorKind {
     Empty,
     /// Anything else: wrong type, NaN, bad metadata.
     Invalid,
+    /// An external id that names no object of its kind in CDF.
+    UnknownReference,
 }
 
 impl fmt::Display for ValueError {
@@ -337,7 +340,8 @@ pub fn row_to_item(values: &[(&'static Column, Value)]) -> Result<Map<String, Js
                 }
                 _ => return Err(err(column, "CDF holds at most one id here; give an array of one element")),
             },
-            Field::Address => {}
+            // Looked up by the writer's caller (`row_references`), placed as ids.
+            Field::Address | Field::ExternalIdRef(_) => {}
         }
     }
     for (column, value) in values {
@@ -348,12 +352,38 @@ pub fn row_to_item(values: &[(&'static Column, Value)]) -> Result<Map<String, Js
     Ok(item)
 }
 
+/// The references by external id a row makes: column, what it points at, the external ids.
+/// A row that also gives the same field by internal id (`data_set_id` and
+/// `data_set_external_id`) is refused: the two could disagree.
+#[allow(clippy::type_complexity)]
+pub fn row_references(
+    values: &[(&'static Column, Value)],
+) -> Result<Vec<(&'static Column, Reference, Vec<String>)>, ValueError> {
+    let mut out = Vec::new();
+    for (column, value) in values {
+        let Field::ExternalIdRef(reference) = column.field else { continue };
+        let external_ids = match value {
+            Value::Null => continue,
+            Value::Text(x) => vec![x.clone()],
+            Value::TextArray(xs) => xs.iter().flatten().cloned().collect(),
+            _ => return Err(err(column, "must be text")),
+        };
+        value_to_json(column, value)?;
+        let by_id = values.iter().any(|(c, v)| c.name == reference.id_column && !v.is_null());
+        if by_id {
+            return Err(err(column, format!("give either {} or {}, not both", reference.id_column, column.name)));
+        }
+        out.push((*column, reference, external_ids));
+    }
+    Ok(out)
+}
+
 /// For `null_values 'clear'`: puts an explicit JSON null into the item for each NULL optional
 /// column of the row, so that an upsert which finds the object clears those fields (a create
 /// treats null as absent, as CDF does).
 pub fn mark_cleared_fields(item: &mut Map<String, Json>, values: &[(&'static Column, Value)]) {
     for (column, value) in values {
-        if !value.is_null() || column.access != Access::Optional || column.create_only {
+        if !value.is_null() || column.access != Access::Optional || column.create_only || column.set_only {
             continue;
         }
         if let Field::Json(name) | Field::LabelRefs(name) | Field::SingleFromArray(name) = column.field {
@@ -367,8 +397,9 @@ pub fn item_to_value(column: &Column, item: &Map<String, Json>) -> Result<Value,
     let raw = match column.field {
         Field::Json(name) | Field::LabelRefs(name) | Field::SingleFromArray(name) => item.get(name),
         Field::Nested(outer, inner) => item.get(outer).and_then(|o| o.get(inner)),
-        // Readers put what addresses a row (series, RAW table) under the column's own name.
-        Field::Address => item.get(column.name),
+        // Readers put what addresses a row (series, RAW table) under the column's own name, and
+        // the external ids they looked up for the ids of references too.
+        Field::Address | Field::ExternalIdRef(_) => item.get(column.name),
     };
     let Some(raw) = raw.filter(|v| !v.is_null()) else {
         return Ok(Value::Null);
