@@ -87,9 +87,9 @@ pub fn raise_hierarchy(e: &HierarchyError, table: &str) -> ! {
             let mut report = ErrorReport::new(
                 PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
                 format!(
-                    "{rows} row(s) of CDF table \"{table}\" waiting for their parents need {} MB, more than \
+                    "{rows} row(s) of CDF table \"{table}\" waiting for their parents need {:.1} MB, more than \
                      hierarchy_buffer_mb ({limit_mb} MB)",
-                    bytes.div_ceil(1 << 20)
+                    *bytes as f64 / (1 << 20) as f64
                 ),
                 "cdf_fdw",
             )

@@ -248,9 +248,18 @@ impl HierarchyOrder {
 
     /// Marks a parent as existing and queues the rows that waited for it.
     fn make_present(&mut self, key: ParentRef) {
-        let released = self.waiting.remove(&key);
-        self.present.insert(key);
-        for w in released.into_iter().flatten() {
+        self.make_all_present(vec![key]);
+    }
+
+    /// Marks parents as existing and queues the rows that waited for them, in statement order.
+    fn make_all_present(&mut self, keys: Vec<ParentRef>) {
+        let mut released = Vec::new();
+        for key in keys {
+            released.extend(self.waiting.remove(&key).into_iter().flatten());
+            self.present.insert(key);
+        }
+        released.sort_by_key(|w| w.row);
+        for w in released {
             self.waiting_rows -= 1;
             self.waiting_bytes -= w.bytes();
             if let Some(x) = &w.external_id {
@@ -303,12 +312,16 @@ impl HierarchyOrder {
 
     /// Parents rows wait for that the statement has not shown and nobody looked up yet.
     fn unchecked_parents(&self) -> Vec<ParentRef> {
-        self.waiting
-            .keys()
-            .filter(|k| !self.absent.contains(k))
-            .filter(|k| !matches!(k, ParentRef::ExternalId(x) if self.waiting_external_ids.contains_key(x)))
-            .cloned()
-            .collect()
+        let mut keys: Vec<(u64, ParentRef)> = self
+            .waiting
+            .iter()
+            .filter(|(k, _)| !self.absent.contains(k))
+            .filter(|(k, _)| !matches!(k, ParentRef::ExternalId(x) if self.waiting_external_ids.contains_key(x)))
+            .map(|(k, rows)| (rows.first().map_or(0, |w| w.row), k.clone()))
+            .collect();
+        // In the order rows first named them, so requests do not depend on hashing.
+        keys.sort_by_key(|(row, _)| *row);
+        keys.into_iter().map(|(_, k)| k).collect()
     }
 
     /// `byids` (ignoreUnknownIds) for the unchecked parents, a page at a time.
@@ -333,13 +346,10 @@ impl HierarchyOrder {
                     existing.insert(ParentRef::Id(id));
                 }
             }
-            for key in chunk {
-                if existing.contains(key) {
-                    self.make_present(key.clone());
-                } else {
-                    self.absent.insert(key.clone());
-                }
-            }
+            let (found, absent): (Vec<ParentRef>, Vec<ParentRef>) =
+                chunk.iter().cloned().partition(|key| existing.contains(key));
+            self.absent.extend(absent);
+            self.make_all_present(found);
             self.hand_over_ready(writer);
             self.drain(session, writer).await?;
         }

@@ -386,10 +386,13 @@ impl TableWriter {
         mut chunk: Vec<PendingItem>,
         mut rows: Vec<u64>,
     ) -> Result<(), WriteError> {
+        // Existing objects are updated after the rest is created: an asset moved below a new
+        // parent in the same request needs that parent to exist first.
+        let mut existing = Vec::new();
         // A few rounds cover rows created concurrently by someone else between our requests.
         for _round in 0..4 {
             if chunk.is_empty() {
-                return Ok(());
+                return self.update_existing(session, path, existing).await;
             }
             let body = ItemsBody { items: &chunk }.to_bytes();
             // A resent create is harmless when a duplicate answer leads to update or skip, which
@@ -403,7 +406,7 @@ impl TableWriter {
             let err = match session.request(reqwest::Method::POST, path, &[], Some(body), idempotency).await {
                 Ok(_) => {
                     self.rows_written += chunk.len() as u64;
-                    return Ok(());
+                    return self.update_existing(session, path, existing).await;
                 }
                 Err(e) => e,
             };
@@ -423,23 +426,12 @@ impl TableWriter {
             }
             // Ignore skips the existing rows; upsert updates them.
             if self.mode == InsertMode::Upsert {
-                let updates: Vec<Json> = dups.iter().map(|item| update_patch(self.resource, item)).collect();
-                let n = updates.len();
-                let body = json!({ "items": updates });
-                self.send(
-                    session,
-                    &format!("{path}/update"),
-                    &[],
-                    body.to_string().into_bytes(),
-                    Idempotency::Idempotent,
-                    n,
-                )
-                .await?;
+                existing.extend(dups);
             }
             chunk = rest;
         }
         if chunk.is_empty() {
-            Ok(())
+            self.update_existing(session, path, existing).await
         } else {
             Err(self.fail(
                 CdfError::Protocol {
@@ -449,6 +441,23 @@ impl TableWriter {
                 chunk.len(),
             ))
         }
+    }
+
+    /// The `/update` of an upsert's rows that CDF reported as existing.
+    async fn update_existing(
+        &mut self,
+        session: &mut Session,
+        path: &str,
+        existing: Vec<PendingItem>,
+    ) -> Result<(), WriteError> {
+        if existing.is_empty() {
+            return Ok(());
+        }
+        let updates: Vec<Json> = existing.iter().map(|item| update_patch(self.resource, item)).collect();
+        let n = updates.len();
+        let body = json!({ "items": updates });
+        self.send(session, &format!("{path}/update"), &[], body.to_string().into_bytes(), Idempotency::Idempotent, n)
+            .await
     }
 
     /// Creates RAW databases or tables; existing ones are fine unless insert_mode is create.
