@@ -4,28 +4,33 @@
 # cognite-sdk (Python) creating the sorted rows (assets.create_hierarchy), all against the
 # emulator in one run; prints rows/s and the ratios.
 #
-# Builds and installs the extension (release) into the PostgreSQL of $PGRX_PG_CONFIG_PATH (see
-# scripts/env.sh; for a private tree: PGRX_PG_CONFIG_PATH=$(pg_bindir 17)/pg_config
-# PG_BIN=$(pg_bindir 17)) and the release emulator, starts PostgreSQL on 127.0.0.1:$BENCH_PG_PORT
+# Builds and installs the extension (release) into PostgreSQL $BENCH_PG_MAJOR (default 15,
+# Debian's; another major uses its tree under .run/postgresql, scripts/pg_versions.sh) and the
+# release emulator, starts PostgreSQL on 127.0.0.1:$BENCH_PG_PORT
 # and the emulator on 127.0.0.1:$BENCH_EMULATOR_PORT (data and logs under .run/hbench/), creates
 # the gateway and runs bench/hierarchy_bench.py. Both services are stopped when the script exits.
 #
 #   bench/hierarchy_bench.sh
 #
 # Environment (defaults):
+#   BENCH_PG_MAJOR=15             which PostgreSQL to build for and run
 #   BENCH_ASSETS=100000           assets in the hierarchy (100 roots, depth up to ~40)
 #   BENCH_PG_PORT=55435 BENCH_EMULATOR_PORT=54083
 #   BENCH_SKIP_BUILD=1            use the installed extension and target/release/cdf-emulator as they are
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/services.sh
+if [[ ${BENCH_PG_MAJOR:-15} != 15 ]]; then
+  PG_BIN=$(pg_bindir "$BENCH_PG_MAJOR")
+  export PG_BIN PGRX_PG_CONFIG_PATH=$PG_BIN/pg_config
+fi
 
 PG_PORT=${BENCH_PG_PORT:-55435}
 EMULATOR_PORT=${BENCH_EMULATOR_PORT:-54083}
 export CDF_EMULATOR_URL="http://127.0.0.1:$EMULATOR_PORT"
 export PGHOST=127.0.0.1 PGPORT=$PG_PORT PGUSER=postgres PGDATABASE=postgres
 export BENCH_DIR="$CDF_FDW_RUN/hbench"
-PSQL=${PG_BIN:+$PG_BIN/}psql
+PSQL=$PG_BIN/psql
 
 cleanup() {
   stop_postgres hbench

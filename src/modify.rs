@@ -73,7 +73,9 @@ impl InsertState {
         let mode = if on_conflict_do_nothing { InsertMode::Ignore } else { ctx.insert_mode };
         let returning = returning && ctx.resource.returns_objects();
         let changes = mode.changes_existing().then(|| change_writer_for_insert(&ctx, mode, returning));
-        let hierarchy = (ctx.resource.has_hierarchy() && !returning && changes.is_none())
+        // Only rows that can name a parent need ordering.
+        let binds_parent = bindings.iter().any(|b| b.column.names_parent());
+        let hierarchy = (ctx.resource.has_hierarchy() && binds_parent && !returning && changes.is_none())
             .then(|| HierarchyOrder::new(ctx.resource, ctx.hierarchy_buffer_mb));
         let binds_references = bindings.iter().any(|b| matches!(b.column.field, cdf_tables::Field::ExternalIdRef(_)));
         let references =

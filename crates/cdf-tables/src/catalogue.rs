@@ -168,6 +168,14 @@ pub struct Column {
     pub set_only: bool,
 }
 
+impl Column {
+    /// Whether the column names the item's parent of its own kind (assets' parent_id and
+    /// parent_external_id).
+    pub fn names_parent(&self) -> bool {
+        matches!(self.field, Field::Json("parentExternalId" | "parentId"))
+    }
+}
+
 /// How rows of a table are written to CDF.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteKind {
@@ -294,7 +302,7 @@ impl Resource {
     /// Whether items name a parent of their own kind (`parentExternalId`, `parentId`), which
     /// CDF wants to exist before them or in the same request: assets.
     pub fn has_hierarchy(&self) -> bool {
-        self.column_of_field("parentExternalId").is_some()
+        self.columns.iter().any(Column::names_parent)
     }
 
     /// JSON fields an upsert's `/update` must leave out: those CDF assigns and the create-only ones.

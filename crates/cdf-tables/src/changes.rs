@@ -188,7 +188,8 @@ pub fn insert_update_change(
         .filter(|(c, _)| c.name != identity.first().map_or("", |(ic, _)| ic.name))
         // References by external id are resolved and placed by the caller.
         .filter(|(c, _)| !matches!(c.field, Field::ExternalIdRef(_)))
-        .filter(|(c, v)| !v.is_null() || (clear_nulls && c.access == Access::Optional && !c.create_only && !c.set_only))
+        // Under clear, a NULL in a required column is refused by update_changes, not kept silently.
+        .filter(|(c, v)| !v.is_null() || (clear_nulls && c.access != Access::ReadOnly && !c.create_only && !c.set_only))
         .map(|(c, _)| c.name)
         .collect();
     let mut changes = update_changes(resource, &identity, row, &updated)?;
@@ -429,5 +430,31 @@ mod tests {
             delete_change(assets, &bind("assets", vec![("id", Value::Null)])).unwrap_err().kind,
             ValueErrorKind::Required
         );
+    }
+
+    #[test]
+    fn insert_mode_update_names_the_object_and_sets_or_clears() {
+        let r = crate::catalogue::resource("assets").unwrap();
+        let c = |n: &str| r.column(n).unwrap();
+        let row = vec![
+            (c("external_id"), Value::Text("a".into())),
+            (c("description"), Value::Null),
+            (c("name"), Value::Text("A".into())),
+            (c("parent_external_id"), Value::Null),
+            (c("data_set_external_id"), Value::Text("ds".into())),
+        ];
+        let Change::ItemUpdate(keep) = insert_update_change(r, &row, false).unwrap() else { panic!() };
+        assert_eq!(keep, json!({"externalId": "a", "update": {"name": {"set": "A"}}}));
+        let Change::ItemUpdate(clear) = insert_update_change(r, &row, true).unwrap() else { panic!() };
+        assert_eq!(
+            clear,
+            json!({"externalId": "a", "update": {"name": {"set": "A"}, "description": {"setNull": true}}}),
+            "a parent cannot be cleared; references are placed by the caller"
+        );
+        let by_id = vec![(c("id"), Value::Int(7)), (c("external_id"), Value::Text("new".into()))];
+        let Change::ItemUpdate(rename) = insert_update_change(r, &by_id, false).unwrap() else { panic!() };
+        assert_eq!(rename, json!({"id": 7, "update": {"externalId": {"set": "new"}}}));
+        let nameless = vec![(c("external_id"), Value::Text("a".into())), (c("name"), Value::Null)];
+        assert_eq!(insert_update_change(r, &nameless, true).unwrap_err().kind, ValueErrorKind::Required);
     }
 }

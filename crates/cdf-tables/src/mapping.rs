@@ -550,4 +550,38 @@ mod tests {
         assert_eq!(item_to_value(c("assets", "created_time"), item).unwrap(), Value::Timestamp(1_000_000));
         assert_eq!(item_to_value(c("assets", "name"), item).unwrap(), Value::Null);
     }
+
+    #[test]
+    fn references_by_external_id_are_collected_and_conflicts_refused() {
+        let row = vec![
+            (c("events", "external_id"), Value::Text("e".into())),
+            (c("events", "asset_external_ids"), Value::TextArray(vec![Some("a".into()), Some("b".into())])),
+            (c("events", "data_set_external_id"), Value::Null),
+        ];
+        let refs = row_references(&row).unwrap();
+        assert_eq!(refs.len(), 1);
+        assert_eq!(
+            (refs[0].0.name, refs[0].1.id_field, refs[0].2.clone()),
+            ("asset_external_ids", "assetIds", vec!["a".to_string(), "b".to_string()])
+        );
+        assert!(!row_to_item(&row).unwrap().contains_key("assetIds"), "placed after the lookup");
+        let both = vec![
+            (c("time_series", "data_set_id"), Value::Int(1)),
+            (c("time_series", "data_set_external_id"), Value::Text("ds".into())),
+        ];
+        assert!(row_references(&both).unwrap_err().message.contains("not both"));
+    }
+
+    #[test]
+    fn cleared_fields_are_marked_except_parents_and_required_ones() {
+        let row = vec![
+            (c("assets", "name"), Value::Text("x".into())),
+            (c("assets", "description"), Value::Null),
+            (c("assets", "labels"), Value::Null),
+            (c("assets", "parent_external_id"), Value::Null),
+        ];
+        let mut item = row_to_item(&row).unwrap();
+        mark_cleared_fields(&mut item, &row);
+        assert_eq!(Json::Object(item), json!({"name": "x", "description": null, "labels": null}));
+    }
 }
