@@ -24,6 +24,8 @@ use crate::writer::{TableWriter, WriteError};
 pub const DEFAULT_BUFFER_MB: usize = 64;
 
 /// Rows that start waiting before the parents nobody has looked up yet are looked up in CDF.
+/// When a lookup finds none of them (children ahead of their parents in the input), the next
+/// waits twice as long: most of those parents arrive later in the statement and need no lookup.
 const LOOKUP_AFTER_WAITING: usize = ITEMS_PAGE;
 
 /// Bookkeeping per waiting row on top of its serialized item (keys, vector slots).
@@ -141,6 +143,8 @@ pub struct HierarchyOrder {
     ready: VecDeque<(u64, Map<String, Json>)>,
     writer_full: bool,
     started_waiting_since_lookup: usize,
+    /// Rows that start waiting before the next lookup (doubles while lookups find nothing).
+    lookup_after: usize,
     own_parents: Vec<UnwrittenRow>,
     /// Byids requests made, for tests and EXPLAIN-like accounting.
     pub lookups: u64,
@@ -171,6 +175,7 @@ impl HierarchyOrder {
             ready: VecDeque::new(),
             writer_full: false,
             started_waiting_since_lookup: 0,
+            lookup_after: LOOKUP_AFTER_WAITING,
             own_parents: Vec::new(),
             lookups: 0,
         }
@@ -189,7 +194,11 @@ impl HierarchyOrder {
             self.place(writer, row, item);
             self.hand_over_ready(writer);
         }
-        self.writer_full || self.started_waiting_since_lookup >= LOOKUP_AFTER_WAITING || self.over_limit()
+        self.writer_full || self.lookup_due() || self.over_limit()
+    }
+
+    fn lookup_due(&self) -> bool {
+        self.started_waiting_since_lookup >= self.lookup_after
     }
 
     fn over_limit(&self) -> bool {
@@ -286,7 +295,7 @@ impl HierarchyOrder {
     /// Flushes a full writer, hands released rows over, and looks parents up when due.
     pub async fn drive(&mut self, session: &mut Session, writer: &mut TableWriter) -> Result<(), HierarchyError> {
         self.drain(session, writer).await?;
-        if self.started_waiting_since_lookup >= LOOKUP_AFTER_WAITING || self.over_limit() {
+        if self.lookup_due() || self.over_limit() {
             self.look_up_parents(session, writer).await?;
             self.drain(session, writer).await?;
         }
@@ -328,6 +337,7 @@ impl HierarchyOrder {
     async fn look_up_parents(&mut self, session: &mut Session, writer: &mut TableWriter) -> Result<(), HierarchyError> {
         self.started_waiting_since_lookup = 0;
         let unchecked = self.unchecked_parents();
+        let mut found_any = false;
         let path = format!("{}/byids", self.resource.api_path);
         for chunk in unchecked.chunks(ITEMS_PAGE) {
             let body =
@@ -349,9 +359,15 @@ impl HierarchyOrder {
             let (found, absent): (Vec<ParentRef>, Vec<ParentRef>) =
                 chunk.iter().cloned().partition(|key| existing.contains(key));
             self.absent.extend(absent);
+            found_any |= !found.is_empty();
             self.make_all_present(found);
             self.hand_over_ready(writer);
             self.drain(session, writer).await?;
+        }
+        if found_any {
+            self.lookup_after = LOOKUP_AFTER_WAITING;
+        } else if !unchecked.is_empty() {
+            self.lookup_after = self.lookup_after.saturating_mul(2);
         }
         Ok(())
     }
