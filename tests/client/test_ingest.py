@@ -202,3 +202,28 @@ def test_adf_style_inserts_update_and_delete(conn, emulator):
         assert 'missing: externalId "gone"' in err.value.diag.message_primary
     finally:
         conn.execute("DROP FOREIGN TABLE IF EXISTS public.asset_sink_update, public.asset_sink_delete")
+
+
+def test_files_and_sequences_take_references_by_external_id(conn, emulator):
+    conn.execute("INSERT INTO cdf_tables.data_sets (external_id, name) VALUES ('docs', 'Docs')")
+    conn.execute("INSERT INTO cdf_tables.assets (external_id, name) VALUES ('pump', 'Pump'), ('valve', 'Valve')")
+    conn.execute(
+        "INSERT INTO cdf_tables.files (external_id, name, asset_external_ids, data_set_external_id) "
+        "VALUES ('manual', 'manual.pdf', '{pump,valve}', 'docs')"
+    )
+    conn.execute(
+        "INSERT INTO cdf_tables.sequences (external_id, name, asset_external_id, columns) "
+        """VALUES ('curve', 'Curve', 'valve', '[{"externalId": "x", "valueType": "DOUBLE"}]')"""
+    )
+    assets = {a["externalId"]: a["id"] for a in emulator.items("assets")}
+    data_set = emulator.items("datasets")[0]["id"]
+    (file,) = emulator.items("files")
+    assert file["assetIds"] == [assets["pump"], assets["valve"]]
+    assert file["dataSetId"] == data_set
+    (sequence,) = emulator.items("sequences")
+    assert sequence["assetId"] == assets["valve"]
+    with conn.cursor() as cur:
+        cur.execute("SELECT asset_external_ids, data_set_external_id FROM cdf_tables.files")
+        assert cur.fetchall() == [(["pump", "valve"], "docs")]
+        cur.execute("SELECT external_id FROM cdf_tables.sequences WHERE asset_external_id = 'valve'")
+        assert cur.fetchall() == [("curve",)]

@@ -312,6 +312,10 @@ impl HierarchyOrder {
 
     async fn drain(&mut self, session: &mut Session, writer: &mut TableWriter) -> Result<(), HierarchyError> {
         while self.writer_full {
+            // The barrier: released children join the next buffer only once every request
+            // carrying their parents has been acknowledged. (A writer that sends full requests
+            // without waiting could do so here for requests that carry no child of a row still
+            // unacknowledged; flush() must stay the barrier.)
             writer.flush(session).await?;
             self.writer_full = false;
             self.hand_over_ready(writer);
