@@ -8,7 +8,7 @@ use std::ffi::c_int;
 
 use std::ffi::CString;
 
-use cdf_client::references::{Pushed, ReferenceError, ReferenceResolver, Resolved, RowReferences};
+use cdf_client::references::{ExternalIdFiller, Pushed, ReferenceError, ReferenceResolver, Resolved, RowReferences};
 use cdf_client::{ChangeWriter, HierarchyOrder, TableWriter, WriteError};
 use cdf_tables::writes as cdf_row;
 use cdf_tables::{
@@ -52,14 +52,6 @@ enum Payload {
     Change(Change),
 }
 
-/// A reference column's value as the row gave it, for RETURNING.
-fn reference_json(column: &Column, external_ids: &[String]) -> serde_json::Value {
-    match column.ty {
-        cdf_tables::ColumnType::TextArray => serde_json::json!(external_ids),
-        _ => external_ids.first().map_or(serde_json::Value::Null, |x| serde_json::json!(x)),
-    }
-}
-
 impl InsertState {
     unsafe fn new(
         mtstate: *mut pg_sys::ModifyTableState,
@@ -77,7 +69,7 @@ impl InsertState {
         let binds_parent = bindings.iter().any(|b| b.column.names_parent());
         let hierarchy = (ctx.resource.has_hierarchy() && binds_parent && !returning && changes.is_none())
             .then(|| HierarchyOrder::new(ctx.resource, ctx.hierarchy_buffer_mb));
-        let binds_references = bindings.iter().any(|b| matches!(b.column.field, cdf_tables::Field::ExternalIdRef(_)));
+        let binds_references = bindings.iter().any(|b| b.column.reference().is_some());
         let references =
             (binds_references && mode != InsertMode::Delete).then(|| ReferenceResolver::new(ctx.unknown_references));
         InsertState {
@@ -130,18 +122,29 @@ impl InsertState {
             let Payload::Write(cdf_row::WriteRow::Item(mut item)) = payload else {
                 unreachable!("returns_objects covers items only")
             };
-            let shown: Vec<(&'static str, serde_json::Value)> =
-                references.iter().map(|(c, _, xs)| (c.name, reference_json(c, xs))).collect();
+            // The external ids RETURNING shows are those of what CDF stored.
+            let mut filler = ExternalIdFiller::new(
+                self.bindings.iter().filter_map(|b| b.column.reference().map(|r| (b.column, r))).collect(),
+            );
             if !references.is_empty() {
                 let resolved = self.resolve_now(row_number, references);
                 cdf_client::references::place_in_item(&mut item, resolved);
             }
             let InsertState { ctx, writer, .. } = self;
-            let result = backend::run(ctx, async |session| writer.write_returning(session, item).await);
+            let result = backend::run(ctx, async |session| {
+                let mut object = writer.write_returning(session, item).await?;
+                if let (Some(filler), Some(object)) = (filler.as_mut(), object.as_mut()) {
+                    filler.fill(session, std::slice::from_mut(object)).await.map_err(|error| WriteError {
+                        error,
+                        rows_written: writer.rows_written,
+                        rows_in_failed_chunk: 0,
+                    })?;
+                }
+                Ok(object)
+            });
             xact::note_written(self.writer.rows_written - written);
             return match result {
-                Ok(Some(mut object)) => {
-                    object.extend(shown.into_iter().map(|(k, v)| (k.to_string(), v)));
+                Ok(Some(object)) => {
                     store_row(slot, &self.bindings, &object);
                     true
                 }

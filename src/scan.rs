@@ -294,10 +294,7 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignSca
     let references = bindings
         .iter()
         .filter(|b| uses_attribute(used, b.attidx + 1))
-        .filter_map(|b| match b.column.field {
-            cdf_tables::Field::ExternalIdRef(r) => Some((b.column, r)),
-            _ => None,
-        })
+        .filter_map(|b| b.column.reference().map(|r| (b.column, r)))
         .collect();
     let state = ScanState {
         ctx,

@@ -227,3 +227,15 @@ def test_files_and_sequences_take_references_by_external_id(conn, emulator):
         assert cur.fetchall() == [(["pump", "valve"], "docs")]
         cur.execute("SELECT external_id FROM cdf_tables.sequences WHERE asset_external_id = 'valve'")
         assert cur.fetchall() == [("curve",)]
+    # RETURNING shows what CDF stored: a dropped unknown reference is not there.
+    conn.execute("ALTER FOREIGN TABLE cdf_tables.events OPTIONS (ADD unknown_references 'drop')")
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "INSERT INTO cdf_tables.events (external_id, asset_external_ids, data_set_id) "
+                "VALUES ('ev', '{valve,nope}', %s) RETURNING asset_external_ids, data_set_external_id, asset_ids",
+                (data_set,),
+            )
+            assert cur.fetchone() == (["valve"], "docs", [assets["valve"]])
+    finally:
+        conn.execute("ALTER FOREIGN TABLE cdf_tables.events OPTIONS (DROP unknown_references)")

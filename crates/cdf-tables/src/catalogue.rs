@@ -169,6 +169,14 @@ pub struct Column {
 }
 
 impl Column {
+    /// What the column points at when it names another object by external id.
+    pub fn reference(&self) -> Option<Reference> {
+        match self.field {
+            Field::ExternalIdRef(r) => Some(r),
+            _ => None,
+        }
+    }
+
     /// Whether the column names the item's parent of its own kind (assets' parent_id and
     /// parent_external_id).
     pub fn names_parent(&self) -> bool {
@@ -293,10 +301,7 @@ impl Resource {
 
     /// The columns that name other objects by external id.
     pub fn references(&self) -> impl Iterator<Item = (&'static Column, Reference)> {
-        self.columns.iter().filter_map(|c| match c.field {
-            Field::ExternalIdRef(r) => Some((c, r)),
-            _ => None,
-        })
+        self.columns.iter().filter_map(|c| c.reference().map(|r| (c, r)))
     }
 
     /// Whether items name a parent of their own kind (`parentExternalId`, `parentId`), which
