@@ -6,7 +6,9 @@ use std::ffi::CStr;
 
 use cdf_client::{Credentials, ServerConfig};
 use cdf_tables::options::{self as opts};
-use cdf_tables::{EmptyStrings, InputPolicy, InsertMode, Resource, SubMillisecond};
+use cdf_tables::{
+    DeleteUnknown, EmptyStrings, InputPolicy, InsertMode, NullValues, Resource, SubMillisecond, UnknownReferences,
+};
 use pgrx::pg_sys;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
@@ -23,6 +25,14 @@ pub struct TableContext {
     pub insert_mode: InsertMode,
     /// Sub-millisecond timestamps and empty strings (table option, else server option).
     pub input: InputPolicy,
+    /// What a NULL in an upsert or insert_mode 'update' does to CDF's value.
+    pub null_values: NullValues,
+    /// insert_mode 'delete': what an id CDF does not have does.
+    pub delete_unknown: DeleteUnknown,
+    /// What a reference by external id that CDF does not know does.
+    pub unknown_references: UnknownReferences,
+    /// Memory for assets waiting for their parents, in MB.
+    pub hierarchy_buffer_mb: usize,
 }
 
 /// Turns a `List` of `DefElem` into name/value pairs.
@@ -115,6 +125,13 @@ pub fn table_context(relid: pg_sys::Oid, user: pg_sys::Oid) -> TableContext {
             empty_strings: option("empty_strings").and_then(EmptyStrings::parse).unwrap_or_default(),
         };
 
+        let null_values = option("null_values").and_then(NullValues::parse).unwrap_or_default();
+        let delete_unknown = option("delete_unknown").and_then(DeleteUnknown::parse).unwrap_or_default();
+        let unknown_references = option("unknown_references").and_then(UnknownReferences::parse).unwrap_or_default();
+        let hierarchy_buffer_mb = option("hierarchy_buffer_mb")
+            .and_then(opts::parse_buffer_mb)
+            .unwrap_or(cdf_client::hierarchy::DEFAULT_BUFFER_MB);
+
         let config = server_config(&server_name, &server_options);
         // The validator checked this when the server was created; check again in case the server
         // predates a stricter version.
@@ -140,7 +157,19 @@ pub fn table_context(relid: pg_sys::Oid, user: pg_sys::Oid) -> TableContext {
             .set_hint("ALTER USER MAPPING ... OPTIONS (ADD client_id '...', ADD client_secret '...').")
             .report(PgLogLevel::ERROR);
         }
-        TableContext { table_name, resource, user_mapping_oid, server: config, credentials, insert_mode, input }
+        TableContext {
+            table_name,
+            resource,
+            user_mapping_oid,
+            server: config,
+            credentials,
+            insert_mode,
+            input,
+            null_values,
+            delete_unknown,
+            unknown_references,
+            hierarchy_buffer_mb,
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! Maps CDF failures and bad values to PostgreSQL errors with proper SQLSTATEs.
 
-use cdf_client::{CdfError, WriteError};
+use cdf_client::{CdfError, HierarchyError, UnwrittenRow, WriteError};
 use cdf_tables::{ValueError, ValueErrorKind};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
@@ -79,6 +79,60 @@ pub fn raise_write(e: &WriteError, table: &str) -> ! {
     unreachable!()
 }
 
+/// Raises what stopped the ordering of an asset hierarchy.
+pub fn raise_hierarchy(e: &HierarchyError, table: &str) -> ! {
+    match e {
+        HierarchyError::Write(e) => raise_write(e, table),
+        HierarchyError::BufferFull { rows, bytes, limit_mb, rows_written } => {
+            let mut report = ErrorReport::new(
+                PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                format!(
+                    "{rows} row(s) of CDF table \"{table}\" waiting for their parents need {:.1} MB, more than \
+                     hierarchy_buffer_mb ({limit_mb} MB)",
+                    *bytes as f64 / (1 << 20) as f64
+                ),
+                "cdf_fdw",
+            )
+            .set_hint(
+                "Raise the table or server option hierarchy_buffer_mb, or send parents before their children \
+                 (e.g. ORDER BY the depth in the hierarchy).",
+            );
+            if let Some(detail) = written_detail(*rows_written) {
+                report = report.set_detail(detail);
+            }
+            report.report(PgLogLevel::ERROR);
+            unreachable!()
+        }
+    }
+}
+
+/// Rows listed in an error detail before "... and N more".
+const LISTED_ROWS: usize = 20;
+
+/// Raises the assets of a statement that could not be written because of their parents.
+pub fn raise_unwritten(rows: &[UnwrittenRow], table: &str, rows_written: u64) -> ! {
+    let mut detail: Vec<String> = rows.iter().take(LISTED_ROWS).map(UnwrittenRow::describe).collect();
+    if rows.len() > LISTED_ROWS {
+        detail.push(format!("... and {} more", rows.len() - LISTED_ROWS));
+    }
+    detail.push(format!(
+        "{rows_written} other row(s) of this statement were written to CDF and remain there \
+         (CDF has no transactions; ROLLBACK does not undo them)."
+    ));
+    ErrorReport::new(
+        PgSqlErrorCode::ERRCODE_FOREIGN_KEY_VIOLATION,
+        format!(
+            "{} row(s) of CDF table \"{table}\" were not written: their parents are missing or form a cycle",
+            rows.len()
+        ),
+        "cdf_fdw",
+    )
+    .set_detail(detail.join("\n"))
+    .set_hint("Every parent must be in CDF already or in the same statement; fix the rows named and load them again.")
+    .report(PgLogLevel::ERROR);
+    unreachable!()
+}
+
 /// What a statement had written when one of its own checks failed (CDF keeps it).
 pub fn written_detail(rows_written: u64) -> Option<String> {
     (rows_written > 0).then(|| {
@@ -99,6 +153,7 @@ pub fn raise_value(e: &ValueError, table: &str, row: u64, rows_written: u64) -> 
         ValueErrorKind::ReadOnly => PgSqlErrorCode::ERRCODE_GENERATED_ALWAYS,
         ValueErrorKind::Empty => PgSqlErrorCode::ERRCODE_ZERO_LENGTH_CHARACTER_STRING,
         ValueErrorKind::Invalid => PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        ValueErrorKind::UnknownReference => PgSqlErrorCode::ERRCODE_FOREIGN_KEY_VIOLATION,
     };
     let mut report = ErrorReport::new(
         code,

@@ -8,10 +8,12 @@ use std::ffi::c_int;
 
 use std::ffi::CString;
 
-use cdf_client::{ChangeWriter, TableWriter, WriteError};
+use cdf_client::references::{ExternalIdFiller, Pushed, ReferenceError, ReferenceResolver, Resolved, RowReferences};
+use cdf_client::{ChangeWriter, HierarchyOrder, TableWriter, WriteError};
 use cdf_tables::writes as cdf_row;
 use cdf_tables::{
-    apply_input_policy, delete_change, identity_columns, row_to_write, update_changes, Column, InsertMode, Value,
+    apply_input_policy, delete_change, identity_columns, insert_update_change, mark_cleared_fields, row_references,
+    row_to_write, update_changes, Change, Column, DeleteUnknown, InsertMode, NullValues, Value, WriteKind,
 };
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -34,6 +36,20 @@ pub struct InsertState {
     rows_seen: u64,
     /// RETURNING needs CDF's object (ids, times) for each row: such rows are sent one by one.
     returning: bool,
+    /// Assets: rows whose parent is not in CDF yet wait here until it is (not with RETURNING,
+    /// which must answer each row at once).
+    hierarchy: Option<HierarchyOrder>,
+    /// insert_mode 'update' or 'delete': rows become `/update` or `/delete` of existing objects.
+    changes: Option<ChangeWriter>,
+    /// Set when the table has columns that name objects by external id: rows wait here for
+    /// the batched lookup of the ids.
+    references: Option<ReferenceResolver<Payload>>,
+}
+
+/// What a row of an INSERT becomes: a write, or (insert_mode update/delete) a change.
+enum Payload {
+    Write(cdf_row::WriteRow),
+    Change(Change),
 }
 
 impl InsertState {
@@ -48,21 +64,84 @@ impl InsertState {
         let bindings = bind_columns(rel, ctx.resource, &ctx.table_name);
         let mode = if on_conflict_do_nothing { InsertMode::Ignore } else { ctx.insert_mode };
         let returning = returning && ctx.resource.returns_objects();
-        InsertState { writer: TableWriter::new(ctx.resource, mode), ctx, bindings, rows_seen: 0, returning }
+        let changes = mode.changes_existing().then(|| change_writer_for_insert(&ctx, mode, returning));
+        // Only rows that can name a parent need ordering.
+        let binds_parent = bindings.iter().any(|b| b.column.names_parent());
+        let hierarchy = (ctx.resource.has_hierarchy() && binds_parent && !returning && changes.is_none())
+            .then(|| HierarchyOrder::new(ctx.resource, ctx.hierarchy_buffer_mb));
+        let binds_references = bindings.iter().any(|b| b.column.reference().is_some());
+        let references =
+            (binds_references && mode != InsertMode::Delete).then(|| ReferenceResolver::new(ctx.unknown_references));
+        InsertState {
+            writer: TableWriter::new(ctx.resource, mode),
+            ctx,
+            bindings,
+            rows_seen: 0,
+            returning,
+            hierarchy,
+            changes,
+            references,
+        }
+    }
+
+    fn rows_written(&self) -> u64 {
+        self.writer.rows_written + self.changes.as_ref().map_or(0, |c| c.rows_changed)
     }
 
     /// Buffers (or, for RETURNING, sends) one row; false when it was skipped as existing.
     unsafe fn insert(&mut self, slot: *mut pg_sys::TupleTableSlot) -> bool {
         self.rows_seen += 1;
-        let written = self.writer.rows_written;
-        let mut row = slot_values(slot, &self.bindings, &self.ctx.table_name, self.rows_seen, written);
-        let write = apply_input_policy(&self.ctx.input, &mut row)
-            .and_then(|()| row_to_write(self.ctx.resource, &row))
-            .unwrap_or_else(|e| errors::raise_value(&e, &self.ctx.table_name, self.rows_seen, written));
+        let row_number = self.rows_seen;
+        let written = self.rows_written();
+        let mut row = slot_values(slot, &self.bindings, &self.ctx.table_name, row_number, written);
+        let raise = |e: cdf_tables::ValueError, ctx: &TableContext| -> ! {
+            errors::raise_value(&e, &ctx.table_name, row_number, written)
+        };
+        if let Err(e) = apply_input_policy(&self.ctx.input, &mut row) {
+            raise(e, &self.ctx);
+        }
+        let references = match &self.references {
+            Some(_) => row_references(&row).unwrap_or_else(|e| raise(e, &self.ctx)),
+            None => Vec::new(),
+        };
+        let clear_nulls = self.ctx.null_values == NullValues::Clear;
+        let payload = if self.changes.is_some() {
+            let change = match self.ctx.insert_mode {
+                InsertMode::Update => insert_update_change(self.ctx.resource, &row, clear_nulls),
+                _ => delete_change(self.ctx.resource, &row),
+            };
+            Payload::Change(change.unwrap_or_else(|e| raise(e, &self.ctx)))
+        } else {
+            let mut write = row_to_write(self.ctx.resource, &row).unwrap_or_else(|e| raise(e, &self.ctx));
+            if let (true, cdf_row::WriteRow::Item(item)) = (clear_nulls, &mut write) {
+                mark_cleared_fields(item, &row);
+            }
+            Payload::Write(write)
+        };
         if self.returning {
-            let cdf_row::WriteRow::Item(item) = write else { unreachable!("returns_objects covers items only") };
+            let Payload::Write(cdf_row::WriteRow::Item(mut item)) = payload else {
+                unreachable!("returns_objects covers items only")
+            };
+            // The external ids RETURNING shows are those of what CDF stored.
+            let mut filler = ExternalIdFiller::new(
+                self.bindings.iter().filter_map(|b| b.column.reference().map(|r| (b.column, r))).collect(),
+            );
+            if !references.is_empty() {
+                let resolved = self.resolve_now(row_number, references);
+                cdf_client::references::place_in_item(&mut item, resolved);
+            }
             let InsertState { ctx, writer, .. } = self;
-            let result = backend::run(ctx, async |session| writer.write_returning(session, item).await);
+            let result = backend::run(ctx, async |session| {
+                let mut object = writer.write_returning(session, item).await?;
+                if let (Some(filler), Some(object)) = (filler.as_mut(), object.as_mut()) {
+                    filler.fill(session, std::slice::from_mut(object)).await.map_err(|error| WriteError {
+                        error,
+                        rows_written: writer.rows_written,
+                        rows_in_failed_chunk: 0,
+                    })?;
+                }
+                Ok(object)
+            });
             xact::note_written(self.writer.rows_written - written);
             return match result {
                 Ok(Some(object)) => {
@@ -73,16 +152,123 @@ impl InsertState {
                 Err(e) => errors::raise_write(&e, &self.ctx.table_name),
             };
         }
-        if self.writer.needs_flush_before(&write) {
-            self.flush();
-        }
-        if self.writer.push(write) {
-            self.flush();
+        match &mut self.references {
+            Some(resolver) if !references.is_empty() => match resolver.push(row_number, payload, references) {
+                Pushed::Ready(resolved) => self.send_resolved(resolved),
+                Pushed::Waiting { lookup_due: true } => self.resolve_references(),
+                Pushed::Waiting { lookup_due: false } => {}
+            },
+            Some(resolver) if resolver.pending() > 0 => {
+                // Behind rows that wait for their lookups, so rows reach CDF in statement order.
+                if let Pushed::Waiting { lookup_due: true } = resolver.push(row_number, payload, Vec::new()) {
+                    self.resolve_references();
+                }
+            }
+            _ => self.send(row_number, payload),
         }
         true
     }
 
+    /// Resolves the references of one row at once (RETURNING answers each row as it comes).
+    fn resolve_now(&mut self, row: u64, references: RowReferences) -> Vec<(cdf_tables::Reference, serde_json::Value)> {
+        let mut resolver = ReferenceResolver::new(self.ctx.unknown_references);
+        let _ = resolver.push(row, (), references);
+        let result = backend::run(&self.ctx, async |session| resolver.resolve(session).await);
+        let resolved = self.raise_reference_error(result);
+        if let Some(r) = self.references.as_mut() {
+            r.dropped.extend(resolver.dropped);
+        }
+        resolved.into_iter().next().map(|r| r.ids).unwrap_or_default()
+    }
+
+    fn raise_reference_error<T>(&self, result: Result<T, ReferenceError>) -> T {
+        match result {
+            Ok(v) => v,
+            Err(ReferenceError::Cdf(e)) => {
+                errors::raise_cdf(&e, Some(&format!("looking up references of CDF table \"{}\"", self.ctx.table_name)))
+            }
+            Err(ReferenceError::Unknown(u)) => {
+                let e = cdf_tables::ValueError {
+                    column: u.column,
+                    kind: cdf_tables::ValueErrorKind::UnknownReference,
+                    message: format!("\"{}\" is not the external id of any {} in CDF", u.external_id, u.noun),
+                };
+                errors::raise_value(&e, &self.ctx.table_name, u.row, self.rows_written())
+            }
+        }
+    }
+
+    /// Looks up what the waiting rows refer to and sends them on.
+    fn resolve_references(&mut self) {
+        let Some(resolver) = self.references.as_mut() else { return };
+        if resolver.pending() == 0 {
+            return;
+        }
+        let result = backend::run(&self.ctx, async |session| resolver.resolve(session).await);
+        for resolved in self.raise_reference_error(result) {
+            self.send_resolved(resolved);
+        }
+    }
+
+    fn send_resolved(&mut self, resolved: Resolved<Payload>) {
+        let Resolved { row, mut payload, ids } = resolved;
+        match &mut payload {
+            Payload::Write(cdf_row::WriteRow::Item(item)) => cdf_client::references::place_in_item(item, ids),
+            Payload::Change(Change::ItemUpdate(update)) => cdf_client::references::place_in_update(update, ids),
+            _ => {}
+        }
+        self.send(row, payload);
+    }
+
+    /// Hands a finished row to its writer (through the hierarchy for assets).
+    fn send(&mut self, row: u64, payload: Payload) {
+        let write = match payload {
+            Payload::Change(change) => {
+                let full = self.changes.as_mut().is_some_and(|c| c.push(change));
+                if full {
+                    self.flush();
+                }
+                return;
+            }
+            Payload::Write(write) => write,
+        };
+        if let Some(hierarchy) = &mut self.hierarchy {
+            let cdf_row::WriteRow::Item(item) = write else { unreachable!("assets are items") };
+            if hierarchy.offer(&mut self.writer, row, item) {
+                self.drive_hierarchy();
+            }
+            return;
+        }
+        if self.writer.needs_flush_before(&write) {
+            self.flush();
+        }
+        if self.writer.push_numbered(write, row) {
+            self.flush();
+        }
+    }
+
+    /// Sends what the hierarchy released and looks parents up when due.
+    fn drive_hierarchy(&mut self) {
+        let InsertState { ctx, writer, hierarchy, .. } = self;
+        let Some(hierarchy) = hierarchy else { return };
+        let before = writer.rows_written;
+        let result = backend::run(ctx, async |session| hierarchy.drive(session, writer).await);
+        xact::note_written(writer.rows_written - before);
+        if let Err(e) = result {
+            errors::raise_hierarchy(&e, &self.ctx.table_name);
+        }
+    }
+
     fn flush(&mut self) {
+        if let Some(changes) = &mut self.changes {
+            let before = changes.rows_changed;
+            let result = backend::run(&self.ctx, async |session| changes.flush(session).await);
+            xact::note_written(changes.rows_changed - before);
+            if let Err(e) = result {
+                errors::raise_write(&e, &self.ctx.table_name);
+            }
+            return;
+        }
         if self.writer.buffered() == 0 {
             return;
         }
@@ -94,6 +280,70 @@ impl InsertState {
             errors::raise_write(&e, &self.ctx.table_name);
         }
     }
+
+    /// End of the statement: everything still buffered or waiting goes out; assets whose
+    /// parents never came are reported.
+    fn finish(&mut self) {
+        self.resolve_references();
+        if let Some(resolver) = &self.references {
+            if !resolver.dropped.is_empty() {
+                let counts: Vec<String> =
+                    resolver.dropped.iter().map(|(column, n)| format!("{n} in column \"{column}\"")).collect();
+                pgrx::notice!(
+                    "{} reference(s) by external id of CDF table \"{}\" named nothing in CDF and were left out: {}",
+                    resolver.dropped.iter().map(|(_, n)| n).sum::<u64>(),
+                    self.ctx.table_name,
+                    counts.join(", ")
+                );
+            }
+        }
+        let InsertState { ctx, writer, hierarchy, .. } = self;
+        let Some(hierarchy) = hierarchy else { return self.flush() };
+        let before = writer.rows_written;
+        let result = backend::run(ctx, async |session| hierarchy.finish(session, writer).await);
+        xact::note_written(writer.rows_written - before);
+        match result {
+            Err(e) => errors::raise_hierarchy(&e, &self.ctx.table_name),
+            Ok(unwritten) if !unwritten.is_empty() => {
+                errors::raise_unwritten(&unwritten, &self.ctx.table_name, self.writer.rows_written)
+            }
+            Ok(_) => {}
+        }
+    }
+}
+
+/// The writer of an INSERT whose insert_mode changes existing objects, refusing tables and
+/// statements where that cannot work.
+fn change_writer_for_insert(ctx: &TableContext, mode: InsertMode, returning: bool) -> ChangeWriter {
+    let resource = ctx.resource;
+    let refuse = |why: String, hint: &str| -> ! {
+        errors::raise(PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED, why, Some(hint.to_string()))
+    };
+    let is_items = matches!(resource.write, WriteKind::Items { .. } | WriteKind::File);
+    if mode == InsertMode::Update && !(resource.supports_update && is_items) {
+        refuse(
+            format!("insert_mode 'update' is not available for CDF table \"{}\" ({})", ctx.table_name, resource.table),
+            "It updates objects of resources with an /update endpoint (assets, events, files, time series, ...); \
+             tables CDF overwrites by key (datapoints, RAW rows, sequence rows) take plain inserts.",
+        );
+    }
+    if mode == InsertMode::Delete && !resource.supports_delete() {
+        refuse(
+            format!("insert_mode 'delete' is not available for CDF table \"{}\" ({})", ctx.table_name, resource.table),
+            "CDF has no delete endpoint for this resource.",
+        );
+    }
+    if returning {
+        refuse(
+            format!("RETURNING is not supported with insert_mode '{}'", format!("{mode:?}").to_lowercase()),
+            "Leave RETURNING out, or SELECT the objects afterwards.",
+        );
+    }
+    let mut writer = ChangeWriter::new(resource);
+    if mode == InsertMode::Delete && ctx.delete_unknown == DeleteUnknown::Error {
+        writer.strict_deletes();
+    }
+    writer
 }
 
 /// Per-statement state of an UPDATE or DELETE.
@@ -173,7 +423,7 @@ pub enum ModifyState {
 impl ModifyState {
     fn flush(&mut self) {
         match self {
-            ModifyState::Insert(s) => s.flush(),
+            ModifyState::Insert(s) => s.finish(),
             ModifyState::Change(s) => s.flush(),
         }
     }
@@ -489,7 +739,11 @@ pub unsafe extern "C-unwind" fn explain_foreign_modify(
     let plan = (*mtstate).ps.plan as *mut pg_sys::ModifyTable;
     let do_nothing = !plan.is_null() && (*plan).onConflictAction == pg_sys::OnConflictAction::ONCONFLICT_NOTHING;
     let mode = ctx.resource.effective_insert_mode(if do_nothing { InsertMode::Ignore } else { ctx.insert_mode });
-    let endpoint = std::ffi::CString::new(ctx.resource.write_endpoint()).unwrap();
+    let endpoint = match mode {
+        InsertMode::Update | InsertMode::Delete => ctx.resource.change_endpoint(mode == InsertMode::Delete),
+        _ => ctx.resource.write_endpoint(),
+    };
+    let endpoint = std::ffi::CString::new(endpoint).unwrap();
     let mode = std::ffi::CString::new(format!("{mode:?}").to_lowercase()).unwrap();
     pg_sys::ExplainPropertyText(c"CDF Endpoint".as_ptr(), endpoint.as_ptr(), es);
     pg_sys::ExplainPropertyInteger(

@@ -10,6 +10,7 @@
 use std::collections::VecDeque;
 use std::ffi::{c_int, CStr, CString};
 
+use cdf_client::references::ExternalIdFiller;
 use cdf_client::{Reader, Row};
 use cdf_tables::reads::{describe_request, pushable, requirement_message, requirements_met};
 use cdf_tables::{plan_read, PushedQual, QualOp, Value};
@@ -32,6 +33,8 @@ pub struct ScanState {
     econtext: *mut pg_sys::ExprContext,
     reader: Option<Reader>,
     page: VecDeque<Row>,
+    /// Turns the ids of references into the external ids of the columns the query reads.
+    external_ids: Option<ExternalIdFiller>,
 }
 
 impl ScanState {
@@ -69,7 +72,14 @@ impl ScanState {
             }
             let ScanState { ctx, reader, .. } = self;
             let reader = reader.as_mut()?;
-            let page = backend::run(ctx, async |session| reader.next_page(session).await);
+            let ScanState { external_ids, .. } = self;
+            let page = backend::run(ctx, async |session| {
+                let mut page = reader.next_page(session).await?;
+                if let (Some(filler), Some(rows)) = (external_ids.as_mut(), page.as_mut()) {
+                    filler.fill(session, rows).await?;
+                }
+                Ok(page)
+            });
             match page {
                 Ok(Some(rows)) => self.page.extend(rows),
                 Ok(None) => return None,
@@ -77,6 +87,22 @@ impl ScanState {
             }
         }
     }
+}
+
+/// The attributes of the scanned table the plan reads (target list and local conditions), as
+/// `pull_varattnos` offsets them.
+unsafe fn used_attributes(plan: *mut pg_sys::ForeignScan) -> *mut pg_sys::Bitmapset {
+    let relid = (*plan).scan.scanrelid;
+    let mut attrs: *mut pg_sys::Bitmapset = std::ptr::null_mut();
+    pg_sys::pull_varattnos((*plan).scan.plan.targetlist as *mut pg_sys::Node, relid, &mut attrs);
+    pg_sys::pull_varattnos((*plan).scan.plan.qual as *mut pg_sys::Node, relid, &mut attrs);
+    attrs
+}
+
+/// Whether attribute `attno` (1-based) is among `used`, or the whole row is.
+unsafe fn uses_attribute(used: *mut pg_sys::Bitmapset, attno: usize) -> bool {
+    let offset = |a: i32| a - pg_sys::FirstLowInvalidHeapAttributeNumber;
+    pg_sys::bms_is_member(offset(attno as i32), used) || pg_sys::bms_is_member(offset(0), used)
 }
 
 /// Strips binary-compatible casts (varchar -> text) around an expression.
@@ -264,6 +290,12 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignSca
         let state = pg_sys::ExecInitExpr(expr as *mut pg_sys::Expr, node as *mut pg_sys::PlanState);
         conditions.push((column, op, state, pg_sys::exprType(expr)));
     }
+    let used = used_attributes(plan);
+    let references = bindings
+        .iter()
+        .filter(|b| uses_attribute(used, b.attidx + 1))
+        .filter_map(|b| b.column.reference().map(|r| (b.column, r)))
+        .collect();
     let state = ScanState {
         ctx,
         bindings,
@@ -271,6 +303,7 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignSca
         econtext: (*node).ss.ps.ps_ExprContext,
         reader: None,
         page: VecDeque::new(),
+        external_ids: ExternalIdFiller::new(references),
     };
     let ptr = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(state);
     (*node).fdw_state = ptr as *mut std::ffi::c_void;

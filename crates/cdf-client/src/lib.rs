@@ -3,12 +3,15 @@
 //! PostgreSQL concerns (interrupt checks) are injected by the caller.
 
 pub mod error;
+pub mod hierarchy;
 pub mod reader;
+pub mod references;
 pub mod runtime;
 pub mod session;
 pub mod writer;
 
 pub use error::CdfError;
+pub use hierarchy::{HierarchyError, HierarchyOrder, ParentRef, Unwritten, UnwrittenRow};
 pub use reader::{Reader, Row};
 pub use reqwest;
 pub use runtime::Runtime;

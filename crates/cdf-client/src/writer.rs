@@ -128,7 +128,13 @@ impl TableWriter {
 
     /// Adds a row; true when the buffer holds a full request and must be flushed now.
     pub fn push(&mut self, row: WriteRow) -> bool {
-        self.rows_pushed += 1;
+        self.push_numbered(row, self.rows_pushed + 1)
+    }
+
+    /// As `push`, for rows that reach the writer out of statement order (asset hierarchies):
+    /// `statement_row` is the row an error about this item names.
+    pub fn push_numbered(&mut self, row: WriteRow, statement_row: u64) -> bool {
+        self.rows_pushed = self.rows_pushed.max(statement_row);
         if let (WriteRow::Item(item), Some(xid)) = (&row, Self::external_id(&row)) {
             if let Some(&at) = self.item_index.get(xid) {
                 // Upsert: what create-then-update would leave (the later row's values win);
@@ -147,7 +153,7 @@ impl TableWriter {
         match row {
             WriteRow::Item(item) => {
                 self.items.push(item);
-                self.item_rows.push(self.rows_pushed);
+                self.item_rows.push(statement_row);
             }
             WriteRow::RawTable { database, table } => {
                 self.push_grouped(GroupKey::Database(database), Json::Object(table));
@@ -380,10 +386,13 @@ impl TableWriter {
         mut chunk: Vec<PendingItem>,
         mut rows: Vec<u64>,
     ) -> Result<(), WriteError> {
+        // Existing objects are updated after the rest is created: an asset moved below a new
+        // parent in the same request needs that parent to exist first.
+        let mut existing = Vec::new();
         // A few rounds cover rows created concurrently by someone else between our requests.
         for _round in 0..4 {
             if chunk.is_empty() {
-                return Ok(());
+                return self.update_existing(session, path, existing).await;
             }
             let body = ItemsBody { items: &chunk }.to_bytes();
             // A resent create is harmless when a duplicate answer leads to update or skip, which
@@ -397,7 +406,7 @@ impl TableWriter {
             let err = match session.request(reqwest::Method::POST, path, &[], Some(body), idempotency).await {
                 Ok(_) => {
                     self.rows_written += chunk.len() as u64;
-                    return Ok(());
+                    return self.update_existing(session, path, existing).await;
                 }
                 Err(e) => e,
             };
@@ -417,23 +426,12 @@ impl TableWriter {
             }
             // Ignore skips the existing rows; upsert updates them.
             if self.mode == InsertMode::Upsert {
-                let updates: Vec<Json> = dups.iter().map(|item| update_patch(self.resource, item)).collect();
-                let n = updates.len();
-                let body = json!({ "items": updates });
-                self.send(
-                    session,
-                    &format!("{path}/update"),
-                    &[],
-                    body.to_string().into_bytes(),
-                    Idempotency::Idempotent,
-                    n,
-                )
-                .await?;
+                existing.extend(dups);
             }
             chunk = rest;
         }
         if chunk.is_empty() {
-            Ok(())
+            self.update_existing(session, path, existing).await
         } else {
             Err(self.fail(
                 CdfError::Protocol {
@@ -443,6 +441,23 @@ impl TableWriter {
                 chunk.len(),
             ))
         }
+    }
+
+    /// The `/update` of an upsert's rows that CDF reported as existing.
+    async fn update_existing(
+        &mut self,
+        session: &mut Session,
+        path: &str,
+        existing: Vec<PendingItem>,
+    ) -> Result<(), WriteError> {
+        if existing.is_empty() {
+            return Ok(());
+        }
+        let updates: Vec<Json> = existing.iter().map(|item| update_patch(self.resource, item)).collect();
+        let n = updates.len();
+        let body = json!({ "items": updates });
+        self.send(session, &format!("{path}/update"), &[], body.to_string().into_bytes(), Idempotency::Idempotent, n)
+            .await
     }
 
     /// Creates RAW databases or tables; existing ones are fine unless insert_mode is create.
@@ -528,13 +543,21 @@ fn duplicated_external_ids(duplicated: &[Json]) -> HashSet<String> {
 /// The `/update` item an upsert sends for an existing object: `set` for every non-NULL column
 /// of the row. NULL columns keep their value in CDF: PostgreSQL does not tell an FDW which
 /// columns an INSERT or COPY listed, so a NULL may just be a column the source does not have.
+/// A field the row carries as JSON null (`null_values 'clear'`) is cleared.
 pub fn update_patch(resource: &Resource, item: &Map<String, Json>) -> Json {
     let mut update = Map::new();
     for (field, value) in item {
         if field == "externalId" || resource.create_only_fields().any(|f| f == field) {
             continue;
         }
-        update.insert(field.clone(), json!({ "set": value }));
+        let op = match value {
+            Json::Null => match resource.column_of_field(field) {
+                Some(column) => cdf_tables::clear_op(column),
+                None => continue,
+            },
+            _ => json!({ "set": value }),
+        };
+        update.insert(field.clone(), op);
     }
     json!({ "externalId": item.get("externalId"), "update": update })
 }
@@ -586,6 +609,9 @@ pub struct ChangeWriter {
     raw_database_deletes: Vec<Json>,
     writes: TableWriter,
     buffered: usize,
+    /// Deletes of unknown ids fail instead of being ignored (insert_mode 'delete' with
+    /// delete_unknown 'error').
+    strict_deletes: bool,
     /// Rows whose change CDF accepted.
     pub rows_changed: u64,
 }
@@ -660,8 +686,14 @@ impl ChangeWriter {
             raw_database_deletes: Vec::new(),
             writes: TableWriter::new(resource, InsertMode::Upsert),
             buffered: 0,
+            strict_deletes: false,
             rows_changed: 0,
         }
+    }
+
+    /// Makes a delete of an id CDF does not have an error (400 naming it) instead of a no-op.
+    pub fn strict_deletes(&mut self) {
+        self.strict_deletes = true;
     }
 
     /// Holds every change until `flush` at the end of the statement (see `deferred`).
@@ -789,7 +821,9 @@ impl ChangeWriter {
     async fn flush_buffers(&mut self, session: &mut Session) -> Result<(), WriteError> {
         let resource = self.resource;
         let ignore_unknown = match resource.delete {
-            DeleteKind::Items { ignore_unknown_ids: true, .. } => json!({ "ignoreUnknownIds": true }),
+            DeleteKind::Items { ignore_unknown_ids: true, .. } if !self.strict_deletes => {
+                json!({ "ignoreUnknownIds": true })
+            }
             _ => json!({}),
         };
         let deletes = std::mem::take(&mut self.item_deletes);

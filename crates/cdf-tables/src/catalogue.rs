@@ -10,16 +10,30 @@ pub enum InsertMode {
     Create,
     /// Create; duplicates are skipped.
     Ignore,
+    /// `/update` of existing objects only (by id or external id); a missing one is an error.
+    /// For INSERT-only tools (ADF) that must change objects.
+    Update,
+    /// `/delete` of the objects whose identity the rows carry.
+    Delete,
 }
 
 impl InsertMode {
+    pub const NAMES: &'static str = "upsert, create, ignore, update, delete";
+
     pub fn parse(s: &str) -> Option<InsertMode> {
         match s {
             "upsert" => Some(InsertMode::Upsert),
             "create" => Some(InsertMode::Create),
             "ignore" => Some(InsertMode::Ignore),
+            "update" => Some(InsertMode::Update),
+            "delete" => Some(InsertMode::Delete),
             _ => None,
         }
+    }
+
+    /// Whether rows become changes of existing objects (`/update`, `/delete`) instead of writes.
+    pub fn changes_existing(&self) -> bool {
+        matches!(self, InsertMode::Update | InsertMode::Delete)
     }
 }
 
@@ -93,6 +107,22 @@ pub enum Field {
     SingleFromArray(&'static str),
     /// Not part of the item body: the resource's writer places it (URL path, series identity, ...).
     Address,
+    /// Another object named by external id where CDF's field takes internal ids: the extension
+    /// looks the ids up (writes) and the external ids (reads).
+    ExternalIdRef(Reference),
+}
+
+/// What a reference-by-external-id column points at (`data_set_external_id` -> `dataSetId`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reference {
+    /// The item's field holding the internal id, or ids for a `TEXT[]` column.
+    pub id_field: &'static str,
+    /// API path of the referenced resource, for `byids`.
+    pub target: &'static str,
+    /// What the referenced object is, for messages ("data set", "asset").
+    pub noun: &'static str,
+    /// The column of the same field by internal id: a row gives one or the other.
+    pub id_column: &'static str,
 }
 
 /// Which time range a timestamp column accepts.
@@ -134,6 +164,24 @@ pub struct Column {
     pub allows_empty: bool,
     /// The value becomes a URL path segment (RAW names and keys): `.` and `..` cannot be one.
     pub in_url_path: bool,
+    /// `/update` can set it but not clear it (an asset's parent): `null_values 'clear'` leaves it.
+    pub set_only: bool,
+}
+
+impl Column {
+    /// What the column points at when it names another object by external id.
+    pub fn reference(&self) -> Option<Reference> {
+        match self.field {
+            Field::ExternalIdRef(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Whether the column names the item's parent of its own kind (assets' parent_id and
+    /// parent_external_id).
+    pub fn names_parent(&self) -> bool {
+        matches!(self.field, Field::Json("parentExternalId" | "parentId"))
+    }
 }
 
 /// How rows of a table are written to CDF.
@@ -242,6 +290,24 @@ pub struct Resource {
 impl Resource {
     pub fn column(&self, name: &str) -> Option<&'static Column> {
         self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// The column whose value lives in a top-level JSON field of the item.
+    pub fn column_of_field(&self, field: &str) -> Option<&'static Column> {
+        self.columns
+            .iter()
+            .find(|c| matches!(c.field, Field::Json(f) | Field::LabelRefs(f) | Field::SingleFromArray(f) if f == field))
+    }
+
+    /// The columns that name other objects by external id.
+    pub fn references(&self) -> impl Iterator<Item = (&'static Column, Reference)> {
+        self.columns.iter().filter_map(|c| c.reference().map(|r| (c, r)))
+    }
+
+    /// Whether items name a parent of their own kind (`parentExternalId`, `parentId`), which
+    /// CDF wants to exist before them or in the same request: assets.
+    pub fn has_hierarchy(&self) -> bool {
+        self.columns.iter().any(Column::names_parent)
     }
 
     /// JSON fields an upsert's `/update` must leave out: those CDF assigns and the create-only ones.
@@ -375,7 +441,13 @@ const fn col(name: &'static str, ty: ColumnType, field: Field, access: Access) -
         create_only: false,
         allows_empty: false,
         in_url_path: false,
+        set_only: false,
     }
+}
+
+const fn set_only(mut c: Column) -> Column {
+    c.set_only = true;
+    c
 }
 
 const fn in_url_path(mut c: Column) -> Column {
@@ -419,6 +491,43 @@ const EXTERNAL_ID: Column = limited(col("external_id", Varchar(255), Field::Json
 const REQUIRED_EXTERNAL_ID: Column =
     limited(col("external_id", Varchar(255), Field::Json("externalId"), Required), 255);
 const DATA_SET_ID: Column = col("data_set_id", BigInt, Field::Json("dataSetId"), Optional);
+const DATA_SET_EXTERNAL_ID: Column = limited(
+    col(
+        "data_set_external_id",
+        Varchar(255),
+        Field::ExternalIdRef(Reference {
+            id_field: "dataSetId",
+            target: "datasets",
+            noun: "data set",
+            id_column: "data_set_id",
+        }),
+        Optional,
+    ),
+    255,
+);
+const ASSET_EXTERNAL_ID: Column = limited(
+    col(
+        "asset_external_id",
+        Varchar(255),
+        Field::ExternalIdRef(Reference { id_field: "assetId", target: "assets", noun: "asset", id_column: "asset_id" }),
+        Optional,
+    ),
+    255,
+);
+const ASSET_EXTERNAL_IDS: Column = limited(
+    col(
+        "asset_external_ids",
+        TextArray,
+        Field::ExternalIdRef(Reference {
+            id_field: "assetIds",
+            target: "assets",
+            noun: "asset",
+            id_column: "asset_ids",
+        }),
+        Optional,
+    ),
+    255,
+);
 const CREATED_TIME: Column = col("created_time", TimestampTz, Field::Json("createdTime"), ReadOnly);
 const LAST_UPDATED_TIME: Column = col("last_updated_time", TimestampTz, Field::Json("lastUpdatedTime"), ReadOnly);
 
@@ -426,10 +535,11 @@ const ASSETS: &[Column] = &[
     ID,
     EXTERNAL_ID,
     limited(col("name", Text, Field::Json("name"), Required), 140),
-    col("parent_id", BigInt, Field::Json("parentId"), Optional),
-    limited(col("parent_external_id", Varchar(255), Field::Json("parentExternalId"), Optional), 255),
+    set_only(col("parent_id", BigInt, Field::Json("parentId"), Optional)),
+    set_only(limited(col("parent_external_id", Varchar(255), Field::Json("parentExternalId"), Optional), 255)),
     limited(col("description", Text, Field::Json("description"), Optional), 500),
     DATA_SET_ID,
+    DATA_SET_EXTERNAL_ID,
     metadata(ASSET_METADATA),
     limited(col("source", Text, Field::Json("source"), Optional), 128),
     col("labels", TextArray, Field::LabelRefs("labels"), Optional),
@@ -443,6 +553,7 @@ const EVENTS: &[Column] = &[
     ID,
     EXTERNAL_ID,
     DATA_SET_ID,
+    DATA_SET_EXTERNAL_ID,
     col("start_time", TimestampTz, Field::Json("startTime"), Optional),
     col("end_time", TimestampTz, Field::Json("endTime"), Optional),
     limited(col("type", Text, Field::Json("type"), Optional), 64),
@@ -450,6 +561,7 @@ const EVENTS: &[Column] = &[
     limited(col("description", Text, Field::Json("description"), Optional), 500),
     metadata(EVENT_METADATA),
     col("asset_ids", BigIntArray, Field::Json("assetIds"), Optional),
+    ASSET_EXTERNAL_IDS,
     limited(col("source", Text, Field::Json("source"), Optional), 128),
     CREATED_TIME,
     LAST_UPDATED_TIME,
@@ -464,7 +576,9 @@ const FILES: &[Column] = &[
     limited(col("mime_type", Text, Field::Json("mimeType"), Optional), 256),
     metadata(ASSET_METADATA),
     col("asset_ids", BigIntArray, Field::Json("assetIds"), Optional),
+    ASSET_EXTERNAL_IDS,
     DATA_SET_ID,
+    DATA_SET_EXTERNAL_ID,
     col("source_created_time", TimestampTz, Field::Json("sourceCreatedTime"), Optional),
     col("source_modified_time", TimestampTz, Field::Json("sourceModifiedTime"), Optional),
     col("security_categories", BigIntArray, Field::Json("securityCategories"), Optional),
@@ -486,9 +600,11 @@ const TIME_SERIES: &[Column] = &[
     limited(col("unit", Text, Field::Json("unit"), Optional), 32),
     limited(col("unit_external_id", Text, Field::Json("unitExternalId"), Optional), 256),
     col("asset_id", BigInt, Field::Json("assetId"), Optional),
+    ASSET_EXTERNAL_ID,
     limited(col("description", Text, Field::Json("description"), Optional), 1000),
     col("security_categories", BigIntArray, Field::Json("securityCategories"), Optional),
     DATA_SET_ID,
+    DATA_SET_EXTERNAL_ID,
     CREATED_TIME,
     LAST_UPDATED_TIME,
 ];
@@ -516,7 +632,9 @@ const SEQUENCES: &[Column] = &[
     limited(col("name", Text, Field::Json("name"), Optional), 255),
     limited(col("description", Text, Field::Json("description"), Optional), 1000),
     col("asset_id", BigInt, Field::Json("assetId"), Optional),
+    ASSET_EXTERNAL_ID,
     DATA_SET_ID,
+    DATA_SET_EXTERNAL_ID,
     metadata(TIMESERIES_METADATA),
     create_only(col("columns", Json, Field::Json("columns"), Required)),
     CREATED_TIME,
@@ -549,6 +667,7 @@ const RELATIONSHIPS: &[Column] = &[
     col("end_time", TimestampTz, Field::Json("endTime"), Optional),
     col("confidence", Double, Field::Json("confidence"), Optional),
     DATA_SET_ID,
+    DATA_SET_EXTERNAL_ID,
     col("labels", TextArray, Field::LabelRefs("labels"), Optional),
     CREATED_TIME,
     LAST_UPDATED_TIME,

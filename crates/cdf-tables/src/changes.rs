@@ -158,6 +158,44 @@ pub fn delete_change(resource: &Resource, identity: &[(&'static Column, Value)])
     })
 }
 
+/// The `/update` operation that clears a field. Lists and maps have no setNull in CDF:
+/// clearing them is setting them empty.
+pub fn clear_op(column: &Column) -> Json {
+    match column.ty {
+        crate::ColumnType::BigIntArray | crate::ColumnType::TextArray
+            if !matches!(column.field, Field::SingleFromArray(_)) =>
+        {
+            json!({"set": []})
+        }
+        _ if column.metadata_limits.is_some() || column.name == "metadata" => json!({"set": {}}),
+        _ => json!({"setNull": true}),
+    }
+}
+
+/// What a row of an INSERT with insert_mode 'update' does: an `/update` of the object its id
+/// (else external id) names, setting the row's other columns; NULLs leave CDF's value unless
+/// `clear_nulls`, when they clear it.
+pub fn insert_update_change(
+    resource: &Resource,
+    row: &[(&'static Column, Value)],
+    clear_nulls: bool,
+) -> Result<Change, ValueError> {
+    let by_id = get(row, "id").is_some();
+    let identity: Vec<(&'static Column, Value)> =
+        row.iter().filter(|(c, _)| if by_id { c.name == "id" } else { c.name == "external_id" }).cloned().collect();
+    let updated: Vec<&str> = row
+        .iter()
+        .filter(|(c, _)| c.name != identity.first().map_or("", |(ic, _)| ic.name))
+        // References by external id are resolved and placed by the caller.
+        .filter(|(c, _)| !matches!(c.field, Field::ExternalIdRef(_)))
+        // Under clear, a NULL in a required column is refused by update_changes, not kept silently.
+        .filter(|(c, v)| !v.is_null() || (clear_nulls && c.access != Access::ReadOnly && !c.create_only && !c.set_only))
+        .map(|(c, _)| c.name)
+        .collect();
+    let mut changes = update_changes(resource, &identity, row, &updated)?;
+    Ok(changes.remove(0))
+}
+
 /// What updating a row does. `old` holds the identity columns as they were, `new` the whole new
 /// row, `updated` the names of the columns the UPDATE sets.
 pub fn update_changes(
@@ -179,24 +217,14 @@ pub fn update_changes(
                 }
                 let (field, op) = match (column.field, value) {
                     (Field::Json(f) | Field::LabelRefs(f) | Field::SingleFromArray(f), Value::Null) => {
-                        // Lists and maps have no setNull in CDF: clearing them is setting them empty.
-                        let op = match column.ty {
-                            crate::ColumnType::BigIntArray | crate::ColumnType::TextArray
-                                if !matches!(column.field, Field::SingleFromArray(_)) =>
-                            {
-                                json!({"set": []})
-                            }
-                            _ if f == "metadata" => json!({"set": {}}),
-                            _ if column.access == Access::Required => {
-                                return Err(ValueError {
-                                    column: column.name,
-                                    kind: ValueErrorKind::Required,
-                                    message: "must not be NULL: CDF requires it".into(),
-                                })
-                            }
-                            _ => json!({"setNull": true}),
-                        };
-                        (f, op)
+                        if column.access == Access::Required {
+                            return Err(ValueError {
+                                column: column.name,
+                                kind: ValueErrorKind::Required,
+                                message: "must not be NULL: CDF requires it".into(),
+                            });
+                        }
+                        (f, clear_op(column))
                     }
                     (Field::Json(f), v) => (f, json!({ "set": value_to_json(column, v)? })),
                     (Field::LabelRefs(f), v) => {
@@ -220,6 +248,13 @@ pub fn update_changes(
                         }
                     },
                     (Field::Nested(..) | Field::Address, _) => continue,
+                    (Field::ExternalIdRef(r), _) => {
+                        return Err(ValueError {
+                            column: column.name,
+                            kind: ValueErrorKind::Invalid,
+                            message: format!("UPDATE cannot set it; set {} instead", r.id_column),
+                        })
+                    }
                 };
                 update.insert(field.to_string(), op);
             }
@@ -395,5 +430,31 @@ mod tests {
             delete_change(assets, &bind("assets", vec![("id", Value::Null)])).unwrap_err().kind,
             ValueErrorKind::Required
         );
+    }
+
+    #[test]
+    fn insert_mode_update_names_the_object_and_sets_or_clears() {
+        let r = crate::catalogue::resource("assets").unwrap();
+        let c = |n: &str| r.column(n).unwrap();
+        let row = vec![
+            (c("external_id"), Value::Text("a".into())),
+            (c("description"), Value::Null),
+            (c("name"), Value::Text("A".into())),
+            (c("parent_external_id"), Value::Null),
+            (c("data_set_external_id"), Value::Text("ds".into())),
+        ];
+        let Change::ItemUpdate(keep) = insert_update_change(r, &row, false).unwrap() else { panic!() };
+        assert_eq!(keep, json!({"externalId": "a", "update": {"name": {"set": "A"}}}));
+        let Change::ItemUpdate(clear) = insert_update_change(r, &row, true).unwrap() else { panic!() };
+        assert_eq!(
+            clear,
+            json!({"externalId": "a", "update": {"name": {"set": "A"}, "description": {"setNull": true}}}),
+            "a parent cannot be cleared; references are placed by the caller"
+        );
+        let by_id = vec![(c("id"), Value::Int(7)), (c("external_id"), Value::Text("new".into()))];
+        let Change::ItemUpdate(rename) = insert_update_change(r, &by_id, false).unwrap() else { panic!() };
+        assert_eq!(rename, json!({"id": 7, "update": {"externalId": {"set": "new"}}}));
+        let nameless = vec![(c("external_id"), Value::Text("a".into())), (c("name"), Value::Null)];
+        assert_eq!(insert_update_change(r, &nameless, true).unwrap_err().kind, ValueErrorKind::Required);
     }
 }

@@ -11,14 +11,17 @@ pub mod value;
 pub mod writes;
 
 pub use catalogue::{
-    limits, resource, Access, Column, ColumnType, DeleteKind, Field, ItemRef, ReadKind, Resource, WriteKind, RESOURCES,
+    limits, resource, Access, Column, ColumnType, DeleteKind, Field, ItemRef, ReadKind, Reference, Resource, WriteKind,
+    RESOURCES,
 };
-pub use changes::{delete_change, identity_columns, update_changes, Change};
+pub use changes::{clear_op, delete_change, identity_columns, insert_update_change, update_changes, Change};
 pub use mapping::{
-    apply_input_policy, item_to_value, row_to_item, value_to_json, EmptyStrings, InputPolicy, SubMillisecond,
-    ValueError, ValueErrorKind,
+    apply_input_policy, item_to_value, mark_cleared_fields, row_references, row_to_item, value_to_json, EmptyStrings,
+    InputPolicy, SubMillisecond, ValueError, ValueErrorKind,
 };
-pub use options::{InsertMode, OptionError, OptionErrorKind, OptionTarget};
+pub use options::{
+    DeleteUnknown, InsertMode, NullValues, OptionError, OptionErrorKind, OptionTarget, UnknownReferences,
+};
 pub use reads::{plan_read, PushedQual, QualOp, ReadPlan};
 pub use value::Value;
 pub use writes::{row_to_write, SeriesRef, WriteRow};

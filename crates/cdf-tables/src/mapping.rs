@@ -5,7 +5,8 @@ use std::fmt;
 use serde_json::{Map, Number, Value as Json};
 
 use crate::catalogue::{
-    Access, Column, ColumnType, Field, MetadataLimits, TimeDomain, MAX_DATAPOINT_MS, MAX_TIMESTAMP_MS, MIN_DATAPOINT_MS,
+    Access, Column, ColumnType, Field, MetadataLimits, Reference, TimeDomain, MAX_DATAPOINT_MS, MAX_TIMESTAMP_MS,
+    MIN_DATAPOINT_MS,
 };
 use crate::value::{format_timestamp_micros, Value};
 
@@ -35,6 +36,8 @@ pub enum ValueErrorKind {
     Empty,
     /// Anything else: wrong type, NaN, bad metadata.
     Invalid,
+    /// An external id that names no object of its kind in CDF.
+    UnknownReference,
 }
 
 impl fmt::Display for ValueError {
@@ -337,7 +340,8 @@ pub fn row_to_item(values: &[(&'static Column, Value)]) -> Result<Map<String, Js
                 }
                 _ => return Err(err(column, "CDF holds at most one id here; give an array of one element")),
             },
-            Field::Address => {}
+            // Looked up by the writer's caller (`row_references`), placed as ids.
+            Field::Address | Field::ExternalIdRef(_) => {}
         }
     }
     for (column, value) in values {
@@ -348,13 +352,54 @@ pub fn row_to_item(values: &[(&'static Column, Value)]) -> Result<Map<String, Js
     Ok(item)
 }
 
+/// The references by external id a row makes: column, what it points at, the external ids.
+/// A row that also gives the same field by internal id (`data_set_id` and
+/// `data_set_external_id`) is refused: the two could disagree.
+#[allow(clippy::type_complexity)]
+pub fn row_references(
+    values: &[(&'static Column, Value)],
+) -> Result<Vec<(&'static Column, Reference, Vec<String>)>, ValueError> {
+    let mut out = Vec::new();
+    for (column, value) in values {
+        let Field::ExternalIdRef(reference) = column.field else { continue };
+        let external_ids = match value {
+            Value::Null => continue,
+            Value::Text(x) => vec![x.clone()],
+            Value::TextArray(xs) => xs.iter().flatten().cloned().collect(),
+            _ => return Err(err(column, "must be text")),
+        };
+        value_to_json(column, value)?;
+        let by_id = values.iter().any(|(c, v)| c.name == reference.id_column && !v.is_null());
+        if by_id {
+            return Err(err(column, format!("give either {} or {}, not both", reference.id_column, column.name)));
+        }
+        out.push((*column, reference, external_ids));
+    }
+    Ok(out)
+}
+
+/// For `null_values 'clear'`: puts an explicit JSON null into the item for each NULL optional
+/// column of the row, so that an upsert which finds the object clears those fields (a create
+/// treats null as absent, as CDF does).
+pub fn mark_cleared_fields(item: &mut Map<String, Json>, values: &[(&'static Column, Value)]) {
+    for (column, value) in values {
+        if !value.is_null() || column.access != Access::Optional || column.create_only || column.set_only {
+            continue;
+        }
+        if let Field::Json(name) | Field::LabelRefs(name) | Field::SingleFromArray(name) = column.field {
+            item.entry(name.to_string()).or_insert(Json::Null);
+        }
+    }
+}
+
 /// Reads one column of a CDF JSON item back into a value (for SELECT).
 pub fn item_to_value(column: &Column, item: &Map<String, Json>) -> Result<Value, ValueError> {
     let raw = match column.field {
         Field::Json(name) | Field::LabelRefs(name) | Field::SingleFromArray(name) => item.get(name),
         Field::Nested(outer, inner) => item.get(outer).and_then(|o| o.get(inner)),
-        // Readers put what addresses a row (series, RAW table) under the column's own name.
-        Field::Address => item.get(column.name),
+        // Readers put what addresses a row (series, RAW table) under the column's own name, and
+        // the external ids they looked up for the ids of references too.
+        Field::Address | Field::ExternalIdRef(_) => item.get(column.name),
     };
     let Some(raw) = raw.filter(|v| !v.is_null()) else {
         return Ok(Value::Null);
@@ -504,5 +549,39 @@ mod tests {
         assert_eq!(item_to_value(c("assets", "labels"), item).unwrap(), Value::TextArray(vec![Some("x".into())]));
         assert_eq!(item_to_value(c("assets", "created_time"), item).unwrap(), Value::Timestamp(1_000_000));
         assert_eq!(item_to_value(c("assets", "name"), item).unwrap(), Value::Null);
+    }
+
+    #[test]
+    fn references_by_external_id_are_collected_and_conflicts_refused() {
+        let row = vec![
+            (c("events", "external_id"), Value::Text("e".into())),
+            (c("events", "asset_external_ids"), Value::TextArray(vec![Some("a".into()), Some("b".into())])),
+            (c("events", "data_set_external_id"), Value::Null),
+        ];
+        let refs = row_references(&row).unwrap();
+        assert_eq!(refs.len(), 1);
+        assert_eq!(
+            (refs[0].0.name, refs[0].1.id_field, refs[0].2.clone()),
+            ("asset_external_ids", "assetIds", vec!["a".to_string(), "b".to_string()])
+        );
+        assert!(!row_to_item(&row).unwrap().contains_key("assetIds"), "placed after the lookup");
+        let both = vec![
+            (c("time_series", "data_set_id"), Value::Int(1)),
+            (c("time_series", "data_set_external_id"), Value::Text("ds".into())),
+        ];
+        assert!(row_references(&both).unwrap_err().message.contains("not both"));
+    }
+
+    #[test]
+    fn cleared_fields_are_marked_except_parents_and_required_ones() {
+        let row = vec![
+            (c("assets", "name"), Value::Text("x".into())),
+            (c("assets", "description"), Value::Null),
+            (c("assets", "labels"), Value::Null),
+            (c("assets", "parent_external_id"), Value::Null),
+        ];
+        let mut item = row_to_item(&row).unwrap();
+        mark_cleared_fields(&mut item, &row);
+        assert_eq!(Json::Object(item), json!({"name": "x", "description": null, "labels": null}));
     }
 }

@@ -36,11 +36,24 @@ impl OptionTarget {
                 "insert_mode",
                 "sub_millisecond",
                 "empty_strings",
+                "null_values",
+                "delete_unknown",
+                "unknown_references",
+                "hierarchy_buffer_mb",
                 "ca_file",
                 "allow_insecure_http",
             ],
             OptionTarget::UserMapping => &["client_id", "client_secret"],
-            OptionTarget::Table => &["resource", "insert_mode", "sub_millisecond", "empty_strings"],
+            OptionTarget::Table => &[
+                "resource",
+                "insert_mode",
+                "sub_millisecond",
+                "empty_strings",
+                "null_values",
+                "delete_unknown",
+                "unknown_references",
+                "hierarchy_buffer_mb",
+            ],
         }
     }
 }
@@ -328,8 +341,24 @@ fn validate_value(name: &str, value: &str) -> Result<(), OptionError> {
             Some(format!("Valid resources: {}.", catalogue::resource_names().join(", "))),
         ),
         "insert_mode" if InsertMode::parse(value).is_none() => {
-            (format!("invalid insert_mode \"{value}\""), Some("Valid values: upsert, create, ignore.".into()))
+            (format!("invalid insert_mode \"{value}\""), Some(format!("Valid values: {}.", InsertMode::NAMES)))
         }
+        "null_values" if NullValues::parse(value).is_none() => (
+            format!("invalid null_values \"{value}\""),
+            Some("Valid values: keep (a NULL leaves CDF's value), clear (a NULL clears it).".into()),
+        ),
+        "delete_unknown" if DeleteUnknown::parse(value).is_none() => (
+            format!("invalid delete_unknown \"{value}\""),
+            Some("Valid values: ignore (skip ids CDF does not have), error (fail the statement).".into()),
+        ),
+        "unknown_references" if UnknownReferences::parse(value).is_none() => (
+            format!("invalid unknown_references \"{value}\""),
+            Some("Valid values: error (fail naming row, column and value), drop (leave the reference out).".into()),
+        ),
+        "hierarchy_buffer_mb" if parse_buffer_mb(value).is_none() => (
+            format!("invalid hierarchy_buffer_mb \"{value}\""),
+            Some("A whole number of megabytes from 1 to 65536.".into()),
+        ),
         "sub_millisecond" if crate::SubMillisecond::parse(value).is_none() => (
             format!("invalid sub_millisecond \"{value}\""),
             Some("Valid values: truncate (drop the microseconds), reject (refuse the row).".into()),
@@ -357,6 +386,70 @@ fn validate_value(name: &str, value: &str) -> Result<(), OptionError> {
         _ => return Ok(()),
     };
     Err(bad_value(message, hint))
+}
+
+/// What a NULL in an upsert (or insert_mode update) does to the object's value in CDF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NullValues {
+    /// Leaves CDF's value: a NULL may just be a column the source does not have.
+    #[default]
+    Keep,
+    /// Clears it (`setNull`; lists and metadata are set empty): for sources that send full rows.
+    Clear,
+}
+
+impl NullValues {
+    pub fn parse(s: &str) -> Option<NullValues> {
+        match s {
+            "keep" => Some(NullValues::Keep),
+            "clear" => Some(NullValues::Clear),
+            _ => None,
+        }
+    }
+}
+
+/// What insert_mode 'delete' does with an id or external id CDF does not have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeleteUnknown {
+    #[default]
+    Ignore,
+    Error,
+}
+
+impl DeleteUnknown {
+    pub fn parse(s: &str) -> Option<DeleteUnknown> {
+        match s {
+            "ignore" => Some(DeleteUnknown::Ignore),
+            "error" => Some(DeleteUnknown::Error),
+            _ => None,
+        }
+    }
+}
+
+/// What a reference by external id (`asset_external_ids`, `data_set_external_id`, ...) that
+/// CDF does not know does to its row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnknownReferences {
+    /// The statement fails, naming row, column and value.
+    #[default]
+    Error,
+    /// The reference is left out of the row; the statement's NOTICE counts them.
+    Drop,
+}
+
+impl UnknownReferences {
+    pub fn parse(s: &str) -> Option<UnknownReferences> {
+        match s {
+            "error" => Some(UnknownReferences::Error),
+            "drop" => Some(UnknownReferences::Drop),
+            _ => None,
+        }
+    }
+}
+
+/// `hierarchy_buffer_mb`: 1 to 65536 megabytes.
+pub fn parse_buffer_mb(s: &str) -> Option<usize> {
+    s.trim().parse::<usize>().ok().filter(|mb| (1..=65_536).contains(mb))
 }
 
 /// Looks an option up in a list.
