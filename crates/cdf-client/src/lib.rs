@@ -3,12 +3,14 @@
 //! PostgreSQL concerns (interrupt checks) are injected by the caller.
 
 pub mod error;
+pub mod metrics;
 pub mod reader;
 pub mod runtime;
 pub mod session;
 pub mod writer;
 
 pub use error::CdfError;
+pub use metrics::{RequestLog, RequestRecord};
 pub use reader::{Reader, Row};
 pub use reqwest;
 pub use runtime::Runtime;

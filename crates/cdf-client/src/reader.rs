@@ -290,6 +290,8 @@ impl Reader {
                 }
             }
         };
+        // Each step is one request; its rows are what it returned.
+        session.log.note_rows_received(rows.len());
         Ok(Some(rows))
     }
 }

@@ -346,6 +346,7 @@ impl TableWriter {
             }
             Err(e) => return Err(self.fail(e, 1)),
         };
+        session.log.note_rows_sent(1);
         self.rows_written += 1;
         let json = response.json().map_err(|e| self.fail(e, 0))?;
         Ok(first_object(&json))
@@ -364,6 +365,7 @@ impl TableWriter {
     ) -> Result<(), WriteError> {
         match session.request(reqwest::Method::POST, path, query, Some(body), idempotency).await {
             Ok(_) => {
+                session.log.note_rows_sent(rows);
                 self.rows_written += rows as u64;
                 Ok(())
             }
@@ -396,6 +398,7 @@ impl TableWriter {
             };
             let err = match session.request(reqwest::Method::POST, path, &[], Some(body), idempotency).await {
                 Ok(_) => {
+                    session.log.note_rows_sent(chunk.len());
                     self.rows_written += chunk.len() as u64;
                     return Ok(());
                 }
@@ -462,6 +465,7 @@ impl TableWriter {
             let body = json!({ "items": pending });
             match session.post_json(&path, query, &body, Idempotency::NotIdempotent).await {
                 Ok(_) => {
+                    session.log.note_rows_sent(pending.len());
                     self.rows_written += pending.len() as u64;
                     return Ok(());
                 }
@@ -750,7 +754,10 @@ impl ChangeWriter {
                 b.extend(e.clone());
             }
             match session.post_json(path, &[], &body, Idempotency::Idempotent).await {
-                Ok(_) => self.rows_changed += chunk.len() as u64,
+                Ok(_) => {
+                    session.log.note_rows_sent(chunk.len());
+                    self.rows_changed += chunk.len() as u64
+                }
                 Err(e) => return Err(self.fail(e, chunk.len())),
             }
         }
@@ -819,7 +826,10 @@ impl ChangeWriter {
                     item.insert("rows".into(), Json::Array(entries));
                     let body = json!({ "items": [item] });
                     match session.post_json("sequences/data/delete", &[], &body, Idempotency::Idempotent).await {
-                        Ok(_) => self.rows_changed += n as u64,
+                        Ok(_) => {
+                            session.log.note_rows_sent(n);
+                            self.rows_changed += n as u64
+                        }
                         Err(e) => return Err(self.fail(e, n)),
                     }
                 }
