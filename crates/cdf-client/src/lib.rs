@@ -10,7 +10,7 @@ pub mod session;
 pub mod writer;
 
 pub use error::CdfError;
-pub use metrics::{RequestLog, RequestRecord};
+pub use metrics::{Counters, RequestLog, RequestRecord};
 pub use reader::{Reader, Row};
 pub use reqwest;
 pub use runtime::Runtime;

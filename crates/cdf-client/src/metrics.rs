@@ -92,6 +92,116 @@ impl RequestLog {
     }
 }
 
+/// Buckets of the latency histogram: 0 holds requests under 1 ms, bucket k those from 2^(k-1)
+/// to 2^k ms; the last one everything from about 9 minutes up.
+pub const LATENCY_BUCKETS: usize = 20;
+
+/// Sums over many requests, as kept per server, table and endpoint. Plain integers and a fixed
+/// array, so it can live in PostgreSQL shared memory as it is.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counters {
+    pub requests: u64,
+    pub rows_sent: u64,
+    pub rows_received: u64,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub retries: u64,
+    pub throttled: u64,
+    pub failures: u64,
+    pub total_us: u64,
+    pub max_us: u64,
+    pub latency: [u64; LATENCY_BUCKETS],
+}
+
+impl Counters {
+    pub const ZERO: Counters = Counters {
+        requests: 0,
+        rows_sent: 0,
+        rows_received: 0,
+        bytes_sent: 0,
+        bytes_received: 0,
+        retries: 0,
+        throttled: 0,
+        failures: 0,
+        total_us: 0,
+        max_us: 0,
+        latency: [0; LATENCY_BUCKETS],
+    };
+
+    fn bucket(us: u64) -> usize {
+        let ms = us / 1000;
+        if ms == 0 {
+            0
+        } else {
+            ((u64::BITS - ms.leading_zeros()) as usize).min(LATENCY_BUCKETS - 1)
+        }
+    }
+
+    pub fn add(&mut self, r: &RequestRecord) {
+        let us = r.elapsed.as_micros().min(u128::from(u64::MAX)) as u64;
+        self.requests += 1;
+        self.rows_sent += r.rows_sent;
+        self.rows_received += r.rows_received;
+        self.bytes_sent += r.bytes_sent;
+        self.bytes_received += r.bytes_received;
+        self.retries += u64::from(r.retries());
+        self.throttled += u64::from(r.throttled);
+        self.failures += u64::from(r.failed);
+        self.total_us += us;
+        self.max_us = self.max_us.max(us);
+        self.latency[Self::bucket(us)] += 1;
+    }
+
+    pub fn merge(&mut self, o: &Counters) {
+        self.requests += o.requests;
+        self.rows_sent += o.rows_sent;
+        self.rows_received += o.rows_received;
+        self.bytes_sent += o.bytes_sent;
+        self.bytes_received += o.bytes_received;
+        self.retries += o.retries;
+        self.throttled += o.throttled;
+        self.failures += o.failures;
+        self.total_us += o.total_us;
+        self.max_us = self.max_us.max(o.max_us);
+        for (a, b) in self.latency.iter_mut().zip(o.latency) {
+            *a += b;
+        }
+    }
+
+    pub fn total_ms(&self) -> f64 {
+        self.total_us as f64 / 1000.0
+    }
+
+    pub fn mean_ms(&self) -> Option<f64> {
+        (self.requests > 0).then(|| self.total_ms() / self.requests as f64)
+    }
+
+    pub fn max_ms(&self) -> f64 {
+        self.max_us as f64 / 1000.0
+    }
+
+    /// The `q`-quantile of request time in ms (0 < q <= 1), from the histogram: interpolated
+    /// within its power-of-two bucket, never above the largest time seen.
+    pub fn percentile_ms(&self, q: f64) -> Option<f64> {
+        let n: u64 = self.latency.iter().sum();
+        if n == 0 {
+            return None;
+        }
+        let rank = (q.clamp(0.0, 1.0) * n as f64).ceil().max(1.0);
+        let mut below = 0u64;
+        for (k, &count) in self.latency.iter().enumerate() {
+            if count > 0 && (below + count) as f64 >= rank {
+                let (lo, hi) = if k == 0 { (0.0, 1.0) } else { ((1u64 << (k - 1)) as f64, (1u64 << k) as f64) };
+                let at = lo + (hi - lo) * (rank - below as f64) / count as f64;
+                return Some(at.min(self.max_ms()));
+            }
+            below += count;
+        }
+        Some(self.max_ms())
+    }
+}
+
 /// A request being made: it records itself into the log when dropped, which also covers every
 /// early return and a cancelled future (then as failed, with what it saw so far).
 pub(crate) struct Probe {
@@ -244,6 +354,46 @@ mod tests {
         let cancelled = &records[1];
         assert_eq!((cancelled.status, cancelled.attempts, cancelled.failed, cancelled.rows_sent), (0, 1, true, 0));
         assert!(log.drain().is_empty());
+    }
+
+    fn took(ms: u64) -> RequestRecord {
+        RequestRecord {
+            elapsed: Duration::from_millis(ms),
+            failed: false,
+            attempts: 1,
+            ..RequestRecord::new("e".into())
+        }
+    }
+
+    #[test]
+    fn counters_sum_requests_and_estimate_percentiles() {
+        let mut c = Counters::ZERO;
+        for ms in 1..=100 {
+            c.add(&took(ms));
+        }
+        let mut throttled = took(300);
+        (throttled.attempts, throttled.throttled, throttled.failed, throttled.rows_sent) = (3, 2, true, 0);
+        c.add(&throttled);
+        assert_eq!((c.requests, c.retries, c.throttled, c.failures), (101, 2, 2, 1));
+        assert_eq!(c.max_ms(), 300.0);
+        assert!((c.mean_ms().unwrap() - (5050.0 + 300.0) / 101.0).abs() < 1e-9);
+        // The true median is 51 ms, the 95th percentile 96 ms; buckets are powers of two.
+        let p50 = c.percentile_ms(0.5).unwrap();
+        assert!((32.0..=64.0).contains(&p50), "{p50}");
+        let p95 = c.percentile_ms(0.95).unwrap();
+        assert!((64.0..=128.0).contains(&p95), "{p95}");
+        assert_eq!(c.percentile_ms(1.0), Some(300.0), "never above the maximum");
+        let mut sum = Counters::ZERO;
+        sum.merge(&c);
+        sum.merge(&c);
+        assert_eq!((sum.requests, sum.max_us, sum.latency[0]), (202, c.max_us, 0));
+        assert_eq!(Counters::ZERO.percentile_ms(0.5), None);
+        assert_eq!(Counters::ZERO.mean_ms(), None);
+        // Sub-millisecond requests land in bucket 0; very long ones in the last.
+        let mut edge = Counters::ZERO;
+        edge.add(&RequestRecord { elapsed: Duration::from_micros(300), ..took(0) });
+        edge.add(&took(3_600_000));
+        assert_eq!((edge.latency[0], edge.latency[LATENCY_BUCKETS - 1]), (1, 1));
     }
 
     #[test]
