@@ -139,3 +139,18 @@ pub fn resolve_validator_early() {
         }
     }
 }
+
+/// Whether `user` has USAGE on a foreign server (false when it no longer exists). 16 replaced
+/// the per-object-type ACL checks with `object_aclcheck`.
+pub unsafe fn may_use_server(server: pg_sys::Oid, user: pg_sys::Oid) -> bool {
+    let flags = pg_sys::FSV_MISSING_OK as pg_sys::bits16;
+    if pg_sys::GetForeignServerExtended(server, flags).is_null() {
+        return false;
+    }
+    let mode = pg_sys::ACL_USAGE as pg_sys::AclMode;
+    #[cfg(any(feature = "pg14", feature = "pg15"))]
+    let result = pg_sys::pg_foreign_server_aclcheck(server, user, mode);
+    #[cfg(not(any(feature = "pg14", feature = "pg15")))]
+    let result = pg_sys::object_aclcheck(pg_sys::ForeignServerRelationId, server, user, mode);
+    result == pg_sys::AclResult::ACLCHECK_OK
+}

@@ -2,6 +2,7 @@
 //! options as a `ServerConfig`, and the current user's mapping, with clear errors when one of
 //! them is missing. Everything a scan or modify learns from the catalogs comes from here.
 
+use std::cell::RefCell;
 use std::ffi::CStr;
 
 use cdf_client::{Credentials, ServerConfig};
@@ -12,10 +13,14 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::PgList;
 
+use crate::stats::NodeUsage;
+
 /// Everything a scan or modify needs to know about one foreign table.
 #[derive(Debug, Clone)]
 pub struct TableContext {
     pub table_name: String,
+    pub table_oid: pg_sys::Oid,
+    pub server_oid: pg_sys::Oid,
     pub resource: &'static Resource,
     pub user_mapping_oid: pg_sys::Oid,
     pub server: ServerConfig,
@@ -23,6 +28,8 @@ pub struct TableContext {
     pub insert_mode: InsertMode,
     /// Sub-millisecond timestamps and empty strings (table option, else server option).
     pub input: InputPolicy,
+    /// The CDF requests made for this scan or modify (EXPLAIN ANALYZE).
+    pub usage: RefCell<NodeUsage>,
 }
 
 /// Turns a `List` of `DefElem` into name/value pairs.
@@ -140,7 +147,18 @@ pub fn table_context(relid: pg_sys::Oid, user: pg_sys::Oid) -> TableContext {
             .set_hint("ALTER USER MAPPING ... OPTIONS (ADD client_id '...', ADD client_secret '...').")
             .report(PgLogLevel::ERROR);
         }
-        TableContext { table_name, resource, user_mapping_oid, server: config, credentials, insert_mode, input }
+        TableContext {
+            table_name,
+            table_oid: relid,
+            server_oid: (*table).serverid,
+            resource,
+            user_mapping_oid,
+            server: config,
+            credentials,
+            insert_mode,
+            input,
+            usage: RefCell::default(),
+        }
     }
 }
 

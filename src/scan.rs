@@ -246,6 +246,9 @@ pub unsafe extern "C-unwind" fn explain_foreign_scan(
         let text = CString::new(text.join(", ")).unwrap();
         pg_sys::ExplainPropertyText(c"CDF Conditions".as_ptr(), text.as_ptr(), es);
     }
+    if let Some(state) = ((*node).fdw_state as *mut ScanState).as_ref().filter(|_| (*es).analyze) {
+        crate::stats::explain(&state.ctx.usage.borrow(), es);
+    }
 }
 
 #[pg_guard]
