@@ -456,3 +456,91 @@ REVOKE EXECUTE ON FUNCTION cdf.stats_reset() FROM PUBLIC;
     name = "stats_view",
     requires = [request_stats, stats_reset]
 );
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests {
+    use std::time::Duration;
+
+    use cdf_client::{Credentials, RequestRecord, ServerConfig};
+    use pgrx::prelude::*;
+
+    use super::*;
+
+    fn context() -> TableContext {
+        TableContext {
+            table_name: "assets".into(),
+            table_oid: pg_sys::InvalidOid,
+            server_oid: pg_sys::InvalidOid,
+            resource: cdf_tables::resource("assets").unwrap(),
+            user_mapping_oid: pg_sys::InvalidOid,
+            server: ServerConfig {
+                base_url: "http://127.0.0.1:1".into(),
+                project: "p".into(),
+                token_url: "http://127.0.0.1:1/t".into(),
+                scopes: vec![],
+                audience: None,
+                ca_file: None,
+            },
+            credentials: Credentials { client_id: "a".into(), client_secret: "b".into() },
+            insert_mode: cdf_tables::InsertMode::Upsert,
+            input: cdf_tables::InputPolicy::default(),
+            usage: RefCell::default(),
+        }
+    }
+
+    fn record(endpoint: &str, ms: u64) -> RequestRecord {
+        RequestRecord {
+            elapsed: Duration::from_millis(ms),
+            attempts: 2,
+            throttled: 1,
+            failed: false,
+            rows_sent: 10,
+            ..RequestRecord::new(endpoint.into())
+        }
+    }
+
+    /// `cargo pgrx test` does not preload the library: the statistics are the backend's own.
+    #[pg_test]
+    fn without_preload_the_view_shows_this_backends_requests() {
+        assert!(!shared());
+        Spi::run("SELECT cdf.stats_reset()").unwrap();
+        let ctx = context();
+        collect(
+            &ctx,
+            vec![record("POST /assets", 5), record("POST /assets", 7), record(cdf_client::metrics::TOKEN_ENDPOINT, 1)],
+        );
+        let usage = ctx.usage.borrow().clone();
+        assert_eq!(
+            (usage.total.requests, usage.total.retries, usage.total.rows_sent),
+            (2, 2, 20),
+            "no token in EXPLAIN"
+        );
+        let (requests, throttled, max) = Spi::get_three::<i64, i64, pgrx::AnyNumeric>(
+            "SELECT requests, throttled, max_ms FROM cdf.stats WHERE endpoint = 'POST /assets'",
+        )
+        .unwrap();
+        assert_eq!((requests, throttled), (Some(2), Some(2)));
+        assert_eq!(max.unwrap().to_string(), "7.000");
+        assert_eq!(Spi::get_one::<i64>("SELECT count(*) FROM cdf.stats").unwrap(), Some(2));
+        Spi::run("SELECT cdf.stats_reset()").unwrap();
+        assert_eq!(Spi::get_one::<i64>("SELECT count(*) FROM cdf.stats").unwrap(), Some(0));
+    }
+
+    #[pg_test]
+    fn a_full_table_sums_the_rest_in_one_overflow_entry() {
+        let mut t = Box::<Table>::default();
+        let mut c = Counters::ZERO;
+        c.add(&record("e", 1));
+        for i in 0..MAX_ENTRIES + 10 {
+            let key = Key { database: 1, server: 2, table: i as u32, endpoint: "POST /assets".into() };
+            t.add(&key, &c);
+        }
+        assert_eq!(t.len, MAX_ENTRIES);
+        let last = &t.entries[MAX_ENTRIES - 1];
+        assert_eq!((last.endpoint(), last.table, last.counters.requests), (OVERFLOW_ENDPOINT, 0, 11));
+        // Known keys still add up in their own entry.
+        t.add(&Key { database: 1, server: 2, table: 0, endpoint: "POST /assets".into() }, &c);
+        assert_eq!(t.entries[0].counters.requests, 2);
+    }
+}
