@@ -70,6 +70,7 @@ pub fn run<T>(ctx: &TableContext, op: impl AsyncFnOnce(&mut Session) -> T) -> T 
         let Backend { runtime, sessions, .. } = backend;
         let session = sessions.get_mut(&ctx.user_mapping_oid).expect("session inserted above");
         session.max_response_bytes = crate::settings::max_response_bytes();
+        crate::stats::prepare();
         let collected = Collect { ctx, log: session.log.clone() };
         let out = runtime.block_on(op(session), &check_interrupts);
         drop(collected);
@@ -87,7 +88,8 @@ struct Collect<'a> {
 
 impl Drop for Collect<'_> {
     fn drop(&mut self) {
-        crate::stats::collect(self.ctx, self.log.drain());
+        let ctx = self.ctx;
+        crate::stats::collect(ctx.server_oid, ctx.table_oid, &ctx.usage, self.log.drain());
     }
 }
 

@@ -18,8 +18,6 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::{pg_shmem_init, PGRXSharedMemory, PgLwLock};
 
-use crate::context::TableContext;
-
 /// Entries (database, server, table, endpoint) shared memory holds; requests of further ones
 /// are summed in one overflow entry (endpoint `(other)`, no server or table).
 const MAX_ENTRIES: usize = 2000;
@@ -168,26 +166,21 @@ impl NodeUsage {
     }
 }
 
-/// Files the records of one run made for `ctx`: into its node's usage (token fetches stay out:
+/// Files the records of one run made for a foreign table of a server: into its node's usage (token fetches stay out:
 /// whether one is due depends on the backend's past, not on the statement) and into the
 /// pending sums. Pure Rust, safe while unwinding.
-pub fn collect(ctx: &TableContext, records: Vec<RequestRecord>) {
+pub fn collect(server: pg_sys::Oid, table: pg_sys::Oid, usage: &RefCell<NodeUsage>, records: Vec<RequestRecord>) {
     if records.is_empty() {
         return;
     }
     let database = unsafe { pg_sys::MyDatabaseId }.to_u32();
-    let mut usage = ctx.usage.borrow_mut();
+    let mut usage = usage.borrow_mut();
     PENDING.with_borrow_mut(|pending| {
         for r in &records {
             if r.endpoint != cdf_client::metrics::TOKEN_ENDPOINT {
                 usage.add(r);
             }
-            let key = Key {
-                database,
-                server: ctx.server_oid.to_u32(),
-                table: ctx.table_oid.to_u32(),
-                endpoint: r.endpoint.clone(),
-            };
+            let key = Key { database, server: server.to_u32(), table: table.to_u32(), endpoint: r.endpoint.clone() };
             match pending.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, c)) => c.add(r),
                 None => {
@@ -200,37 +193,44 @@ pub fn collect(ctx: &TableContext, records: Vec<RequestRecord>) {
     });
 }
 
+/// Before a run: makes sure that sums collected while it unwinds are moved at the end of the
+/// transaction (registering there is not possible: it allocates).
+pub fn prepare() {
+    if !XACT_CALLBACK.get() {
+        unsafe { pg_sys::RegisterXactCallback(Some(on_transaction_end), std::ptr::null_mut()) };
+        XACT_CALLBACK.set(true);
+    }
+}
+
 /// Moves the pending sums into the shared (or this backend's) statistics.
 pub fn flush() {
     let pending = PENDING.with_borrow_mut(std::mem::take);
     if pending.is_empty() {
         return;
     }
-    if !XACT_CALLBACK.get() {
-        unsafe { pg_sys::RegisterXactCallback(Some(on_transaction_end), std::ptr::null_mut()) };
-        XACT_CALLBACK.set(true);
-    }
-    with_table(true, |t| {
+    with_table(|t| {
         for (key, counters) in &pending {
             t.add(key, counters);
         }
     });
 }
 
-/// Runs `op` on the statistics: shared memory under its lock, or this backend's copy.
-fn with_table<T>(exclusive: bool, op: impl FnOnce(&mut Table) -> T) -> T {
+/// Runs `op` on the statistics: shared memory under its exclusive lock, or this backend's own.
+fn with_table<T>(op: impl FnOnce(&mut Table) -> T) -> T {
     if shared() {
-        if exclusive {
-            op(&mut SHARED.exclusive())
-        } else {
-            // Readers copy what they need under the shared lock.
-            let guard = SHARED.share();
-            let mut copy = Box::new(*guard);
-            drop(guard);
-            op(&mut copy)
-        }
+        op(&mut SHARED.exclusive())
     } else {
         LOCAL.with_borrow_mut(|local| op(local.get_or_insert_with(Box::default)))
+    }
+}
+
+/// The start of the sums and the entries in use, copied (under the shared lock).
+fn snapshot() -> (i64, Vec<Entry>) {
+    let copy = |t: &Table| (t.since, t.entries[..t.len].to_vec());
+    if shared() {
+        copy(&SHARED.share())
+    } else {
+        LOCAL.with_borrow(|local| local.as_deref().map(copy).unwrap_or_default())
     }
 }
 
@@ -301,49 +301,48 @@ fn rows() -> Vec<StatsRow> {
     let user = unsafe { pg_sys::GetUserId() };
     let see_all = unsafe { pg_sys::has_privs_of_role(user, pg_sys::Oid::from(pg_sys::ROLE_PG_READ_ALL_STATS)) };
     let big = |v: u64| v.min(i64::MAX as u64) as i64;
-    with_table(false, |t| {
-        let since = (t.since != 0)
-            .then(|| unsafe { pgrx::datum::TimestampWithTimeZone::from_datum(pg_sys::Datum::from(t.since), false) })
-            .flatten();
-        t.entries[..t.len]
-            .iter()
-            .filter(|e| e.database == database || (e.database == 0 && see_all))
-            .filter(|e| {
-                let (server, table) = (pg_sys::Oid::from(e.server), pg_sys::Oid::from(e.table));
-                see_all || unsafe { may_see(user, server, table) }
-            })
-            .map(|e| {
-                let c = &e.counters;
-                let oid = |v: u32| (v != 0).then(|| pg_sys::Oid::from(v));
-                (
-                    oid(e.server),
-                    oid(e.table),
-                    e.endpoint().to_string(),
-                    big(c.requests),
-                    big(c.rows_sent),
-                    big(c.rows_received),
-                    big(c.bytes_sent),
-                    big(c.bytes_received),
-                    big(c.retries),
-                    big(c.throttled),
-                    big(c.failures),
-                    c.total_ms(),
-                    c.mean_ms(),
-                    c.max_ms(),
-                    c.percentile_ms(0.5),
-                    c.percentile_ms(0.95),
-                    c.percentile_ms(0.99),
-                    since,
-                )
-            })
-            .collect()
-    })
+    let (since, entries) = snapshot();
+    let since = (since != 0)
+        .then(|| unsafe { pgrx::datum::TimestampWithTimeZone::from_datum(pg_sys::Datum::from(since), false) })
+        .flatten();
+    entries
+        .iter()
+        .filter(|e| e.database == database || (e.database == 0 && see_all))
+        .filter(|e| {
+            let (server, table) = (pg_sys::Oid::from(e.server), pg_sys::Oid::from(e.table));
+            see_all || unsafe { may_see(user, server, table) }
+        })
+        .map(|e| {
+            let c = &e.counters;
+            let oid = |v: u32| (v != 0).then(|| pg_sys::Oid::from(v));
+            (
+                oid(e.server),
+                oid(e.table),
+                e.endpoint().to_string(),
+                big(c.requests),
+                big(c.rows_sent),
+                big(c.rows_received),
+                big(c.bytes_sent),
+                big(c.bytes_received),
+                big(c.retries),
+                big(c.throttled),
+                big(c.failures),
+                c.total_ms(),
+                c.mean_ms(),
+                c.max_ms(),
+                c.percentile_ms(0.5),
+                c.percentile_ms(0.95),
+                c.percentile_ms(0.99),
+                since,
+            )
+        })
+        .collect()
 }
 
 /// Empties the statistics (all databases) and restarts their clock.
 fn reset() {
     PENDING.with_borrow_mut(Vec::clear);
-    with_table(true, Table::reset);
+    with_table(Table::reset);
 }
 
 /// Prints a node's CDF requests under EXPLAIN ANALYZE: counts always, bytes with VERBOSE, time
@@ -462,32 +461,10 @@ REVOKE EXECUTE ON FUNCTION cdf.stats_reset() FROM PUBLIC;
 mod tests {
     use std::time::Duration;
 
-    use cdf_client::{Credentials, RequestRecord, ServerConfig};
+    use cdf_client::RequestRecord;
     use pgrx::prelude::*;
 
     use super::*;
-
-    fn context() -> TableContext {
-        TableContext {
-            table_name: "assets".into(),
-            table_oid: pg_sys::InvalidOid,
-            server_oid: pg_sys::InvalidOid,
-            resource: cdf_tables::resource("assets").unwrap(),
-            user_mapping_oid: pg_sys::InvalidOid,
-            server: ServerConfig {
-                base_url: "http://127.0.0.1:1".into(),
-                project: "p".into(),
-                token_url: "http://127.0.0.1:1/t".into(),
-                scopes: vec![],
-                audience: None,
-                ca_file: None,
-            },
-            credentials: Credentials { client_id: "a".into(), client_secret: "b".into() },
-            insert_mode: cdf_tables::InsertMode::Upsert,
-            input: cdf_tables::InputPolicy::default(),
-            usage: RefCell::default(),
-        }
-    }
 
     fn record(endpoint: &str, ms: u64) -> RequestRecord {
         RequestRecord {
@@ -505,12 +482,15 @@ mod tests {
     fn without_preload_the_view_shows_this_backends_requests() {
         assert!(!shared());
         Spi::run("SELECT cdf.stats_reset()").unwrap();
-        let ctx = context();
+        let usage = RefCell::default();
+        let invalid = pg_sys::InvalidOid;
         collect(
-            &ctx,
+            invalid,
+            invalid,
+            &usage,
             vec![record("POST /assets", 5), record("POST /assets", 7), record(cdf_client::metrics::TOKEN_ENDPOINT, 1)],
         );
-        let usage = ctx.usage.borrow().clone();
+        let usage: NodeUsage = usage.into_inner();
         assert_eq!(
             (usage.total.requests, usage.total.retries, usage.total.rows_sent),
             (2, 2, 20),
