@@ -90,6 +90,13 @@ impl RequestLog {
     pub fn note_rows_received(&self, rows: usize) {
         self.with(|r| r.last_mut().map(|l| l.rows_received += rows as u64));
     }
+
+    /// The request that finished last had an error answer its caller expected and handled (the
+    /// 409 duplicates an upsert turns into updates, the 404 of a RAW table that does not exist):
+    /// not a failure. Same timing rule as `note_rows_sent`.
+    pub fn note_handled(&self) {
+        self.with(|r| r.last_mut().map(|l| l.failed = false));
+    }
 }
 
 /// Buckets of the latency histogram: 0 holds requests under 1 ms, bucket k those from 2^(k-1)

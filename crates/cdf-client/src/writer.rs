@@ -333,11 +333,13 @@ impl TableWriter {
         let response = match created {
             Ok(r) => r,
             Err(CdfError::Api { status: 409, .. }) if self.mode == InsertMode::Ignore => {
+                session.log.note_handled();
                 return Ok(None);
             }
             Err(CdfError::Api { status: 409, .. })
                 if self.mode == InsertMode::Upsert && item.contains_key("externalId") =>
             {
+                session.log.note_handled();
                 let body = json!({ "items": [update_patch(self.resource, &item)] });
                 match session.post_json(&format!("{path}/update"), &[], &body, Idempotency::Idempotent).await {
                     Ok(r) => r,
@@ -418,6 +420,7 @@ impl TableWriter {
             if dups.is_empty() {
                 return Err(self.fail(err, rest.len()));
             }
+            session.log.note_handled();
             // Ignore skips the existing rows; upsert updates them.
             if self.mode == InsertMode::Upsert {
                 let updates: Vec<Json> = dups.iter().map(|item| update_patch(self.resource, item)).collect();
@@ -488,6 +491,7 @@ impl TableWriter {
                     if pending.len() == before {
                         return Err(self.fail(err, n));
                     }
+                    session.log.note_handled();
                     // Existing databases and tables are what the row asked for: count them.
                     self.rows_written += (before - pending.len()) as u64;
                 }

@@ -478,4 +478,13 @@ fn request_records_match_what_the_emulator_saw() {
     let failed = s.log.drain();
     assert_eq!(failed.len(), 1);
     assert_eq!((failed[0].status, failed[0].failed, failed[0].attempts), (400, true, 1));
+
+    // The 409 an upsert of existing rows starts with is handled, not a failure.
+    env.clear_faults();
+    let mut w = TableWriter::new(resource("assets").unwrap(), InsertMode::Upsert);
+    w.push(asset("m0", "again"));
+    env.run(w.flush(&mut s)).expect("updated");
+    let upsert = s.log.drain();
+    let summary: Vec<_> = upsert.iter().map(|r| (r.endpoint.as_str(), r.status, r.failed, r.rows_sent)).collect();
+    assert_eq!(summary, [("POST /assets", 409, false, 0), ("POST /assets/update", 200, false, 1)]);
 }
