@@ -21,7 +21,8 @@ END $$;
 \! curl -fsS -X POST "$CDF_EMULATOR_URL/_admin/faults" -H 'content-type: application/json' -d '{"seed": 1, "rules": [{"endpoint": "POST /assets", "sequence": [{"status": 429, "retryAfter": 0}]}]}' > /dev/null
 SELECT explain_analyze($$INSERT INTO cdf_tables.assets (external_id, name) VALUES ('st-1', 'One'), ('st-2', 'Two'), ('st-3', 'Three')$$);
 \! curl -fsS -X DELETE "$CDF_EMULATOR_URL/_admin/faults" > /dev/null
--- Upsert of existing rows: a create that CDF refuses as duplicates, then an update.
+-- Upsert of existing rows: a create that CDF refuses as duplicates (expected and handled, so
+-- not a failure), then an update.
 SELECT explain_analyze($$INSERT INTO cdf_tables.assets (external_id, name) VALUES ('st-1', 'One again'), ('st-4', 'Four')$$);
 -- A read: rows received.
 SELECT explain_analyze($$SELECT external_id FROM cdf_tables.assets WHERE external_id IN ('st-1', 'st-2', 'nope')$$);
