@@ -290,12 +290,13 @@ type StatsRow = (
 fn rows() -> Vec<StatsRow> {
     flush();
     if !shared() {
-        ereport!(
-            PgLogLevel::NOTICE,
+        pgrx::pg_sys::panic::ErrorReport::new(
             PgSqlErrorCode::ERRCODE_WARNING,
             "cdf_fdw is not in shared_preload_libraries: these statistics are this session's only",
-            "Add cdf_fdw to shared_preload_libraries in postgresql.conf and restart PostgreSQL for statistics across all sessions."
-        );
+            function_name!(),
+        )
+        .set_hint("Add cdf_fdw to shared_preload_libraries in postgresql.conf and restart PostgreSQL for statistics across all sessions.")
+        .report(PgLogLevel::NOTICE);
     }
     let database = unsafe { pg_sys::MyDatabaseId }.to_u32();
     let user = unsafe { pg_sys::GetUserId() };
