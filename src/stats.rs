@@ -125,9 +125,42 @@ impl Table {
 
 static SHARED: PgLwLock<Table> = unsafe { PgLwLock::new(c"cdf_fdw_stats") };
 
+/// Without preload, on 17 and later: the statistics in a named dynamic shared memory segment
+/// (the DSM registry), created by the first backend that needs it, with a lock of its own.
+#[repr(C)]
+struct Segment {
+    lock: pg_sys::LWLock,
+    tranche: std::ffi::c_int,
+    table: Table,
+}
+
+const TRANCHE: &std::ffi::CStr = c"cdf_fdw_stats";
+
+/// Initialises a new segment (called once per cluster, under the registry's lock).
+#[pg_guard]
+unsafe extern "C-unwind" fn init_segment(ptr: *mut std::ffi::c_void) {
+    let segment = ptr as *mut Segment;
+    // All zeros is an empty table.
+    std::ptr::write_bytes(&raw mut (*segment).table, 0, 1);
+    (*segment).tranche = pg_sys::LWLockNewTrancheId();
+    pg_sys::LWLockInitialize(&raw mut (*segment).lock, (*segment).tranche);
+}
+
+/// Where this backend keeps the statistics.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Store {
+    /// Preloaded: shared memory reserved at server start.
+    Preloaded,
+    /// 17+ without preload: a DSM registry segment, shared all the same.
+    Segment(*mut Segment),
+    /// 14–16 without preload: this backend only.
+    Backend,
+}
+
 thread_local! {
     /// Shared memory was reserved (the library was preloaded).
     static SHARED_READY: Cell<bool> = const { Cell::new(false) };
+    static STORE: Cell<Option<Store>> = const { Cell::new(None) };
     /// Sums of this backend not yet moved to shared memory.
     static PENDING: RefCell<Vec<(Key, Counters)>> = const { RefCell::new(Vec::new()) };
     /// Without preload: this backend's statistics.
@@ -146,6 +179,39 @@ pub fn init() {
 
 pub fn shared() -> bool {
     SHARED_READY.get()
+}
+
+/// The store of this backend, found (or the segment attached) on first use. Called on normal
+/// paths first (`prepare`), so an abort callback never attaches the segment.
+fn store() -> Store {
+    if let Some(s) = STORE.get() {
+        return s;
+    }
+    let store = if shared() {
+        Store::Preloaded
+    } else {
+        let size = std::mem::size_of::<Segment>();
+        match unsafe { crate::compat::named_dsm_segment(TRANCHE, size, init_segment) } {
+            Some(ptr) => {
+                let segment = ptr as *mut Segment;
+                // Each backend names the segment's tranche (for pg_stat_activity's wait events).
+                unsafe { pg_sys::LWLockRegisterTranche((*segment).tranche, TRANCHE.as_ptr()) };
+                Store::Segment(segment)
+            }
+            None => Store::Backend,
+        }
+    };
+    STORE.set(Some(store));
+    store
+}
+
+/// Runs `op` with the segment's lock held in `mode`.
+unsafe fn locked<T>(segment: *mut Segment, mode: pg_sys::LWLockMode::Type, op: impl FnOnce(&mut Table) -> T) -> T {
+    pg_sys::LWLockAcquire(&raw mut (*segment).lock, mode);
+    // Nothing in `op` raises an error; were it to, aborting the transaction releases the lock.
+    let out = op(&mut (*segment).table);
+    pg_sys::LWLockRelease(&raw mut (*segment).lock);
+    out
 }
 
 /// What the requests of one plan node cost, for EXPLAIN ANALYZE.
@@ -196,6 +262,7 @@ pub fn collect(server: pg_sys::Oid, table: pg_sys::Oid, usage: &RefCell<NodeUsag
 /// Before a run: makes sure that sums collected while it unwinds are moved at the end of the
 /// transaction (registering there is not possible: it allocates).
 pub fn prepare() {
+    store();
     if !XACT_CALLBACK.get() {
         unsafe { pg_sys::RegisterXactCallback(Some(on_transaction_end), std::ptr::null_mut()) };
         XACT_CALLBACK.set(true);
@@ -217,20 +284,20 @@ pub fn flush() {
 
 /// Runs `op` on the statistics: shared memory under its exclusive lock, or this backend's own.
 fn with_table<T>(op: impl FnOnce(&mut Table) -> T) -> T {
-    if shared() {
-        op(&mut SHARED.exclusive())
-    } else {
-        LOCAL.with_borrow_mut(|local| op(local.get_or_insert_with(Box::default)))
+    match store() {
+        Store::Preloaded => op(&mut SHARED.exclusive()),
+        Store::Segment(s) => unsafe { locked(s, pg_sys::LWLockMode::LW_EXCLUSIVE, op) },
+        Store::Backend => LOCAL.with_borrow_mut(|local| op(local.get_or_insert_with(Box::default))),
     }
 }
 
 /// The start of the sums and the entries in use, copied (under the shared lock).
 fn snapshot() -> (i64, Vec<Entry>) {
     let copy = |t: &Table| (t.since, t.entries[..t.len].to_vec());
-    if shared() {
-        copy(&SHARED.share())
-    } else {
-        LOCAL.with_borrow(|local| local.as_deref().map(copy).unwrap_or_default())
+    match store() {
+        Store::Preloaded => copy(&SHARED.share()),
+        Store::Segment(s) => unsafe { locked(s, pg_sys::LWLockMode::LW_SHARED, |t| copy(t)) },
+        Store::Backend => LOCAL.with_borrow(|local| local.as_deref().map(copy).unwrap_or_default()),
     }
 }
 
@@ -289,7 +356,7 @@ type StatsRow = (
 
 fn rows() -> Vec<StatsRow> {
     flush();
-    if !shared() {
+    if store() == Store::Backend {
         pgrx::pg_sys::panic::ErrorReport::new(
             PgSqlErrorCode::ERRCODE_WARNING,
             "cdf_fdw is not in shared_preload_libraries: these statistics are this session's only",
@@ -478,9 +545,10 @@ mod tests {
         }
     }
 
-    /// `cargo pgrx test` does not preload the library: the statistics are the backend's own.
+    /// `cargo pgrx test` does not preload the library: the statistics are the backend's own
+    /// (14–16) or in a DSM registry segment (17+).
     #[pg_test]
-    fn without_preload_the_view_shows_this_backends_requests() {
+    fn without_preload_the_view_still_counts() {
         assert!(!shared());
         Spi::run("SELECT cdf.stats_reset()").unwrap();
         let usage = RefCell::default();
