@@ -7,8 +7,9 @@
 //! cancel): nothing there calls PostgreSQL. The pending sums move into shared memory after each
 //! run, at the end of every transaction (commit or abort) and before the view is read.
 //!
-//! Shared memory is reserved only when the library is in `shared_preload_libraries`. Without it
-//! the same sums are kept per backend, and the view says so in a NOTICE.
+//! Shared memory is reserved at server start when the library is in `shared_preload_libraries`.
+//! Without it, 17+ keeps the same table in a DSM registry segment; 14–16 keep the sums per
+//! backend, and the view says so in a NOTICE.
 
 use std::cell::{Cell, RefCell};
 use std::ffi::CString;
