@@ -29,6 +29,8 @@ RUN PGRX_PG_CONFIG_PATH="/usr/lib/postgresql/${PG_MAJOR}/bin/pg_config" \
 FROM postgres:${PG_MAJOR}-bookworm AS postgres
 COPY --from=build /pkg/usr/ /usr/
 COPY docker/initdb.sh /docker-entrypoint-initdb.d/10-cdf-fdw.sh
+# Preloaded, cdf_fdw keeps its request statistics (cdf.stats) in shared memory for all sessions.
+CMD ["postgres", "-c", "shared_preload_libraries=cdf_fdw"]
 
 FROM debian:bookworm-slim AS emulator
 COPY --from=build /src/target/release/cdf-emulator /usr/local/bin/cdf-emulator

@@ -17,10 +17,11 @@ start_postgres() {
   if runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
     runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -m fast stop >/dev/null
   fi
-  # pg_stat_statements is preloaded so the security tests can check that no secret reaches it.
+  # pg_stat_statements is preloaded so the security tests can check that no secret reaches it;
+  # cdf_fdw so that its statistics (cdf.stats) live in shared memory, as the README tells DBAs.
   # Without RUST_BACKTRACE in its environment the server keeps Rust backtraces out of errors.
   env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w \
-    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c log_min_messages=warning -c shared_preload_libraries=pg_stat_statements" start >/dev/null
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c log_min_messages=warning -c shared_preload_libraries=pg_stat_statements,cdf_fdw" start >/dev/null
 }
 
 stop_postgres() {

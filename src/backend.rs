@@ -70,8 +70,27 @@ pub fn run<T>(ctx: &TableContext, op: impl AsyncFnOnce(&mut Session) -> T) -> T 
         let Backend { runtime, sessions, .. } = backend;
         let session = sessions.get_mut(&ctx.user_mapping_oid).expect("session inserted above");
         session.max_response_bytes = crate::settings::max_response_bytes();
-        runtime.block_on(op(session), &check_interrupts)
+        crate::stats::prepare();
+        let collected = Collect { ctx, log: session.log.clone() };
+        let out = runtime.block_on(op(session), &check_interrupts);
+        drop(collected);
+        crate::stats::flush();
+        out
     })
+}
+
+/// Files the requests of a run in the statistics when it ends, also when it unwinds (error,
+/// cancel), after the dropped future's requests have recorded themselves.
+struct Collect<'a> {
+    ctx: &'a TableContext,
+    log: cdf_client::RequestLog,
+}
+
+impl Drop for Collect<'_> {
+    fn drop(&mut self) {
+        let ctx = self.ctx;
+        crate::stats::collect(ctx.server_oid, ctx.table_oid, &ctx.usage, self.log.drain());
+    }
 }
 
 /// As `run`, for credentials that have no user mapping yet (checked, not cached).

@@ -139,3 +139,37 @@ pub fn resolve_validator_early() {
         }
     }
 }
+
+/// Whether `user` has USAGE on a foreign server (false when it no longer exists). 16 replaced
+/// the per-object-type ACL checks with `object_aclcheck`.
+pub unsafe fn may_use_server(server: pg_sys::Oid, user: pg_sys::Oid) -> bool {
+    let flags = pg_sys::FSV_MISSING_OK as pg_sys::bits16;
+    if pg_sys::GetForeignServerExtended(server, flags).is_null() {
+        return false;
+    }
+    let mode = pg_sys::ACL_USAGE as pg_sys::AclMode;
+    #[cfg(any(feature = "pg14", feature = "pg15"))]
+    let result = pg_sys::pg_foreign_server_aclcheck(server, user, mode);
+    #[cfg(not(any(feature = "pg14", feature = "pg15")))]
+    let result = pg_sys::object_aclcheck(pg_sys::ForeignServerRelationId, server, user, mode);
+    result == pg_sys::AclResult::ACLCHECK_OK
+}
+
+/// A named segment of the DSM registry (17+): shared memory without `shared_preload_libraries`,
+/// created and passed to `init` by the first backend that asks. `None` before 17.
+pub unsafe fn named_dsm_segment(
+    name: &std::ffi::CStr,
+    size: usize,
+    init: unsafe extern "C-unwind" fn(*mut std::ffi::c_void),
+) -> Option<*mut std::ffi::c_void> {
+    #[cfg(any(feature = "pg14", feature = "pg15", feature = "pg16"))]
+    {
+        let _ = (name, size, init);
+        None
+    }
+    #[cfg(not(any(feature = "pg14", feature = "pg15", feature = "pg16")))]
+    {
+        let mut found = false;
+        Some(pg_sys::GetNamedDSMSegment(name.as_ptr(), size, Some(init), &mut found))
+    }
+}

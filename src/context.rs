@@ -2,6 +2,7 @@
 //! options as a `ServerConfig`, and the current user's mapping, with clear errors when one of
 //! them is missing. Everything a scan or modify learns from the catalogs comes from here.
 
+use std::cell::RefCell;
 use std::ffi::CStr;
 
 use cdf_client::{Credentials, ServerConfig};
@@ -14,10 +15,14 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::PgList;
 
+use crate::stats::NodeUsage;
+
 /// Everything a scan or modify needs to know about one foreign table.
 #[derive(Debug, Clone)]
 pub struct TableContext {
     pub table_name: String,
+    pub table_oid: pg_sys::Oid,
+    pub server_oid: pg_sys::Oid,
     pub resource: &'static Resource,
     pub user_mapping_oid: pg_sys::Oid,
     pub server: ServerConfig,
@@ -33,6 +38,8 @@ pub struct TableContext {
     pub unknown_references: UnknownReferences,
     /// Memory for assets waiting for their parents, in MB.
     pub hierarchy_buffer_mb: usize,
+    /// The CDF requests made for this scan or modify (EXPLAIN ANALYZE).
+    pub usage: RefCell<NodeUsage>,
 }
 
 /// Turns a `List` of `DefElem` into name/value pairs.
@@ -159,6 +166,8 @@ pub fn table_context(relid: pg_sys::Oid, user: pg_sys::Oid) -> TableContext {
         }
         TableContext {
             table_name,
+            table_oid: relid,
+            server_oid: (*table).serverid,
             resource,
             user_mapping_oid,
             server: config,
@@ -169,6 +178,7 @@ pub fn table_context(relid: pg_sys::Oid, user: pg_sys::Oid) -> TableContext {
             delete_unknown,
             unknown_references,
             hierarchy_buffer_mb,
+            usage: RefCell::default(),
         }
     }
 }

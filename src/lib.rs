@@ -16,6 +16,7 @@ mod plan;
 mod routine;
 mod scan;
 mod settings;
+mod stats;
 mod tuple;
 mod users;
 mod xact;
@@ -27,6 +28,7 @@ pgrx::pg_module_magic!();
 pub extern "C-unwind" fn _PG_init() {
     no_backtraces();
     settings::register();
+    stats::init();
 }
 
 /// pgrx puts a Rust backtrace (build paths, crate versions) into the DETAIL of an error from a

@@ -427,6 +427,22 @@ impl ModifyState {
             ModifyState::Change(s) => s.flush(),
         }
     }
+
+    fn ctx(&self) -> &TableContext {
+        match self {
+            ModifyState::Insert(s) => &s.ctx,
+            ModifyState::Change(s) => &s.ctx,
+        }
+    }
+}
+
+/// EXPLAIN ANALYZE prints before `EndForeignModify`: send what is buffered first, so that the
+/// requests shown are all the statement makes.
+unsafe fn explain_usage(rinfo: *mut pg_sys::ResultRelInfo, es: *mut pg_sys::ExplainState) {
+    if let Some(state) = state(rinfo).filter(|_| (*es).analyze) {
+        state.flush();
+        crate::stats::explain(&state.ctx().usage.borrow(), es);
+    }
 }
 
 unsafe fn state<'a>(rinfo: *mut pg_sys::ResultRelInfo) -> Option<&'a mut ModifyState> {
@@ -733,6 +749,7 @@ pub unsafe extern "C-unwind" fn explain_foreign_modify(
         let endpoint = resource.change_endpoint((*mtstate).operation == pg_sys::CmdType::CMD_DELETE);
         let endpoint = CString::new(endpoint).unwrap();
         pg_sys::ExplainPropertyText(c"CDF Endpoint".as_ptr(), endpoint.as_ptr(), es);
+        explain_usage(rinfo, es);
         return;
     }
     let ctx = table_context((*(*rinfo).ri_RelationDesc).rd_id, modify_user(mtstate, rinfo));
@@ -753,4 +770,5 @@ pub unsafe extern "C-unwind" fn explain_foreign_modify(
         es,
     );
     pg_sys::ExplainPropertyText(c"Insert Mode".as_ptr(), mode.as_ptr(), es);
+    explain_usage(rinfo, es);
 }

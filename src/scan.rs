@@ -12,7 +12,9 @@ use std::ffi::{c_int, CStr, CString};
 
 use cdf_client::references::ExternalIdFiller;
 use cdf_client::{Reader, Row};
-use cdf_tables::reads::{describe_request, pushable, requirement_message, requirements_met};
+use cdf_tables::reads::{
+    describe_request, estimated_rows, pushable, requirement_message, requirements_met, PlannedQual,
+};
 use cdf_tables::{plan_read, PushedQual, QualOp, Value};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -179,13 +181,89 @@ unsafe fn attribute_name(relid: pg_sys::Oid, attno: pg_sys::AttrNumber) -> Strin
     CStr::from_ptr(pg_sys::get_attname(relid, attno, false)).to_string_lossy().into_owned()
 }
 
+/// A condition of the scan that CDF can answer.
+struct Pushable {
+    attno: pg_sys::AttrNumber,
+    column: String,
+    op: QualOp,
+    /// The value expression, evaluated when the scan starts.
+    value: *mut pg_sys::Node,
+}
+
+/// The conditions among `quals` (plain clauses) that go to CDF.
+unsafe fn pushable_conditions(
+    quals: *mut pg_sys::List,
+    relid: pg_sys::Index,
+    foreigntableid: pg_sys::Oid,
+    resource: &cdf_tables::Resource,
+) -> Vec<Pushable> {
+    let mut out = Vec::new();
+    for clause in PgList::<pg_sys::Node>::from_pg(quals).iter_ptr() {
+        let Some((attno, op, value)) = pushable_condition(clause, relid) else { continue };
+        let column = attribute_name(foreigntableid, attno);
+        let column_type = pg_sys::get_atttype(foreigntableid, attno);
+        if pushable(resource, &column, op)
+            && condition_value_fits(column_type, pg_sys::exprType(value), op == QualOp::In)
+        {
+            out.push(Pushable { attno, column, op, value });
+        }
+    }
+    out
+}
+
+/// How many values a condition allows, when the plan says: one for `=`, the elements of a
+/// constant array or `ARRAY[...]` for `IN`; `None` for a parameter or an expression.
+unsafe fn values_known_at_plan_time(condition: &Pushable) -> Option<usize> {
+    if condition.op != QualOp::In {
+        return Some(1);
+    }
+    let node = strip_relabel(condition.value);
+    match (*node).type_ {
+        pg_sys::NodeTag::T_Const => {
+            let c = node as *mut pg_sys::Const;
+            if (*c).constisnull {
+                return Some(0);
+            }
+            let array = pg_sys::pg_detoast_datum((*c).constvalue.cast_mut_ptr()) as *mut pg_sys::ArrayType;
+            // ARR_DIMS: the dimensions follow the array header.
+            let dims = (array as *mut u8).add(std::mem::size_of::<pg_sys::ArrayType>()) as *mut c_int;
+            Some(pg_sys::ArrayGetNItems((*array).ndim, dims).max(0) as usize)
+        }
+        pg_sys::NodeTag::T_ArrayExpr => {
+            Some(PgList::<pg_sys::Node>::from_pg((*(node as *mut pg_sys::ArrayExpr)).elements).len())
+        }
+        _ => None,
+    }
+}
+
+/// Rows from what the pushed conditions allow (ids, keys), times the selectivity of the other
+/// conditions, which only PostgreSQL evaluates.
 #[pg_guard]
 pub unsafe extern "C-unwind" fn get_foreign_rel_size(
-    _root: *mut pg_sys::PlannerInfo,
+    root: *mut pg_sys::PlannerInfo,
     baserel: *mut pg_sys::RelOptInfo,
-    _foreigntableid: pg_sys::Oid,
+    foreigntableid: pg_sys::Oid,
 ) {
-    (*baserel).rows = 1000.0;
+    let (resource, _) = table_resource(foreigntableid);
+    let restrictions = PgList::<pg_sys::RestrictInfo>::from_pg((*baserel).baserestrictinfo);
+    let mut local = PgList::<pg_sys::RestrictInfo>::new();
+    let mut planned = Vec::new();
+    for rinfo in restrictions.iter_ptr() {
+        let clause = (*rinfo).clause as *mut pg_sys::Node;
+        let single = PgList::<pg_sys::Node>::from_pg(pg_sys::lappend(std::ptr::null_mut(), clause.cast()));
+        match pushable_conditions(single.into_pg(), (*baserel).relid, foreigntableid, resource).pop() {
+            Some(p) => planned.push(PlannedQual { values: values_known_at_plan_time(&p), column: p.column, op: p.op }),
+            None => local.push(rinfo),
+        }
+    }
+    let selectivity = pg_sys::clauselist_selectivity(
+        root,
+        local.into_pg(),
+        (*baserel).relid as c_int,
+        pg_sys::JoinType::JOIN_INNER,
+        std::ptr::null_mut(),
+    );
+    (*baserel).rows = (estimated_rows(resource, &planned) * selectivity).max(1.0).round();
 }
 
 #[pg_guard]
@@ -217,15 +295,8 @@ pub unsafe extern "C-unwind" fn get_foreign_plan(
     let mut exprs = PgList::<pg_sys::Node>::new();
     let mut private = ScanPrivate::default();
     let mut pushed_columns: Vec<String> = Vec::new();
-    for clause in PgList::<pg_sys::Node>::from_pg(quals).iter_ptr() {
-        let Some((attno, op, value)) = pushable_condition(clause, (*baserel).relid) else { continue };
-        let column = attribute_name(foreigntableid, attno);
-        let column_type = pg_sys::get_atttype(foreigntableid, attno);
-        if !pushable(resource, &column, op)
-            || !condition_value_fits(column_type, pg_sys::exprType(value), op == QualOp::In)
-        {
-            continue;
-        }
+    for Pushable { attno, column, op, value } in pushable_conditions(quals, (*baserel).relid, foreigntableid, resource)
+    {
         exprs.push(value);
         private.conditions.push(PushedCondition { attno, op });
         if matches!(op, QualOp::Eq | QualOp::In) {
@@ -271,6 +342,9 @@ pub unsafe extern "C-unwind" fn explain_foreign_scan(
         let text: Vec<String> = conditions.iter().map(|(c, op)| format!("{c} {}", op.code())).collect();
         let text = CString::new(text.join(", ")).unwrap();
         pg_sys::ExplainPropertyText(c"CDF Conditions".as_ptr(), text.as_ptr(), es);
+    }
+    if let Some(state) = ((*node).fdw_state as *mut ScanState).as_ref().filter(|_| (*es).analyze) {
+        crate::stats::explain(&state.ctx.usage.borrow(), es);
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod hierarchy;
+pub mod metrics;
 pub mod reader;
 pub mod references;
 pub mod runtime;
@@ -12,6 +13,7 @@ pub mod writer;
 
 pub use error::CdfError;
 pub use hierarchy::{HierarchyError, HierarchyOrder, ParentRef, Unwritten, UnwrittenRow};
+pub use metrics::{Counters, RequestLog, RequestRecord};
 pub use reader::{Reader, Row};
 pub use reqwest;
 pub use runtime::Runtime;

@@ -241,7 +241,10 @@ impl Reader {
                 let json = match session.request(Method::GET, &p, &query, None, Idempotency::Idempotent).await {
                     Ok(r) => r.json()?,
                     // A database that does not exist has no tables.
-                    Err(CdfError::Api { status: 404, .. }) => json!({ "items": [] }),
+                    Err(CdfError::Api { status: 404, .. }) => {
+                        session.log.note_handled();
+                        json!({ "items": [] })
+                    }
                     Err(e) => return Err(e),
                 };
                 if let Some(c) = cursor_of(&json) {
@@ -261,7 +264,10 @@ impl Reader {
                 let p = format!("raw/dbs/{}/tables/{}/rows", encode_segment(&database), encode_segment(&table));
                 let json = match session.request(Method::GET, &p, &query, None, Idempotency::Idempotent).await {
                     Ok(r) => r.json()?,
-                    Err(CdfError::Api { status: 404, .. }) => json!({ "items": [] }),
+                    Err(CdfError::Api { status: 404, .. }) => {
+                        session.log.note_handled();
+                        json!({ "items": [] })
+                    }
                     Err(e) => return Err(e),
                 };
                 if let Some(c) = cursor_of(&json) {
@@ -285,11 +291,16 @@ impl Reader {
                         Json::Object(row) => raw_rows(vec![row], &database, &table),
                         _ => Vec::new(),
                     },
-                    Err(CdfError::Api { status: 404, .. }) => Vec::new(),
+                    Err(CdfError::Api { status: 404, .. }) => {
+                        session.log.note_handled();
+                        Vec::new()
+                    }
                     Err(e) => return Err(e),
                 }
             }
         };
+        // Each step is one request; its rows are what it returned.
+        session.log.note_rows_received(rows.len());
         Ok(Some(rows))
     }
 }

@@ -7,6 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value as Json;
 
 use crate::error::{describe_reqwest_error, is_certificate_failure, CdfError};
+use crate::metrics::{url_endpoint_template, Probe, RequestLog, TOKEN_ENDPOINT};
 
 /// The CDF project a server points at (server options).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,6 +156,8 @@ pub struct Session {
     credentials: Credentials,
     token: Option<CachedToken>,
     pub retry: RetryPolicy,
+    /// Every request made through this session records itself here (`metrics`).
+    pub log: RequestLog,
 }
 
 /// The HTTP client. `ca_file` adds a private CA (PEM bundle) to the built-in web roots; either
@@ -235,6 +238,7 @@ impl Session {
             credentials,
             token: None,
             retry: RetryPolicy::default(),
+            log: RequestLog::default(),
         }
     }
 
@@ -326,6 +330,7 @@ impl Session {
             form.push(("audience", a.clone()));
         }
         let endpoint = format!("token endpoint {}", endpoint_name(&Method::POST, &self.server.token_url));
+        let mut probe = Probe::start(&self.log, TOKEN_ENDPOINT.into());
         let deadline = started + self.retry.retry_deadline;
         let mut attempt = 0;
         // The token request changes nothing at the identity provider: it is retried like an
@@ -335,6 +340,7 @@ impl Session {
                 return Err(CdfError::Network { message: format!("{endpoint}: no token within the retry deadline") });
             };
             settle_pooled_connections().await;
+            probe.attempt(0);
             let sent = self.http.post(&self.server.token_url).form(&form).timeout(timeout).send().await;
             let failed = match sent {
                 Err(e) if is_certificate_failure(&e) => {
@@ -357,8 +363,16 @@ impl Session {
                             },
                             retry_after: None,
                         },
-                        Ok(body) if status.is_success() => return self.accept_token(&body),
+                        Ok(body) if status.is_success() => {
+                            probe.answer(status.as_u16(), body.len());
+                            let accepted = self.accept_token(&body);
+                            if accepted.is_ok() {
+                                probe.succeeded();
+                            }
+                            return accepted;
+                        }
                         Ok(body) => {
+                            probe.answer(status.as_u16(), body.len());
                             let detail = oauth_error_detail(&body);
                             if matches!(status.as_u16(), 400 | 401) {
                                 return Err(CdfError::Auth {
@@ -443,8 +457,12 @@ impl Session {
         body: Option<Vec<u8>>,
         idempotency: Idempotency,
     ) -> Result<ApiResponse, CdfError> {
-        match self.send_with_retries(method, url, query, body, idempotency).await {
-            Ok(r) => Ok(r),
+        let mut probe = Probe::start(&self.log, url_endpoint_template(method.as_str(), url));
+        match self.send_with_retries(method, url, query, body, idempotency, &mut probe).await {
+            Ok(r) => {
+                probe.succeeded();
+                Ok(r)
+            }
             Err(e) => Err(self.scrub(e)),
         }
     }
@@ -456,6 +474,7 @@ impl Session {
         query: &[(&str, String)],
         body: Option<Vec<u8>>,
         idempotency: Idempotency,
+        probe: &mut Probe,
     ) -> Result<ApiResponse, CdfError> {
         let started = Instant::now();
         let deadline = started + self.retry.retry_deadline;
@@ -464,7 +483,9 @@ impl Session {
         let mut attempt: u32 = 0;
         let mut refreshed_after_401 = false;
         loop {
+            let fetching = Instant::now();
             let token = self.fetch_token(started).await?;
+            probe.excluded += fetching.elapsed();
             let Some(timeout) = self.attempt_timeout(deadline) else {
                 return Err(CdfError::Network {
                     message: format!(
@@ -485,6 +506,7 @@ impl Session {
                 req = req.header("content-type", "application/json").body(b.clone());
             }
             settle_pooled_connections().await;
+            probe.attempt(body.as_ref().map_or(0, Vec::len));
             let network = |e: &reqwest::Error| CdfError::Network {
                 message: format!("{endpoint}: {}", describe_reqwest_error(e)),
             };
@@ -513,6 +535,7 @@ impl Session {
                         }
                         Err(BodyError::Network(e)) => return Err(network(&e)),
                     };
+                    probe.answer(status.as_u16(), bytes.len());
                     if status.is_success() {
                         return Ok(ApiResponse { status: status.as_u16(), body: bytes, request_id });
                     }

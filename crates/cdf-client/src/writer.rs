@@ -339,11 +339,13 @@ impl TableWriter {
         let response = match created {
             Ok(r) => r,
             Err(CdfError::Api { status: 409, .. }) if self.mode == InsertMode::Ignore => {
+                session.log.note_handled();
                 return Ok(None);
             }
             Err(CdfError::Api { status: 409, .. })
                 if self.mode == InsertMode::Upsert && item.contains_key("externalId") =>
             {
+                session.log.note_handled();
                 let body = json!({ "items": [update_patch(self.resource, &item)] });
                 match session.post_json(&format!("{path}/update"), &[], &body, Idempotency::Idempotent).await {
                     Ok(r) => r,
@@ -352,6 +354,7 @@ impl TableWriter {
             }
             Err(e) => return Err(self.fail(e, 1)),
         };
+        session.log.note_rows_sent(1);
         self.rows_written += 1;
         let json = response.json().map_err(|e| self.fail(e, 0))?;
         Ok(first_object(&json))
@@ -370,6 +373,7 @@ impl TableWriter {
     ) -> Result<(), WriteError> {
         match session.request(reqwest::Method::POST, path, query, Some(body), idempotency).await {
             Ok(_) => {
+                session.log.note_rows_sent(rows);
                 self.rows_written += rows as u64;
                 Ok(())
             }
@@ -405,6 +409,7 @@ impl TableWriter {
             };
             let err = match session.request(reqwest::Method::POST, path, &[], Some(body), idempotency).await {
                 Ok(_) => {
+                    session.log.note_rows_sent(chunk.len());
                     self.rows_written += chunk.len() as u64;
                     return self.update_existing(session, path, existing).await;
                 }
@@ -424,6 +429,7 @@ impl TableWriter {
             if dups.is_empty() {
                 return Err(self.fail(err, rest.len()));
             }
+            session.log.note_handled();
             // Ignore skips the existing rows; upsert updates them.
             if self.mode == InsertMode::Upsert {
                 existing.extend(dups);
@@ -477,6 +483,7 @@ impl TableWriter {
             let body = json!({ "items": pending });
             match session.post_json(&path, query, &body, Idempotency::NotIdempotent).await {
                 Ok(_) => {
+                    session.log.note_rows_sent(pending.len());
                     self.rows_written += pending.len() as u64;
                     return Ok(());
                 }
@@ -499,6 +506,7 @@ impl TableWriter {
                     if pending.len() == before {
                         return Err(self.fail(err, n));
                     }
+                    session.log.note_handled();
                     // Existing databases and tables are what the row asked for: count them.
                     self.rows_written += (before - pending.len()) as u64;
                 }
@@ -782,7 +790,10 @@ impl ChangeWriter {
                 b.extend(e.clone());
             }
             match session.post_json(path, &[], &body, Idempotency::Idempotent).await {
-                Ok(_) => self.rows_changed += chunk.len() as u64,
+                Ok(_) => {
+                    session.log.note_rows_sent(chunk.len());
+                    self.rows_changed += chunk.len() as u64
+                }
                 Err(e) => return Err(self.fail(e, chunk.len())),
             }
         }
@@ -853,7 +864,10 @@ impl ChangeWriter {
                     item.insert("rows".into(), Json::Array(entries));
                     let body = json!({ "items": [item] });
                     match session.post_json("sequences/data/delete", &[], &body, Idempotency::Idempotent).await {
-                        Ok(_) => self.rows_changed += n as u64,
+                        Ok(_) => {
+                            session.log.note_rows_sent(n);
+                            self.rows_changed += n as u64
+                        }
                         Err(e) => return Err(self.fail(e, n)),
                     }
                 }

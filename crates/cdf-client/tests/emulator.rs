@@ -438,3 +438,53 @@ fn raw_rows_follow_cursors_and_missing_tables_read_as_empty() {
     assert_eq!(env.statuses("GET /raw/dbs/{db}/tables"), json!({ "404": 1 }), "{stats}");
     assert_eq!(env.statuses("GET /raw/dbs/{db}/tables/{table}/rows")["404"], 2, "{stats}");
 }
+
+// ---------------------------------------------------------------- request records (metrics)
+
+#[test]
+fn request_records_match_what_the_emulator_saw() {
+    let env = Env::start();
+    let mut s = env.session();
+    env.faults(json!([{ "endpoint": "POST /assets", "sequence": [{ "status": 429, "retryAfter": 0 }, null] }]));
+    let mut w = TableWriter::new(resource("assets").unwrap(), InsertMode::Upsert);
+    for i in 0..3 {
+        w.push(asset(&format!("m{i}"), "metered"));
+    }
+    env.run(w.flush(&mut s)).expect("written after one 429");
+    let (rows, _) = read_all(&env, &mut s, "assets", ReadPlan::List);
+    let records = s.log.drain();
+    let by = |e: &str| records.iter().filter(|r| r.endpoint == e).cloned().collect::<Vec<_>>();
+    let token = by(cdf_client::metrics::TOKEN_ENDPOINT);
+    assert_eq!(token.len() as u64, env.requests("POST /oauth2/token"));
+    let writes = by("POST /assets");
+    assert_eq!(writes.len(), 1, "{records:?}");
+    let w0 = &writes[0];
+    assert_eq!((w0.status, w0.attempts, w0.retries(), w0.throttled, w0.failed), (201, 2, 1, 1, false));
+    assert_eq!(w0.rows_sent, 3);
+    assert_eq!(u64::from(w0.attempts), env.requests("POST /assets"));
+    // Both attempts carried the same body; the emulator counts the body of the one it processed
+    // (a fault answers before reading it).
+    assert_eq!(w0.bytes_sent, 2 * env.endpoint("POST /assets")["bytes_in"].as_u64().unwrap());
+    assert!(w0.bytes_received > 0);
+    let lists = by("POST /assets/list");
+    assert_eq!(lists.len() as u64, env.requests("POST /assets/list"));
+    assert_eq!(lists.iter().map(|r| r.rows_received).sum::<u64>(), rows.len() as u64);
+    assert!(s.log.drain().is_empty(), "drained");
+
+    // A request that fails for good is recorded as failed, with its status.
+    env.faults(json!([{ "endpoint": "POST /assets/list", "sequence": [{ "status": 400 }] }]));
+    let list = json!({ "limit": 1 });
+    assert!(env.run(s.post_json("assets/list", &[], &list, Idempotency::Idempotent)).is_err());
+    let failed = s.log.drain();
+    assert_eq!(failed.len(), 1);
+    assert_eq!((failed[0].status, failed[0].failed, failed[0].attempts), (400, true, 1));
+
+    // The 409 an upsert of existing rows starts with is handled, not a failure.
+    env.clear_faults();
+    let mut w = TableWriter::new(resource("assets").unwrap(), InsertMode::Upsert);
+    w.push(asset("m0", "again"));
+    env.run(w.flush(&mut s)).expect("updated");
+    let upsert = s.log.drain();
+    let summary: Vec<_> = upsert.iter().map(|r| (r.endpoint.as_str(), r.status, r.failed, r.rows_sent)).collect();
+    assert_eq!(summary, [("POST /assets", 409, false, 0), ("POST /assets/update", 200, false, 1)]);
+}

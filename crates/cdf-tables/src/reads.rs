@@ -318,6 +318,44 @@ fn ids_plan(ids: impl Iterator<Item = Json>) -> ReadPlan {
     }
 }
 
+/// Rows the planner assumes a scan returns when its conditions do not bound them (a whole list,
+/// or one series or RAW table).
+pub const DEFAULT_SCAN_ROWS: f64 = 1000.0;
+
+/// A condition as the planner sees it: column, operator, and how many values it allows when
+/// that is known at plan time (1 for `=`, the array's length for `IN` of constants; `None` for
+/// a parameter array).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedQual {
+    pub column: String,
+    pub op: QualOp,
+    pub values: Option<usize>,
+}
+
+/// The rows a scan with these pushed conditions is expected to return: each id, external id or
+/// RAW key names at most one row; series (datapoints, sequence rows) and pipelines multiply the
+/// default. Never below 1, so that PostgreSQL's costs stay sane.
+pub fn estimated_rows(resource: &Resource, quals: &[PlannedQual]) -> f64 {
+    // The fewest values over the equality conditions on any of `columns` (they intersect).
+    let values = |columns: &[&str]| {
+        quals
+            .iter()
+            .filter(|q| columns.contains(&q.column.as_str()) && matches!(q.op, QualOp::Eq | QualOp::In))
+            .filter_map(|q| q.values)
+            .min()
+    };
+    let identity = values(&["id", "external_id"]);
+    let rows = match resource.read {
+        ReadKind::Items => identity.map(|n| n as f64),
+        ReadKind::Datapoints | ReadKind::SequenceRows | ReadKind::PipelineRuns => {
+            identity.map(|n| n as f64 * DEFAULT_SCAN_ROWS)
+        }
+        ReadKind::RawRows => values(&["_raw_key"]).map(|n| n as f64),
+        ReadKind::RawTables | ReadKind::RawDatabases => None,
+    };
+    rows.unwrap_or(DEFAULT_SCAN_ROWS).max(1.0)
+}
+
 /// A short description of the reads, for EXPLAIN.
 pub fn describe_request(resource: &Resource, pushed: &[(String, QualOp)]) -> String {
     let has = |c: &str| pushed.iter().any(|(n, op)| n == c && matches!(op, QualOp::Eq | QualOp::In));
@@ -351,6 +389,34 @@ mod tests {
 
     fn q(column: &str, op: QualOp, value: Value) -> PushedQual {
         PushedQual { column: column.into(), op, value }
+    }
+
+    fn planned(column: &str, op: QualOp, values: Option<usize>) -> PlannedQual {
+        PlannedQual { column: column.into(), op, values }
+    }
+
+    #[test]
+    fn estimates_follow_the_ids_pushed() {
+        let assets = resource("assets").unwrap();
+        assert_eq!(estimated_rows(assets, &[]), DEFAULT_SCAN_ROWS);
+        assert_eq!(estimated_rows(assets, &[planned("external_id", QualOp::Eq, Some(1))]), 1.0);
+        assert_eq!(estimated_rows(assets, &[planned("id", QualOp::In, Some(3))]), 3.0);
+        // Both an id list and an external id: at most the shorter list.
+        let both = [planned("id", QualOp::In, Some(5)), planned("external_id", QualOp::Eq, Some(1))];
+        assert_eq!(estimated_rows(assets, &both), 1.0);
+        // A parameter array's length is unknown at plan time; an empty list still costs a row.
+        assert_eq!(estimated_rows(assets, &[planned("id", QualOp::In, None)]), DEFAULT_SCAN_ROWS);
+        assert_eq!(estimated_rows(assets, &[planned("id", QualOp::In, Some(0))]), 1.0);
+        let points = resource("double_datapoints").unwrap();
+        assert_eq!(estimated_rows(points, &[planned("external_id", QualOp::In, Some(2))]), 2.0 * DEFAULT_SCAN_ROWS);
+        let raw = resource("raw_rows").unwrap();
+        let one_key = [
+            planned("_raw_database", QualOp::Eq, Some(1)),
+            planned("_raw_table", QualOp::Eq, Some(1)),
+            planned("_raw_key", QualOp::In, Some(4)),
+        ];
+        assert_eq!(estimated_rows(raw, &one_key), 4.0);
+        assert_eq!(estimated_rows(raw, &one_key[..2]), DEFAULT_SCAN_ROWS);
     }
 
     #[test]
