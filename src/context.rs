@@ -23,6 +23,10 @@ pub struct TableContext {
     pub insert_mode: InsertMode,
     /// Sub-millisecond timestamps and empty strings (table option, else server option).
     pub input: InputPolicy,
+    /// Write requests in flight at once (`max_concurrent_requests`, table, else server option).
+    pub max_concurrent_requests: usize,
+    /// `batch_scope` (table, else server option); `None` leaves it to `cdf_fdw.batch_scope`.
+    pub batch_scope: Option<opts::BatchScope>,
 }
 
 /// Turns a `List` of `DefElem` into name/value pairs.
@@ -115,6 +119,11 @@ pub fn table_context(relid: pg_sys::Oid, user: pg_sys::Oid) -> TableContext {
             empty_strings: option("empty_strings").and_then(EmptyStrings::parse).unwrap_or_default(),
         };
 
+        let max_concurrent_requests = option("max_concurrent_requests")
+            .and_then(opts::parse_concurrency)
+            .unwrap_or(cdf_tables::limits::DEFAULT_CONCURRENT_REQUESTS);
+        let batch_scope = option("batch_scope").and_then(opts::BatchScope::parse);
+
         let config = server_config(&server_name, &server_options);
         // The validator checked this when the server was created; check again in case the server
         // predates a stricter version.
@@ -140,7 +149,17 @@ pub fn table_context(relid: pg_sys::Oid, user: pg_sys::Oid) -> TableContext {
             .set_hint("ALTER USER MAPPING ... OPTIONS (ADD client_id '...', ADD client_secret '...').")
             .report(PgLogLevel::ERROR);
         }
-        TableContext { table_name, resource, user_mapping_oid, server: config, credentials, insert_mode, input }
+        TableContext {
+            table_name,
+            resource,
+            user_mapping_oid,
+            server: config,
+            credentials,
+            insert_mode,
+            input,
+            max_concurrent_requests,
+            batch_scope,
+        }
     }
 }
 

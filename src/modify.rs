@@ -9,6 +9,7 @@ use std::ffi::c_int;
 use std::ffi::CString;
 
 use cdf_client::{ChangeWriter, TableWriter, WriteError};
+use cdf_tables::options::BatchScope;
 use cdf_tables::writes as cdf_row;
 use cdf_tables::{
     apply_input_policy, delete_change, identity_columns, row_to_write, update_changes, Column, InsertMode, Value,
@@ -18,6 +19,7 @@ use pgrx::prelude::*;
 use pgrx::{PgList, PgMemoryContexts, PgTupleDesc};
 
 use crate::backend;
+use crate::batch;
 use crate::context::{table_context, table_resource, TableContext};
 use crate::convert::datum_to_value;
 use crate::errors;
@@ -34,6 +36,9 @@ pub struct InsertState {
     rows_seen: u64,
     /// RETURNING needs CDF's object (ids, times) for each row: such rows are sent one by one.
     returning: bool,
+    /// `batch_scope 'transaction'`: the table whose transaction-wide batch takes the rows.
+    batched: Option<pg_sys::Oid>,
+    mode: InsertMode,
 }
 
 impl InsertState {
@@ -48,17 +53,30 @@ impl InsertState {
         let bindings = bind_columns(rel, ctx.resource, &ctx.table_name);
         let mode = if on_conflict_do_nothing { InsertMode::Ignore } else { ctx.insert_mode };
         let returning = returning && ctx.resource.returns_objects();
-        InsertState { writer: TableWriter::new(ctx.resource, mode), ctx, bindings, rows_seen: 0, returning }
+        let transaction_scope = crate::settings::batch_scope(ctx.batch_scope) == BatchScope::Transaction;
+        let batched = (transaction_scope && !returning).then_some((*rel).rd_id);
+        if batched.is_none() {
+            // Rows batched earlier in the transaction reach CDF before this statement's.
+            batch::flush_all();
+        }
+        let mut writer = TableWriter::new(ctx.resource, mode);
+        writer.set_max_concurrency(ctx.max_concurrent_requests);
+        InsertState { writer, ctx, bindings, rows_seen: 0, returning, batched, mode }
     }
 
     /// Buffers (or, for RETURNING, sends) one row; false when it was skipped as existing.
     unsafe fn insert(&mut self, slot: *mut pg_sys::TupleTableSlot) -> bool {
         self.rows_seen += 1;
         let written = self.writer.rows_written;
-        let mut row = slot_values(slot, &self.bindings, &self.ctx.table_name, self.rows_seen, written);
-        let write = apply_input_policy(&self.ctx.input, &mut row)
-            .and_then(|()| row_to_write(self.ctx.resource, &row))
-            .unwrap_or_else(|e| errors::raise_value(&e, &self.ctx.table_name, self.rows_seen, written));
+        let write = slot_values(slot, &self.bindings).and_then(|mut row| {
+            apply_input_policy(&self.ctx.input, &mut row)?;
+            row_to_write(self.ctx.resource, &row)
+        });
+        let write = write.unwrap_or_else(|e| {
+            // The error counts what CDF accepted, so let the requests in flight finish first.
+            self.send(true, false);
+            errors::raise_value(&e, &self.ctx.table_name, self.rows_seen, self.writer.rows_written)
+        });
         if self.returning {
             let cdf_row::WriteRow::Item(item) = write else { unreachable!("returns_objects covers items only") };
             let InsertState { ctx, writer, .. } = self;
@@ -73,28 +91,69 @@ impl InsertState {
                 Err(e) => errors::raise_write(&e, &self.ctx.table_name),
             };
         }
+        if let Some(relid) = self.batched {
+            batch::push(relid, &self.ctx, self.mode, write);
+            return true;
+        }
         if self.writer.needs_flush_before(&write) {
-            self.flush();
+            self.send(false, true);
         }
         if self.writer.push(write) {
-            self.flush();
+            self.send(false, true);
         }
         true
     }
 
+    /// End of the statement: everything buffered reaches CDF, and every request has answered.
     fn flush(&mut self) {
-        if self.writer.buffered() == 0 {
+        self.send(true, true);
+    }
+
+    /// Starts requests for what is buffered (`buffered`) while earlier ones are in flight, and
+    /// with `wait` waits for all of them; raises the first failure.
+    fn send(&mut self, wait: bool, buffered: bool) {
+        if self.writer.in_flight() == 0 && (!buffered || self.writer.buffered() == 0) {
             return;
         }
         let InsertState { ctx, writer, .. } = self;
         let before = writer.rows_written;
-        let result = backend::run(ctx, async |session| writer.flush(session).await);
+        let result = backend::run(ctx, async |session| {
+            if buffered {
+                writer.send_buffered(session).await?;
+            }
+            if wait {
+                writer.wait_in_flight().await?;
+            }
+            Ok(())
+        });
         xact::note_written(writer.rows_written - before);
         if let Err(e) = result {
             errors::raise_write(&e, &self.ctx.table_name);
         }
     }
 }
+
+impl Drop for InsertState {
+    fn drop(&mut self) {
+        xact::untrack(self as *mut InsertState as *mut std::ffi::c_void);
+    }
+}
+
+/// Waits (briefly) for the requests in flight of a statement that an error is aborting, so the
+/// abort's WARNING counts their rows. Raises nothing: the statement's error is already on its way.
+unsafe fn settle_aborted(state: *mut std::ffi::c_void) {
+    let state = &mut *(state as *mut InsertState);
+    if state.writer.in_flight() == 0 {
+        return;
+    }
+    let InsertState { ctx, writer, .. } = state;
+    let before = writer.rows_written;
+    backend::run(ctx, async |_session| writer.settle_within(SETTLE_ON_ABORT).await);
+    xact::note_written(writer.rows_written - before);
+}
+
+/// How long an abort waits for CDF to answer requests already sent.
+const SETTLE_ON_ABORT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Per-statement state of an UPDATE or DELETE.
 pub struct ChangeState {
@@ -127,11 +186,10 @@ impl ChangeState {
         let written = self.writer.rows_changed;
         let old = self.identity_values(plan_slot);
         let changes = match new_slot {
-            Some(slot) => {
-                let mut new = slot_values(slot, &self.bindings, &self.ctx.table_name, self.rows_seen, written);
-                apply_input_policy(&self.ctx.input, &mut new)
-                    .and_then(|()| update_changes(self.ctx.resource, &old, &new, &self.updated))
-            }
+            Some(slot) => slot_values(slot, &self.bindings).and_then(|mut new| {
+                apply_input_policy(&self.ctx.input, &mut new)?;
+                update_changes(self.ctx.resource, &old, &new, &self.updated)
+            }),
             None => delete_change(self.ctx.resource, &old).map(|c| vec![c]),
         };
         let changes =
@@ -189,10 +247,14 @@ unsafe fn modify_user(mtstate: *mut pg_sys::ModifyTableState, rinfo: *mut pg_sys
     crate::compat::modify_user(rinfo, estate)
 }
 
-/// Keeps the state in the executor's query memory context, so an aborted statement drops it.
+/// Keeps the state in the executor's query memory context, so an aborted statement drops it
+/// (an INSERT's requests in flight are settled first, see `settle_aborted`).
 unsafe fn install(rinfo: *mut pg_sys::ResultRelInfo, state: ModifyState) {
     let ptr = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(state);
     (*rinfo).ri_FdwState = ptr as *mut std::ffi::c_void;
+    if let ModifyState::Insert(insert) = &mut *ptr {
+        xact::track_in_flight(insert as *mut InsertState as *mut std::ffi::c_void, settle_aborted);
+    }
 }
 
 /// Name of the junk column that carries an identity column through UPDATE/DELETE plans.
