@@ -3,7 +3,8 @@
 //! one INSERT per row (`executemany`, JDBC without `reWriteBatchedInserts`, loops) still fill
 //! CDF requests. The rows go out when a request's worth has gathered, before any cdf_fdw table
 //! is read in the transaction (it reads its own writes), when a statement-scope write or
-//! RETURNING comes along, and at PRE_COMMIT / PRE_PREPARE, where a failure fails the COMMIT.
+//! RETURNING comes along, and at PRE_COMMIT, where a failure fails the COMMIT. PREPARE
+//! TRANSACTION with rows still batched is refused (CDF cannot hold them for COMMIT PREPARED).
 //! ROLLBACK drops the rows not sent yet; ROLLBACK TO SAVEPOINT drops those inserted after the
 //! savepoint (each row remembers its subtransaction; a released savepoint hands its rows to
 //! the parent).
@@ -171,6 +172,18 @@ fn settle(batch: &mut Batch) -> Result<(), WriteError> {
 #[pg_guard]
 unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {
     match event {
+        pg_sys::XactEvent::XACT_EVENT_PRE_PREPARE if any_pending() => {
+            BATCHES.take();
+            errors::raise(
+                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                "cannot PREPARE TRANSACTION while rows for CDF are batched in it (batch_scope 'transaction')".into(),
+                Some(
+                    "CDF has no two-phase commit: it cannot hold rows until COMMIT PREPARED. Read a cdf_fdw \
+                     table before PREPARE TRANSACTION to send them, or SET cdf_fdw.batch_scope = 'statement'."
+                        .into(),
+                ),
+            );
+        }
         pg_sys::XactEvent::XACT_EVENT_PRE_COMMIT | pg_sys::XactEvent::XACT_EVENT_PRE_PREPARE => {
             if let Some(why) = BROKEN.take() {
                 BATCHES.take();

@@ -133,27 +133,24 @@ impl InsertState {
     }
 }
 
+/// A statement that an error aborts may still have requests in flight: PostgreSQL frees its
+/// executor memory (and so this state) before the abort's WARNING is written, so wait here
+/// (briefly, interrupts are held during abort) for CDF's answers and count their rows. Raises
+/// nothing: the statement's error is already on its way. After a normal end nothing is in flight.
 impl Drop for InsertState {
     fn drop(&mut self) {
-        xact::untrack(self as *mut InsertState as *mut std::ffi::c_void);
+        if self.writer.in_flight() == 0 {
+            return;
+        }
+        let InsertState { ctx, writer, .. } = self;
+        let before = writer.rows_written;
+        backend::run(ctx, async |_session| writer.settle_within(SETTLE_ON_ABORT).await);
+        xact::note_written(writer.rows_written - before);
     }
 }
 
-/// Waits (briefly) for the requests in flight of a statement that an error is aborting, so the
-/// abort's WARNING counts their rows. Raises nothing: the statement's error is already on its way.
-unsafe fn settle_aborted(state: *mut std::ffi::c_void) {
-    let state = &mut *(state as *mut InsertState);
-    if state.writer.in_flight() == 0 {
-        return;
-    }
-    let InsertState { ctx, writer, .. } = state;
-    let before = writer.rows_written;
-    backend::run(ctx, async |_session| writer.settle_within(SETTLE_ON_ABORT).await);
-    xact::note_written(writer.rows_written - before);
-}
-
-/// How long an abort waits for CDF to answer requests already sent.
-const SETTLE_ON_ABORT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long an aborted statement waits for CDF to answer requests already sent.
+const SETTLE_ON_ABORT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Per-statement state of an UPDATE or DELETE.
 pub struct ChangeState {
@@ -248,13 +245,10 @@ unsafe fn modify_user(mtstate: *mut pg_sys::ModifyTableState, rinfo: *mut pg_sys
 }
 
 /// Keeps the state in the executor's query memory context, so an aborted statement drops it
-/// (an INSERT's requests in flight are settled first, see `settle_aborted`).
+/// (an INSERT's requests in flight are settled then, see `impl Drop for InsertState`).
 unsafe fn install(rinfo: *mut pg_sys::ResultRelInfo, state: ModifyState) {
     let ptr = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(state);
     (*rinfo).ri_FdwState = ptr as *mut std::ffi::c_void;
-    if let ModifyState::Insert(insert) = &mut *ptr {
-        xact::track_in_flight(insert as *mut InsertState as *mut std::ffi::c_void, settle_aborted);
-    }
 }
 
 /// Name of the junk column that carries an identity column through UPDATE/DELETE plans.
