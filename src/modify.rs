@@ -39,6 +39,9 @@ pub struct InsertState {
     /// `batch_scope 'transaction'`: the table whose transaction-wide batch takes the rows.
     batched: Option<pg_sys::Oid>,
     mode: InsertMode,
+    /// Set while the backend waits for CDF: still set in `drop` when a cancel or timeout
+    /// interrupted that wait, and then the requests in flight are abandoned at once.
+    waiting: bool,
 }
 
 impl InsertState {
@@ -61,7 +64,7 @@ impl InsertState {
         }
         let mut writer = TableWriter::new(ctx.resource, mode);
         writer.set_max_concurrency(ctx.max_concurrent_requests);
-        InsertState { writer, ctx, bindings, rows_seen: 0, returning, batched, mode }
+        InsertState { writer, ctx, bindings, rows_seen: 0, returning, batched, mode, waiting: false }
     }
 
     /// Buffers (or, for RETURNING, sends) one row; false when it was skipped as existing.
@@ -115,8 +118,9 @@ impl InsertState {
         if self.writer.in_flight() == 0 && (!buffered || self.writer.buffered() == 0) {
             return;
         }
-        let InsertState { ctx, writer, .. } = self;
+        let InsertState { ctx, writer, waiting, .. } = self;
         let before = writer.rows_written;
+        *waiting = true;
         let result = backend::run(ctx, async |session| {
             if buffered {
                 writer.send_buffered(session).await?;
@@ -126,6 +130,7 @@ impl InsertState {
             }
             Ok(())
         });
+        *waiting = false;
         xact::note_written(writer.rows_written - before);
         if let Err(e) = result {
             errors::raise_write(&e, &self.ctx.table_name);
@@ -136,10 +141,11 @@ impl InsertState {
 /// A statement that an error aborts may still have requests in flight: PostgreSQL frees its
 /// executor memory (and so this state) before the abort's WARNING is written, so wait here
 /// (briefly, interrupts are held during abort) for CDF's answers and count their rows. Raises
-/// nothing: the statement's error is already on its way. After a normal end nothing is in flight.
+/// nothing: the statement's error is already on its way. After a normal end nothing is in
+/// flight; after a cancel or timeout of a wait for CDF the requests are abandoned, promptly.
 impl Drop for InsertState {
     fn drop(&mut self) {
-        if self.writer.in_flight() == 0 {
+        if self.writer.in_flight() == 0 || self.waiting {
             return;
         }
         let InsertState { ctx, writer, .. } = self;
