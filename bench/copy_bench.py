@@ -282,7 +282,7 @@ def sdk_insert(table, path):
     """Reads the CSV file into the SDK's objects (not timed), then times the insert call alone:
     cognite-sdk chunks and sends in parallel (global_config.max_workers) as it does for users."""
     from cognite.client import global_config
-    from cognite.client.data_classes import Asset, Event
+    from cognite.client.data_classes import AssetWrite, EventWrite
     client = sdk_client()
     client.iam.token.inspect()  # the token is fetched before the clock starts, as for the COPY
     with open(path, newline="") as f:
@@ -294,10 +294,10 @@ def sdk_insert(table, path):
         payload = [{"external_id": x, "datapoints": pts} for x, pts in series.items()]
         call = lambda: client.time_series.data.insert_multiple(payload)  # noqa: E731
     elif table == "assets":
-        objs = [Asset(external_id=r["external_id"], name=r["name"], metadata=json.loads(r["metadata"])) for r in rows]
+        objs = [AssetWrite(external_id=r["external_id"], name=r["name"], metadata=json.loads(r["metadata"])) for r in rows]
         call = lambda: client.assets.create(objs)  # noqa: E731
     elif table == "events":
-        objs = [Event(external_id=r["external_id"], type=r["type"], subtype=r["subtype"],
+        objs = [EventWrite(external_id=r["external_id"], type=r["type"], subtype=r["subtype"],
                       description=r["description"], start_time=epoch_ms(r["start_time"]),
                       end_time=epoch_ms(r["end_time"]), metadata=json.loads(r["metadata"])) for r in rows]
         call = lambda: client.events.create(objs)  # noqa: E731

@@ -34,9 +34,6 @@ use serde_json::{json, Map, Value as Json};
 use crate::error::CdfError;
 use crate::session::{encode_segment, Idempotency, Session};
 
-/// Scheduler rounds `send_buffered` gives new requests to connect and write themselves out.
-const WRITE_OUT_YIELDS: usize = 8;
-
 /// Rows buffered across all RAW tables of a statement before everything is flushed.
 const RAW_ROWS_BUFFERED: usize = 5 * RAW_ROWS_PER_REQUEST;
 
@@ -432,11 +429,7 @@ impl TableWriter {
         if self.failure.is_some() {
             return self.wait_in_flight().await;
         }
-        // The runtime runs only inside `block_on`: let the new requests reach their sockets
-        // before the backend goes back to producing rows (the kernel carries them from there).
-        for _ in 0..WRITE_OUT_YIELDS {
-            tokio::task::yield_now().await;
-        }
+        crate::runtime::let_requests_out().await;
         Ok(())
     }
 

@@ -229,3 +229,35 @@ fn a_child_asset_waits_for_the_request_that_creates_its_parent() {
     assert_eq!(env.dump("assets").len(), 2);
     assert_eq!(w.peak_in_flight, 1, "the child's request did not start alongside the parent's");
 }
+
+#[test]
+fn the_next_page_is_fetched_while_the_current_one_is_consumed() {
+    let env = Env::start();
+    let mut s = env.session();
+    let mut w = TableWriter::new(resource("assets").unwrap(), InsertMode::Upsert);
+    for i in 0..2500 {
+        w.push(asset(&format!("p-{i:04}"), "paged"));
+        if w.buffered() == 1000 {
+            env.run(w.send_buffered(&mut s)).unwrap();
+        }
+    }
+    env.run(w.flush(&mut s)).unwrap();
+    env.faults(json!([{ "endpoint": "POST /assets/list", "fault": { "latencyMs": 100 } }]));
+    let mut reader = cdf_client::Reader::new(resource("assets").unwrap(), cdf_tables::ReadPlan::List);
+    let first = env.run(reader.next_page(&mut s)).unwrap().unwrap();
+    assert_eq!(first.len(), 1000);
+    // PostgreSQL consumes the page (no block_on meanwhile): the next request is already out.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(env.requests("POST /assets/list"), 2, "the second page was fetched during consumption");
+    let t0 = std::time::Instant::now();
+    let second = env.run(reader.next_page(&mut s)).unwrap().unwrap();
+    assert!(t0.elapsed() < Duration::from_millis(90), "the second page was ready: {:?}", t0.elapsed());
+    let third = env.run(reader.next_page(&mut s)).unwrap().unwrap();
+    assert_eq!(env.run(reader.next_page(&mut s)).unwrap(), None);
+    let mut all: Vec<String> =
+        first.iter().chain(&second).chain(&third).map(|r| r["externalId"].as_str().unwrap().to_string()).collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 2500, "every row once, in pages");
+    assert_eq!(env.requests("POST /assets/list"), 3, "no request past the last cursor");
+}
