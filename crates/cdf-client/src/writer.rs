@@ -280,9 +280,14 @@ impl TableWriter {
     }
 
     /// Requests this writer may keep in flight at once; cut to what CDF documents for the
-    /// resource per identity.
+    /// resource per identity. Files go one at a time: one file per request, and side by side
+    /// CDF would give them ids (and so list order) unlike the order of the rows.
     pub fn set_max_concurrency(&mut self, max: usize) {
-        self.concurrency = Concurrency::new(max.min(self.resource.documented_concurrency()));
+        let cap = match self.resource.write {
+            WriteKind::File => 1,
+            _ => self.resource.documented_concurrency(),
+        };
+        self.concurrency = Concurrency::new(max.min(cap));
     }
 
     /// The concurrency in force now (lower than the maximum after 429s).
