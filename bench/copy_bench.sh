@@ -31,6 +31,8 @@
 #   BENCH_PG_PORT=55434 BENCH_EMULATOR_PORT=54082
 #   BENCH_SKIP_BUILD=1            use the installed extension and target/release/cdf-emulator as they are
 #   BENCH_PG_MAJOR=16             run on that major's tree from scripts/setup.sh instead of Debian's 15
+#                                 (scripts/test_versions.sh installs a debug build there: do not
+#                                 combine with BENCH_SKIP_BUILD=1 after it)
 #   BENCH_EVENTS=100000 BENCH_SDK=1 BENCH_EXECUTEMANY=10000 ...  see bench/copy_bench.py
 # Input files are kept in .run/bench/ and reused by later runs (delete them to regenerate).
 set -euo pipefail
