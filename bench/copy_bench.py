@@ -23,11 +23,19 @@ flag, and survives the resets between tables. The memory run (step 3) uses the f
 
 Environment (defaults): PGHOST/PGPORT/PGUSER/PGDATABASE, CDF_EMULATOR_URL, CDF_PROJECT (demo),
 BENCH_DIR (.run/bench), BENCH_DATAPOINTS (1000000), BENCH_DATAPOINTS_BIG (5000000, 0 = skip),
-BENCH_SERIES (100), BENCH_ASSETS (100000), BENCH_RAW_ROWS (100000), BENCH_PROFILES ("fast cdf").
+BENCH_SERIES (100), BENCH_ASSETS (100000), BENCH_EVENTS (100000), BENCH_RAW_ROWS (100000),
+BENCH_PROFILES ("fast cdf"), BENCH_SDK (1: also insert the same rows with cognite-sdk, timing
+its insert call alone, data already in memory), BENCH_EXECUTEMANY (10000 single-row INSERTs of
+assets with psycopg executemany in one transaction, batch_scope 'transaction'; 0 skips) and
+BENCH_EXECUTEMANY_STATEMENT_FAST / _CDF (10000 / 300: the same in statement scope, one CDF
+request per row, so fewer rows under the cdf profile; rows/s are compared).
 """
+import csv
 import json
 import os
 import sys
+from collections import defaultdict
+from datetime import datetime
 import threading
 import time
 import urllib.request
@@ -42,6 +50,13 @@ N_DP_BIG = int(os.environ.get("BENCH_DATAPOINTS_BIG", "5000000"))
 N_SERIES = int(os.environ.get("BENCH_SERIES", "100"))
 N_ASSETS = int(os.environ.get("BENCH_ASSETS", "100000"))
 N_RAW = int(os.environ.get("BENCH_RAW_ROWS", "100000"))
+N_EVENTS = int(os.environ.get("BENCH_EVENTS", "100000"))
+WITH_SDK = os.environ.get("BENCH_SDK", "1") == "1"
+# executemany of single-row INSERTs in one transaction: rows in transaction scope, and in
+# statement scope per profile (one CDF request per row: fewer rows under the cdf profile).
+N_EXEC = int(os.environ.get("BENCH_EXECUTEMANY", "10000"))
+N_EXEC_STATEMENT = {"fast": int(os.environ.get("BENCH_EXECUTEMANY_STATEMENT_FAST", "10000")),
+                    "cdf": int(os.environ.get("BENCH_EXECUTEMANY_STATEMENT_CDF", "300"))}
 PROFILES = os.environ.get("BENCH_PROFILES", "fast cdf").split()
 
 TARGETS = {"double_datapoints": 200_000, "raw_rows": 50_000}  # end-to-end rows/s we aim for
@@ -129,10 +144,22 @@ def raw_sql(n):
       FROM generate_series(0, {n - 1}) AS i"""
 
 
+def events_sql(n):
+    return f"""
+      SELECT 'bench-event-' || lpad(i::text, 7, '0') AS external_id,
+             'bench' AS type, 'sub-' || (i % 13) AS subtype, 'Event ' || i || ' of the benchmark' AS description,
+             timestamptz 'epoch' + (({SPAN_START_MS}::bigint + i * 60000::bigint) * interval '1 millisecond') AS start_time,
+             timestamptz 'epoch' + (({SPAN_START_MS}::bigint + i * 60000::bigint + 30000) * interval '1 millisecond') AS end_time,
+             json_build_object('site', 'site-' || (i % 50), 'row', i::text) AS metadata
+      FROM generate_series(0, {n - 1}) AS i"""
+
+
 TABLES = {
     # table: (columns, generator, emulator stats endpoint)
     "double_datapoints": (["external_id", "timestamp", "value"], datapoints_sql, "POST /timeseries/data"),
     "assets": (["external_id", "name", "metadata"], assets_sql, "POST /assets"),
+    "events": (["external_id", "type", "subtype", "description", "start_time", "end_time", "metadata"], events_sql,
+               "POST /events"),
     "raw_rows": (["_raw_database", "_raw_table", "_raw_key", "_raw_columns"], raw_sql,
                  "POST /raw/dbs/{db}/tables/{table}/rows"),
 }
@@ -235,6 +262,83 @@ def rate(rows, secs):
     return rows / secs if secs > 0 else float("inf")
 
 
+# ---- the same rows through cognite-sdk's insert calls -------------------------------------------
+
+def sdk_client():
+    from cognite.client import ClientConfig, CogniteClient, global_config
+    from cognite.client.credentials import OAuthClientCredentials
+    global_config.disable_pypi_version_check = True
+    creds = OAuthClientCredentials(token_url=f"{EMULATOR}/oauth2/token", client_id="demo-client",
+                                   client_secret="demo-secret", scopes=["https://cdf/.default"])
+    return CogniteClient(ClientConfig(client_name="cdf-fdw-copy-bench", project=PROJECT, credentials=creds,
+                                      base_url=EMULATOR))
+
+
+def epoch_ms(text):
+    return int(datetime.fromisoformat(text).timestamp() * 1000)
+
+
+def sdk_insert(table, path):
+    """Reads the CSV file into the SDK's objects (not timed), then times the insert call alone:
+    cognite-sdk chunks and sends in parallel (global_config.max_workers) as it does for users."""
+    from cognite.client import global_config
+    from cognite.client.data_classes import AssetWrite, EventWrite
+    client = sdk_client()
+    client.iam.token.inspect()  # the token is fetched before the clock starts, as for the COPY
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if table == "double_datapoints":
+        series = defaultdict(list)
+        for r in rows:
+            series[r["external_id"]].append((epoch_ms(r["timestamp"]), float(r["value"])))
+        payload = [{"external_id": x, "datapoints": pts} for x, pts in series.items()]
+        call = lambda: client.time_series.data.insert_multiple(payload)  # noqa: E731
+    elif table == "assets":
+        objs = [AssetWrite(external_id=r["external_id"], name=r["name"], metadata=json.loads(r["metadata"])) for r in rows]
+        call = lambda: client.assets.create(objs)  # noqa: E731
+    elif table == "events":
+        objs = [EventWrite(external_id=r["external_id"], type=r["type"], subtype=r["subtype"],
+                      description=r["description"], start_time=epoch_ms(r["start_time"]),
+                      end_time=epoch_ms(r["end_time"]), metadata=json.loads(r["metadata"])) for r in rows]
+        call = lambda: client.events.create(objs)  # noqa: E731
+    else:
+        data = {r["_raw_key"]: json.loads(r["_raw_columns"]) for r in rows}
+        call = lambda: client.raw.rows.insert("bench", "rows", data, ensure_parent=True)  # noqa: E731
+    t0 = time.perf_counter()
+    try:
+        call()
+    except Exception as e:  # the SDK's own exception types
+        return {"error": f"{type(e).__name__}: {e}", "secs": time.perf_counter() - t0}
+    return {"rows": len(rows), "secs": time.perf_counter() - t0, "workers": global_config.max_workers}
+
+
+# ---- executemany: one INSERT per row, statement vs transaction scope ----------------------------
+
+def bench_executemany(profile, results):
+    for scope, n in (("transaction", N_EXEC), ("statement", N_EXEC_STATEMENT.get(profile, N_EXEC))):
+        if not n:
+            continue
+        reset_emulator()
+        rows = [(f"em-{i:06}", f"row {i}") for i in range(n)]
+        with psycopg.connect() as conn:
+            conn.execute(f"SET cdf_fdw.batch_scope = '{scope}'")
+            conn.commit()
+            t0 = time.perf_counter()
+            with conn.cursor() as cur:
+                cur.executemany("INSERT INTO cdf_tables.assets (external_id, name) VALUES (%s, %s)", rows)
+            conn.commit()
+            secs = time.perf_counter() - t0
+        st = endpoint_stats("POST /assets")
+        label = f"executemany {scope} [{profile}]"
+        say(f"== {label}: {n:,} single-row INSERTs in one transaction: {secs:.2f} s = {rate(n, secs):,.0f} rows/s,"
+            f" {st.get('requests', 0)} requests")
+        if st.get("items") != n:
+            failures.append(f"{label}: emulator received {st.get('items')} assets for {n:,} INSERTs")
+        results.append({"label": label, "profile": profile, "scope": scope, "n": n, "secs": secs,
+                        "requests": st.get("requests", 0)})
+    reset_emulator()
+
+
 def bench_table(admin_conn, table, n, results, label=None, with_local=True):
     cols, _, endpoint = TABLES[table]
     label = label or table
@@ -263,6 +367,22 @@ def bench_table(admin_conn, table, n, results, label=None, with_local=True):
         if st.get("items") != f["rows"]:
             failures.append(f"{label}: emulator received {st.get('items')} items, COPY copied {f['rows']:,} rows")
             say(f"   !!! MISMATCH: the emulator received {st.get('items')} items for {f['rows']:,} rows copied")
+    if with_local and WITH_SDK:
+        reset_emulator()
+        if table == "double_datapoints":
+            create_series(admin_conn)
+        sdk = sdk_insert(table, path)
+        r["sdk"] = sdk
+        if "error" in sdk:
+            failures.append(f"{label}: cognite-sdk insert failed: {sdk['error']}")
+            say(f"   cognite-sdk FAILED: {sdk['error']}")
+        else:
+            st = endpoint_stats(endpoint)
+            say(f"   cognite-sdk:   {sdk['rows']:>9,} rows in {sdk['secs']:7.2f} s = {rate(sdk['rows'], sdk['secs']):>10,.0f}"
+                f" rows/s   ({sdk['workers']} workers, {st.get('requests', 0)} requests,"
+                f" statuses {st.get('statuses', {})})")
+            if st.get("items") != sdk["rows"]:
+                failures.append(f"{label}: emulator received {st.get('items')} items from cognite-sdk")
     if with_local:
         target = local_table(admin_conn, table, cols)
         loc = run_copy(target, cols, path)
@@ -283,7 +403,7 @@ def bench_table(admin_conn, table, n, results, label=None, with_local=True):
 def main():
     os.makedirs(BENCH_DIR, exist_ok=True)
     so_at_start = so_signature()
-    results = []
+    results, executemany = [], []
     with psycopg.connect(autocommit=True) as conn:
         conn.execute("CREATE SCHEMA IF NOT EXISTS bench_local")
         say(f"# PostgreSQL {conn.info.server_version} at {conn.info.host}:{conn.info.port}, emulator {EMULATOR}")
@@ -297,8 +417,12 @@ def main():
                 bench_table(conn, "double_datapoints", N_DP, results, label="double_datapoints" + tag)
             if N_ASSETS:
                 bench_table(conn, "assets", N_ASSETS, results, label="assets" + tag)
+            if N_EVENTS:
+                bench_table(conn, "events", N_EVENTS, results, label="events" + tag)
             if N_RAW:
                 bench_table(conn, "raw_rows", N_RAW, results, label="raw_rows" + tag)
+            if N_EXEC:
+                bench_executemany(profile, executemany)
             if N_DP_BIG and i == 0:
                 bench_table(conn, "double_datapoints", N_DP_BIG, results,
                             label=f"double_datapoints (memory, {N_DP_BIG:,}){tag}", with_local=False)
@@ -306,24 +430,51 @@ def main():
         conn.execute("DROP SCHEMA IF EXISTS bench_local CASCADE")
 
     say()
-    say("== summary (server-side COPY FROM file, CSV; foreign = cdf_tables.*, local = UNLOGGED table)")
-    hdr = (f"{'table':<38} {'rows':>10} {'foreign s':>9} {'foreign rows/s':>14} {'local s':>8} {'local rows/s':>13}"
-           f" {'ratio':>6} {'requests':>8} {'429s':>5} {'max/req':>8} {'VmHWM MB':>8} {'peakAnon MB':>11}  target")
+    say("== summary (server-side COPY FROM file, CSV; foreign = cdf_tables.*, sdk = cognite-sdk insert calls,"
+        " local = UNLOGGED table)")
+    hdr = (f"{'table':<40} {'rows':>9} {'foreign rows/s':>14} {'sdk rows/s':>11} {'fdw/sdk':>7} {'local rows/s':>12}"
+           f" {'fdw/local':>9} {'requests':>8} {'429s':>5} {'peakAnon MB':>11}")
     say(hdr)
     say("-" * len(hdr))
+    checks = []
+    memory = {}
     for r in results:
-        f, loc, st = r["foreign"], r.get("local") or {}, r.get("stats") or {}
+        f, loc, st, sdk = r["foreign"], r.get("local") or {}, r.get("stats") or {}, r.get("sdk") or {}
         if "error" in f:
-            say(f"{r['table']:<38} {r['n']:>10,}  FAILED: {f['error'].splitlines()[0]}")
+            say(f"{r['table']:<40} {r['n']:>9,}  FAILED: {f['error'].splitlines()[0]}")
             continue
         fr = rate(f["rows"], f["secs"])
+        sr = rate(sdk["rows"], sdk["secs"]) if "rows" in sdk else None
         lr = rate(loc["rows"], loc["secs"]) if "rows" in loc else None
-        target = TARGETS.get(r["table"].split(" [")[0]) if r["table"].endswith("[fast]") else None
-        verdict = "" if target is None else (f">= {target:,}: " + ("met" if fr >= target else "NOT met"))
-        say(f"{r['table']:<38} {f['rows']:>10,} {f['secs']:>9.2f} {fr:>14,.0f} "
-            + (f"{loc['secs']:>8.2f} {lr:>13,.0f} {fr / lr:>6.3f}" if lr else f"{'-':>8} {'-':>13} {'-':>6}")
-            + f" {st.get('requests', 0):>8} {(st.get('statuses') or {}).get('429', 0):>5} {st.get('max_items', 0):>8,}"
-            + f" {f['hwm'] / 1024:>8.0f} {f['peak_anon'] / 1024:>11.0f}  {verdict}")
+        say(f"{r['table']:<40} {f['rows']:>9,} {fr:>14,.0f} "
+            + (f"{sr:>11,.0f} {fr / sr:>7.2f}" if sr else f"{'-':>11} {'-':>7}")
+            + (f" {lr:>12,.0f} {fr / lr:>9.3f}" if lr else f" {'-':>12} {'-':>9}")
+            + f" {st.get('requests', 0):>8} {(st.get('statuses') or {}).get('429', 0):>5} {f['peak_anon'] / 1024:>11.0f}")
+        base, _, profile = r["table"].partition(" [")
+        if sr and profile == "cdf]":
+            checks.append((f"{base} under --profile cdf: extension >= 2x cognite-sdk", fr / sr >= 2, f"{fr / sr:.2f}x"))
+        if lr and base == "double_datapoints" and profile == "fast]":
+            checks.append(("double_datapoints flat out: >= 0.5x local unlogged COPY", fr / lr >= 0.5, f"{fr / lr:.3f}x"))
+        if base.startswith("double_datapoints"):
+            memory[r["n"]] = f["peak_anon"]
+    for e in executemany:
+        say(f"{e['label']:<40} {e['n']:>9,} {rate(e['n'], e['secs']):>14,.0f} {'':>11} {'':>7} {'':>12} {'':>9}"
+            f" {e['requests']:>8}")
+    by = {(e["profile"], e["scope"]): rate(e["n"], e["secs"]) for e in executemany}
+    for profile in PROFILES:
+        if (profile, "transaction") in by and (profile, "statement") in by:
+            ratio = by[(profile, "transaction")] / by[(profile, "statement")]
+            checks.append((f"executemany [{profile}]: transaction scope >= 50x statement scope", ratio >= 50,
+                           f"{ratio:.0f}x"))
+    if N_DP in memory and N_DP_BIG in memory:
+        growth = memory[N_DP_BIG] / memory[N_DP] - 1
+        checks.append((f"peak backend RssAnon {N_DP_BIG:,} vs {N_DP:,} datapoints within 10%", growth <= 0.10,
+                       f"{growth * 100:+.1f}%"))
+    if checks:
+        say()
+        say("== targets")
+        for what, ok, value in checks:
+            say(f"   {'met    ' if ok else 'NOT met'}  {what}: {value}")
     if so_signature() != so_at_start:
         say()
         say(f"WARNING: {SO_PATH} was replaced during the run (another build installed it);"

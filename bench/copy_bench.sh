@@ -9,6 +9,10 @@
 # bench/copy_bench.py. COPY is server-side, as superuser: COPY <t> (cols) FROM '<file>' (FORMAT csv,
 # HEADER true). Both services are stopped when the script exits.
 #
+# Each table's rows also go through cognite-sdk's insert calls against the same emulator (the
+# SDK's own parallelism), and psycopg executemany of single-row INSERTs is timed in statement and
+# transaction batch scope; the summary prints rows/s, the ratios and the issue-13 targets.
+#
 # Every table is copied twice in one run: with the emulator flat out (profile fast) and with the
 # emulator as `--profile cdf` (CDF's latency, per-item/per-byte processing time and rate and
 # concurrency limits answering 429; see crates/cdf-emulator/README.md). The profile is switched
@@ -26,11 +30,19 @@
 #   BENCH_PROFILES="fast cdf"     emulator profiles to run, in order (the memory run uses the first)
 #   BENCH_PG_PORT=55434 BENCH_EMULATOR_PORT=54082
 #   BENCH_SKIP_BUILD=1            use the installed extension and target/release/cdf-emulator as they are
+#   BENCH_PG_MAJOR=16             run on that major's tree from scripts/setup.sh instead of Debian's 15
+#                                 (scripts/test_versions.sh installs a debug build there: do not
+#                                 combine with BENCH_SKIP_BUILD=1 after it)
+#   BENCH_EVENTS=100000 BENCH_SDK=1 BENCH_EXECUTEMANY=10000 ...  see bench/copy_bench.py
 # Input files are kept in .run/bench/ and reused by later runs (delete them to regenerate).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/services.sh
 
+if [[ -n ${BENCH_PG_MAJOR:-} ]]; then
+  PG_BIN=$(pg_bindir "$BENCH_PG_MAJOR")
+  export PG_BIN PGRX_PG_CONFIG_PATH="$PG_BIN/pg_config"
+fi
 PG_PORT=${BENCH_PG_PORT:-55434}
 EMULATOR_PORT=${BENCH_EMULATOR_PORT:-54082}
 export CDF_EMULATOR_URL="http://127.0.0.1:$EMULATOR_PORT"

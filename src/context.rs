@@ -40,6 +40,10 @@ pub struct TableContext {
     pub hierarchy_buffer_mb: usize,
     /// The CDF requests made for this scan or modify (EXPLAIN ANALYZE).
     pub usage: RefCell<NodeUsage>,
+    /// Write requests in flight at once (`max_concurrent_requests`, table, else server option).
+    pub max_concurrent_requests: usize,
+    /// `batch_scope` (table, else server option); `None` leaves it to `cdf_fdw.batch_scope`.
+    pub batch_scope: Option<opts::BatchScope>,
 }
 
 /// Turns a `List` of `DefElem` into name/value pairs.
@@ -138,6 +142,10 @@ pub fn table_context(relid: pg_sys::Oid, user: pg_sys::Oid) -> TableContext {
         let hierarchy_buffer_mb = option("hierarchy_buffer_mb")
             .and_then(opts::parse_buffer_mb)
             .unwrap_or(cdf_client::hierarchy::DEFAULT_BUFFER_MB);
+        let max_concurrent_requests = option("max_concurrent_requests")
+            .and_then(opts::parse_concurrency)
+            .unwrap_or(cdf_tables::limits::DEFAULT_CONCURRENT_REQUESTS);
+        let batch_scope = option("batch_scope").and_then(opts::BatchScope::parse);
 
         let config = server_config(&server_name, &server_options);
         // The validator checked this when the server was created; check again in case the server
@@ -179,6 +187,8 @@ pub fn table_context(relid: pg_sys::Oid, user: pg_sys::Oid) -> TableContext {
             unknown_references,
             hierarchy_buffer_mb,
             usage: RefCell::default(),
+            max_concurrent_requests,
+            batch_scope,
         }
     }
 }

@@ -47,12 +47,17 @@ pub fn raise_cdf(e: &CdfError, context: Option<&str>) -> ! {
 
 /// Raises the failure of a write, saying how much of the statement CDF had already accepted.
 pub fn raise_write(e: &WriteError, table: &str) -> ! {
+    raise_write_of(e, table, "this statement")
+}
+
+/// `raise_write` for rows batched across `whose` ("this transaction").
+pub fn raise_write_of(e: &WriteError, table: &str, whose: &str) -> ! {
     let mut detail = Vec::new();
     if let Some(d) = request_id_detail(&e.error) {
         detail.push(d);
     }
     detail.push(format!(
-        "{} row(s) of this statement were written to CDF before the failing request and remain there \
+        "{} row(s) of {whose} were written to CDF before the failing request and remain there \
          (CDF has no transactions; ROLLBACK does not undo them); the failing request carried {} row(s).",
         e.rows_written, e.rows_in_failed_chunk
     ));

@@ -5,6 +5,7 @@
 use pgrx::prelude::*;
 
 mod backend;
+mod batch;
 mod compat;
 mod context;
 mod convert;

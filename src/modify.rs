@@ -10,6 +10,7 @@ use std::ffi::CString;
 
 use cdf_client::references::{ExternalIdFiller, Pushed, ReferenceError, ReferenceResolver, Resolved, RowReferences};
 use cdf_client::{ChangeWriter, HierarchyOrder, TableWriter, WriteError};
+use cdf_tables::options::BatchScope;
 use cdf_tables::writes as cdf_row;
 use cdf_tables::{
     apply_input_policy, delete_change, identity_columns, insert_update_change, mark_cleared_fields, row_references,
@@ -20,6 +21,7 @@ use pgrx::prelude::*;
 use pgrx::{PgList, PgMemoryContexts, PgTupleDesc};
 
 use crate::backend;
+use crate::batch;
 use crate::context::{table_context, table_resource, TableContext};
 use crate::convert::datum_to_value;
 use crate::errors;
@@ -44,6 +46,12 @@ pub struct InsertState {
     /// Set when the table has columns that name objects by external id: rows wait here for
     /// the batched lookup of the ids.
     references: Option<ReferenceResolver<Payload>>,
+    /// `batch_scope 'transaction'`: the table whose transaction-wide batch takes the rows.
+    batched: Option<pg_sys::Oid>,
+    mode: InsertMode,
+    /// Set while the backend waits for CDF: still set in `drop` when a cancel or timeout
+    /// interrupted that wait, and then the requests in flight are abandoned at once.
+    waiting: bool,
 }
 
 /// What a row of an INSERT becomes: a write, or (insert_mode update/delete) a change.
@@ -65,15 +73,26 @@ impl InsertState {
         let mode = if on_conflict_do_nothing { InsertMode::Ignore } else { ctx.insert_mode };
         let returning = returning && ctx.resource.returns_objects();
         let changes = mode.changes_existing().then(|| change_writer_for_insert(&ctx, mode, returning));
+        // Transaction scope gathers plain writes (not RETURNING, not insert_mode update/delete);
+        // its rows go in input order, without the hierarchy's reordering.
+        let transaction_scope = crate::settings::batch_scope(ctx.batch_scope) == BatchScope::Transaction;
+        let batched = (transaction_scope && !returning && changes.is_none()).then_some((*rel).rd_id);
+        if batched.is_none() {
+            // Rows batched earlier in the transaction reach CDF before this statement's.
+            batch::flush_all();
+        }
         // Only rows that can name a parent need ordering.
         let binds_parent = bindings.iter().any(|b| b.column.names_parent());
-        let hierarchy = (ctx.resource.has_hierarchy() && binds_parent && !returning && changes.is_none())
-            .then(|| HierarchyOrder::new(ctx.resource, ctx.hierarchy_buffer_mb));
+        let hierarchy =
+            (ctx.resource.has_hierarchy() && binds_parent && !returning && changes.is_none() && batched.is_none())
+                .then(|| HierarchyOrder::new(ctx.resource, ctx.hierarchy_buffer_mb));
         let binds_references = bindings.iter().any(|b| b.column.reference().is_some());
         let references =
             (binds_references && mode != InsertMode::Delete).then(|| ReferenceResolver::new(ctx.unknown_references));
+        let mut writer = TableWriter::new(ctx.resource, mode);
+        writer.set_max_concurrency(ctx.max_concurrent_requests);
         InsertState {
-            writer: TableWriter::new(ctx.resource, mode),
+            writer,
             ctx,
             bindings,
             rows_seen: 0,
@@ -81,6 +100,9 @@ impl InsertState {
             hierarchy,
             changes,
             references,
+            batched,
+            mode,
+            waiting: false,
         }
     }
 
@@ -93,15 +115,13 @@ impl InsertState {
         self.rows_seen += 1;
         let row_number = self.rows_seen;
         let written = self.rows_written();
-        let mut row = slot_values(slot, &self.bindings, &self.ctx.table_name, row_number, written);
-        let raise = |e: cdf_tables::ValueError, ctx: &TableContext| -> ! {
-            errors::raise_value(&e, &ctx.table_name, row_number, written)
-        };
-        if let Err(e) = apply_input_policy(&self.ctx.input, &mut row) {
-            raise(e, &self.ctx);
-        }
+        let row = slot_values(slot, &self.bindings).and_then(|mut row| {
+            apply_input_policy(&self.ctx.input, &mut row)?;
+            Ok(row)
+        });
+        let row = row.unwrap_or_else(|e| self.raise_value(e, row_number));
         let references = match &self.references {
-            Some(_) => row_references(&row).unwrap_or_else(|e| raise(e, &self.ctx)),
+            Some(_) => row_references(&row).unwrap_or_else(|e| self.raise_value(e, row_number)),
             None => Vec::new(),
         };
         let clear_nulls = self.ctx.null_values == NullValues::Clear;
@@ -110,9 +130,9 @@ impl InsertState {
                 InsertMode::Update => insert_update_change(self.ctx.resource, &row, clear_nulls),
                 _ => delete_change(self.ctx.resource, &row),
             };
-            Payload::Change(change.unwrap_or_else(|e| raise(e, &self.ctx)))
+            Payload::Change(change.unwrap_or_else(|e| self.raise_value(e, row_number)))
         } else {
-            let mut write = row_to_write(self.ctx.resource, &row).unwrap_or_else(|e| raise(e, &self.ctx));
+            let mut write = row_to_write(self.ctx.resource, &row).unwrap_or_else(|e| self.raise_value(e, row_number));
             if let (true, cdf_row::WriteRow::Item(item)) = (clear_nulls, &mut write) {
                 mark_cleared_fields(item, &row);
             }
@@ -152,6 +172,18 @@ impl InsertState {
                 Err(e) => errors::raise_write(&e, &self.ctx.table_name),
             };
         }
+        if let Some(relid) = self.batched {
+            let Payload::Write(mut write) = payload else { unreachable!("changes are never batched") };
+            if !references.is_empty() {
+                // Resolved at once: the batch holds finished rows only.
+                let resolved = self.resolve_now(row_number, references);
+                if let cdf_row::WriteRow::Item(item) = &mut write {
+                    cdf_client::references::place_in_item(item, resolved);
+                }
+            }
+            batch::push(relid, &self.ctx, self.mode, write);
+            return true;
+        }
         match &mut self.references {
             Some(resolver) if !references.is_empty() => match resolver.push(row_number, payload, references) {
                 Pushed::Ready(resolved) => self.send_resolved(resolved),
@@ -169,7 +201,13 @@ impl InsertState {
         true
     }
 
-    /// Resolves the references of one row at once (RETURNING answers each row as it comes).
+    /// A bad value: the requests in flight finish first, so the error counts what CDF accepted.
+    fn raise_value(&mut self, e: cdf_tables::ValueError, row: u64) -> ! {
+        self.send_requests(true, false);
+        errors::raise_value(&e, &self.ctx.table_name, row, self.rows_written())
+    }
+
+    /// Resolves the references of one row at once (RETURNING answers each row as it comes; a transaction's batch holds finished rows).
     fn resolve_now(&mut self, row: u64, references: RowReferences) -> Vec<(cdf_tables::Reference, serde_json::Value)> {
         let mut resolver = ReferenceResolver::new(self.ctx.unknown_references);
         let _ = resolver.push(row, (), references);
@@ -226,7 +264,7 @@ impl InsertState {
             Payload::Change(change) => {
                 let full = self.changes.as_mut().is_some_and(|c| c.push(change));
                 if full {
-                    self.flush();
+                    self.flush_changes();
                 }
                 return;
             }
@@ -240,41 +278,66 @@ impl InsertState {
             return;
         }
         if self.writer.needs_flush_before(&write) {
-            self.flush();
+            self.send_requests(false, true);
         }
         if self.writer.push_numbered(write, row) {
-            self.flush();
+            self.send_requests(false, true);
         }
     }
 
     /// Sends what the hierarchy released and looks parents up when due.
     fn drive_hierarchy(&mut self) {
-        let InsertState { ctx, writer, hierarchy, .. } = self;
+        let InsertState { ctx, writer, hierarchy, waiting, .. } = self;
         let Some(hierarchy) = hierarchy else { return };
         let before = writer.rows_written;
+        *waiting = true;
         let result = backend::run(ctx, async |session| hierarchy.drive(session, writer).await);
+        *waiting = false;
         xact::note_written(writer.rows_written - before);
         if let Err(e) = result {
             errors::raise_hierarchy(&e, &self.ctx.table_name);
         }
     }
 
+    /// The rows of insert_mode update/delete so far reach CDF.
+    fn flush_changes(&mut self) {
+        let Some(changes) = &mut self.changes else { return };
+        let before = changes.rows_changed;
+        let result = backend::run(&self.ctx, async |session| changes.flush(session).await);
+        xact::note_written(changes.rows_changed - before);
+        if let Err(e) = result {
+            errors::raise_write(&e, &self.ctx.table_name);
+        }
+    }
+
+    /// End of the statement's plain writes: everything buffered reaches CDF, and every request
+    /// has answered.
     fn flush(&mut self) {
-        if let Some(changes) = &mut self.changes {
-            let before = changes.rows_changed;
-            let result = backend::run(&self.ctx, async |session| changes.flush(session).await);
-            xact::note_written(changes.rows_changed - before);
-            if let Err(e) = result {
-                errors::raise_write(&e, &self.ctx.table_name);
-            }
+        if self.changes.is_some() {
+            return self.flush_changes();
+        }
+        self.send_requests(true, true);
+    }
+
+    /// Starts requests for what is buffered (`buffered`) while earlier ones are in flight, and
+    /// with `wait` waits for all of them; raises the first failure.
+    fn send_requests(&mut self, wait: bool, buffered: bool) {
+        if self.writer.in_flight() == 0 && (!buffered || self.writer.buffered() == 0) {
             return;
         }
-        if self.writer.buffered() == 0 {
-            return;
-        }
-        let InsertState { ctx, writer, .. } = self;
+        let InsertState { ctx, writer, waiting, .. } = self;
         let before = writer.rows_written;
-        let result = backend::run(ctx, async |session| writer.flush(session).await);
+        *waiting = true;
+        let result = backend::run(ctx, async |session| {
+            if buffered {
+                writer.send_buffered(session).await?;
+            }
+            if wait {
+                writer.wait_in_flight().await?;
+            }
+            Ok(())
+        });
+        *waiting = false;
         xact::note_written(writer.rows_written - before);
         if let Err(e) = result {
             errors::raise_write(&e, &self.ctx.table_name);
@@ -297,10 +360,12 @@ impl InsertState {
                 );
             }
         }
-        let InsertState { ctx, writer, hierarchy, .. } = self;
+        let InsertState { ctx, writer, hierarchy, waiting, .. } = self;
         let Some(hierarchy) = hierarchy else { return self.flush() };
         let before = writer.rows_written;
+        *waiting = true;
         let result = backend::run(ctx, async |session| hierarchy.finish(session, writer).await);
+        *waiting = false;
         xact::note_written(writer.rows_written - before);
         match result {
             Err(e) => errors::raise_hierarchy(&e, &self.ctx.table_name),
@@ -346,6 +411,26 @@ fn change_writer_for_insert(ctx: &TableContext, mode: InsertMode, returning: boo
     writer
 }
 
+/// A statement that an error aborts may still have requests in flight: PostgreSQL frees its
+/// executor memory (and so this state) before the abort's WARNING is written, so wait here
+/// (briefly, interrupts are held during abort) for CDF's answers and count their rows. Raises
+/// nothing: the statement's error is already on its way. After a normal end nothing is in
+/// flight; after a cancel or timeout of a wait for CDF the requests are abandoned, promptly.
+impl Drop for InsertState {
+    fn drop(&mut self) {
+        if self.writer.in_flight() == 0 || self.waiting {
+            return;
+        }
+        let InsertState { ctx, writer, .. } = self;
+        let before = writer.rows_written;
+        backend::run(ctx, async |_session| writer.settle_within(SETTLE_ON_ABORT).await);
+        xact::note_written(writer.rows_written - before);
+    }
+}
+
+/// How long an aborted statement waits for CDF to answer requests already sent.
+const SETTLE_ON_ABORT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Per-statement state of an UPDATE or DELETE.
 pub struct ChangeState {
     ctx: TableContext,
@@ -377,11 +462,10 @@ impl ChangeState {
         let written = self.writer.rows_changed;
         let old = self.identity_values(plan_slot);
         let changes = match new_slot {
-            Some(slot) => {
-                let mut new = slot_values(slot, &self.bindings, &self.ctx.table_name, self.rows_seen, written);
-                apply_input_policy(&self.ctx.input, &mut new)
-                    .and_then(|()| update_changes(self.ctx.resource, &old, &new, &self.updated))
-            }
+            Some(slot) => slot_values(slot, &self.bindings).and_then(|mut new| {
+                apply_input_policy(&self.ctx.input, &mut new)?;
+                update_changes(self.ctx.resource, &old, &new, &self.updated)
+            }),
             None => delete_change(self.ctx.resource, &old).map(|c| vec![c]),
         };
         let changes =
@@ -455,7 +539,8 @@ unsafe fn modify_user(mtstate: *mut pg_sys::ModifyTableState, rinfo: *mut pg_sys
     crate::compat::modify_user(rinfo, estate)
 }
 
-/// Keeps the state in the executor's query memory context, so an aborted statement drops it.
+/// Keeps the state in the executor's query memory context, so an aborted statement drops it
+/// (an INSERT's requests in flight are settled then, see `impl Drop for InsertState`).
 unsafe fn install(rinfo: *mut pg_sys::ResultRelInfo, state: ModifyState) {
     let ptr = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(state);
     (*rinfo).ri_FdwState = ptr as *mut std::ffi::c_void;

@@ -353,6 +353,8 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignSca
     if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as c_int != 0 {
         return;
     }
+    // Read-your-writes: rows batched in this transaction reach CDF before anything is read.
+    crate::batch::flush_all();
     let rel = (*node).ss.ss_currentRelation;
     let ctx = table_context((*rel).rd_id, crate::compat::scan_user(node));
     let bindings = bind_columns(rel, ctx.resource, &ctx.table_name);

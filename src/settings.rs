@@ -4,7 +4,7 @@ use std::ffi::CString;
 
 use cdf_tables::options::{self as opts, DEFAULT_ALLOWED_URLS_C};
 use pgrx::pg_sys;
-use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, PostgresGucEnum};
 
 /// `cdf_fdw.allowed_urls`: URL patterns non-superusers may point servers at (SSRF guard).
 static ALLOWED_URLS: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(DEFAULT_ALLOWED_URLS_C));
@@ -15,6 +15,26 @@ pub static ALLOW_UNQUALIFIED_CHANGES: GucSetting<bool> = GucSetting::<bool>::new
 /// `cdf_fdw.max_response_size` (kB): the largest CDF or identity-provider answer a backend reads.
 static MAX_RESPONSE_KB: GucSetting<i32> =
     GucSetting::<i32>::new((cdf_client::session::DEFAULT_MAX_RESPONSE_BYTES / 1024) as i32);
+
+/// `cdf_fdw.batch_scope`: what `batch_scope` means where no server or table sets it, so a DBA
+/// can turn transaction-wide batching on per role (`ALTER ROLE etl SET cdf_fdw.batch_scope = ...`).
+#[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum BatchScopeSetting {
+    #[name = c"statement"]
+    Statement,
+    #[name = c"transaction"]
+    Transaction,
+}
+
+static BATCH_SCOPE: GucSetting<BatchScopeSetting> = GucSetting::<BatchScopeSetting>::new(BatchScopeSetting::Statement);
+
+/// The batch scope of a table: its own or its server's option, else the setting.
+pub fn batch_scope(option: Option<opts::BatchScope>) -> opts::BatchScope {
+    option.unwrap_or(match BATCH_SCOPE.get() {
+        BatchScopeSetting::Statement => opts::BatchScope::Statement,
+        BatchScopeSetting::Transaction => opts::BatchScope::Transaction,
+    })
+}
 
 pub fn max_response_bytes() -> usize {
     MAX_RESPONSE_KB.get().max(1) as usize * 1024
@@ -36,6 +56,14 @@ pub fn register() {
         c"Allows UPDATE and DELETE without a WHERE clause on cdf_fdw tables.",
         c"Off by default: DELETE FROM assets would delete every asset of the CDF project.",
         &ALLOW_UNQUALIFIED_CHANGES,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_enum_guc(
+        c"cdf_fdw.batch_scope",
+        c"Whether INSERTs into cdf_fdw tables share CDF requests per statement or per transaction.",
+        c"transaction: rows of single-row INSERTs wait until a request is full, a cdf_fdw table is read, or COMMIT. The server or table option batch_scope overrides it.",
+        &BATCH_SCOPE,
         GucContext::Userset,
         GucFlags::default(),
     );

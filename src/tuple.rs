@@ -78,14 +78,12 @@ pub unsafe fn store_row(
     pg_sys::ExecStoreVirtualTuple(slot);
 }
 
-/// Reads the bound attributes of a slot into values.
+/// Reads the bound attributes of a slot into values; the caller raises a value that cannot be
+/// converted (after settling what is in flight, so the error counts it).
 pub unsafe fn slot_values(
     slot: *mut pg_sys::TupleTableSlot,
     bindings: &[Binding],
-    table: &str,
-    row: u64,
-    rows_written: u64,
-) -> Vec<(&'static Column, Value)> {
+) -> Result<Vec<(&'static Column, Value)>, ValueError> {
     pg_sys::slot_getallattrs(slot);
     let natts = (*slot).tts_nvalid as usize;
     let datums = std::slice::from_raw_parts((*slot).tts_values, natts);
@@ -96,12 +94,13 @@ pub unsafe fn slot_values(
             let value = if nulls[b.attidx] {
                 Value::Null
             } else {
-                datum_to_value(datums[b.attidx], b.typoid).unwrap_or_else(|message| {
-                    let e = ValueError { column: b.column.name, kind: ValueErrorKind::Invalid, message };
-                    errors::raise_value(&e, table, row, rows_written)
-                })
+                datum_to_value(datums[b.attidx], b.typoid).map_err(|message| ValueError {
+                    column: b.column.name,
+                    kind: ValueErrorKind::Invalid,
+                    message,
+                })?
             };
-            (b.column, value)
+            Ok((b.column, value))
         })
         .collect()
 }

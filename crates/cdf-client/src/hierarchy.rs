@@ -6,10 +6,10 @@
 //! parent in CDF. What still waits at the end of the statement is reported: parents that never
 //! arrived, cycles, assets that name themselves.
 //!
-//! Ordering rests on one rule of the writer: `TableWriter::flush` returns only when everything
-//! buffered has been sent and acknowledged. A full writer is flushed before more rows join it,
-//! so a child handed over after its parent is either in the parent's request or in a request
-//! that starts after the parent's has succeeded.
+//! Ordering rests on one rule of the writer: a request that names a parent by external id
+//! starts only after every request in flight that writes that parent has succeeded (and
+//! `TableWriter::flush` waits for everything). So a child handed over after its parent is either
+//! in the parent's request or in a request that starts after the parent's has succeeded.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -312,11 +312,10 @@ impl HierarchyOrder {
 
     async fn drain(&mut self, session: &mut Session, writer: &mut TableWriter) -> Result<(), HierarchyError> {
         while self.writer_full {
-            // The barrier: released children join the next buffer only once every request
-            // carrying their parents has been acknowledged. (A writer that sends full requests
-            // without waiting could do so here for requests that carry no child of a row still
-            // unacknowledged; flush() must stay the barrier.)
-            writer.flush(session).await?;
+            // Full requests go out without waiting: the writer starts a request that names a
+            // parent by external id only after any request in flight that writes that parent
+            // has succeeded, so requests stay side by side and children still follow parents.
+            writer.send_buffered(session).await?;
             self.writer_full = false;
             self.hand_over_ready(writer);
         }

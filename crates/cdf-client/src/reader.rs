@@ -30,6 +30,20 @@ enum Step {
 pub struct Reader {
     resource: &'static Resource,
     steps: VecDeque<Step>,
+    /// The next page, fetched while PostgreSQL consumes the current one.
+    ahead: Option<Ahead>,
+}
+
+type Fetched = (VecDeque<Step>, Result<Option<Vec<Row>>, CdfError>);
+
+/// A page fetch running as its own task (on a clone of the session) with the steps after it;
+/// dropping it (a rescan, the end of the scan) aborts it.
+struct Ahead(tokio::task::JoinHandle<Fetched>);
+
+impl Drop for Ahead {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 fn cursor_of(json: &Json) -> Option<String> {
@@ -93,11 +107,38 @@ impl Reader {
                 }
             }
         }
-        Reader { resource, steps }
+        Reader { resource, steps, ahead: None }
     }
 
-    /// The next page of rows; `None` when the plan is exhausted. Pages may be empty.
+    /// The next page of rows; `None` when the plan is exhausted. Pages may be empty. While the
+    /// caller consumes it, the page after it is already being fetched.
     pub async fn next_page(&mut self, session: &mut Session) -> Result<Option<Vec<Row>>, CdfError> {
+        let page = match self.ahead.take() {
+            Some(mut ahead) => {
+                let (steps, page) = (&mut ahead.0).await.map_err(|e| CdfError::Protocol {
+                    message: format!("fetching the next page was lost: {e}"),
+                    request_id: None,
+                })?;
+                self.steps = steps;
+                page?
+            }
+            None => self.fetch_page(session).await?,
+        };
+        if page.is_some() && !self.steps.is_empty() {
+            session.ensure_token().await?;
+            let mut own = session.clone();
+            let mut next = Reader { resource: self.resource, steps: std::mem::take(&mut self.steps), ahead: None };
+            self.ahead = Some(Ahead(tokio::spawn(async move {
+                let page = next.fetch_page(&mut own).await;
+                (std::mem::take(&mut next.steps), page)
+            })));
+            crate::runtime::let_requests_out().await;
+        }
+        Ok(page)
+    }
+
+    /// Fetches the page of the first step (following a cursor pushes the step back).
+    async fn fetch_page(&mut self, session: &mut Session) -> Result<Option<Vec<Row>>, CdfError> {
         let Some(step) = self.steps.pop_front() else {
             return Ok(None);
         };

@@ -7,6 +7,18 @@ use std::time::Duration;
 /// How long one blocking slice lasts before the caller's interrupt check runs.
 pub const INTERRUPT_SLICE: Duration = Duration::from_millis(50);
 
+/// Scheduler rounds a new request task gets to connect and write itself out.
+const WRITE_OUT_YIELDS: usize = 8;
+
+/// Lets request tasks just spawned reach their sockets before the caller's `block_on` ends: the
+/// runtime runs only inside `block_on`, and once the request is written the kernel carries it
+/// while the backend goes back to PostgreSQL.
+pub(crate) async fn let_requests_out() {
+    for _ in 0..WRITE_OUT_YIELDS {
+        tokio::task::yield_now().await;
+    }
+}
+
 pub struct Runtime {
     rt: tokio::runtime::Runtime,
 }

@@ -92,6 +92,7 @@ impl ApiResponse {
     }
 }
 
+#[derive(Clone)]
 struct CachedToken {
     access_token: String,
     refresh_at: Instant,
@@ -147,6 +148,10 @@ async fn read_body(mut resp: reqwest::Response, cap: usize) -> Result<Vec<u8>, B
     Ok(body)
 }
 
+/// Cloning is cheap (the HTTP client's pool is shared) and gives a session that can run a
+/// request on its own, as the writer does for requests in flight side by side; the clone starts
+/// with this session's token.
+#[derive(Clone)]
 pub struct Session {
     pub server: ServerConfig,
     /// Largest response body accepted, in bytes.
@@ -158,6 +163,9 @@ pub struct Session {
     pub retry: RetryPolicy,
     /// Every request made through this session records itself here (`metrics`).
     pub log: RequestLog,
+    /// 429 answers this session has received (retried or not): the writer lowers its
+    /// concurrency when a request was throttled.
+    pub throttled: u64,
 }
 
 /// The HTTP client. `ca_file` adds a private CA (PEM bundle) to the built-in web roots; either
@@ -239,6 +247,7 @@ impl Session {
             token: None,
             retry: RetryPolicy::default(),
             log: RequestLog::default(),
+            throttled: 0,
         }
     }
 
@@ -303,6 +312,11 @@ impl Session {
     fn scrub(&self, e: CdfError) -> CdfError {
         let token = self.token.as_ref().map(|t| t.access_token.as_str()).unwrap_or("");
         e.scrubbed(&[self.credentials.client_secret.as_str(), token])
+    }
+
+    /// Fetches a token unless a fresh one is cached, so that clones made next share it.
+    pub async fn ensure_token(&mut self) -> Result<(), CdfError> {
+        self.token(Instant::now()).await.map(|_| ())
     }
 
     async fn token(&mut self, started: Instant) -> Result<String, CdfError> {
@@ -546,7 +560,10 @@ impl Session {
                     }
                     let retryable = match status.as_u16() {
                         // CDF did not act on a throttled request.
-                        429 => true,
+                        429 => {
+                            self.throttled += 1;
+                            true
+                        }
                         500 | 502..=504 => idempotent || auto_retryable,
                         _ => auto_retryable,
                     };

@@ -1,10 +1,28 @@
 //! Buffers the rows of one statement and sends them to CDF in requests as large as each endpoint
 //! allows, grouping rows by series or RAW table where the API wants that.
 //!
-//! Memory is bounded by one request's worth of rows: `push` says when the buffer is full and the
-//! caller flushes before pushing more.
+//! Requests go out side by side: `send_buffered` starts the buffer's requests and returns while
+//! they are in flight (up to the writer's concurrency), so PostgreSQL produces the next rows
+//! while CDF works; `flush` also waits for every request in flight. The outcome is the one
+//! serial sending gives:
+//! - a request never starts while one in flight carries a row of the same key (external id,
+//!   RAW key, series and timestamp range, sequence and row range) or the parent an asset names,
+//!   so the last row in input order wins and parents exist before their children;
+//! - after the first failure no request starts; those in flight finish and the error counts
+//!   every row CDF accepted (`WriteError::rows_written`);
+//! - a 429 halves the concurrency (once per round of requests), calm answers raise it again by
+//!   one, never past the configured maximum.
+//!
+//! Requests run as tasks on the backend's current-thread runtime: they progress whenever the
+//! backend is inside `block_on` (the next request, a read, the end of the statement), and the
+//! kernel's socket buffers carry them in between. Memory is bounded by one buffer plus one
+//! request per slot.
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::hash::{Hash, Hasher};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use cdf_tables::limits::{
     CHANGES_PER_REQUEST, DATAPOINTS_PER_REQUEST, RAW_NAMES_PER_REQUEST, RAW_ROWS_PER_REQUEST, SEQUENCES_PER_REQUEST,
@@ -23,7 +41,8 @@ const RAW_ROWS_BUFFERED: usize = 5 * RAW_ROWS_PER_REQUEST;
 #[derive(Debug, Clone, PartialEq)]
 pub struct WriteError {
     pub error: CdfError,
-    /// Rows CDF accepted earlier in this statement (they stay: CDF has no transactions).
+    /// Rows CDF accepted in this statement (they stay: CDF has no transactions), including
+    /// those of requests that were in flight alongside the failing one.
     pub rows_written: u64,
     /// Rows in the rejected request.
     pub rows_in_failed_chunk: usize,
@@ -39,6 +58,18 @@ enum GroupKey {
 
 type PendingItem = Map<String, Json>;
 
+/// Buffered entries of one series, sequence, RAW table or database, kept serialized: a JSON
+/// text is a few dozen bytes where a parsed object is several hundred, and 100,000 datapoints
+/// wait here before each request.
+struct Group {
+    key: GroupKey,
+    entries: Vec<String>,
+    /// RAW rows: the hash of each row's key, for the key check of requests in flight.
+    row_keys: Vec<u64>,
+    /// Datapoints and sequence rows: lowest and highest timestamp or row number.
+    range: Option<(i64, i64)>,
+}
+
 /// `{"items": [...]}` serialized straight from the buffered items, without copying them.
 #[derive(serde::Serialize)]
 struct ItemsBody<'a> {
@@ -51,13 +82,156 @@ impl ItemsBody<'_> {
     }
 }
 
+fn hash_of(value: impl Hash) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    value.hash(&mut h);
+    h.finish()
+}
+
+/// What a request writes and what must exist before it, as hashes: a collision only makes a
+/// request wait for another it did not need to wait for.
+#[derive(Default, Debug)]
+struct Keys {
+    /// External ids of items, RAW (database, table, key).
+    writes: HashSet<u64>,
+    /// External ids the request refers to (an asset's parent).
+    needs: HashSet<u64>,
+    /// Series or sequence → range of timestamps or row numbers.
+    ranges: HashMap<u64, (i64, i64)>,
+}
+
+impl Keys {
+    /// Whether `later` must wait until the request with these keys has finished.
+    fn blocks(&self, later: &Keys) -> bool {
+        let meets = |a: &HashSet<u64>, b: &HashSet<u64>| {
+            let (small, big) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+            small.iter().any(|k| big.contains(k))
+        };
+        meets(&self.writes, &later.writes)
+            || meets(&self.writes, &later.needs)
+            || later.ranges.iter().any(|(s, (lo, hi))| self.ranges.get(s).is_some_and(|(a, b)| lo <= b && a <= hi))
+    }
+
+    fn item(&mut self, item: &PendingItem) {
+        if let Some(x) = item.get("externalId").and_then(Json::as_str) {
+            self.writes.insert(hash_of(("xid", x)));
+        }
+        if let Some(x) = item.get("parentExternalId").and_then(Json::as_str) {
+            self.needs.insert(hash_of(("xid", x)));
+        }
+    }
+}
+
+/// What one request ended with.
+struct Outcome {
+    /// Rows CDF accepted (all of them, or the part an upsert got through before failing).
+    written: u64,
+    failure: Option<(CdfError, usize)>,
+    /// 429 answers on the way.
+    throttled: u64,
+}
+
+impl Outcome {
+    fn of(session: &Session, result: Result<u64, (u64, CdfError, usize)>) -> Outcome {
+        match result {
+            Ok(written) => Outcome { written, failure: None, throttled: session.throttled },
+            Err((written, e, rows)) => Outcome { written, failure: Some((e, rows)), throttled: session.throttled },
+        }
+    }
+}
+
+/// A request ready to start: its rows, keys and body.
+struct Request {
+    keys: Keys,
+    rows: usize,
+    kind: RequestKind,
+}
+
+enum RequestKind {
+    /// All rows written or none.
+    Post { path: String, query: Vec<(&'static str, String)>, body: Vec<u8>, idempotency: Idempotency },
+    /// Items created, then on 409 updated or skipped; `merged` rows count when it succeeds.
+    Items { path: &'static str, items: Vec<PendingItem>, rows: Vec<u64>, merged: u64 },
+    /// One file (one per request).
+    File { item: PendingItem },
+}
+
+impl Request {
+    async fn run(self, mut session: Session, resource: &'static Resource, mode: InsertMode) -> Outcome {
+        let rows = self.rows;
+        let result = match self.kind {
+            RequestKind::Post { path, query, body, idempotency } => {
+                match session.request(reqwest::Method::POST, &path, &query, Some(body), idempotency).await {
+                    Ok(_) => {
+                        session.log.note_rows_sent(rows);
+                        Ok(rows as u64)
+                    }
+                    Err(e) => Err((0, e, rows)),
+                }
+            }
+            RequestKind::Items { path, items, rows, merged } => {
+                create_items(&mut session, resource, mode, path, items, rows).await.map(|n| n + merged)
+            }
+            RequestKind::File { item } => {
+                write_one(&mut session, resource, mode, item).await.map(|_| 1).map_err(|(e, n)| (0, e, n))
+            }
+        };
+        Outcome::of(&session, result)
+    }
+}
+
+/// A request in flight; dropping it (a cancelled statement) aborts it.
+struct Running {
+    seq: u64,
+    keys: Keys,
+    task: tokio::task::JoinHandle<Outcome>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// How many requests may be in flight: additive increase, multiplicative decrease on 429.
+#[derive(Debug)]
+struct Concurrency {
+    max: usize,
+    now: usize,
+    /// Calm answers since the last change.
+    calm: usize,
+    /// Only requests started from here on may halve it again (one cut per round of 429s).
+    cut_from_seq: u64,
+}
+
+impl Concurrency {
+    fn new(max: usize) -> Concurrency {
+        let max = max.max(1);
+        Concurrency { max, now: max, calm: 0, cut_from_seq: 0 }
+    }
+
+    fn observe(&mut self, seq: u64, throttled: bool, next_seq: u64) {
+        if throttled {
+            self.calm = 0;
+            if seq >= self.cut_from_seq {
+                self.now = (self.now / 2).max(1);
+                self.cut_from_seq = next_seq;
+            }
+        } else {
+            self.calm += 1;
+            if self.calm >= self.now && self.now < self.max {
+                self.now += 1;
+                self.calm = 0;
+            }
+        }
+    }
+}
+
 pub struct TableWriter {
     resource: &'static Resource,
     mode: InsertMode,
     items: Vec<PendingItem>,
-    /// Grouped entries, kept serialized: a JSON text is a few dozen bytes where a parsed
-    /// object is several hundred, and 100,000 datapoints wait here before each request.
-    groups: Vec<(GroupKey, Vec<String>)>,
+    groups: Vec<Group>,
     group_index: HashMap<GroupKey, usize>,
     buffered_rows: usize,
     buffered_values: usize,
@@ -73,9 +247,18 @@ pub struct TableWriter {
     item_rows: Vec<u64>,
     /// Rows CDF accepted (created, updated or overwritten) so far.
     pub rows_written: u64,
+    running: Vec<Running>,
+    next_seq: u64,
+    concurrency: Concurrency,
+    /// The first failure (request number, error, rows in it); nothing starts after it.
+    failure: Option<(u64, CdfError, usize)>,
+    /// Highest number of requests in flight at once, and 429s seen (for tests and EXPLAIN).
+    pub peak_in_flight: usize,
+    pub throttled: u64,
 }
 
 impl TableWriter {
+    /// A writer that keeps one request in flight at a time (see `set_max_concurrency`).
     pub fn new(resource: &'static Resource, mode: InsertMode) -> TableWriter {
         TableWriter {
             resource,
@@ -90,27 +273,58 @@ impl TableWriter {
             rows_pushed: 0,
             item_rows: Vec::new(),
             rows_written: 0,
+            running: Vec::new(),
+            next_seq: 0,
+            concurrency: Concurrency::new(1),
+            failure: None,
+            peak_in_flight: 0,
+            throttled: 0,
         }
+    }
+
+    /// Requests this writer may keep in flight at once; cut to what CDF documents for the
+    /// resource per identity. Files go one at a time: one file per request, and side by side
+    /// CDF would give them ids (and so list order) unlike the order of the rows.
+    pub fn set_max_concurrency(&mut self, max: usize) {
+        let cap = match self.resource.write {
+            WriteKind::File => 1,
+            _ => self.resource.documented_concurrency(),
+        };
+        self.concurrency = Concurrency::new(max.min(cap));
+    }
+
+    /// The concurrency in force now (lower than the maximum after 429s).
+    pub fn concurrency(&self) -> usize {
+        self.concurrency.now
     }
 
     pub fn buffered(&self) -> usize {
         self.buffered_rows
     }
 
+    /// Requests started and not yet seen finishing.
+    pub fn in_flight(&self) -> usize {
+        self.running.len()
+    }
+
     /// Adds an entry to its group; returns the group's size.
-    fn push_grouped(&mut self, key: GroupKey, entry: Json) -> usize {
+    fn push_grouped(&mut self, key: GroupKey, entry: Json, row_key: Option<u64>, position: Option<i64>) -> usize {
         let entry = entry.to_string();
-        match self.group_index.get(&key) {
-            Some(&i) => {
-                self.groups[i].1.push(entry);
-                self.groups[i].1.len()
-            }
+        let i = match self.group_index.get(&key) {
+            Some(&i) => i,
             None => {
                 self.group_index.insert(key.clone(), self.groups.len());
-                self.groups.push((key, vec![entry]));
-                1
+                self.groups.push(Group { key, entries: Vec::new(), row_keys: Vec::new(), range: None });
+                self.groups.len() - 1
             }
+        };
+        let group = &mut self.groups[i];
+        group.entries.push(entry);
+        group.row_keys.extend(row_key);
+        if let Some(p) = position {
+            group.range = Some(group.range.map_or((p, p), |(lo, hi)| (lo.min(p), hi.max(p))));
         }
+        group.entries.len()
     }
 
     /// Whether the buffer must be sent before `row` joins it: in create mode a repeated external
@@ -126,7 +340,7 @@ impl TableWriter {
         }
     }
 
-    /// Adds a row; true when the buffer holds a full request and must be flushed now.
+    /// Adds a row; true when the buffer holds a full request and must be sent now.
     pub fn push(&mut self, row: WriteRow) -> bool {
         self.push_numbered(row, self.rows_pushed + 1)
     }
@@ -156,13 +370,15 @@ impl TableWriter {
                 self.item_rows.push(statement_row);
             }
             WriteRow::RawTable { database, table } => {
-                self.push_grouped(GroupKey::Database(database), Json::Object(table));
+                self.push_grouped(GroupKey::Database(database), Json::Object(table), None, None);
             }
             WriteRow::RawRow { database, table, row } => {
-                group_size = self.push_grouped(GroupKey::RawTable(database, table), Json::Object(row));
+                let key = row.get("key").and_then(Json::as_str).map(|k| hash_of(("raw", &database, &table, k)));
+                group_size = self.push_grouped(GroupKey::RawTable(database, table), Json::Object(row), key, None);
             }
             WriteRow::Datapoint { series, point } => {
-                self.push_grouped(GroupKey::Series(series), Json::Object(point));
+                let timestamp = point.get("timestamp").and_then(Json::as_i64).unwrap_or(0);
+                self.push_grouped(GroupKey::Series(series), Json::Object(point), None, Some(timestamp));
             }
             WriteRow::SequenceRow { sequence, row_number, values } => {
                 let columns: Vec<String> = values.keys().cloned().collect();
@@ -171,6 +387,8 @@ impl TableWriter {
                 self.push_grouped(
                     GroupKey::Sequence(sequence, columns),
                     json!({ "rowNumber": row_number, "values": values }),
+                    None,
+                    Some(row_number),
                 );
             }
         }
@@ -190,121 +408,309 @@ impl TableWriter {
         }
     }
 
-    /// Sends everything buffered.
+    /// Sends everything buffered and waits for every request in flight: when it returns Ok,
+    /// CDF holds every row pushed so far (a barrier, e.g. between levels of an asset hierarchy).
     pub async fn flush(&mut self, session: &mut Session) -> Result<(), WriteError> {
-        let result = self.flush_inner(session).await;
-        if result.is_ok() {
-            self.rows_written += self.merged_rows;
+        self.send_buffered(session).await?;
+        self.wait_in_flight().await
+    }
+
+    /// Starts the requests of everything buffered, waiting only for a free slot or for a
+    /// request in flight that carries one of the same keys; returns while they are in flight.
+    /// A failure of any request (this one's or an earlier one's) is returned once every
+    /// request in flight has finished.
+    pub async fn send_buffered(&mut self, session: &mut Session) -> Result<(), WriteError> {
+        let requests = self.take_requests();
+        self.collect_finished();
+        if self.failure.is_none() {
+            match self.resource.write {
+                WriteKind::RawDatabases | WriteKind::RawTables => {
+                    // Few and small: sent one by one, after whatever is in flight.
+                    self.wait_in_flight().await?;
+                    let result = self.send_names(session, requests).await;
+                    self.rows_written += self.merged_rows_taken(result.is_ok());
+                    return result;
+                }
+                _ => {
+                    for request in requests {
+                        if !self.start(session, request).await {
+                            break;
+                        }
+                    }
+                }
+            }
         }
-        self.merged_rows = 0;
+        if self.failure.is_some() {
+            return self.wait_in_flight().await;
+        }
+        crate::runtime::let_requests_out().await;
+        Ok(())
+    }
+
+    /// Waits at most `limit` for the requests in flight and counts what they wrote; for a
+    /// statement that is being aborted (its error is already on the way).
+    pub async fn settle_within(&mut self, limit: std::time::Duration) {
+        let _ = tokio::time::timeout(limit, async {
+            while !self.running.is_empty() {
+                self.wait_one().await;
+            }
+        })
+        .await;
+    }
+
+    /// Waits for every request in flight; the first failure among them (or an earlier one not
+    /// yet reported) is returned, counting all rows CDF accepted.
+    pub async fn wait_in_flight(&mut self) -> Result<(), WriteError> {
+        while !self.running.is_empty() {
+            self.wait_one().await;
+        }
+        match self.failure.take() {
+            Some((_, error, rows)) => {
+                Err(WriteError { error, rows_written: self.rows_written, rows_in_failed_chunk: rows })
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn merged_rows_taken(&mut self, ok: bool) -> u64 {
+        let merged = std::mem::take(&mut self.merged_rows);
+        if ok {
+            merged
+        } else {
+            0
+        }
+    }
+
+    /// Starts one request once a slot is free and no request in flight holds one of its keys;
+    /// false when a failure came first (the request is not sent).
+    async fn start(&mut self, session: &mut Session, request: Request) -> bool {
+        loop {
+            if self.failure.is_some() {
+                return false;
+            }
+            let blocked = self.running.iter().any(|r| r.keys.blocks(&request.keys));
+            if !blocked && self.running.len() < self.concurrency.now {
+                break;
+            }
+            self.wait_one().await;
+        }
+        // Fetched here once, so the request's own session (a clone) does not fetch another.
+        if let Err(e) = session.ensure_token().await {
+            self.failure = Some((self.next_seq, e, request.rows));
+            return false;
+        }
+        let mut own = session.clone();
+        own.throttled = 0;
+        let (resource, mode) = (self.resource, self.mode);
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let Request { keys, rows, kind } = request;
+        let task = tokio::spawn(Request { keys: Keys::default(), rows, kind }.run(own, resource, mode));
+        self.running.push(Running { seq, keys, task });
+        self.peak_in_flight = self.peak_in_flight.max(self.running.len());
+        true
+    }
+
+    /// Waits until one request in flight has finished and books its outcome.
+    async fn wait_one(&mut self) {
+        if self.running.is_empty() {
+            return;
+        }
+        let (i, outcome) = std::future::poll_fn(|cx: &mut Context<'_>| {
+            for (i, r) in self.running.iter_mut().enumerate() {
+                if let Poll::Ready(out) = Pin::new(&mut r.task).poll(cx) {
+                    return Poll::Ready((i, out));
+                }
+            }
+            Poll::Pending
+        })
+        .await;
+        let running = self.running.swap_remove(i);
+        self.book(running.seq, outcome);
+    }
+
+    /// Books the requests that have finished, without waiting.
+    fn collect_finished(&mut self) {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut i = 0;
+        while i < self.running.len() {
+            match Pin::new(&mut self.running[i].task).poll(&mut cx) {
+                Poll::Ready(outcome) => {
+                    let running = self.running.swap_remove(i);
+                    self.book(running.seq, outcome);
+                }
+                Poll::Pending => i += 1,
+            }
+        }
+    }
+
+    fn book(&mut self, seq: u64, outcome: Result<Outcome, tokio::task::JoinError>) {
+        let outcome = outcome.unwrap_or_else(|e| Outcome {
+            written: 0,
+            failure: Some((
+                CdfError::Protocol { message: format!("a request to CDF was lost: {e}"), request_id: None },
+                0,
+            )),
+            throttled: 0,
+        });
+        self.rows_written += outcome.written;
+        self.throttled += outcome.throttled;
+        self.concurrency.observe(seq, outcome.throttled > 0, self.next_seq);
+        if let Some((error, rows)) = outcome.failure {
+            // The earliest request's failure is the one reported, as serial sending would.
+            if self.failure.as_ref().is_none_or(|(s, _, _)| seq < *s) {
+                self.failure = Some((seq, error, rows));
+            }
+        }
+    }
+
+    /// Empties the buffer into requests, in input order.
+    fn take_requests(&mut self) -> Vec<Request> {
+        let resource = self.resource;
+        let mut requests = Vec::new();
+        let merged = std::mem::take(&mut self.merged_rows);
         self.item_index.clear();
-        self.items.clear();
-        self.item_rows.clear();
-        self.groups.clear();
         self.group_index.clear();
         self.buffered_rows = 0;
         self.buffered_values = 0;
-        result
-    }
-
-    fn fail(&self, error: CdfError, rows: usize) -> WriteError {
-        WriteError { error, rows_written: self.rows_written, rows_in_failed_chunk: rows }
-    }
-
-    async fn flush_inner(&mut self, session: &mut Session) -> Result<(), WriteError> {
-        let resource = self.resource;
+        let items = std::mem::take(&mut self.items);
+        let item_rows = std::mem::take(&mut self.item_rows);
+        let groups = std::mem::take(&mut self.groups);
         match resource.write {
             WriteKind::Items { max_items } => {
-                let mut items = std::mem::take(&mut self.items);
-                let mut rows = std::mem::take(&mut self.item_rows);
+                let (mut items, mut rows) = (items, item_rows);
                 while !items.is_empty() {
                     let rest = items.split_off(items.len().min(max_items));
                     let rest_rows = rows.split_off(rows.len().min(max_items));
-                    self.create_items(session, resource.api_path, items, rows).await?;
+                    let mut keys = Keys::default();
+                    items.iter().for_each(|i| keys.item(i));
+                    let merged = if rest.is_empty() { merged } else { 0 };
+                    requests.push(Request {
+                        keys,
+                        rows: items.len(),
+                        kind: RequestKind::Items { path: resource.api_path, items, rows, merged },
+                    });
                     (items, rows) = (rest, rest_rows);
                 }
             }
-            WriteKind::RawDatabases => {
-                let items = std::mem::take(&mut self.items);
-                for chunk in items.chunks(RAW_NAMES_PER_REQUEST) {
-                    let names: Vec<Json> = chunk.iter().map(|i| Json::Object(i.clone())).collect();
-                    self.create_names(session, "raw/dbs".into(), names, &[]).await?;
+            WriteKind::File => {
+                for item in items {
+                    let mut keys = Keys::default();
+                    keys.item(&item);
+                    requests.push(Request { keys, rows: 1, kind: RequestKind::File { item } });
                 }
             }
-            WriteKind::File => {
-                let items = std::mem::take(&mut self.items);
-                // One per request; `overwrite=true` makes it an upsert by external id.
-                for item in items {
-                    self.write_returning(session, item).await?;
+            WriteKind::RawDatabases => {
+                self.merged_rows = merged;
+                for chunk in items.chunks(RAW_NAMES_PER_REQUEST) {
+                    let names: Vec<Json> = chunk.iter().map(|i| Json::Object(i.clone())).collect();
+                    requests.push(Request {
+                        keys: Keys::default(),
+                        rows: names.len(),
+                        kind: RequestKind::Post {
+                            path: "raw/dbs".into(),
+                            query: vec![],
+                            body: serde_json::to_vec(&names).expect("JSON"),
+                            idempotency: Idempotency::NotIdempotent,
+                        },
+                    });
                 }
             }
             WriteKind::RawTables => {
-                for (key, tables) in std::mem::take(&mut self.groups) {
-                    let GroupKey::Database(db) = key else { continue };
+                self.merged_rows = merged;
+                for group in groups {
+                    let GroupKey::Database(db) = group.key else { continue };
                     let path = format!("raw/dbs/{}/tables", encode_segment(&db));
-                    let tables: Vec<Json> = tables.iter().filter_map(|t| serde_json::from_str(t).ok()).collect();
+                    let tables: Vec<Json> = group.entries.iter().filter_map(|t| serde_json::from_str(t).ok()).collect();
                     for chunk in tables.chunks(RAW_NAMES_PER_REQUEST) {
-                        self.create_names(session, path.clone(), chunk.to_vec(), &[("ensureParent", "true".into())])
-                            .await?;
+                        requests.push(Request {
+                            keys: Keys::default(),
+                            rows: chunk.len(),
+                            kind: RequestKind::Post {
+                                path: path.clone(),
+                                query: vec![("ensureParent", "true".into())],
+                                body: serde_json::to_vec(chunk).expect("JSON"),
+                                idempotency: Idempotency::NotIdempotent,
+                            },
+                        });
                     }
                 }
             }
             WriteKind::RawRows => {
-                for (key, rows) in std::mem::take(&mut self.groups) {
-                    let GroupKey::RawTable(db, table) = key else { continue };
+                for group in groups {
+                    let GroupKey::RawTable(db, table) = group.key else { continue };
                     let path = format!("raw/dbs/{}/tables/{}/rows", encode_segment(&db), encode_segment(&table));
-                    for chunk in rows.chunks(RAW_ROWS_PER_REQUEST) {
-                        let body = items_body(chunk.iter().map(String::as_str));
-                        self.send(
-                            session,
-                            &path,
-                            &[("ensureParent", "true".into())],
-                            body,
-                            Idempotency::Idempotent,
-                            chunk.len(),
-                        )
-                        .await?;
+                    for (chunk, keys) in
+                        group.entries.chunks(RAW_ROWS_PER_REQUEST).zip(group.row_keys.chunks(RAW_ROWS_PER_REQUEST))
+                    {
+                        requests.push(Request {
+                            keys: Keys { writes: keys.iter().copied().collect(), ..Keys::default() },
+                            rows: chunk.len(),
+                            kind: RequestKind::Post {
+                                path: path.clone(),
+                                query: vec![("ensureParent", "true".into())],
+                                body: items_body(chunk.iter().map(String::as_str)),
+                                idempotency: Idempotency::Idempotent,
+                            },
+                        });
                     }
                 }
             }
-            WriteKind::Datapoints { .. } => {
-                let groups = std::mem::take(&mut self.groups);
-                let n = groups.iter().map(|(_, pts)| pts.len()).sum();
-                let items: Vec<String> = groups
+            WriteKind::Datapoints { .. } | WriteKind::SequenceRows => {
+                let datapoints = matches!(resource.write, WriteKind::Datapoints { .. });
+                let n = groups.iter().map(|g| g.entries.len()).sum();
+                let mut keys = Keys::default();
+                let entries: Vec<String> = groups
                     .into_iter()
-                    .filter_map(|(key, points)| match key {
-                        GroupKey::Series(series) => {
-                            Some(object_with_arrays(series.to_json(), &[("datapoints", &points)]))
+                    .filter_map(|group| {
+                        let (lo, hi) = group.range.unwrap_or((0, 0));
+                        match group.key {
+                            GroupKey::Series(series) => {
+                                keys.ranges.insert(hash_of(("series", &series)), (lo, hi));
+                                Some(object_with_arrays(series.to_json(), &[("datapoints", &group.entries)]))
+                            }
+                            GroupKey::Sequence(sequence, columns) => {
+                                // Rows of one sequence with other columns overlap too.
+                                let range = keys.ranges.entry(hash_of(("sequence", &sequence))).or_insert((lo, hi));
+                                *range = (range.0.min(lo), range.1.max(hi));
+                                let mut item = sequence.to_json();
+                                item.insert("columns".into(), json!(columns));
+                                Some(object_with_arrays(item, &[("rows", &group.entries)]))
+                            }
+                            _ => None,
                         }
-                        _ => None,
                     })
                     .collect();
-                if !items.is_empty() {
-                    let body = items_body(items.iter().map(String::as_str));
-                    self.send(session, "timeseries/data", &[], body, Idempotency::Idempotent, n).await?;
-                }
-            }
-            WriteKind::SequenceRows => {
-                let groups = std::mem::take(&mut self.groups);
-                let n = groups.iter().map(|(_, rows)| rows.len()).sum();
-                let items: Vec<String> = groups
-                    .into_iter()
-                    .filter_map(|(key, rows)| match key {
-                        GroupKey::Sequence(sequence, columns) => {
-                            let mut item = sequence.to_json();
-                            item.insert("columns".into(), json!(columns));
-                            Some(object_with_arrays(item, &[("rows", &rows)]))
-                        }
-                        _ => None,
-                    })
-                    .collect();
-                if !items.is_empty() {
-                    let body = items_body(items.iter().map(String::as_str));
-                    self.send(session, "sequences/data", &[], body, Idempotency::Idempotent, n).await?;
+                if !entries.is_empty() {
+                    requests.push(Request {
+                        keys,
+                        rows: n,
+                        kind: RequestKind::Post {
+                            path: if datapoints { "timeseries/data" } else { "sequences/data" }.into(),
+                            query: vec![],
+                            body: items_body(entries.iter().map(String::as_str)),
+                            idempotency: Idempotency::Idempotent,
+                        },
+                    });
                 }
             }
         }
+        requests
+    }
+
+    /// RAW databases and tables, one request after the other; existing ones are fine unless
+    /// insert_mode is create.
+    async fn send_names(&mut self, session: &mut Session, requests: Vec<Request>) -> Result<(), WriteError> {
+        for request in requests {
+            let RequestKind::Post { path, query, body, .. } = request.kind else { continue };
+            let names: Vec<Json> = serde_json::from_slice(&body).expect("built above");
+            self.create_names(session, path, names, &query).await?;
+        }
         Ok(())
+    }
+
+    fn fail(&self, error: CdfError, rows: usize) -> WriteError {
+        WriteError { error, rows_written: self.rows_written, rows_in_failed_chunk: rows }
     }
 
     /// Writes one item at once (RETURNING, files) and returns the object CDF holds afterwards:
@@ -314,156 +720,14 @@ impl TableWriter {
         session: &mut Session,
         item: Map<String, Json>,
     ) -> Result<Option<Map<String, Json>>, WriteError> {
-        let first_object = |json: &Json| -> Option<Map<String, Json>> {
-            let obj = json.get("items").and_then(|i| i.get(0)).unwrap_or(json);
-            obj.as_object().cloned()
-        };
-        let path = self.resource.api_path;
-        // Resent after a lost answer, a keyed upsert (overwrite=true for files) or ignore ends
-        // the same; a create without external id could create twice.
-        let idempotency = if self.mode != InsertMode::Create && item.contains_key("externalId") {
-            Idempotency::Idempotent
-        } else {
-            Idempotency::NotIdempotent
-        };
-        let created = match self.resource.write {
-            WriteKind::File => {
-                let overwrite = (self.mode == InsertMode::Upsert).to_string();
-                session.post_json("files", &[("overwrite", overwrite)], &Json::Object(item.clone()), idempotency).await
+        self.wait_in_flight().await?;
+        match write_one(session, self.resource, self.mode, item).await {
+            Ok(object) => {
+                self.rows_written += 1;
+                Ok(object)
             }
-            _ => {
-                let body = json!({ "items": [Json::Object(item.clone())] });
-                session.post_json(path, &[], &body, idempotency).await
-            }
-        };
-        let response = match created {
-            Ok(r) => r,
-            Err(CdfError::Api { status: 409, .. }) if self.mode == InsertMode::Ignore => {
-                session.log.note_handled();
-                return Ok(None);
-            }
-            Err(CdfError::Api { status: 409, .. })
-                if self.mode == InsertMode::Upsert && item.contains_key("externalId") =>
-            {
-                session.log.note_handled();
-                let body = json!({ "items": [update_patch(self.resource, &item)] });
-                match session.post_json(&format!("{path}/update"), &[], &body, Idempotency::Idempotent).await {
-                    Ok(r) => r,
-                    Err(e) => return Err(self.fail(e, 1)),
-                }
-            }
-            Err(e) => return Err(self.fail(e, 1)),
-        };
-        session.log.note_rows_sent(1);
-        self.rows_written += 1;
-        let json = response.json().map_err(|e| self.fail(e, 0))?;
-        Ok(first_object(&json))
-    }
-
-    /// One request whose rows are all written or all rejected.
-    #[allow(clippy::too_many_arguments)]
-    async fn send(
-        &mut self,
-        session: &mut Session,
-        path: &str,
-        query: &[(&str, String)],
-        body: Vec<u8>,
-        idempotency: Idempotency,
-        rows: usize,
-    ) -> Result<(), WriteError> {
-        match session.request(reqwest::Method::POST, path, query, Some(body), idempotency).await {
-            Ok(_) => {
-                session.log.note_rows_sent(rows);
-                self.rows_written += rows as u64;
-                Ok(())
-            }
-            Err(e) => Err(self.fail(e, rows)),
+            Err((e, rows)) => Err(self.fail(e, rows)),
         }
-    }
-
-    /// Creates items; on 409 `duplicated` updates (upsert) or skips (ignore) the existing ones
-    /// and creates the rest.
-    async fn create_items(
-        &mut self,
-        session: &mut Session,
-        path: &str,
-        mut chunk: Vec<PendingItem>,
-        mut rows: Vec<u64>,
-    ) -> Result<(), WriteError> {
-        // Existing objects are updated after the rest is created: an asset moved below a new
-        // parent in the same request needs that parent to exist first.
-        let mut existing = Vec::new();
-        // A few rounds cover rows created concurrently by someone else between our requests.
-        for _round in 0..4 {
-            if chunk.is_empty() {
-                return self.update_existing(session, path, existing).await;
-            }
-            let body = ItemsBody { items: &chunk }.to_bytes();
-            // A resent create is harmless when a duplicate answer leads to update or skip, which
-            // needs every item to carry an external id.
-            let all_keyed = chunk.iter().all(|i| i.contains_key("externalId"));
-            let idempotency = if self.mode != InsertMode::Create && all_keyed {
-                Idempotency::Idempotent
-            } else {
-                Idempotency::NotIdempotent
-            };
-            let err = match session.request(reqwest::Method::POST, path, &[], Some(body), idempotency).await {
-                Ok(_) => {
-                    session.log.note_rows_sent(chunk.len());
-                    self.rows_written += chunk.len() as u64;
-                    return self.update_existing(session, path, existing).await;
-                }
-                Err(e) => e,
-            };
-            let duplicated = match &err {
-                CdfError::Api { status: 409, duplicated, .. } if self.mode != InsertMode::Create => {
-                    duplicated_external_ids(duplicated)
-                }
-                _ => return Err(self.fail(name_statement_rows(err, &rows), chunk.len())),
-            };
-            let is_dup = |item: &PendingItem| {
-                item.get("externalId").and_then(|x| x.as_str()).is_some_and(|x| duplicated.contains(x))
-            };
-            rows = chunk.iter().zip(rows).filter(|(item, _)| !is_dup(item)).map(|(_, r)| r).collect();
-            let (dups, rest): (Vec<PendingItem>, Vec<PendingItem>) = chunk.into_iter().partition(is_dup);
-            if dups.is_empty() {
-                return Err(self.fail(err, rest.len()));
-            }
-            session.log.note_handled();
-            // Ignore skips the existing rows; upsert updates them.
-            if self.mode == InsertMode::Upsert {
-                existing.extend(dups);
-            }
-            chunk = rest;
-        }
-        if chunk.is_empty() {
-            self.update_existing(session, path, existing).await
-        } else {
-            Err(self.fail(
-                CdfError::Protocol {
-                    message: "CDF kept reporting duplicates; giving up after 4 rounds".into(),
-                    request_id: None,
-                },
-                chunk.len(),
-            ))
-        }
-    }
-
-    /// The `/update` of an upsert's rows that CDF reported as existing.
-    async fn update_existing(
-        &mut self,
-        session: &mut Session,
-        path: &str,
-        existing: Vec<PendingItem>,
-    ) -> Result<(), WriteError> {
-        if existing.is_empty() {
-            return Ok(());
-        }
-        let updates: Vec<Json> = existing.iter().map(|item| update_patch(self.resource, item)).collect();
-        let n = updates.len();
-        let body = json!({ "items": updates });
-        self.send(session, &format!("{path}/update"), &[], body.to_string().into_bytes(), Idempotency::Idempotent, n)
-            .await
     }
 
     /// Creates RAW databases or tables; existing ones are fine unless insert_mode is create.
@@ -514,6 +778,141 @@ impl TableWriter {
         }
         Ok(())
     }
+}
+
+/// Writes one item (RETURNING, files): the object CDF holds afterwards, `None` when skipped as
+/// existing (ignore); on failure the error and the rows of the failing request.
+async fn write_one(
+    session: &mut Session,
+    resource: &'static Resource,
+    mode: InsertMode,
+    item: Map<String, Json>,
+) -> Result<Option<Map<String, Json>>, (CdfError, usize)> {
+    let first_object = |json: &Json| -> Option<Map<String, Json>> {
+        let obj = json.get("items").and_then(|i| i.get(0)).unwrap_or(json);
+        obj.as_object().cloned()
+    };
+    let path = resource.api_path;
+    // Resent after a lost answer, a keyed upsert (overwrite=true for files) or ignore ends
+    // the same; a create without external id could create twice.
+    let idempotency = if mode != InsertMode::Create && item.contains_key("externalId") {
+        Idempotency::Idempotent
+    } else {
+        Idempotency::NotIdempotent
+    };
+    let created = match resource.write {
+        WriteKind::File => {
+            let overwrite = (mode == InsertMode::Upsert).to_string();
+            session.post_json("files", &[("overwrite", overwrite)], &Json::Object(item.clone()), idempotency).await
+        }
+        _ => {
+            let body = json!({ "items": [Json::Object(item.clone())] });
+            session.post_json(path, &[], &body, idempotency).await
+        }
+    };
+    let response = match created {
+        Ok(r) => r,
+        Err(CdfError::Api { status: 409, .. }) if mode == InsertMode::Ignore => {
+            session.log.note_handled();
+            return Ok(None);
+        }
+        Err(CdfError::Api { status: 409, .. }) if mode == InsertMode::Upsert && item.contains_key("externalId") => {
+            session.log.note_handled();
+            let body = json!({ "items": [update_patch(resource, &item)] });
+            match session.post_json(&format!("{path}/update"), &[], &body, Idempotency::Idempotent).await {
+                Ok(r) => r,
+                Err(e) => return Err((e, 1)),
+            }
+        }
+        Err(e) => return Err((e, 1)),
+    };
+    session.log.note_rows_sent(1);
+    let json = response.json().map_err(|e| (e, 0))?;
+    Ok(first_object(&json))
+}
+
+/// Creates items; on 409 `duplicated` updates (upsert) or skips (ignore) the existing ones and
+/// creates the rest. Ok: rows written; Err: rows written before the failure, the error, rows
+/// of the failing request.
+async fn create_items(
+    session: &mut Session,
+    resource: &'static Resource,
+    mode: InsertMode,
+    path: &str,
+    mut chunk: Vec<PendingItem>,
+    mut rows: Vec<u64>,
+) -> Result<u64, (u64, CdfError, usize)> {
+    let mut written = 0u64;
+    // Existing objects are updated after the rest is created: an asset moved below a new
+    // parent in the same request needs that parent to exist first.
+    let mut existing = Vec::new();
+    // A few rounds cover rows created concurrently by someone else between our requests.
+    for _round in 0..4 {
+        if chunk.is_empty() {
+            break;
+        }
+        let body = ItemsBody { items: &chunk }.to_bytes();
+        // A resent create is harmless when a duplicate answer leads to update or skip, which
+        // needs every item to carry an external id.
+        let all_keyed = chunk.iter().all(|i| i.contains_key("externalId"));
+        let idempotency =
+            if mode != InsertMode::Create && all_keyed { Idempotency::Idempotent } else { Idempotency::NotIdempotent };
+        let err = match session.request(reqwest::Method::POST, path, &[], Some(body), idempotency).await {
+            Ok(_) => {
+                session.log.note_rows_sent(chunk.len());
+                written += chunk.len() as u64;
+                chunk.clear();
+                break;
+            }
+            Err(e) => e,
+        };
+        let duplicated = match &err {
+            CdfError::Api { status: 409, duplicated, .. } if mode != InsertMode::Create => {
+                duplicated_external_ids(duplicated)
+            }
+            _ => return Err((written, name_statement_rows(err, &rows), chunk.len())),
+        };
+        let is_dup = |item: &PendingItem| {
+            item.get("externalId").and_then(|x| x.as_str()).is_some_and(|x| duplicated.contains(x))
+        };
+        rows = chunk.iter().zip(rows).filter(|(item, _)| !is_dup(item)).map(|(_, r)| r).collect();
+        let (dups, rest): (Vec<PendingItem>, Vec<PendingItem>) = chunk.into_iter().partition(is_dup);
+        if dups.is_empty() {
+            return Err((written, err, rest.len()));
+        }
+        session.log.note_handled();
+        // Ignore skips the existing rows; upsert updates them.
+        if mode == InsertMode::Upsert {
+            existing.extend(dups);
+        }
+        chunk = rest;
+    }
+    if !chunk.is_empty() {
+        return Err((
+            written,
+            CdfError::Protocol {
+                message: "CDF kept reporting duplicates; giving up after 4 rounds".into(),
+                request_id: None,
+            },
+            chunk.len(),
+        ));
+    }
+    if !existing.is_empty() {
+        let updates: Vec<Json> = existing.iter().map(|item| update_patch(resource, item)).collect();
+        let n = updates.len();
+        let body = json!({ "items": updates }).to_string().into_bytes();
+        match session
+            .request(reqwest::Method::POST, &format!("{path}/update"), &[], Some(body), Idempotency::Idempotent)
+            .await
+        {
+            Ok(_) => {
+                session.log.note_rows_sent(n);
+                written += n as u64;
+            }
+            Err(e) => return Err((written, e, n)),
+        }
+    }
+    Ok(written)
 }
 
 /// CDF names a bad item by its place in the request (`items[499]`); the user knows rows of the

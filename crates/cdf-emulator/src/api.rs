@@ -224,6 +224,7 @@ pub async fn handle(State(emu): State<Arc<Emulator>>, req: Request) -> Response 
         return error_response(&e);
     };
     let ctl = parts.extensions.get::<ConnControl>().cloned();
+    let _in_flight = emu.stats.enter(&route.key);
     let faults = emu.faults.pick(&route.key);
     if let Some(faulted) = faults_before(&emu, &route.key, &faults, ctl.clone()).await {
         return faulted;

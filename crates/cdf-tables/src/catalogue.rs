@@ -270,6 +270,15 @@ pub mod limits {
     pub const ITEMS_PAGE: usize = 1_000;
     pub const DATAPOINTS_PAGE: usize = 100_000;
     pub const ROWS_PAGE: usize = 10_000;
+    /// Write requests one statement keeps in flight unless `max_concurrent_requests` says
+    /// otherwise (measured with `bench/copy_bench.sh` under the emulator's cdf profile).
+    pub const DEFAULT_CONCURRENT_REQUESTS: usize = 8;
+    /// CDF's documented concurrent requests per identity (docs.cognite.com API rate limits,
+    /// "per identity"): assets CRUD 23, events CRUD 30, RAW 48. Resources whose numbers are not
+    /// published take the assets ones, as the emulator does.
+    pub const ASSETS_CONCURRENT_REQUESTS: usize = 23;
+    pub const EVENTS_CONCURRENT_REQUESTS: usize = 30;
+    pub const RAW_CONCURRENT_REQUESTS: usize = 48;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -337,6 +346,16 @@ impl Resource {
             WriteKind::RawRows => limits::RAW_ROWS_PER_REQUEST,
             WriteKind::Datapoints { .. } => limits::DATAPOINTS_PER_REQUEST,
             WriteKind::SequenceRows => limits::SEQUENCE_ROWS_PER_REQUEST,
+        }
+    }
+
+    /// The most write requests one identity may have in flight at CDF for this resource, as
+    /// CDF documents it (`limits::*_CONCURRENT_REQUESTS`); `max_concurrent_requests` is cut to it.
+    pub fn documented_concurrency(&self) -> usize {
+        match (self.write, self.api_path) {
+            (WriteKind::RawDatabases | WriteKind::RawTables | WriteKind::RawRows, _) => limits::RAW_CONCURRENT_REQUESTS,
+            (_, "events") => limits::EVENTS_CONCURRENT_REQUESTS,
+            _ => limits::ASSETS_CONCURRENT_REQUESTS,
         }
     }
 

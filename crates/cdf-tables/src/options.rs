@@ -42,6 +42,8 @@ impl OptionTarget {
                 "hierarchy_buffer_mb",
                 "ca_file",
                 "allow_insecure_http",
+                "max_concurrent_requests",
+                "batch_scope",
             ],
             OptionTarget::UserMapping => &["client_id", "client_secret"],
             OptionTarget::Table => &[
@@ -53,6 +55,8 @@ impl OptionTarget {
                 "delete_unknown",
                 "unknown_references",
                 "hierarchy_buffer_mb",
+                "max_concurrent_requests",
+                "batch_scope",
             ],
         }
     }
@@ -367,6 +371,17 @@ fn validate_value(name: &str, value: &str) -> Result<(), OptionError> {
             format!("invalid empty_strings \"{value}\""),
             Some("Valid values: reject, null (send optional fields as NULL).".into()),
         ),
+        "max_concurrent_requests" if parse_concurrency(value).is_none() => (
+            format!("invalid max_concurrent_requests \"{value}\""),
+            Some(format!(
+                "A whole number from 1 to {}; it is cut to CDF's documented concurrency per identity of the \
+                 table's resource (assets 23, events 30, RAW 48).",
+                crate::limits::RAW_CONCURRENT_REQUESTS
+            )),
+        ),
+        "batch_scope" if BatchScope::parse(value).is_none() => {
+            (format!("invalid batch_scope \"{value}\""), Some("Valid values: statement, transaction.".into()))
+        }
         "base_url" | "token_url" if !(value.starts_with("https://") || value.starts_with("http://")) => {
             (format!("option \"{name}\" must be an http(s) URL, got \"{value}\""), None)
         }
@@ -450,6 +465,30 @@ impl UnknownReferences {
 /// `hierarchy_buffer_mb`: 1 to 65536 megabytes.
 pub fn parse_buffer_mb(s: &str) -> Option<usize> {
     s.trim().parse::<usize>().ok().filter(|mb| (1..=65_536).contains(mb))
+}
+
+/// `max_concurrent_requests`: 1 up to the highest per-identity concurrency CDF documents.
+pub fn parse_concurrency(value: &str) -> Option<usize> {
+    value.trim().parse::<usize>().ok().filter(|n| (1..=crate::limits::RAW_CONCURRENT_REQUESTS).contains(n))
+}
+
+/// Which rows of INSERTs share CDF requests: those of one statement, or of the whole
+/// transaction (single-row INSERTs from `executemany` loops), sent when a request is full,
+/// before a read of a cdf_fdw table and at commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchScope {
+    Statement,
+    Transaction,
+}
+
+impl BatchScope {
+    pub fn parse(value: &str) -> Option<BatchScope> {
+        match value {
+            "statement" => Some(BatchScope::Statement),
+            "transaction" => Some(BatchScope::Transaction),
+            _ => None,
+        }
+    }
 }
 
 /// Looks an option up in a list.
@@ -662,6 +701,18 @@ mod tests {
         assert!(validate(OptionTarget::Server, &opts(&[("base_url", "ftp://x")])).is_err());
         assert!(validate(OptionTarget::Server, &opts(&[("insert_mode", "merge")])).is_err());
         assert!(validate(OptionTarget::Server, &opts(&[("insert_mode", "ignore")])).is_ok());
+        for ok in ["1", "8", "48"] {
+            assert!(validate(OptionTarget::Server, &opts(&[("max_concurrent_requests", ok)])).is_ok(), "{ok}");
+        }
+        for bad in ["0", "49", "-1", "four"] {
+            let e = validate(OptionTarget::Server, &opts(&[("max_concurrent_requests", bad)])).unwrap_err();
+            assert!(e.message.contains("invalid max_concurrent_requests"), "{bad}: {}", e.message);
+        }
+        let table = |o: &str, v: &str| opts(&[("resource", "assets"), (o, v)]);
+        assert!(validate(OptionTarget::Table, &table("max_concurrent_requests", "4")).is_ok());
+        assert!(validate(OptionTarget::Table, &table("batch_scope", "transaction")).is_ok());
+        assert!(validate(OptionTarget::Server, &opts(&[("batch_scope", "statement")])).is_ok());
+        assert!(validate(OptionTarget::Server, &opts(&[("batch_scope", "session")])).is_err());
         for project in ["a/b", "..", "a\\..", "a#", "a?b", "a%2fb", ""] {
             assert!(validate(OptionTarget::Server, &opts(&[("project", project)])).is_err(), "{project}");
         }
