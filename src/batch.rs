@@ -91,12 +91,23 @@ pub fn any_pending() -> bool {
 /// statement-scope write, and at commit). A failure raises the first error, after every
 /// request in flight has finished, counting what the transaction wrote.
 pub fn flush_all() {
-    if !any_pending() {
+    flush_where(|_| true);
+}
+
+/// As `flush_all`, for the batches of tables other than `relid`: before a row's references by
+/// external id are looked up, so rows batched earlier in the transaction (the assets its events
+/// name) are in CDF to be found.
+pub fn flush_others(relid: pg_sys::Oid) {
+    flush_where(|b| b.relid != relid);
+}
+
+fn flush_where(wanted: impl Fn(&Batch) -> bool) {
+    if !BATCHES.with_borrow(|b| b.iter().any(&wanted)) {
         return;
     }
     send_taken(|batches| {
         let mut first: Option<(WriteError, String)> = None;
-        for batch in batches.iter_mut() {
+        for batch in batches.iter_mut().filter(|b| wanted(b)) {
             let result = match first {
                 None => send(batch, true),
                 // No new request after a failure; those in flight finish.
@@ -107,7 +118,7 @@ pub fn flush_all() {
             }
         }
         if first.is_none() {
-            batches.clear();
+            batches.retain(|b| !wanted(b));
         }
         first
     });

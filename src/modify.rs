@@ -175,7 +175,9 @@ impl InsertState {
         if let Some(relid) = self.batched {
             let Payload::Write(mut write) = payload else { unreachable!("changes are never batched") };
             if !references.is_empty() {
-                // Resolved at once: the batch holds finished rows only.
+                // Resolved at once (the batch holds finished rows only), after the rows batched
+                // for other tables are in CDF: the assets these events name may be among them.
+                batch::flush_others(relid);
                 let resolved = self.resolve_now(row_number, references);
                 if let cdf_row::WriteRow::Item(item) = &mut write {
                     cdf_client::references::place_in_item(item, resolved);

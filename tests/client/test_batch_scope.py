@@ -158,3 +158,21 @@ def test_a_copy_keeps_several_requests_in_flight(conn, emulator):
     finally:
         conn.execute("ALTER SERVER cdf OPTIONS (DROP max_concurrent_requests)")
         admin("DELETE", "/_admin/faults")
+
+
+def test_references_to_rows_batched_earlier_in_the_transaction_resolve(tx, emulator):
+    """An executemany of assets, then of events naming them by external id, in one transaction:
+    the events' lookups find the assets although those were still batched."""
+    with tx.cursor() as cur:
+        cur.executemany(INSERT, [(f"ref-{i}", "pump", None) for i in range(3)])
+        assert requests(emulator) == 0, "the assets wait in the transaction's batch"
+        cur.executemany(
+            "INSERT INTO cdf_tables.events (external_id, asset_external_ids) VALUES (%s, %s)",
+            [(f"ev-{i}", [f"ref-{i}", "ref-0"]) for i in range(3)],
+        )
+    tx.commit()
+    assets = {a["externalId"]: a["id"] for a in emulator.items("assets")}
+    events = {e["externalId"]: e["assetIds"] for e in emulator.items("events")}
+    assert events == {f"ev-{i}": [assets[f"ref-{i}"], assets["ref-0"]] for i in range(3)}
+    # The three events still shared one request.
+    assert (emulator.endpoint_stats("POST /events") or {}).get("requests") == 1
