@@ -94,6 +94,75 @@ pub fn table_resource(relid: pg_sys::Oid) -> (&'static Resource, String) {
 /// the executor checks the table's permissions as (a view's owner for a table read through the
 /// view, as postgres_fdw does), or the current user when that is `InvalidOid`.
 pub fn table_context(relid: pg_sys::Oid, user: pg_sys::Oid) -> TableContext {
+    let (resource, _) = table_resource(relid);
+    let c = connection(relid, user);
+    TableContext {
+        table_name: c.table_name,
+        resource,
+        user_mapping_oid: c.user_mapping_oid,
+        server: c.server,
+        credentials: c.credentials,
+        insert_mode: c.insert_mode,
+        input: c.input,
+    }
+}
+
+/// What any cdf_fdw foreign table (classic or view) needs to talk to CDF: its server, the
+/// user mapping's identity, and the table's write options.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub table_name: String,
+    pub user_mapping_oid: pg_sys::Oid,
+    pub server: ServerConfig,
+    pub credentials: Credentials,
+    pub insert_mode: InsertMode,
+    pub input: InputPolicy,
+    pub table_options: Vec<(String, String)>,
+    pub server_oid: pg_sys::Oid,
+}
+
+/// The session a request runs on: `backend::run` needs only this.
+pub trait Connected {
+    fn user_mapping_oid(&self) -> pg_sys::Oid;
+    fn server(&self) -> &ServerConfig;
+    fn credentials(&self) -> &Credentials;
+}
+
+impl Connected for TableContext {
+    fn user_mapping_oid(&self) -> pg_sys::Oid {
+        self.user_mapping_oid
+    }
+    fn server(&self) -> &ServerConfig {
+        &self.server
+    }
+    fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+}
+
+impl Connected for Connection {
+    fn user_mapping_oid(&self) -> pg_sys::Oid {
+        self.user_mapping_oid
+    }
+    fn server(&self) -> &ServerConfig {
+        &self.server
+    }
+    fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+}
+
+/// Whether a foreign table is a view table (options space, view, version) rather than a
+/// classic resource.
+pub fn is_view_table(relid: pg_sys::Oid) -> bool {
+    unsafe {
+        let table = pg_sys::GetForeignTable(relid);
+        opts::get(&def_elems((*table).options), "view").is_some()
+    }
+}
+
+/// The connection of a foreign table for `user` (see `table_context`).
+pub fn connection(relid: pg_sys::Oid, user: pg_sys::Oid) -> Connection {
     require_utf8_database();
     unsafe {
         let table = pg_sys::GetForeignTable(relid);
@@ -101,11 +170,10 @@ pub fn table_context(relid: pg_sys::Oid, user: pg_sys::Oid) -> TableContext {
         let server = pg_sys::GetForeignServer((*table).serverid);
         let server_name = CStr::from_ptr((*server).servername).to_string_lossy().into_owned();
         let server_options = def_elems((*server).options);
-        let (resource, table_name) = table_resource(relid);
+        let table_name = CStr::from_ptr(pg_sys::get_rel_name(relid)).to_string_lossy().into_owned();
 
         let user = if user == pg_sys::InvalidOid { pg_sys::GetUserId() } else { user };
         let (user_mapping_oid, mapping_options) = user_mapping(user, (*table).serverid, &server_name);
-
         let mode_option =
             opts::get(&table_options, "insert_mode").or_else(|| opts::get(&server_options, "insert_mode"));
         let insert_mode = mode_option.and_then(InsertMode::parse).unwrap_or(InsertMode::Upsert);
@@ -140,7 +208,16 @@ pub fn table_context(relid: pg_sys::Oid, user: pg_sys::Oid) -> TableContext {
             .set_hint("ALTER USER MAPPING ... OPTIONS (ADD client_id '...', ADD client_secret '...').")
             .report(PgLogLevel::ERROR);
         }
-        TableContext { table_name, resource, user_mapping_oid, server: config, credentials, insert_mode, input }
+        Connection {
+            table_name,
+            user_mapping_oid,
+            server: config,
+            credentials,
+            insert_mode,
+            input,
+            table_options,
+            server_oid: (*table).serverid,
+        }
     }
 }
 

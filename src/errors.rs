@@ -47,6 +47,11 @@ pub fn raise_cdf(e: &CdfError, context: Option<&str>) -> ! {
 
 /// Raises the failure of a write, saying how much of the statement CDF had already accepted.
 pub fn raise_write(e: &WriteError, table: &str) -> ! {
+    raise_write_at(e, table, None)
+}
+
+/// `raise_write`, naming the statement's row CDF rejected when it is known.
+pub fn raise_write_at(e: &WriteError, table: &str, row: Option<u64>) -> ! {
     let mut detail = Vec::new();
     if let Some(d) = request_id_detail(&e.error) {
         detail.push(d);
@@ -66,7 +71,10 @@ pub fn raise_write(e: &WriteError, table: &str) -> ! {
     }
     let mut report = ErrorReport::new(
         sqlstate_of(&e.error),
-        format!("writing to CDF table \"{table}\" failed: {}", e.error),
+        match row {
+            Some(row) => format!("writing to CDF table \"{table}\" failed at row {row}: {}", e.error),
+            None => format!("writing to CDF table \"{table}\" failed: {}", e.error),
+        },
         "cdf_fdw",
     )
     .set_detail(detail.join("\n"));

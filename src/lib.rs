@@ -18,6 +18,8 @@ mod scan;
 mod settings;
 mod tuple;
 mod users;
+mod view_modify;
+mod views;
 mod xact;
 
 pgrx::pg_module_magic!();

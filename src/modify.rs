@@ -18,7 +18,7 @@ use pgrx::prelude::*;
 use pgrx::{PgList, PgMemoryContexts, PgTupleDesc};
 
 use crate::backend;
-use crate::context::{table_context, table_resource, TableContext};
+use crate::context::{is_view_table, table_context, table_resource, TableContext};
 use crate::convert::datum_to_value;
 use crate::errors;
 use crate::plan::ModifyPrivate;
@@ -168,6 +168,7 @@ impl ChangeState {
 pub enum ModifyState {
     Insert(InsertState),
     Change(ChangeState),
+    View(crate::view_modify::ViewModify),
 }
 
 impl ModifyState {
@@ -175,6 +176,7 @@ impl ModifyState {
         match self {
             ModifyState::Insert(s) => s.flush(),
             ModifyState::Change(s) => s.flush(),
+            ModifyState::View(s) => s.flush(),
         }
     }
 }
@@ -234,6 +236,9 @@ pub unsafe extern "C-unwind" fn add_foreign_update_targets(
     _target_rte: *mut pg_sys::RangeTblEntry,
     target_relation: pg_sys::Relation,
 ) {
+    if is_view_table((*target_relation).rd_id) {
+        return crate::view_modify::add_update_targets(root, rtindex, target_relation);
+    }
     let (resource, table) = table_resource((*target_relation).rd_id);
     let names = attribute_names(target_relation);
     let tupdesc = (*target_relation).rd_att;
@@ -248,7 +253,7 @@ pub unsafe extern "C-unwind" fn add_foreign_update_targets(
 
 /// Whether the statement has a WHERE clause (or joins: UPDATE ... FROM, DELETE ... USING).
 /// A WHERE that PostgreSQL evaluates locally counts too.
-unsafe fn has_where_clause(root: *mut pg_sys::PlannerInfo) -> bool {
+pub(crate) unsafe fn has_where_clause(root: *mut pg_sys::PlannerInfo) -> bool {
     let jointree = (*(*root).parse).jointree;
     !jointree.is_null()
         && (!(*jointree).quals.is_null() || PgList::<pg_sys::Node>::from_pg((*jointree).fromlist).len() > 1)
@@ -262,6 +267,9 @@ pub unsafe extern "C-unwind" fn plan_foreign_modify(
     subplan_index: c_int,
 ) -> *mut pg_sys::List {
     let rte = *(*root).simple_rte_array.add(result_relation as usize);
+    if is_view_table((*rte).relid) {
+        return crate::view_modify::plan(root, plan, rte, subplan_index);
+    }
     let (resource, table) = table_resource((*rte).relid);
     let unsupported = |what: &str| {
         errors::raise(
@@ -296,30 +304,47 @@ pub unsafe extern "C-unwind" fn plan_foreign_modify(
     match operation {
         pg_sys::CmdType::CMD_UPDATE if !resource.supports_update => unsupported("UPDATE"),
         pg_sys::CmdType::CMD_DELETE if !resource.supports_delete() => unsupported("DELETE"),
-        pg_sys::CmdType::CMD_UPDATE => {
-            // updatedCols is offset by FirstLowInvalidHeapAttributeNumber.
-            let cols = crate::compat::updated_cols(root, rte);
-            let mut member = -1;
-            loop {
-                member = pg_sys::bms_next_member(cols, member);
-                if member < 0 {
-                    break;
-                }
-                let attno = member + pg_sys::FirstLowInvalidHeapAttributeNumber;
-                if attno > 0 {
-                    private.updated.push(attno as pg_sys::AttrNumber);
-                }
-            }
-        }
+        pg_sys::CmdType::CMD_UPDATE => private.updated = updated_attnos(root, rte),
         _ => {}
     }
+    statement_flags(&mut private, plan, subplan_index);
+    private.to_list()
+}
+
+/// The attributes an UPDATE sets.
+pub(crate) unsafe fn updated_attnos(
+    root: *mut pg_sys::PlannerInfo,
+    rte: *mut pg_sys::RangeTblEntry,
+) -> Vec<pg_sys::AttrNumber> {
+    // updatedCols is offset by FirstLowInvalidHeapAttributeNumber.
+    let cols = crate::compat::updated_cols(root, rte);
+    let mut updated = Vec::new();
+    let mut member = -1;
+    loop {
+        member = pg_sys::bms_next_member(cols, member);
+        if member < 0 {
+            break;
+        }
+        let attno = member + pg_sys::FirstLowInvalidHeapAttributeNumber;
+        if attno > 0 {
+            updated.push(attno as pg_sys::AttrNumber);
+        }
+    }
+    updated
+}
+
+/// ON CONFLICT DO NOTHING and RETURNING of the statement.
+pub(crate) unsafe fn statement_flags(
+    private: &mut ModifyPrivate,
+    plan: *mut pg_sys::ModifyTable,
+    subplan_index: c_int,
+) {
     // Plain values only: the plan may be cached and re-executed (PREPARE, plpgsql).
     private.on_conflict_do_nothing = (*plan).onConflictAction == pg_sys::OnConflictAction::ONCONFLICT_NOTHING;
     // RETURNING projections are built after BeginForeignModify, so decide here.
     private.returning = PgList::<pg_sys::List>::from_pg((*plan).returningLists)
         .get_ptr(subplan_index as usize)
         .is_some_and(|l| !l.is_null());
-    private.to_list()
 }
 
 #[pg_guard]
@@ -334,6 +359,17 @@ pub unsafe extern "C-unwind" fn begin_foreign_modify(
         return;
     }
     let private = ModifyPrivate::from_list(fdw_private);
+    let rel = (*rinfo).ri_RelationDesc;
+    if is_view_table((*rel).rd_id) {
+        let user = modify_user(mtstate, rinfo);
+        let state = if (*mtstate).operation == pg_sys::CmdType::CMD_INSERT {
+            crate::view_modify::ViewModify::insert(rel, user, private.on_conflict_do_nothing)
+        } else {
+            crate::view_modify::ViewModify::change(mtstate, rel, user, &private)
+        };
+        install(rinfo, ModifyState::View(state));
+        return;
+    }
     if (*mtstate).operation == pg_sys::CmdType::CMD_INSERT {
         let state = InsertState::new(mtstate, rinfo, private.on_conflict_do_nothing, private.returning);
         install(rinfo, ModifyState::Insert(state));
@@ -374,6 +410,12 @@ pub unsafe extern "C-unwind" fn begin_foreign_insert(
 ) {
     // COPY, or rows routed into a foreign partition: RETURNING as the partition's parent has it.
     let returning = !(*rinfo).ri_projectReturning.is_null();
+    let rel = (*rinfo).ri_RelationDesc;
+    if is_view_table((*rel).rd_id) {
+        let state = crate::view_modify::ViewModify::insert(rel, modify_user(mtstate, rinfo), false);
+        install(rinfo, ModifyState::View(state));
+        return;
+    }
     install(rinfo, ModifyState::Insert(InsertState::new(mtstate, rinfo, false, returning)));
 }
 
@@ -384,11 +426,15 @@ pub unsafe extern "C-unwind" fn exec_foreign_insert(
     slot: *mut pg_sys::TupleTableSlot,
     _plan_slot: *mut pg_sys::TupleTableSlot,
 ) -> *mut pg_sys::TupleTableSlot {
-    if let Some(ModifyState::Insert(state)) = state(rinfo) {
-        if !state.insert(slot) {
-            // Skipped as existing (insert_mode ignore): not inserted, not returned, not counted.
-            return std::ptr::null_mut();
+    match state(rinfo) {
+        Some(ModifyState::Insert(state)) => {
+            if !state.insert(slot) {
+                // Skipped as existing (insert_mode ignore): not inserted, not returned, not counted.
+                return std::ptr::null_mut();
+            }
         }
+        Some(ModifyState::View(state)) => state.insert_row(slot),
+        _ => {}
     }
     slot
 }
@@ -400,8 +446,10 @@ pub unsafe extern "C-unwind" fn exec_foreign_update(
     slot: *mut pg_sys::TupleTableSlot,
     plan_slot: *mut pg_sys::TupleTableSlot,
 ) -> *mut pg_sys::TupleTableSlot {
-    if let Some(ModifyState::Change(state)) = state(rinfo) {
-        state.change(plan_slot, Some(slot));
+    match state(rinfo) {
+        Some(ModifyState::Change(state)) => state.change(plan_slot, Some(slot)),
+        Some(ModifyState::View(state)) => state.change_row(plan_slot, Some(slot)),
+        _ => {}
     }
     slot
 }
@@ -413,8 +461,10 @@ pub unsafe extern "C-unwind" fn exec_foreign_delete(
     slot: *mut pg_sys::TupleTableSlot,
     plan_slot: *mut pg_sys::TupleTableSlot,
 ) -> *mut pg_sys::TupleTableSlot {
-    if let Some(ModifyState::Change(state)) = state(rinfo) {
-        state.change(plan_slot, None);
+    match state(rinfo) {
+        Some(ModifyState::Change(state)) => state.change(plan_slot, None),
+        Some(ModifyState::View(state)) => state.change_row(plan_slot, None),
+        _ => {}
     }
     slot
 }
@@ -427,10 +477,18 @@ pub unsafe extern "C-unwind" fn exec_foreign_batch_insert(
     _plan_slots: *mut *mut pg_sys::TupleTableSlot,
     num_slots: *mut c_int,
 ) -> *mut *mut pg_sys::TupleTableSlot {
-    if let Some(ModifyState::Insert(state)) = state(rinfo) {
-        for i in 0..(*num_slots).max(0) as usize {
-            state.insert(*slots.add(i));
+    match state(rinfo) {
+        Some(ModifyState::Insert(state)) => {
+            for i in 0..(*num_slots).max(0) as usize {
+                state.insert(*slots.add(i));
+            }
         }
+        Some(ModifyState::View(state)) => {
+            for i in 0..(*num_slots).max(0) as usize {
+                state.insert_row(*slots.add(i));
+            }
+        }
+        _ => {}
     }
     slots
 }
@@ -445,6 +503,7 @@ pub unsafe extern "C-unwind" fn get_foreign_modify_batch_size(rinfo: *mut pg_sys
     }
     match state(rinfo) {
         Some(ModifyState::Insert(s)) => s.ctx.resource.rows_per_request().clamp(1, 1000) as c_int,
+        Some(ModifyState::View(_)) => crate::view_modify::batch_size(),
         _ => 1,
     }
 }
@@ -459,6 +518,11 @@ pub unsafe extern "C-unwind" fn end_foreign_modify(_estate: *mut pg_sys::EState,
 
 #[pg_guard]
 pub unsafe extern "C-unwind" fn is_foreign_rel_updatable(rel: pg_sys::Relation) -> c_int {
+    if is_view_table((*rel).rd_id) {
+        return [pg_sys::CmdType::CMD_INSERT, pg_sys::CmdType::CMD_UPDATE, pg_sys::CmdType::CMD_DELETE]
+            .iter()
+            .fold(0, |ops, op| ops | 1 << *op as c_int);
+    }
     let (resource, _) = table_resource((*rel).rd_id);
     let mut ops = 1 << pg_sys::CmdType::CMD_INSERT as c_int;
     if resource.supports_update {
@@ -478,6 +542,9 @@ pub unsafe extern "C-unwind" fn explain_foreign_modify(
     _subplan_index: c_int,
     es: *mut pg_sys::ExplainState,
 ) {
+    if is_view_table((*(*rinfo).ri_RelationDesc).rd_id) {
+        return crate::view_modify::explain((*mtstate).operation, es);
+    }
     if (*mtstate).operation != pg_sys::CmdType::CMD_INSERT {
         let (resource, _) = table_resource((*(*rinfo).ri_RelationDesc).rd_id);
         let endpoint = resource.change_endpoint((*mtstate).operation == pg_sys::CmdType::CMD_DELETE);

@@ -18,7 +18,7 @@ use pgrx::prelude::*;
 use pgrx::{PgList, PgMemoryContexts};
 
 use crate::backend;
-use crate::context::{table_context, table_resource, TableContext};
+use crate::context::{is_view_table, table_context, table_resource, TableContext};
 use crate::convert::{condition_value_fits, datum_to_value};
 use crate::errors;
 use crate::plan::{PushedCondition, ScanPrivate};
@@ -186,7 +186,8 @@ pub unsafe extern "C-unwind" fn get_foreign_plan(
     scan_clauses: *mut pg_sys::List,
     outer_plan: *mut pg_sys::Plan,
 ) -> *mut pg_sys::ForeignScan {
-    let (resource, table_name) = table_resource(foreigntableid);
+    let view = is_view_table(foreigntableid);
+    let classic = (!view).then(|| table_resource(foreigntableid));
     let quals = pg_sys::extract_actual_clauses(scan_clauses, false);
     let mut exprs = PgList::<pg_sys::Node>::new();
     let mut private = ScanPrivate::default();
@@ -195,9 +196,11 @@ pub unsafe extern "C-unwind" fn get_foreign_plan(
         let Some((attno, op, value)) = pushable_condition(clause, (*baserel).relid) else { continue };
         let column = attribute_name(foreigntableid, attno);
         let column_type = pg_sys::get_atttype(foreigntableid, attno);
-        if !pushable(resource, &column, op)
-            || !condition_value_fits(column_type, pg_sys::exprType(value), op == QualOp::In)
-        {
+        let push = match classic {
+            Some((resource, _)) => pushable(resource, &column, op),
+            None => crate::views::pushable(&column, op),
+        };
+        if !push || !condition_value_fits(column_type, pg_sys::exprType(value), op == QualOp::In) {
             continue;
         }
         exprs.push(value);
@@ -207,7 +210,7 @@ pub unsafe extern "C-unwind" fn get_foreign_plan(
         }
     }
     let present: Vec<&str> = pushed_columns.iter().map(String::as_str).collect();
-    if !requirements_met(resource, &present) {
+    if let Some((resource, table_name)) = classic.filter(|(r, _)| !requirements_met(r, &present)) {
         errors::raise(
             PgSqlErrorCode::ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED,
             format!(
@@ -236,10 +239,14 @@ pub unsafe extern "C-unwind" fn explain_foreign_scan(
     es: *mut pg_sys::ExplainState,
 ) {
     let rel = (*node).ss.ss_currentRelation;
-    let (resource, _) = table_resource((*rel).rd_id);
     let plan = (*node).ss.ps.plan as *mut pg_sys::ForeignScan;
     let conditions = named_conditions((*rel).rd_id, &ScanPrivate::from_list((*plan).fdw_private));
-    let request = CString::new(describe_request(resource, &conditions)).unwrap();
+    let request = if is_view_table((*rel).rd_id) {
+        crate::views::describe_read(&conditions)
+    } else {
+        describe_request(table_resource((*rel).rd_id).0, &conditions)
+    };
+    let request = CString::new(request).unwrap();
     pg_sys::ExplainPropertyText(c"CDF Request".as_ptr(), request.as_ptr(), es);
     if !conditions.is_empty() {
         let text: Vec<String> = conditions.iter().map(|(c, op)| format!("{c} {}", op.code())).collect();
@@ -254,8 +261,6 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignSca
         return;
     }
     let rel = (*node).ss.ss_currentRelation;
-    let ctx = table_context((*rel).rd_id, crate::compat::scan_user(node));
-    let bindings = bind_columns(rel, ctx.resource, &ctx.table_name);
     let plan = (*node).ss.ps.plan as *mut pg_sys::ForeignScan;
     let descriptions = named_conditions((*rel).rd_id, &ScanPrivate::from_list((*plan).fdw_private));
     let exprs = PgList::<pg_sys::Node>::from_pg((*plan).fdw_exprs);
@@ -264,6 +269,15 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignSca
         let state = pg_sys::ExecInitExpr(expr as *mut pg_sys::Expr, node as *mut pg_sys::PlanState);
         conditions.push((column, op, state, pg_sys::exprType(expr)));
     }
+    if is_view_table((*rel).rd_id) {
+        let bound = crate::views::bind_view(rel, crate::compat::scan_user(node));
+        let state = crate::views::ViewScan::new(bound, conditions, (*node).ss.ps.ps_ExprContext);
+        let ptr = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(state);
+        (*node).fdw_state = ptr as *mut std::ffi::c_void;
+        return;
+    }
+    let ctx = table_context((*rel).rd_id, crate::compat::scan_user(node));
+    let bindings = bind_columns(rel, ctx.resource, &ctx.table_name);
     let state = ScanState {
         ctx,
         bindings,
@@ -282,6 +296,9 @@ pub unsafe extern "C-unwind" fn iterate_foreign_scan(
 ) -> *mut pg_sys::TupleTableSlot {
     let slot = (*node).ss.ss_ScanTupleSlot;
     pg_sys::ExecClearTuple(slot);
+    if is_view_table((*(*node).ss.ss_currentRelation).rd_id) {
+        return crate::views::iterate(node);
+    }
     let Some(state) = ((*node).fdw_state as *mut ScanState).as_mut() else {
         return slot;
     };
@@ -297,6 +314,12 @@ pub unsafe extern "C-unwind" fn iterate_foreign_scan(
 
 #[pg_guard]
 pub unsafe extern "C-unwind" fn rescan_foreign_scan(node: *mut pg_sys::ForeignScanState) {
+    if is_view_table((*(*node).ss.ss_currentRelation).rd_id) {
+        if let Some(state) = ((*node).fdw_state as *mut crate::views::ViewScan).as_mut() {
+            state.reset();
+        }
+        return;
+    }
     if let Some(state) = ((*node).fdw_state as *mut ScanState).as_mut() {
         state.reader = None;
         state.page.clear();

@@ -3,6 +3,7 @@
 //! PostgreSQL concerns (interrupt checks) are injected by the caller.
 
 pub mod error;
+pub mod instances;
 pub mod reader;
 pub mod runtime;
 pub mod session;

@@ -324,14 +324,20 @@ pub fn validate(target: OptionTarget, options: &[(String, String)]) -> Result<()
         if let Some(v) = view_options.iter().chain(&["instance_space"]).find(|o| has(o)) {
             return Err(bad_value(
                 format!("option \"{v}\" belongs to view tables, which have no option \"resource\""),
-                Some("A foreign table is either a classic resource (resource '...') or a view (space, view, version).".into()),
+                Some(
+                    "A foreign table is either a classic resource (resource '...') or a view (space, view, version)."
+                        .into(),
+                ),
             ));
         }
     } else if target == OptionTarget::Table && view_options.iter().any(|o| has(o)) {
         if let Some(missing) = view_options.iter().find(|o| !has(o)) {
             return Err(bad_value(
                 format!("a cdf_fdw view table needs the option \"{missing}\""),
-                Some("A view table names its view with space '...', view '...' (its external id) and version '...'.".into()),
+                Some(
+                    "A view table names its view with space '...', view '...' (its external id) and version '...'."
+                        .into(),
+                ),
             ));
         }
     } else if target == OptionTarget::Table {

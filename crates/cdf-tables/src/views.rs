@@ -268,11 +268,8 @@ impl ViewDefinition {
             let Some(type_name) = ty.get("type").and_then(Json::as_str) else { continue };
             let kind = PropKind::parse(type_name)
                 .ok_or_else(|| format!("property \"{identifier}\" has the unsupported type \"{type_name}\""))?;
-            let enum_values = ty
-                .get("values")
-                .and_then(Json::as_object)
-                .map(|m| m.keys().cloned().collect())
-                .unwrap_or_default();
+            let enum_values =
+                ty.get("values").and_then(Json::as_object).map(|m| m.keys().cloned().collect()).unwrap_or_default();
             let container = p.get("container");
             let container_prop = p.get("containerPropertyIdentifier").and_then(Json::as_str).unwrap_or("");
             let read_only = container.is_some_and(|c| {
@@ -461,7 +458,12 @@ impl ViewTable {
                 continue;
             }
             let t = p.default_sql_type();
-            cols.push(format!("{} {}{}", quote_ident(&p.identifier), t.base.qualified(), if t.array { "[]" } else { "" }));
+            cols.push(format!(
+                "{} {}{}",
+                quote_ident(&p.identifier),
+                t.base.qualified(),
+                if t.array { "[]" } else { "" }
+            ));
         }
         let mut options = format!(
             "space {}, view {}, version {}",
@@ -525,7 +527,12 @@ impl ViewTable {
     }
 
     /// The patch of an UPDATE: exactly the `set` columns; a NULL clears the property.
-    pub fn node_patch(&self, old_identity: (String, String), values: &[Option<Json>], set: &[usize]) -> Result<Json, RowError> {
+    pub fn node_patch(
+        &self,
+        old_identity: (String, String),
+        values: &[Option<Json>],
+        set: &[usize],
+    ) -> Result<Json, RowError> {
         let (space, external_id) = old_identity;
         let mut properties = Map::new();
         for &i in set {
@@ -547,7 +554,11 @@ impl ViewTable {
                             return Err(RowError::new(
                                 &c.name,
                                 ValueErrorKind::Required,
-                                format!("property \"{}\" of view {} cannot be NULL", p.identifier, self.view.id.describe()),
+                                format!(
+                                    "property \"{}\" of view {} cannot be NULL",
+                                    p.identifier,
+                                    self.view.id.describe()
+                                ),
                             ))
                         }
                         None => Json::Null,
@@ -603,7 +614,11 @@ impl ViewTable {
         };
         let external_id = match text_of(ViewColumnKind::ExternalId) {
             Some(x) if x.is_empty() => {
-                return Err(RowError::new("external_id", ValueErrorKind::Empty, "an external id cannot be empty".into()))
+                return Err(RowError::new(
+                    "external_id",
+                    ValueErrorKind::Empty,
+                    "an external id cannot be empty".into(),
+                ))
             }
             Some(x) if x.chars().count() > MAX_EXTERNAL_ID_CHARS => {
                 return Err(RowError::new(
@@ -695,11 +710,9 @@ impl ViewTable {
     /// The DMS property reference of a property column, for filters.
     pub fn property_ref(&self, column: usize) -> Option<Json> {
         match self.columns.get(column)?.kind {
-            ViewColumnKind::Property(i) => Some(json!([
-                self.view.id.space,
-                self.view.id.properties_key(),
-                self.view.properties[i].identifier
-            ])),
+            ViewColumnKind::Property(i) => {
+                Some(json!([self.view.id.space, self.view.id.properties_key(), self.view.properties[i].identifier]))
+            }
             ViewColumnKind::Space => Some(json!(["node", "space"])),
             ViewColumnKind::ExternalId => Some(json!(["node", "externalId"])),
             _ => None,
@@ -738,7 +751,11 @@ fn scalar_json(p: &ViewProperty, v: &Json, space: &str, column: SqlType) -> Resu
         }
         PropKind::Direct => direct_json(v, space, column)?,
         PropKind::Boolean if !v.is_boolean() => return Err("boolean takes true or false".into()),
-        PropKind::Text | PropKind::TimeSeries | PropKind::File | PropKind::Sequence | PropKind::Timestamp
+        PropKind::Text
+        | PropKind::TimeSeries
+        | PropKind::File
+        | PropKind::Sequence
+        | PropKind::Timestamp
         | PropKind::Date
             if !v.is_string() =>
         {
@@ -943,14 +960,8 @@ mod tests {
             col("name", SqlType::Text, false),
         ];
         let t = ViewTable::bind(view(), "pumps", &cols, Some("inst".into())).unwrap();
-        let row = [
-            Some(json!("p1")),
-            Some(json!(5)),
-            Some(json!("a")),
-            Some(json!("p0")),
-            Some(json!(["x", "y"])),
-            None,
-        ];
+        let row =
+            [Some(json!("p1")), Some(json!(5)), Some(json!("a")), Some(json!("p0")), Some(json!(["x", "y"])), None];
         let item = t.node_write(&row, InsertMode::Create).unwrap();
         assert_eq!(
             item,
