@@ -163,17 +163,30 @@ pub fn is_view_table(relid: pg_sys::Oid) -> bool {
 
 /// The connection of a foreign table for `user` (see `table_context`).
 pub fn connection(relid: pg_sys::Oid, user: pg_sys::Oid) -> Connection {
-    require_utf8_database();
     unsafe {
         let table = pg_sys::GetForeignTable(relid);
         let table_options = def_elems((*table).options);
-        let server = pg_sys::GetForeignServer((*table).serverid);
+        let table_name = CStr::from_ptr(pg_sys::get_rel_name(relid)).to_string_lossy().into_owned();
+        server_connection((*table).serverid, table_name, table_options, user)
+    }
+}
+
+/// The connection to a server for `user`, on behalf of a table (or, for IMPORT FOREIGN SCHEMA,
+/// of the statement: `table_name` names what the errors should mention).
+pub fn server_connection(
+    server_oid: pg_sys::Oid,
+    table_name: String,
+    table_options: Vec<(String, String)>,
+    user: pg_sys::Oid,
+) -> Connection {
+    require_utf8_database();
+    unsafe {
+        let server = pg_sys::GetForeignServer(server_oid);
         let server_name = CStr::from_ptr((*server).servername).to_string_lossy().into_owned();
         let server_options = def_elems((*server).options);
-        let table_name = CStr::from_ptr(pg_sys::get_rel_name(relid)).to_string_lossy().into_owned();
 
         let user = if user == pg_sys::InvalidOid { pg_sys::GetUserId() } else { user };
-        let (user_mapping_oid, mapping_options) = user_mapping(user, (*table).serverid, &server_name);
+        let (user_mapping_oid, mapping_options) = user_mapping(user, server_oid, &server_name);
         let mode_option =
             opts::get(&table_options, "insert_mode").or_else(|| opts::get(&server_options, "insert_mode"));
         let insert_mode = mode_option.and_then(InsertMode::parse).unwrap_or(InsertMode::Upsert);
@@ -216,7 +229,7 @@ pub fn connection(relid: pg_sys::Oid, user: pg_sys::Oid) -> Connection {
             insert_mode,
             input,
             table_options,
-            server_oid: (*table).serverid,
+            server_oid,
         }
     }
 }

@@ -58,13 +58,6 @@ pub fn view_definition(conn: &Connection, id: &ViewId) -> ViewDefinition {
     let def = ViewDefinition::parse(&item).unwrap_or_else(|m| {
         errors::raise(PgSqlErrorCode::ERRCODE_FDW_ERROR, format!("view {}: {m}", id.describe()), None)
     });
-    if def.used_for == "edge" {
-        errors::raise(
-            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-            format!("view {} is an edge view; cdf_fdw view tables hold nodes", id.describe()),
-            None,
-        );
-    }
     VIEWS.with(|c| c.borrow_mut().insert(key, def.clone()));
     def
 }
@@ -117,6 +110,13 @@ pub unsafe fn bind_view(rel: pg_sys::Relation, user: pg_sys::Oid) -> BoundView {
     let conn = connection(relid, user);
     let id = view_id_of(relid);
     let def = view_definition(&conn, &id);
+    if def.used_for == "edge" {
+        errors::raise(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!("view {} is an edge view; cdf_fdw view tables hold nodes", id.describe()),
+            None,
+        );
+    }
     let tupdesc = PgTupleDesc::from_pg_unchecked((*rel).rd_att);
     let mut declared = Vec::new();
     let mut bindings = Vec::new();
@@ -426,4 +426,72 @@ pub unsafe fn iterate(node: *mut pg_sys::ForeignScanState) -> *mut pg_sys::Tuple
         store_instance(slot, &state.bound, &item);
     }
     slot
+}
+
+/// IMPORT FOREIGN SCHEMA "space/model/version": one view table per view of the data model,
+/// named as the view, with every property (inherited ones included); LIMIT TO / EXCEPT name
+/// views; the statement's option `instance_space` becomes each table's.
+pub unsafe fn import_data_model(
+    stmt: *mut pg_sys::ImportForeignSchemaStmt,
+    server_oid: pg_sys::Oid,
+    model: &ViewId,
+) -> *mut pg_sys::List {
+    use crate::import::IntoPgString;
+    let options = def_elems((*stmt).options);
+    for (name, _) in &options {
+        if name != "instance_space" {
+            errors::raise(
+                PgSqlErrorCode::ERRCODE_FDW_INVALID_OPTION_NAME,
+                format!("invalid option \"{name}\" for IMPORT FOREIGN SCHEMA from a data model"),
+                Some("Valid options: instance_space.".into()),
+            );
+        }
+    }
+    let instance_space = opts::get(&options, "instance_space").map(str::to_string);
+    let what = format!("data model {}", model.describe());
+    let conn = crate::context::server_connection(server_oid, what.clone(), Vec::new(), pg_sys::InvalidOid);
+    let found = backend::run(&conn, async |session| cdf_client::instances::retrieve_data_model(session, model).await)
+        .unwrap_or_else(|e| errors::raise_cdf(&e, Some(&format!("fetching {what}"))));
+    let Some(found) = found else {
+        errors::raise(
+            PgSqlErrorCode::ERRCODE_FDW_SCHEMA_NOT_FOUND,
+            format!("CDF has no {what}"),
+            Some("Name the data model as \"space/externalId/version\", e.g. \"cdf_cdm/CogniteCore/v1\".".into()),
+        )
+    };
+    let view_ids: Vec<ViewId> =
+        found.get("views").and_then(Json::as_array).into_iter().flatten().filter_map(ViewId::of_json).collect();
+    let listed: Vec<String> = pgrx::PgList::<pg_sys::RangeVar>::from_pg((*stmt).table_list)
+        .iter_ptr()
+        .map(|rv| std::ffi::CStr::from_ptr((*rv).relname).to_string_lossy().into_owned())
+        .collect();
+    for name in &listed {
+        if !view_ids.iter().any(|v| &v.external_id == name) {
+            let names: Vec<&str> = view_ids.iter().map(|v| v.external_id.as_str()).collect();
+            errors::raise(
+                PgSqlErrorCode::ERRCODE_FDW_TABLE_NOT_FOUND,
+                format!("{what} has no view \"{name}\""),
+                Some(format!("Views: {}.", names.join(", "))),
+            );
+        }
+    }
+    let wanted = |name: &str| match (*stmt).list_type {
+        pg_sys::ImportForeignSchemaType::FDW_IMPORT_SCHEMA_LIMIT_TO => listed.iter().any(|n| n == name),
+        pg_sys::ImportForeignSchemaType::FDW_IMPORT_SCHEMA_EXCEPT => !listed.iter().any(|n| n == name),
+        _ => true,
+    };
+    let chosen: Vec<ViewId> = view_ids.into_iter().filter(|v| wanted(&v.external_id)).collect();
+    let server = pg_sys::GetForeignServer(server_oid);
+    let server_name = std::ffi::CStr::from_ptr((*server).servername).to_string_lossy().into_owned();
+    let schema = std::ffi::CStr::from_ptr((*stmt).local_schema).to_string_lossy().into_owned();
+    let mut statements = pgrx::PgList::<std::ffi::c_char>::new();
+    for id in &chosen {
+        let def = view_definition(&conn, id);
+        if def.used_for == "edge" {
+            continue;
+        }
+        let sql = ViewTable::create_table_sql(&def, &id.external_id, &server_name, &schema, instance_space.as_deref());
+        statements.push(CString::new(sql).expect("no NUL in generated SQL").into_raw_pg());
+    }
+    statements.into_pg()
 }

@@ -24,22 +24,20 @@ fn items(json: Json) -> Vec<Json> {
     }
 }
 
-/// `POST /models/views/byids` with inherited properties; unknown views are left out.
+/// `POST /models/views/byids` (inherited properties included); unknown views are left out.
 pub async fn retrieve_views(session: &mut Session, ids: &[ViewId]) -> Result<Vec<Json>, CdfError> {
     let mut out = Vec::new();
     for chunk in ids.chunks(100) {
-        let body = json!({
-            "items": chunk.iter().map(ViewId::id_json).collect::<Vec<_>>(),
-            "includeInheritedProperties": true,
-        });
+        // Inherited properties are included by default.
+        let body = json!({"items": chunk.iter().map(ViewId::id_json).collect::<Vec<_>>()});
         out.extend(items(post(session, "models/views/byids", &body, Idempotency::Idempotent).await?));
     }
     Ok(out)
 }
 
-/// `POST /models/datamodels/byids` with its views inline; `None` if it does not exist.
+/// `POST /models/datamodels/byids` (views as references); `None` if it does not exist.
 pub async fn retrieve_data_model(session: &mut Session, id: &ViewId) -> Result<Option<Json>, CdfError> {
-    let body = json!({"items": [id.id_json()], "inlineViews": true});
+    let body = json!({"items": [id.id_json()]});
     Ok(items(post(session, "models/datamodels/byids", &body, Idempotency::Idempotent).await?).into_iter().next())
 }
 
@@ -174,16 +172,25 @@ impl InstanceWriter {
             }
             Err(e) => {
                 let failed = match &e {
-                    CdfError::Api { message, duplicated, .. } => cdf_tables::views::failed_item(message)
-                        .and_then(|i| chunk.get(i))
-                        .map(|(r, _)| *r)
-                        .or_else(|| {
-                            let d = duplicated.first()?;
-                            chunk
-                                .iter()
-                                .find(|(_, i)| i["space"] == d["space"] && i["externalId"] == d["externalId"])
-                                .map(|(r, _)| *r)
-                        }),
+                    CdfError::Api { message, duplicated, .. } => {
+                        // DMS names the item (`items[3]`), the node (`'space:externalId'`) or
+                        // lists it in `duplicated`.
+                        let named = |(_, i): &&(u64, Json)| {
+                            let id = format!(
+                                "'{}:{}'",
+                                i["space"].as_str().unwrap_or(""),
+                                i["externalId"].as_str().unwrap_or("")
+                            );
+                            message.contains(&id)
+                                || duplicated
+                                    .first()
+                                    .is_some_and(|d| i["space"] == d["space"] && i["externalId"] == d["externalId"])
+                        };
+                        cdf_tables::views::failed_item(message)
+                            .and_then(|i| chunk.get(i))
+                            .or_else(|| chunk.iter().find(named))
+                            .map(|(r, _)| *r)
+                    }
                     _ => None,
                 };
                 Err(fail(self, e, n, failed))
