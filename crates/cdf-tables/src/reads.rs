@@ -114,7 +114,8 @@ pub enum ReadPlan {
 /// as alternatives (any one of the inner lists, all of its columns). Empty: none needed.
 pub fn required_quals(resource: &Resource) -> &'static [&'static [&'static str]] {
     match resource.read {
-        ReadKind::Datapoints | ReadKind::SequenceRows => &[&["external_id"], &["id"]],
+        ReadKind::Datapoints => &[&["external_id"], &["id"], &["instance_space", "instance_external_id"]],
+        ReadKind::SequenceRows => &[&["external_id"], &["id"]],
         ReadKind::RawRows => &[&["_raw_database", "_raw_table"]],
         ReadKind::PipelineRuns => &[&["external_id"]],
         ReadKind::Items | ReadKind::RawDatabases | ReadKind::RawTables => &[],
@@ -154,7 +155,9 @@ pub fn requirements_met(resource: &Resource, present: &[&str]) -> bool {
 pub fn pushable(resource: &Resource, column: &str, op: QualOp) -> bool {
     let eq = matches!(op, QualOp::Eq | QualOp::In);
     let range = !matches!(op, QualOp::In);
-    let identity = eq && (column == "id" || column == "external_id") && resource.column(column).is_some();
+    let identity = eq
+        && matches!(column, "id" | "external_id" | "instance_space" | "instance_external_id")
+        && resource.column(column).is_some();
     match resource.read {
         ReadKind::Items => identity,
         ReadKind::PipelineRuns => eq && column == "external_id",
@@ -210,7 +213,20 @@ fn series_refs(quals: &[PushedQual]) -> Option<Vec<SeriesRef>> {
             ids.into_iter().filter_map(|v| if let Value::Int(i) = v { Some(SeriesRef::Id(i)) } else { None }).collect(),
         ),
         (None, Some(xids)) => Some(texts(xids).into_iter().map(SeriesRef::ExternalId).collect()),
-        (None, None) => None,
+        (None, None) => match (values_of(quals, "instance_space"), values_of(quals, "instance_external_id")) {
+            (Some(spaces), Some(xids)) => {
+                let xids = texts(xids);
+                Some(
+                    texts(spaces)
+                        .into_iter()
+                        .flat_map(|s| {
+                            xids.iter().map(move |x| SeriesRef::InstanceId { space: s.clone(), external_id: x.clone() })
+                        })
+                        .collect(),
+                )
+            }
+            _ => None,
+        },
     }
 }
 
