@@ -61,7 +61,7 @@ pub unsafe extern "C-unwind" fn import_foreign_schema(
     statements.into_pg()
 }
 
-pub(crate) trait IntoPgString {
+trait IntoPgString {
     fn into_raw_pg(self) -> *mut std::ffi::c_char;
 }
 

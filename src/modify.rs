@@ -15,7 +15,7 @@ use cdf_tables::{
 };
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use pgrx::{PgList, PgMemoryContexts, PgTupleDesc};
+use pgrx::{PgMemoryContexts, PgTupleDesc};
 
 use crate::backend;
 use crate::context::{is_view_table, table_context, table_resource, TableContext};
@@ -251,14 +251,6 @@ pub unsafe extern "C-unwind" fn add_foreign_update_targets(
     }
 }
 
-/// Whether the statement has a WHERE clause (or joins: UPDATE ... FROM, DELETE ... USING).
-/// A WHERE that PostgreSQL evaluates locally counts too.
-pub(crate) unsafe fn has_where_clause(root: *mut pg_sys::PlannerInfo) -> bool {
-    let jointree = (*(*root).parse).jointree;
-    !jointree.is_null()
-        && (!(*jointree).quals.is_null() || PgList::<pg_sys::Node>::from_pg((*jointree).fromlist).len() > 1)
-}
-
 #[pg_guard]
 pub unsafe extern "C-unwind" fn plan_foreign_modify(
     root: *mut pg_sys::PlannerInfo,
@@ -285,7 +277,7 @@ pub unsafe extern "C-unwind" fn plan_foreign_modify(
     };
     let operation = (*plan).operation;
     let changes = matches!(operation, pg_sys::CmdType::CMD_UPDATE | pg_sys::CmdType::CMD_DELETE);
-    if changes && !has_where_clause(root) && !ALLOW_UNQUALIFIED_CHANGES.get() {
+    if changes && !crate::plan::has_where_clause(root) && !ALLOW_UNQUALIFIED_CHANGES.get() {
         let verb = if operation == pg_sys::CmdType::CMD_UPDATE { "UPDATE" } else { "DELETE" };
         errors::raise(
             PgSqlErrorCode::ERRCODE_CARDINALITY_VIOLATION,
@@ -304,47 +296,11 @@ pub unsafe extern "C-unwind" fn plan_foreign_modify(
     match operation {
         pg_sys::CmdType::CMD_UPDATE if !resource.supports_update => unsupported("UPDATE"),
         pg_sys::CmdType::CMD_DELETE if !resource.supports_delete() => unsupported("DELETE"),
-        pg_sys::CmdType::CMD_UPDATE => private.updated = updated_attnos(root, rte),
+        pg_sys::CmdType::CMD_UPDATE => private.updated = crate::plan::updated_attnos(root, rte),
         _ => {}
     }
-    statement_flags(&mut private, plan, subplan_index);
+    crate::plan::statement_flags(&mut private, plan, subplan_index);
     private.to_list()
-}
-
-/// The attributes an UPDATE sets.
-pub(crate) unsafe fn updated_attnos(
-    root: *mut pg_sys::PlannerInfo,
-    rte: *mut pg_sys::RangeTblEntry,
-) -> Vec<pg_sys::AttrNumber> {
-    // updatedCols is offset by FirstLowInvalidHeapAttributeNumber.
-    let cols = crate::compat::updated_cols(root, rte);
-    let mut updated = Vec::new();
-    let mut member = -1;
-    loop {
-        member = pg_sys::bms_next_member(cols, member);
-        if member < 0 {
-            break;
-        }
-        let attno = member + pg_sys::FirstLowInvalidHeapAttributeNumber;
-        if attno > 0 {
-            updated.push(attno as pg_sys::AttrNumber);
-        }
-    }
-    updated
-}
-
-/// ON CONFLICT DO NOTHING and RETURNING of the statement.
-pub(crate) unsafe fn statement_flags(
-    private: &mut ModifyPrivate,
-    plan: *mut pg_sys::ModifyTable,
-    subplan_index: c_int,
-) {
-    // Plain values only: the plan may be cached and re-executed (PREPARE, plpgsql).
-    private.on_conflict_do_nothing = (*plan).onConflictAction == pg_sys::OnConflictAction::ONCONFLICT_NOTHING;
-    // RETURNING projections are built after BeginForeignModify, so decide here.
-    private.returning = PgList::<pg_sys::List>::from_pg((*plan).returningLists)
-        .get_ptr(subplan_index as usize)
-        .is_some_and(|l| !l.is_null());
 }
 
 #[pg_guard]
@@ -426,15 +382,15 @@ pub unsafe extern "C-unwind" fn exec_foreign_insert(
     slot: *mut pg_sys::TupleTableSlot,
     _plan_slot: *mut pg_sys::TupleTableSlot,
 ) -> *mut pg_sys::TupleTableSlot {
-    match state(rinfo) {
-        Some(ModifyState::Insert(state)) => {
-            if !state.insert(slot) {
-                // Skipped as existing (insert_mode ignore): not inserted, not returned, not counted.
-                return std::ptr::null_mut();
-            }
+    if let Some(ModifyState::View(state)) = state(rinfo) {
+        state.insert_row(slot);
+        return slot;
+    }
+    if let Some(ModifyState::Insert(state)) = state(rinfo) {
+        if !state.insert(slot) {
+            // Skipped as existing (insert_mode ignore): not inserted, not returned, not counted.
+            return std::ptr::null_mut();
         }
-        Some(ModifyState::View(state)) => state.insert_row(slot),
-        _ => {}
     }
     slot
 }

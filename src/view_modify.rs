@@ -227,7 +227,7 @@ pub unsafe fn plan(
 ) -> *mut pg_sys::List {
     let operation = (*plan).operation;
     let changes = matches!(operation, pg_sys::CmdType::CMD_UPDATE | pg_sys::CmdType::CMD_DELETE);
-    if changes && !crate::modify::has_where_clause(root) && !crate::settings::ALLOW_UNQUALIFIED_CHANGES.get() {
+    if changes && !crate::plan::has_where_clause(root) && !crate::settings::ALLOW_UNQUALIFIED_CHANGES.get() {
         let table = std::ffi::CStr::from_ptr(pg_sys::get_rel_name((*rte).relid)).to_string_lossy().into_owned();
         let verb = if operation == pg_sys::CmdType::CMD_UPDATE { "UPDATE" } else { "DELETE" };
         errors::raise(
@@ -238,8 +238,8 @@ pub unsafe fn plan(
     }
     let mut private = ModifyPrivate::default();
     if operation == pg_sys::CmdType::CMD_UPDATE {
-        private.updated = crate::modify::updated_attnos(root, rte);
+        private.updated = crate::plan::updated_attnos(root, rte);
     }
-    crate::modify::statement_flags(&mut private, plan, subplan_index);
+    crate::plan::statement_flags(&mut private, plan, subplan_index);
     private.to_list()
 }

@@ -436,7 +436,6 @@ pub unsafe fn import_data_model(
     server_oid: pg_sys::Oid,
     model: &ViewId,
 ) -> *mut pg_sys::List {
-    use crate::import::IntoPgString;
     let options = def_elems((*stmt).options);
     for (name, _) in &options {
         if name != "instance_space" {
@@ -491,7 +490,9 @@ pub unsafe fn import_data_model(
             continue;
         }
         let sql = ViewTable::create_table_sql(&def, &id.external_id, &server_name, &schema, instance_space.as_deref());
-        statements.push(CString::new(sql).expect("no NUL in generated SQL").into_raw_pg());
+        // Core frees the list with pfree: palloc'd copies.
+        let sql = CString::new(sql).expect("no NUL in generated SQL");
+        statements.push(pg_sys::pstrdup(sql.as_ptr()));
     }
     statements.into_pg()
 }
