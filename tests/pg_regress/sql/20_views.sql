@@ -108,5 +108,9 @@ DELETE FROM cdf_tables.double_datapoints
  WHERE instance_space = 'inst' AND instance_external_id = 'ts1' AND timestamp = '2024-01-01 00:00:00+00';
 SELECT timestamp, value FROM cdf_tables.double_datapoints WHERE instance_space = 'inst' AND instance_external_id = 'ts1';
 SELECT try($$INSERT INTO cdf_tables.string_datapoints (instance_space, instance_external_id, timestamp, value) VALUES ('inst', 'ts1', now(), 'x')$$);
+-- cdf.create_user grants view tables as dataModelInstancesAcl allows.
+SELECT g AS granted FROM cdf.create_user('cdf', 'demo-client', 'demo-secret', 'cdf_view_user') u, unnest(u.granted) g
+ WHERE g LIKE '%core.%' OR g LIKE '%pumps%' ORDER BY 1;
+SELECT cdf.drop_user('cdf_view_user');
 DROP SCHEMA core CASCADE;
 DROP FOREIGN TABLE pumps;
