@@ -351,8 +351,17 @@ pub fn plan_view_read(table: &ViewTable, quals: &[(String, QualOp, Json)]) -> In
         result
     };
     let has_space_column = table.columns.iter().any(|c| c.kind == ViewColumnKind::Space);
-    let spaces =
-        values("space").filter(|_| has_space_column).or_else(|| table.instance_space.clone().map(|s| vec![json!(s)]));
+    // The table's instance_space is the only space it reads; a space condition narrows further.
+    let spaces = match (values("space").filter(|_| has_space_column), &table.instance_space) {
+        (Some(vs), Some(s)) => Some(vs.into_iter().filter(|v| v.as_str() == Some(s)).collect()),
+        (Some(vs), None) => Some(vs),
+        (None, Some(s)) => Some(vec![json!(s)]),
+        (None, None) => None,
+    };
+    if spaces.as_ref().is_some_and(Vec::is_empty) {
+        // `space = NULL`, or a space outside instance_space: nothing to read.
+        return InstanceRead::by_ids(Vec::new(), sources);
+    }
     let has_xid_column = table.columns.iter().any(|c| c.kind == ViewColumnKind::ExternalId);
     if let (Some(xids), Some(spaces), true) = (values("external_id"), spaces.clone(), has_xid_column) {
         let ids: Vec<Json> = spaces
