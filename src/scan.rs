@@ -126,6 +126,18 @@ unsafe fn pushable_condition(
                 None
             }
         }
+        pg_sys::NodeTag::T_NullTest => {
+            let test = clause as *mut pg_sys::NullTest;
+            if (*test).argisrow {
+                return None;
+            }
+            let att = scanned_column((*test).arg as *mut pg_sys::Node, relid)?;
+            let op =
+                if (*test).nulltesttype == pg_sys::NullTestType::IS_NULL { QualOp::IsNull } else { QualOp::IsNotNull };
+            // No value: a NULL constant keeps fdw_exprs parallel to the conditions.
+            let none = pg_sys::makeNullConst(pg_sys::BOOLOID, -1, pg_sys::InvalidOid);
+            Some((att, op, none as *mut pg_sys::Node))
+        }
         pg_sys::NodeTag::T_ScalarArrayOpExpr => {
             let op = clause as *mut pg_sys::ScalarArrayOpExpr;
             let args = PgList::<pg_sys::Node>::from_pg((*op).args);
@@ -200,7 +212,8 @@ pub unsafe extern "C-unwind" fn get_foreign_plan(
             Some((resource, _)) => pushable(resource, &column, op),
             None => crate::views::pushable(&column, op),
         };
-        if !push || !condition_value_fits(column_type, pg_sys::exprType(value), op == QualOp::In) {
+        let null_test = matches!(op, QualOp::IsNull | QualOp::IsNotNull);
+        if !push || (!null_test && !condition_value_fits(column_type, pg_sys::exprType(value), op == QualOp::In)) {
             continue;
         }
         exprs.push(value);

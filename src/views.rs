@@ -380,6 +380,12 @@ pub fn plan_view_read(table: &ViewTable, quals: &[(String, QualOp, Json)]) -> In
         if c.kind == ViewColumnKind::Space {
             continue;
         }
+        if let (ViewColumnKind::Property(_), QualOp::IsNull | QualOp::IsNotNull) = (c.kind, op) {
+            let property = table.property_ref(ci).expect("a property column");
+            let exists = json!({"exists": {"property": property}});
+            filters.push(if *op == QualOp::IsNull { json!({"not": exists}) } else { exists });
+            continue;
+        }
         // Only scalar, directly comparable properties: lists, JSON and direct relations stay local.
         if let ViewColumnKind::Property(pi) = c.kind {
             let p = &table.view.properties[pi];

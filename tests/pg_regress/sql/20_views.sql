@@ -37,6 +37,10 @@ SELECT external_id, count FROM pumps WHERE count >= 7 AND name = 'Pump 1';
 \! curl -fsS "$CDF_EMULATOR_URL/_admin/stats" | python3 -c "import json,sys; e=json.load(sys.stdin)['endpoints']; print({k: v['requests'] for k, v in sorted(e.items()) if 'instances' in k})"
 -- The table reads only its instance_space.
 SELECT count(*) FROM pumps WHERE space = 'elsewhere';
+-- IS [NOT] NULL on properties -> DMS exists.
+EXPLAIN (COSTS OFF) SELECT external_id FROM pumps WHERE tags IS NULL;
+SELECT external_id FROM pumps WHERE tags IS NULL ORDER BY 1;
+SELECT external_id FROM pumps WHERE count IS NOT NULL ORDER BY 1;
 -- UPDATE patches exactly the SET columns; NULL clears. DELETE removes the node.
 UPDATE pumps SET name = 'Pump one', tags = NULL WHERE external_id = 'p1';
 DELETE FROM pumps WHERE external_id = 'p2';
