@@ -10,8 +10,7 @@ use cdf_client::instances::{retrieve_views, InstanceRead};
 use cdf_tables::options as opts;
 use cdf_tables::value::PG_EPOCH_OFFSET_MICROS;
 use cdf_tables::views::{
-    iso_of_micros, pg_input_text, ColumnSqlType, DeclaredColumn, SqlType, ViewColumnKind, ViewDefinition, ViewId,
-    ViewTable,
+    iso_of_micros, pg_input_text, ColumnSqlType, DeclaredColumn, SqlType, ViewDefinition, ViewId, ViewRead, ViewTable,
 };
 use cdf_tables::{QualOp, Value};
 use pgrx::pg_sys;
@@ -330,95 +329,12 @@ impl ViewScan {
     }
 }
 
-/// byids when the external ids (and spaces) are known, else a list with a DMS filter of the
-/// pushed conditions. Conditions DMS cannot take here are left to PostgreSQL's local filter.
+/// The read of a view-table scan with these evaluated conditions (`cdf_tables::views`).
 pub fn plan_view_read(table: &ViewTable, quals: &[(String, QualOp, Json)]) -> InstanceRead {
-    let sources = table.sources();
-    let values = |column: &str| -> Option<Vec<Json>> {
-        let mut result: Option<Vec<Json>> = None;
-        for (c, op, v) in quals.iter().filter(|(c, op, _)| c == column && matches!(op, QualOp::Eq | QualOp::In)) {
-            let _ = c;
-            let allowed: Vec<Json> = match (op, v) {
-                (_, Json::Null) => vec![],
-                (QualOp::In, Json::Array(a)) => a.iter().filter(|x| !x.is_null()).cloned().collect(),
-                (_, v) => vec![v.clone()],
-            };
-            result = Some(match result {
-                None => allowed,
-                Some(prev) => prev.into_iter().filter(|x| allowed.contains(x)).collect(),
-            });
-        }
-        result
-    };
-    let has_space_column = table.columns.iter().any(|c| c.kind == ViewColumnKind::Space);
-    // The table's instance_space is the only space it reads; a space condition narrows further.
-    let spaces = match (values("space").filter(|_| has_space_column), &table.instance_space) {
-        (Some(vs), Some(s)) => Some(vs.into_iter().filter(|v| v.as_str() == Some(s)).collect()),
-        (Some(vs), None) => Some(vs),
-        (None, Some(s)) => Some(vec![json!(s)]),
-        (None, None) => None,
-    };
-    if spaces.as_ref().is_some_and(Vec::is_empty) {
-        // `space = NULL`, or a space outside instance_space: nothing to read.
-        return InstanceRead::by_ids(Vec::new(), sources);
+    match cdf_tables::views::plan_read(table, quals) {
+        ViewRead::ByIds(ids) => InstanceRead::by_ids(ids, table.sources()),
+        ViewRead::List(filter) => InstanceRead::list(table.sources(), filter),
     }
-    let has_xid_column = table.columns.iter().any(|c| c.kind == ViewColumnKind::ExternalId);
-    if let (Some(xids), Some(spaces), true) = (values("external_id"), spaces.clone(), has_xid_column) {
-        let ids: Vec<Json> = spaces
-            .iter()
-            .flat_map(|s| xids.iter().map(move |x| json!({"instanceType": "node", "space": s, "externalId": x})))
-            .collect();
-        return InstanceRead::by_ids(ids, sources);
-    }
-    let mut filters = Vec::new();
-    if let Some(s) = spaces {
-        filters.push(json!({"in": {"property": ["node", "space"], "values": s}}));
-    }
-    for (column, op, v) in quals {
-        let Some(ci) = table.column_index(column) else { continue };
-        let c = &table.columns[ci];
-        if c.kind == ViewColumnKind::Space {
-            continue;
-        }
-        if let (ViewColumnKind::Property(_), QualOp::IsNull | QualOp::IsNotNull) = (c.kind, op) {
-            let property = table.property_ref(ci).expect("a property column");
-            let exists = json!({"exists": {"property": property}});
-            filters.push(if *op == QualOp::IsNull { json!({"not": exists}) } else { exists });
-            continue;
-        }
-        // Only scalar, directly comparable properties: lists, JSON and direct relations stay local.
-        if let ViewColumnKind::Property(pi) = c.kind {
-            let p = &table.view.properties[pi];
-            use cdf_tables::views::PropKind::*;
-            if p.list || matches!(p.kind, Json | Direct) {
-                continue;
-            }
-        }
-        let Some(property) = table.property_ref(ci) else { continue };
-        let filter = match (op, v) {
-            (_, Json::Null) => continue,
-            (QualOp::Eq, v) => json!({"equals": {"property": property, "value": v}}),
-            (QualOp::In, Json::Array(a)) => {
-                let vs: Vec<&Json> = a.iter().filter(|x| !x.is_null()).collect();
-                if vs.len() > 1000 {
-                    continue;
-                }
-                json!({"in": {"property": property, "values": vs}})
-            }
-            (QualOp::Lt, v) => json!({"range": {"property": property, "lt": v}}),
-            (QualOp::Le, v) => json!({"range": {"property": property, "lte": v}}),
-            (QualOp::Gt, v) => json!({"range": {"property": property, "gt": v}}),
-            (QualOp::Ge, v) => json!({"range": {"property": property, "gte": v}}),
-            _ => continue,
-        };
-        filters.push(filter);
-    }
-    let filter = match filters.len() {
-        0 => None,
-        1 => filters.pop(),
-        _ => Some(json!({"and": filters})),
-    };
-    InstanceRead::list(sources, filter)
 }
 
 /// What EXPLAIN shows for a view-table scan.

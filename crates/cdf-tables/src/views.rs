@@ -15,6 +15,7 @@
 use serde_json::{json, Map, Value as Json};
 
 use crate::mapping::ValueErrorKind;
+use crate::reads::QualOp;
 use crate::InsertMode;
 
 /// Instances per `POST /models/instances` (and byids, delete): DMS's documented maximum
@@ -720,6 +721,105 @@ impl ViewTable {
     }
 }
 
+/// What a view-table scan reads.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ViewRead {
+    /// `POST /models/instances/byids` of these node ids (none: nothing to read).
+    ByIds(Vec<Json>),
+    /// `POST /models/instances/list` of the view's nodes with this DMS filter.
+    List(Option<Json>),
+}
+
+/// byids when the external ids (and spaces) are known, else a list with a DMS filter of the
+/// pushed conditions. Conditions DMS cannot take here are left to PostgreSQL's local filter.
+pub fn plan_read(table: &ViewTable, quals: &[(String, QualOp, Json)]) -> ViewRead {
+    let values = |column: &str| -> Option<Vec<Json>> {
+        let mut result: Option<Vec<Json>> = None;
+        for (c, op, v) in quals.iter().filter(|(c, op, _)| c == column && matches!(op, QualOp::Eq | QualOp::In)) {
+            let _ = c;
+            let allowed: Vec<Json> = match (op, v) {
+                (_, Json::Null) => vec![],
+                (QualOp::In, Json::Array(a)) => a.iter().filter(|x| !x.is_null()).cloned().collect(),
+                (_, v) => vec![v.clone()],
+            };
+            result = Some(match result {
+                None => allowed,
+                Some(prev) => prev.into_iter().filter(|x| allowed.contains(x)).collect(),
+            });
+        }
+        result
+    };
+    let has_space_column = table.columns.iter().any(|c| c.kind == ViewColumnKind::Space);
+    // The table's instance_space is the only space it reads; a space condition narrows further.
+    let spaces = match (values("space").filter(|_| has_space_column), &table.instance_space) {
+        (Some(vs), Some(s)) => Some(vs.into_iter().filter(|v| v.as_str() == Some(s)).collect()),
+        (Some(vs), None) => Some(vs),
+        (None, Some(s)) => Some(vec![json!(s)]),
+        (None, None) => None,
+    };
+    if spaces.as_ref().is_some_and(Vec::is_empty) {
+        // `space = NULL`, or a space outside instance_space: nothing to read.
+        return ViewRead::ByIds(Vec::new());
+    }
+    let has_xid_column = table.columns.iter().any(|c| c.kind == ViewColumnKind::ExternalId);
+    if let (Some(xids), Some(spaces), true) = (values("external_id"), spaces.clone(), has_xid_column) {
+        let ids: Vec<Json> = spaces
+            .iter()
+            .flat_map(|s| xids.iter().map(move |x| json!({"instanceType": "node", "space": s, "externalId": x})))
+            .collect();
+        return ViewRead::ByIds(ids);
+    }
+    let mut filters = Vec::new();
+    if let Some(s) = spaces {
+        filters.push(json!({"in": {"property": ["node", "space"], "values": s}}));
+    }
+    for (column, op, v) in quals {
+        let Some(ci) = table.column_index(column) else { continue };
+        let c = &table.columns[ci];
+        if c.kind == ViewColumnKind::Space {
+            continue;
+        }
+        if let (ViewColumnKind::Property(_), QualOp::IsNull | QualOp::IsNotNull) = (c.kind, op) {
+            let property = table.property_ref(ci).expect("a property column");
+            let exists = json!({"exists": {"property": property}});
+            filters.push(if *op == QualOp::IsNull { json!({"not": exists}) } else { exists });
+            continue;
+        }
+        // Only scalar, directly comparable properties: lists, JSON and direct relations stay local.
+        if let ViewColumnKind::Property(pi) = c.kind {
+            let p = &table.view.properties[pi];
+            use PropKind::*;
+            if p.list || matches!(p.kind, Json | Direct) {
+                continue;
+            }
+        }
+        let Some(property) = table.property_ref(ci) else { continue };
+        let filter = match (op, v) {
+            (_, Json::Null) => continue,
+            (QualOp::Eq, v) => json!({"equals": {"property": property, "value": v}}),
+            (QualOp::In, Json::Array(a)) => {
+                let vs: Vec<&Json> = a.iter().filter(|x| !x.is_null()).collect();
+                if vs.len() > 1000 {
+                    continue;
+                }
+                json!({"in": {"property": property, "values": vs}})
+            }
+            (QualOp::Lt, v) => json!({"range": {"property": property, "lt": v}}),
+            (QualOp::Le, v) => json!({"range": {"property": property, "lte": v}}),
+            (QualOp::Gt, v) => json!({"range": {"property": property, "gt": v}}),
+            (QualOp::Ge, v) => json!({"range": {"property": property, "gte": v}}),
+            _ => continue,
+        };
+        filters.push(filter);
+    }
+    let filter = match filters.len() {
+        0 => None,
+        1 => filters.pop(),
+        _ => Some(json!({"and": filters})),
+    };
+    ViewRead::List(filter)
+}
+
 /// One scalar value checked against its property's type.
 fn scalar_json(p: &ViewProperty, v: &Json, space: &str, column: SqlType) -> Result<Json, String> {
     Ok(match p.kind {
@@ -1003,6 +1103,47 @@ mod tests {
         assert_eq!(values[1], Some(json!("p0")));
         assert_eq!(values[2], Some(json!("2023-11-14T22:13:20.123Z")));
         assert_eq!(pg_input_text(values[3].as_ref().unwrap(), SqlType::Text, true), r#"{"a","b\"c"}"#);
+    }
+
+    #[test]
+    fn conditions_become_byids_or_dms_filters() {
+        let cols = [
+            col("space", SqlType::Text, false),
+            col("external_id", SqlType::Text, false),
+            col("count", SqlType::Int4, false),
+            col("tags", SqlType::Text, true),
+            col("name", SqlType::Text, false),
+        ];
+        let t = ViewTable::bind(view(), "pumps", &cols, Some("inst".into())).unwrap();
+        let q = |c: &str, op: QualOp, v: Json| (c.to_string(), op, v);
+        assert_eq!(
+            plan_read(&t, &[q("external_id", QualOp::In, json!(["a", null, "b"]))]),
+            ViewRead::ByIds(vec![
+                json!({"instanceType": "node", "space": "inst", "externalId": "a"}),
+                json!({"instanceType": "node", "space": "inst", "externalId": "b"}),
+            ])
+        );
+        assert_eq!(plan_read(&t, &[q("space", QualOp::Eq, json!("other"))]), ViewRead::ByIds(vec![]));
+        let ViewRead::List(Some(filter)) = plan_read(
+            &t,
+            &[
+                q("count", QualOp::Ge, json!(7)),
+                q("name", QualOp::Eq, json!("P")),
+                q("tags", QualOp::IsNull, Json::Null),
+                q("tags", QualOp::Eq, json!(["x"])),
+            ],
+        ) else {
+            panic!("a list")
+        };
+        assert_eq!(
+            filter,
+            json!({"and": [
+                {"in": {"property": ["node", "space"], "values": ["inst"]}},
+                {"range": {"property": ["sp", "Pump/v1", "count"], "gte": 7}},
+                {"equals": {"property": ["sp", "Pump/v1", "name"], "value": "P"}},
+                {"not": {"exists": {"property": ["sp", "Pump/v1", "tags"]}}},
+            ]})
+        );
     }
 
     #[test]
