@@ -10,7 +10,7 @@ use cdf_client::reqwest;
 use cdf_client::{CdfError, Credentials, Runtime, ServerConfig, Session};
 use pgrx::pg_sys;
 
-use crate::context::TableContext;
+use crate::context::Connected;
 use crate::errors;
 
 struct Backend {
@@ -55,20 +55,18 @@ fn with_backend<T>(op: impl FnOnce(&mut Backend) -> T) -> T {
 }
 
 /// Runs `op` on the session of `ctx`'s user mapping and blocks (interruptibly) until it is done.
-pub fn run<T>(ctx: &TableContext, op: impl AsyncFnOnce(&mut Session) -> T) -> T {
+pub fn run<T>(ctx: &impl Connected, op: impl AsyncFnOnce(&mut Session) -> T) -> T {
+    let (umid, server, credentials) = (ctx.user_mapping_oid(), ctx.server(), ctx.credentials());
     with_backend(|backend| {
         // ALTER SERVER / USER MAPPING may change options between statements: start afresh then.
-        let stale = backend
-            .sessions
-            .get(&ctx.user_mapping_oid)
-            .is_some_and(|s| s.server != ctx.server || s.credentials() != &ctx.credentials);
-        if stale || !backend.sessions.contains_key(&ctx.user_mapping_oid) {
-            let http = backend.http_client(&ctx.server.ca_file);
-            let session = Session::new(ctx.server.clone(), ctx.credentials.clone(), http);
-            backend.sessions.insert(ctx.user_mapping_oid, session);
+        let stale = backend.sessions.get(&umid).is_some_and(|s| &s.server != server || s.credentials() != credentials);
+        if stale || !backend.sessions.contains_key(&umid) {
+            let http = backend.http_client(&server.ca_file);
+            let session = Session::new(server.clone(), credentials.clone(), http);
+            backend.sessions.insert(umid, session);
         }
         let Backend { runtime, sessions, .. } = backend;
-        let session = sessions.get_mut(&ctx.user_mapping_oid).expect("session inserted above");
+        let session = sessions.get_mut(&umid).expect("session inserted above");
         session.max_response_bytes = crate::settings::max_response_bytes();
         crate::stats::prepare();
         let collected = Collect { ctx, log: session.log.clone() };
@@ -81,15 +79,15 @@ pub fn run<T>(ctx: &TableContext, op: impl AsyncFnOnce(&mut Session) -> T) -> T 
 
 /// Files the requests of a run in the statistics when it ends, also when it unwinds (error,
 /// cancel), after the dropped future's requests have recorded themselves.
-struct Collect<'a> {
-    ctx: &'a TableContext,
+struct Collect<'a, C: Connected> {
+    ctx: &'a C,
     log: cdf_client::RequestLog,
 }
 
-impl Drop for Collect<'_> {
+impl<C: Connected> Drop for Collect<'_, C> {
     fn drop(&mut self) {
-        let ctx = self.ctx;
-        crate::stats::collect(ctx.server_oid, ctx.table_oid, &ctx.usage, self.log.drain());
+        let (server, table, usage) = self.ctx.stats_target();
+        crate::stats::collect(server, table, usage, self.log.drain());
     }
 }
 

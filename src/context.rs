@@ -115,18 +115,126 @@ pub fn table_resource(relid: pg_sys::Oid) -> (&'static Resource, String) {
 /// the executor checks the table's permissions as (a view's owner for a table read through the
 /// view, as postgres_fdw does), or the current user when that is `InvalidOid`.
 pub fn table_context(relid: pg_sys::Oid, user: pg_sys::Oid) -> TableContext {
-    require_utf8_database();
+    let (resource, _) = table_resource(relid);
+    let c = connection(relid, user);
+    TableContext {
+        table_name: c.table_name,
+        table_oid: relid,
+        server_oid: c.server_oid,
+        resource,
+        user_mapping_oid: c.user_mapping_oid,
+        server: c.server,
+        credentials: c.credentials,
+        insert_mode: c.insert_mode,
+        input: c.input,
+        null_values: c.null_values,
+        delete_unknown: c.delete_unknown,
+        unknown_references: c.unknown_references,
+        hierarchy_buffer_mb: c.hierarchy_buffer_mb,
+        usage: c.usage,
+        max_concurrent_requests: c.max_concurrent_requests,
+        batch_scope: c.batch_scope,
+    }
+}
+
+/// What any cdf_fdw foreign table (classic or view) needs to talk to CDF: its server, the
+/// user mapping's identity, and the table's write options.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub table_name: String,
+    /// `InvalidOid` for a statement on behalf of no table (IMPORT FOREIGN SCHEMA).
+    pub table_oid: pg_sys::Oid,
+    pub user_mapping_oid: pg_sys::Oid,
+    pub server: ServerConfig,
+    pub credentials: Credentials,
+    pub insert_mode: InsertMode,
+    pub input: InputPolicy,
+    pub null_values: NullValues,
+    pub delete_unknown: DeleteUnknown,
+    pub unknown_references: UnknownReferences,
+    pub hierarchy_buffer_mb: usize,
+    pub max_concurrent_requests: usize,
+    pub batch_scope: Option<opts::BatchScope>,
+    pub table_options: Vec<(String, String)>,
+    pub server_oid: pg_sys::Oid,
+    /// The CDF requests made for this scan or modify (EXPLAIN ANALYZE).
+    pub usage: RefCell<NodeUsage>,
+}
+
+/// The session a request runs on: `backend::run` needs only this.
+pub trait Connected {
+    fn user_mapping_oid(&self) -> pg_sys::Oid;
+    fn server(&self) -> &ServerConfig;
+    fn credentials(&self) -> &Credentials;
+    /// Where the requests are counted: server, foreign table, the plan node's usage.
+    fn stats_target(&self) -> (pg_sys::Oid, pg_sys::Oid, &RefCell<NodeUsage>);
+}
+
+impl Connected for TableContext {
+    fn user_mapping_oid(&self) -> pg_sys::Oid {
+        self.user_mapping_oid
+    }
+    fn server(&self) -> &ServerConfig {
+        &self.server
+    }
+    fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+    fn stats_target(&self) -> (pg_sys::Oid, pg_sys::Oid, &RefCell<NodeUsage>) {
+        (self.server_oid, self.table_oid, &self.usage)
+    }
+}
+
+impl Connected for Connection {
+    fn user_mapping_oid(&self) -> pg_sys::Oid {
+        self.user_mapping_oid
+    }
+    fn server(&self) -> &ServerConfig {
+        &self.server
+    }
+    fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+    fn stats_target(&self) -> (pg_sys::Oid, pg_sys::Oid, &RefCell<NodeUsage>) {
+        (self.server_oid, self.table_oid, &self.usage)
+    }
+}
+
+/// Whether a foreign table is a view table (options space, view, version) rather than a
+/// classic resource.
+pub fn is_view_table(relid: pg_sys::Oid) -> bool {
+    unsafe {
+        let table = pg_sys::GetForeignTable(relid);
+        opts::get(&def_elems((*table).options), "view").is_some()
+    }
+}
+
+/// The connection of a foreign table for `user` (see `table_context`).
+pub fn connection(relid: pg_sys::Oid, user: pg_sys::Oid) -> Connection {
     unsafe {
         let table = pg_sys::GetForeignTable(relid);
         let table_options = def_elems((*table).options);
-        let server = pg_sys::GetForeignServer((*table).serverid);
+        let table_name = CStr::from_ptr(pg_sys::get_rel_name(relid)).to_string_lossy().into_owned();
+        Connection { table_oid: relid, ..server_connection((*table).serverid, table_name, table_options, user) }
+    }
+}
+
+/// The connection to a server for `user`, on behalf of a table (or, for IMPORT FOREIGN SCHEMA,
+/// of the statement: `table_name` names what the errors should mention).
+pub fn server_connection(
+    server_oid: pg_sys::Oid,
+    table_name: String,
+    table_options: Vec<(String, String)>,
+    user: pg_sys::Oid,
+) -> Connection {
+    require_utf8_database();
+    unsafe {
+        let server = pg_sys::GetForeignServer(server_oid);
         let server_name = CStr::from_ptr((*server).servername).to_string_lossy().into_owned();
         let server_options = def_elems((*server).options);
-        let (resource, table_name) = table_resource(relid);
 
         let user = if user == pg_sys::InvalidOid { pg_sys::GetUserId() } else { user };
-        let (user_mapping_oid, mapping_options) = user_mapping(user, (*table).serverid, &server_name);
-
+        let (user_mapping_oid, mapping_options) = user_mapping(user, server_oid, &server_name);
         let mode_option =
             opts::get(&table_options, "insert_mode").or_else(|| opts::get(&server_options, "insert_mode"));
         let insert_mode = mode_option.and_then(InsertMode::parse).unwrap_or(InsertMode::Upsert);
@@ -172,11 +280,9 @@ pub fn table_context(relid: pg_sys::Oid, user: pg_sys::Oid) -> TableContext {
             .set_hint("ALTER USER MAPPING ... OPTIONS (ADD client_id '...', ADD client_secret '...').")
             .report(PgLogLevel::ERROR);
         }
-        TableContext {
+        Connection {
             table_name,
-            table_oid: relid,
-            server_oid: (*table).serverid,
-            resource,
+            table_oid: pg_sys::InvalidOid,
             user_mapping_oid,
             server: config,
             credentials,
@@ -186,9 +292,11 @@ pub fn table_context(relid: pg_sys::Oid, user: pg_sys::Oid) -> TableContext {
             delete_unknown,
             unknown_references,
             hierarchy_buffer_mb,
-            usage: RefCell::default(),
             max_concurrent_requests,
             batch_scope,
+            table_options,
+            server_oid,
+            usage: RefCell::default(),
         }
     }
 }

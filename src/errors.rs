@@ -52,6 +52,15 @@ pub fn raise_write(e: &WriteError, table: &str) -> ! {
 
 /// `raise_write` for rows batched across `whose` ("this transaction").
 pub fn raise_write_of(e: &WriteError, table: &str, whose: &str) -> ! {
+    raise_write_as(e, table, whose, None)
+}
+
+/// `raise_write`, naming the statement's row CDF rejected when it is known.
+pub fn raise_write_at(e: &WriteError, table: &str, row: Option<u64>) -> ! {
+    raise_write_as(e, table, "this statement", row)
+}
+
+fn raise_write_as(e: &WriteError, table: &str, whose: &str, row: Option<u64>) -> ! {
     let mut detail = Vec::new();
     if let Some(d) = request_id_detail(&e.error) {
         detail.push(d);
@@ -71,7 +80,10 @@ pub fn raise_write_of(e: &WriteError, table: &str, whose: &str) -> ! {
     }
     let mut report = ErrorReport::new(
         sqlstate_of(&e.error),
-        format!("writing to CDF table \"{table}\" failed: {}", e.error),
+        match row {
+            Some(row) => format!("writing to CDF table \"{table}\" failed at row {row}: {}", e.error),
+            None => format!("writing to CDF table \"{table}\" failed: {}", e.error),
+        },
         "cdf_fdw",
     )
     .set_detail(detail.join("\n"));

@@ -1,4 +1,5 @@
-//! IMPORT FOREIGN SCHEMA cdf FROM SERVER s INTO schema: creates every built-in table.
+//! IMPORT FOREIGN SCHEMA cdf FROM SERVER s INTO schema: creates every built-in table;
+//! IMPORT FOREIGN SCHEMA "space/model/version" creates a data model's view tables (`views.rs`).
 
 use std::ffi::CStr;
 
@@ -18,11 +19,16 @@ pub unsafe extern "C-unwind" fn import_foreign_schema(
     server_oid: pg_sys::Oid,
 ) -> *mut pg_sys::List {
     let remote = CStr::from_ptr((*stmt).remote_schema).to_string_lossy();
+    if let Some(model) = cdf_tables::views::parse_data_model_ref(&remote) {
+        return crate::views::import_data_model(stmt, server_oid, &model);
+    }
     if remote != REMOTE_SCHEMA {
         errors::raise(
             PgSqlErrorCode::ERRCODE_FDW_SCHEMA_NOT_FOUND,
             format!("CDF has no schema \"{remote}\""),
-            Some(format!("Use IMPORT FOREIGN SCHEMA {REMOTE_SCHEMA} FROM SERVER ... INTO ...")),
+            Some(format!(
+                "Use IMPORT FOREIGN SCHEMA {REMOTE_SCHEMA} FROM SERVER ... INTO ... for the classic tables, or \"space/data_model/version\" (e.g. \"cdf_cdm/CogniteCore/v1\") for the views of a data model."
+            )),
         );
     }
     let server = pg_sys::GetForeignServer(server_oid);

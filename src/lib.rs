@@ -20,6 +20,8 @@ mod settings;
 mod stats;
 mod tuple;
 mod users;
+mod view_modify;
+mod views;
 mod xact;
 
 pgrx::pg_module_magic!();

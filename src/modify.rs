@@ -18,11 +18,11 @@ use cdf_tables::{
 };
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use pgrx::{PgList, PgMemoryContexts, PgTupleDesc};
+use pgrx::{PgMemoryContexts, PgTupleDesc};
 
 use crate::backend;
 use crate::batch;
-use crate::context::{table_context, table_resource, TableContext};
+use crate::context::{is_view_table, table_context, table_resource, TableContext};
 use crate::convert::datum_to_value;
 use crate::errors;
 use crate::plan::ModifyPrivate;
@@ -504,6 +504,7 @@ impl ChangeState {
 pub enum ModifyState {
     Insert(InsertState),
     Change(ChangeState),
+    View(crate::view_modify::ViewModify),
 }
 
 impl ModifyState {
@@ -511,13 +512,16 @@ impl ModifyState {
         match self {
             ModifyState::Insert(s) => s.finish(),
             ModifyState::Change(s) => s.flush(),
+            ModifyState::View(s) => s.flush(),
         }
     }
 
-    fn ctx(&self) -> &TableContext {
+    /// The CDF requests this node made (EXPLAIN ANALYZE).
+    fn usage(&self) -> &std::cell::RefCell<crate::stats::NodeUsage> {
         match self {
-            ModifyState::Insert(s) => &s.ctx,
-            ModifyState::Change(s) => &s.ctx,
+            ModifyState::Insert(s) => &s.ctx.usage,
+            ModifyState::Change(s) => &s.ctx.usage,
+            ModifyState::View(s) => s.usage(),
         }
     }
 }
@@ -527,7 +531,7 @@ impl ModifyState {
 unsafe fn explain_usage(rinfo: *mut pg_sys::ResultRelInfo, es: *mut pg_sys::ExplainState) {
     if let Some(state) = state(rinfo).filter(|_| (*es).analyze) {
         state.flush();
-        crate::stats::explain(&state.ctx().usage.borrow(), es);
+        crate::stats::explain(&state.usage().borrow(), es);
     }
 }
 
@@ -587,6 +591,9 @@ pub unsafe extern "C-unwind" fn add_foreign_update_targets(
     _target_rte: *mut pg_sys::RangeTblEntry,
     target_relation: pg_sys::Relation,
 ) {
+    if is_view_table((*target_relation).rd_id) {
+        return crate::view_modify::add_update_targets(root, rtindex, target_relation);
+    }
     let (resource, table) = table_resource((*target_relation).rd_id);
     let names = attribute_names(target_relation);
     let tupdesc = (*target_relation).rd_att;
@@ -599,14 +606,6 @@ pub unsafe extern "C-unwind" fn add_foreign_update_targets(
     }
 }
 
-/// Whether the statement has a WHERE clause (or joins: UPDATE ... FROM, DELETE ... USING).
-/// A WHERE that PostgreSQL evaluates locally counts too.
-unsafe fn has_where_clause(root: *mut pg_sys::PlannerInfo) -> bool {
-    let jointree = (*(*root).parse).jointree;
-    !jointree.is_null()
-        && (!(*jointree).quals.is_null() || PgList::<pg_sys::Node>::from_pg((*jointree).fromlist).len() > 1)
-}
-
 #[pg_guard]
 pub unsafe extern "C-unwind" fn plan_foreign_modify(
     root: *mut pg_sys::PlannerInfo,
@@ -615,6 +614,9 @@ pub unsafe extern "C-unwind" fn plan_foreign_modify(
     subplan_index: c_int,
 ) -> *mut pg_sys::List {
     let rte = *(*root).simple_rte_array.add(result_relation as usize);
+    if is_view_table((*rte).relid) {
+        return crate::view_modify::plan(root, plan, rte, subplan_index);
+    }
     let (resource, table) = table_resource((*rte).relid);
     let unsupported = |what: &str| {
         errors::raise(
@@ -630,7 +632,7 @@ pub unsafe extern "C-unwind" fn plan_foreign_modify(
     };
     let operation = (*plan).operation;
     let changes = matches!(operation, pg_sys::CmdType::CMD_UPDATE | pg_sys::CmdType::CMD_DELETE);
-    if changes && !has_where_clause(root) && !ALLOW_UNQUALIFIED_CHANGES.get() {
+    if changes && !crate::plan::has_where_clause(root) && !ALLOW_UNQUALIFIED_CHANGES.get() {
         let verb = if operation == pg_sys::CmdType::CMD_UPDATE { "UPDATE" } else { "DELETE" };
         errors::raise(
             PgSqlErrorCode::ERRCODE_CARDINALITY_VIOLATION,
@@ -649,29 +651,10 @@ pub unsafe extern "C-unwind" fn plan_foreign_modify(
     match operation {
         pg_sys::CmdType::CMD_UPDATE if !resource.supports_update => unsupported("UPDATE"),
         pg_sys::CmdType::CMD_DELETE if !resource.supports_delete() => unsupported("DELETE"),
-        pg_sys::CmdType::CMD_UPDATE => {
-            // updatedCols is offset by FirstLowInvalidHeapAttributeNumber.
-            let cols = crate::compat::updated_cols(root, rte);
-            let mut member = -1;
-            loop {
-                member = pg_sys::bms_next_member(cols, member);
-                if member < 0 {
-                    break;
-                }
-                let attno = member + pg_sys::FirstLowInvalidHeapAttributeNumber;
-                if attno > 0 {
-                    private.updated.push(attno as pg_sys::AttrNumber);
-                }
-            }
-        }
+        pg_sys::CmdType::CMD_UPDATE => private.updated = crate::plan::updated_attnos(root, rte),
         _ => {}
     }
-    // Plain values only: the plan may be cached and re-executed (PREPARE, plpgsql).
-    private.on_conflict_do_nothing = (*plan).onConflictAction == pg_sys::OnConflictAction::ONCONFLICT_NOTHING;
-    // RETURNING projections are built after BeginForeignModify, so decide here.
-    private.returning = PgList::<pg_sys::List>::from_pg((*plan).returningLists)
-        .get_ptr(subplan_index as usize)
-        .is_some_and(|l| !l.is_null());
+    crate::plan::statement_flags(&mut private, plan, subplan_index);
     private.to_list()
 }
 
@@ -687,6 +670,17 @@ pub unsafe extern "C-unwind" fn begin_foreign_modify(
         return;
     }
     let private = ModifyPrivate::from_list(fdw_private);
+    let rel = (*rinfo).ri_RelationDesc;
+    if is_view_table((*rel).rd_id) {
+        let user = modify_user(mtstate, rinfo);
+        let state = if (*mtstate).operation == pg_sys::CmdType::CMD_INSERT {
+            crate::view_modify::ViewModify::insert(rel, user, private.on_conflict_do_nothing)
+        } else {
+            crate::view_modify::ViewModify::change(mtstate, rel, user, &private)
+        };
+        install(rinfo, ModifyState::View(state));
+        return;
+    }
     if (*mtstate).operation == pg_sys::CmdType::CMD_INSERT {
         let state = InsertState::new(mtstate, rinfo, private.on_conflict_do_nothing, private.returning);
         install(rinfo, ModifyState::Insert(state));
@@ -727,6 +721,12 @@ pub unsafe extern "C-unwind" fn begin_foreign_insert(
 ) {
     // COPY, or rows routed into a foreign partition: RETURNING as the partition's parent has it.
     let returning = !(*rinfo).ri_projectReturning.is_null();
+    let rel = (*rinfo).ri_RelationDesc;
+    if is_view_table((*rel).rd_id) {
+        let state = crate::view_modify::ViewModify::insert(rel, modify_user(mtstate, rinfo), false);
+        install(rinfo, ModifyState::View(state));
+        return;
+    }
     install(rinfo, ModifyState::Insert(InsertState::new(mtstate, rinfo, false, returning)));
 }
 
@@ -737,6 +737,10 @@ pub unsafe extern "C-unwind" fn exec_foreign_insert(
     slot: *mut pg_sys::TupleTableSlot,
     _plan_slot: *mut pg_sys::TupleTableSlot,
 ) -> *mut pg_sys::TupleTableSlot {
+    if let Some(ModifyState::View(state)) = state(rinfo) {
+        state.insert_row(slot);
+        return slot;
+    }
     if let Some(ModifyState::Insert(state)) = state(rinfo) {
         if !state.insert(slot) {
             // Skipped as existing (insert_mode ignore): not inserted, not returned, not counted.
@@ -753,8 +757,10 @@ pub unsafe extern "C-unwind" fn exec_foreign_update(
     slot: *mut pg_sys::TupleTableSlot,
     plan_slot: *mut pg_sys::TupleTableSlot,
 ) -> *mut pg_sys::TupleTableSlot {
-    if let Some(ModifyState::Change(state)) = state(rinfo) {
-        state.change(plan_slot, Some(slot));
+    match state(rinfo) {
+        Some(ModifyState::Change(state)) => state.change(plan_slot, Some(slot)),
+        Some(ModifyState::View(state)) => state.change_row(plan_slot, Some(slot)),
+        _ => {}
     }
     slot
 }
@@ -766,8 +772,10 @@ pub unsafe extern "C-unwind" fn exec_foreign_delete(
     slot: *mut pg_sys::TupleTableSlot,
     plan_slot: *mut pg_sys::TupleTableSlot,
 ) -> *mut pg_sys::TupleTableSlot {
-    if let Some(ModifyState::Change(state)) = state(rinfo) {
-        state.change(plan_slot, None);
+    match state(rinfo) {
+        Some(ModifyState::Change(state)) => state.change(plan_slot, None),
+        Some(ModifyState::View(state)) => state.change_row(plan_slot, None),
+        _ => {}
     }
     slot
 }
@@ -780,10 +788,18 @@ pub unsafe extern "C-unwind" fn exec_foreign_batch_insert(
     _plan_slots: *mut *mut pg_sys::TupleTableSlot,
     num_slots: *mut c_int,
 ) -> *mut *mut pg_sys::TupleTableSlot {
-    if let Some(ModifyState::Insert(state)) = state(rinfo) {
-        for i in 0..(*num_slots).max(0) as usize {
-            state.insert(*slots.add(i));
+    match state(rinfo) {
+        Some(ModifyState::Insert(state)) => {
+            for i in 0..(*num_slots).max(0) as usize {
+                state.insert(*slots.add(i));
+            }
         }
+        Some(ModifyState::View(state)) => {
+            for i in 0..(*num_slots).max(0) as usize {
+                state.insert_row(*slots.add(i));
+            }
+        }
+        _ => {}
     }
     slots
 }
@@ -798,6 +814,7 @@ pub unsafe extern "C-unwind" fn get_foreign_modify_batch_size(rinfo: *mut pg_sys
     }
     match state(rinfo) {
         Some(ModifyState::Insert(s)) => s.ctx.resource.rows_per_request().clamp(1, 1000) as c_int,
+        Some(ModifyState::View(_)) => crate::view_modify::batch_size(),
         _ => 1,
     }
 }
@@ -812,6 +829,11 @@ pub unsafe extern "C-unwind" fn end_foreign_modify(_estate: *mut pg_sys::EState,
 
 #[pg_guard]
 pub unsafe extern "C-unwind" fn is_foreign_rel_updatable(rel: pg_sys::Relation) -> c_int {
+    if is_view_table((*rel).rd_id) {
+        return [pg_sys::CmdType::CMD_INSERT, pg_sys::CmdType::CMD_UPDATE, pg_sys::CmdType::CMD_DELETE]
+            .iter()
+            .fold(0, |ops, op| ops | 1 << *op as c_int);
+    }
     let (resource, _) = table_resource((*rel).rd_id);
     let mut ops = 1 << pg_sys::CmdType::CMD_INSERT as c_int;
     if resource.supports_update {
@@ -831,6 +853,10 @@ pub unsafe extern "C-unwind" fn explain_foreign_modify(
     _subplan_index: c_int,
     es: *mut pg_sys::ExplainState,
 ) {
+    if is_view_table((*(*rinfo).ri_RelationDesc).rd_id) {
+        crate::view_modify::explain((*mtstate).operation, es);
+        return explain_usage(rinfo, es);
+    }
     if (*mtstate).operation != pg_sys::CmdType::CMD_INSERT {
         let (resource, _) = table_resource((*(*rinfo).ri_RelationDesc).rd_id);
         let endpoint = resource.change_endpoint((*mtstate).operation == pg_sys::CmdType::CMD_DELETE);

@@ -57,6 +57,10 @@ pub fn check_table_columns(relid: pg_sys::Oid) {
         if CStr::from_ptr((*fdw).fdwname).to_bytes() != b"cdf_fdw" {
             return;
         }
+        // A view table's columns are checked against the view at first use: that needs CDF.
+        if crate::context::is_view_table(relid) {
+            return;
+        }
         let (resource, name) = table_resource(relid);
         let lock = pg_sys::AccessShareLock as pg_sys::LOCKMODE;
         let rel = pg_sys::relation_open(relid, lock);

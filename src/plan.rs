@@ -2,8 +2,11 @@
 //! PostgreSQL integer list so that `copyObject`, cached plans (PREPARE, plpgsql) and parallel
 //! workers carry it. One struct per callback family, one round trip each; no pointers, no names.
 
+use std::ffi::c_int;
+
 use cdf_tables::QualOp;
 use pgrx::pg_sys;
+use pgrx::PgList;
 
 /// A WHERE condition sent to CDF: `attno op value`; the value expression is the matching entry
 /// of the scan's `fdw_exprs`.
@@ -71,4 +74,44 @@ impl ModifyPrivate {
             updated: values.iter().skip(2).map(|a| *a as pg_sys::AttrNumber).collect(),
         }
     }
+}
+
+/// Whether the statement has a WHERE clause (or joins: UPDATE ... FROM, DELETE ... USING).
+/// A WHERE that PostgreSQL evaluates locally counts too.
+pub unsafe fn has_where_clause(root: *mut pg_sys::PlannerInfo) -> bool {
+    let jointree = (*(*root).parse).jointree;
+    !jointree.is_null()
+        && (!(*jointree).quals.is_null() || PgList::<pg_sys::Node>::from_pg((*jointree).fromlist).len() > 1)
+}
+
+/// The attributes an UPDATE sets.
+pub unsafe fn updated_attnos(
+    root: *mut pg_sys::PlannerInfo,
+    rte: *mut pg_sys::RangeTblEntry,
+) -> Vec<pg_sys::AttrNumber> {
+    // updatedCols is offset by FirstLowInvalidHeapAttributeNumber.
+    let cols = crate::compat::updated_cols(root, rte);
+    let mut updated = Vec::new();
+    let mut member = -1;
+    loop {
+        member = pg_sys::bms_next_member(cols, member);
+        if member < 0 {
+            break;
+        }
+        let attno = member + pg_sys::FirstLowInvalidHeapAttributeNumber;
+        if attno > 0 {
+            updated.push(attno as pg_sys::AttrNumber);
+        }
+    }
+    updated
+}
+
+/// ON CONFLICT DO NOTHING and RETURNING of the statement.
+pub unsafe fn statement_flags(private: &mut ModifyPrivate, plan: *mut pg_sys::ModifyTable, subplan_index: c_int) {
+    // Plain values only: the plan may be cached and re-executed (PREPARE, plpgsql).
+    private.on_conflict_do_nothing = (*plan).onConflictAction == pg_sys::OnConflictAction::ONCONFLICT_NOTHING;
+    // RETURNING projections are built after BeginForeignModify, so decide here.
+    private.returning = PgList::<pg_sys::List>::from_pg((*plan).returningLists)
+        .get_ptr(subplan_index as usize)
+        .is_some_and(|l| !l.is_null());
 }

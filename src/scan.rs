@@ -21,7 +21,7 @@ use pgrx::prelude::*;
 use pgrx::{PgList, PgMemoryContexts};
 
 use crate::backend;
-use crate::context::{table_context, table_resource, TableContext};
+use crate::context::{is_view_table, table_context, table_resource, TableContext};
 use crate::convert::{condition_value_fits, datum_to_value};
 use crate::errors;
 use crate::plan::{PushedCondition, ScanPrivate};
@@ -154,6 +154,18 @@ unsafe fn pushable_condition(
                 None
             }
         }
+        pg_sys::NodeTag::T_NullTest => {
+            let test = clause as *mut pg_sys::NullTest;
+            if (*test).argisrow {
+                return None;
+            }
+            let att = scanned_column((*test).arg as *mut pg_sys::Node, relid)?;
+            let op =
+                if (*test).nulltesttype == pg_sys::NullTestType::IS_NULL { QualOp::IsNull } else { QualOp::IsNotNull };
+            // No value: a NULL constant keeps fdw_exprs parallel to the conditions.
+            let none = pg_sys::makeNullConst(pg_sys::BOOLOID, -1, pg_sys::InvalidOid);
+            Some((att, op, none as *mut pg_sys::Node))
+        }
         pg_sys::NodeTag::T_ScalarArrayOpExpr => {
             let op = clause as *mut pg_sys::ScalarArrayOpExpr;
             let args = PgList::<pg_sys::Node>::from_pg((*op).args);
@@ -195,16 +207,20 @@ unsafe fn pushable_conditions(
     quals: *mut pg_sys::List,
     relid: pg_sys::Index,
     foreigntableid: pg_sys::Oid,
-    resource: &cdf_tables::Resource,
+    resource: Option<&cdf_tables::Resource>,
 ) -> Vec<Pushable> {
     let mut out = Vec::new();
     for clause in PgList::<pg_sys::Node>::from_pg(quals).iter_ptr() {
         let Some((attno, op, value)) = pushable_condition(clause, relid) else { continue };
         let column = attribute_name(foreigntableid, attno);
         let column_type = pg_sys::get_atttype(foreigntableid, attno);
-        if pushable(resource, &column, op)
-            && condition_value_fits(column_type, pg_sys::exprType(value), op == QualOp::In)
-        {
+        // `None`: a view table, whose pushable conditions the view decides.
+        let push = match resource {
+            Some(resource) => pushable(resource, &column, op),
+            None => crate::views::pushable(&column, op),
+        };
+        let null_test = matches!(op, QualOp::IsNull | QualOp::IsNotNull);
+        if push && (null_test || condition_value_fits(column_type, pg_sys::exprType(value), op == QualOp::In)) {
             out.push(Pushable { attno, column, op, value });
         }
     }
@@ -244,6 +260,11 @@ pub unsafe extern "C-unwind" fn get_foreign_rel_size(
     baserel: *mut pg_sys::RelOptInfo,
     foreigntableid: pg_sys::Oid,
 ) {
+    if is_view_table(foreigntableid) {
+        // Nodes of a view: no count is cheap to know; estimated as a plain list.
+        (*baserel).rows = cdf_tables::reads::DEFAULT_SCAN_ROWS;
+        return;
+    }
     let (resource, _) = table_resource(foreigntableid);
     let restrictions = PgList::<pg_sys::RestrictInfo>::from_pg((*baserel).baserestrictinfo);
     let mut local = PgList::<pg_sys::RestrictInfo>::new();
@@ -251,7 +272,7 @@ pub unsafe extern "C-unwind" fn get_foreign_rel_size(
     for rinfo in restrictions.iter_ptr() {
         let clause = (*rinfo).clause as *mut pg_sys::Node;
         let single = PgList::<pg_sys::Node>::from_pg(pg_sys::lappend(std::ptr::null_mut(), clause.cast()));
-        match pushable_conditions(single.into_pg(), (*baserel).relid, foreigntableid, resource).pop() {
+        match pushable_conditions(single.into_pg(), (*baserel).relid, foreigntableid, Some(resource)).pop() {
             Some(p) => planned.push(PlannedQual { values: values_known_at_plan_time(&p), column: p.column, op: p.op }),
             None => local.push(rinfo),
         }
@@ -290,12 +311,14 @@ pub unsafe extern "C-unwind" fn get_foreign_plan(
     scan_clauses: *mut pg_sys::List,
     outer_plan: *mut pg_sys::Plan,
 ) -> *mut pg_sys::ForeignScan {
-    let (resource, table_name) = table_resource(foreigntableid);
+    let view = is_view_table(foreigntableid);
+    let classic = (!view).then(|| table_resource(foreigntableid));
     let quals = pg_sys::extract_actual_clauses(scan_clauses, false);
     let mut exprs = PgList::<pg_sys::Node>::new();
     let mut private = ScanPrivate::default();
     let mut pushed_columns: Vec<String> = Vec::new();
-    for Pushable { attno, column, op, value } in pushable_conditions(quals, (*baserel).relid, foreigntableid, resource)
+    for Pushable { attno, column, op, value } in
+        pushable_conditions(quals, (*baserel).relid, foreigntableid, classic.as_ref().map(|(r, _)| *r))
     {
         exprs.push(value);
         private.conditions.push(PushedCondition { attno, op });
@@ -304,7 +327,7 @@ pub unsafe extern "C-unwind" fn get_foreign_plan(
         }
     }
     let present: Vec<&str> = pushed_columns.iter().map(String::as_str).collect();
-    if !requirements_met(resource, &present) {
+    if let Some((resource, table_name)) = classic.filter(|(r, _)| !requirements_met(r, &present)) {
         errors::raise(
             PgSqlErrorCode::ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED,
             format!(
@@ -333,19 +356,30 @@ pub unsafe extern "C-unwind" fn explain_foreign_scan(
     es: *mut pg_sys::ExplainState,
 ) {
     let rel = (*node).ss.ss_currentRelation;
-    let (resource, _) = table_resource((*rel).rd_id);
     let plan = (*node).ss.ps.plan as *mut pg_sys::ForeignScan;
     let conditions = named_conditions((*rel).rd_id, &ScanPrivate::from_list((*plan).fdw_private));
-    let request = CString::new(describe_request(resource, &conditions)).unwrap();
+    let request = if is_view_table((*rel).rd_id) {
+        crate::views::describe_read(&conditions)
+    } else {
+        describe_request(table_resource((*rel).rd_id).0, &conditions)
+    };
+    let request = CString::new(request).unwrap();
     pg_sys::ExplainPropertyText(c"CDF Request".as_ptr(), request.as_ptr(), es);
     if !conditions.is_empty() {
         let text: Vec<String> = conditions.iter().map(|(c, op)| format!("{c} {}", op.code())).collect();
         let text = CString::new(text.join(", ")).unwrap();
         pg_sys::ExplainPropertyText(c"CDF Conditions".as_ptr(), text.as_ptr(), es);
     }
-    if let Some(state) = ((*node).fdw_state as *mut ScanState).as_ref().filter(|_| (*es).analyze) {
-        crate::stats::explain(&state.ctx.usage.borrow(), es);
+    if !(*es).analyze || (*node).fdw_state.is_null() {
+        return;
     }
+    // fdw_state is a ViewScan for view tables, a ScanState for the others.
+    let usage = if is_view_table((*rel).rd_id) {
+        &(*((*node).fdw_state as *mut crate::views::ViewScan)).bound.conn.usage
+    } else {
+        &(*((*node).fdw_state as *mut ScanState)).ctx.usage
+    };
+    crate::stats::explain(&usage.borrow(), es);
 }
 
 #[pg_guard]
@@ -356,8 +390,6 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignSca
     // Read-your-writes: rows batched in this transaction reach CDF before anything is read.
     crate::batch::flush_all();
     let rel = (*node).ss.ss_currentRelation;
-    let ctx = table_context((*rel).rd_id, crate::compat::scan_user(node));
-    let bindings = bind_columns(rel, ctx.resource, &ctx.table_name);
     let plan = (*node).ss.ps.plan as *mut pg_sys::ForeignScan;
     let descriptions = named_conditions((*rel).rd_id, &ScanPrivate::from_list((*plan).fdw_private));
     let exprs = PgList::<pg_sys::Node>::from_pg((*plan).fdw_exprs);
@@ -366,6 +398,15 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignSca
         let state = pg_sys::ExecInitExpr(expr as *mut pg_sys::Expr, node as *mut pg_sys::PlanState);
         conditions.push((column, op, state, pg_sys::exprType(expr)));
     }
+    if is_view_table((*rel).rd_id) {
+        let bound = crate::views::bind_view(rel, crate::compat::scan_user(node));
+        let state = crate::views::ViewScan::new(bound, conditions, (*node).ss.ps.ps_ExprContext);
+        let ptr = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(state);
+        (*node).fdw_state = ptr as *mut std::ffi::c_void;
+        return;
+    }
+    let ctx = table_context((*rel).rd_id, crate::compat::scan_user(node));
+    let bindings = bind_columns(rel, ctx.resource, &ctx.table_name);
     let used = used_attributes(plan);
     let references = bindings
         .iter()
@@ -391,6 +432,9 @@ pub unsafe extern "C-unwind" fn iterate_foreign_scan(
 ) -> *mut pg_sys::TupleTableSlot {
     let slot = (*node).ss.ss_ScanTupleSlot;
     pg_sys::ExecClearTuple(slot);
+    if is_view_table((*(*node).ss.ss_currentRelation).rd_id) {
+        return crate::views::iterate(node);
+    }
     let Some(state) = ((*node).fdw_state as *mut ScanState).as_mut() else {
         return slot;
     };
@@ -406,6 +450,12 @@ pub unsafe extern "C-unwind" fn iterate_foreign_scan(
 
 #[pg_guard]
 pub unsafe extern "C-unwind" fn rescan_foreign_scan(node: *mut pg_sys::ForeignScanState) {
+    if is_view_table((*(*node).ss.ss_currentRelation).rd_id) {
+        if let Some(state) = ((*node).fdw_state as *mut crate::views::ViewScan).as_mut() {
+            state.reset();
+        }
+        return;
+    }
     if let Some(state) = ((*node).fdw_state as *mut ScanState).as_mut() {
         state.reader = None;
         state.page.clear();

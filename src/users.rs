@@ -18,7 +18,9 @@
 use std::ffi::{CStr, CString};
 
 use cdf_client::{CdfError, Credentials};
-use cdf_tables::capabilities::{has_project, missing_capabilities, table_access, TableAccess};
+use cdf_tables::capabilities::{
+    has_project, missing_capabilities, table_access, view_access, TableAccess, VIEW_TABLES_ACL,
+};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
@@ -170,7 +172,12 @@ fn require_user_admin(server_name: &str, server: &ServerInfo) {
 }
 
 /// Checks credentials against CDF and returns what they may do per table.
-fn check_credentials(server_name: &str, server: &ServerInfo, credentials: &Credentials) -> Vec<TableAccess> {
+/// What the identity may do: per built-in table, and `(read, write)` on view tables.
+fn check_credentials(
+    server_name: &str,
+    server: &ServerInfo,
+    credentials: &Credentials,
+) -> (Vec<TableAccess>, (bool, bool)) {
     let config = server_config(server_name, &server.options);
     let inspect = backend::run_with_credentials(&config, credentials, async |session| {
         session.check_credentials().await?;
@@ -194,7 +201,7 @@ fn check_credentials(server_name: &str, server: &ServerInfo, credentials: &Crede
             Some("Add the app's Entra ID group to a CDF group of that project.".into()),
         );
     }
-    table_access(&inspect, &config.project)
+    (table_access(&inspect, &config.project), view_access(&inspect, &config.project))
 }
 
 fn role_oid(name: &str) -> Option<pg_sys::Oid> {
@@ -317,6 +324,8 @@ struct ServerTable {
     schema: String,
     table: String,
     resource: String,
+    /// A view table (options space, view, version): governed by dataModelInstancesAcl.
+    is_view: bool,
     can_grant: bool,
 }
 
@@ -325,13 +334,15 @@ fn server_tables(server: &ServerInfo) -> Vec<ServerTable> {
         let rows = client
             .select(
                 "SELECT n.nspname::pg_catalog.text, c.relname::pg_catalog.text, opt.value,
-                        pg_catalog.pg_has_role(c.relowner, 'USAGE') AND pg_catalog.pg_has_role(n.nspowner, 'USAGE')
+                        pg_catalog.pg_has_role(c.relowner, 'USAGE') AND pg_catalog.pg_has_role(n.nspowner, 'USAGE'),
+                        EXISTS (SELECT 1 FROM pg_catalog.unnest(ft.ftoptions) o
+                                 WHERE pg_catalog.split_part(o, '=', 1) = 'view')
                    FROM pg_catalog.pg_foreign_table ft
                    JOIN pg_catalog.pg_class c ON c.oid = ft.ftrelid
                    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                   CROSS JOIN LATERAL (SELECT pg_catalog.split_part(o, '=', 2) AS value
-                                         FROM pg_catalog.unnest(ft.ftoptions) o
-                                        WHERE pg_catalog.split_part(o, '=', 1) = 'resource') opt
+                   LEFT JOIN LATERAL (SELECT pg_catalog.split_part(o, '=', 2) AS value
+                                        FROM pg_catalog.unnest(ft.ftoptions) o
+                                       WHERE pg_catalog.split_part(o, '=', 1) = 'resource') opt ON true
                   WHERE ft.ftserver = $1
                   ORDER BY 1, 2",
                 None,
@@ -343,6 +354,7 @@ fn server_tables(server: &ServerInfo) -> Vec<ServerTable> {
             table: r.get::<String>(2).ok().flatten().unwrap_or_default(),
             resource: r.get::<String>(3).ok().flatten().unwrap_or_default(),
             can_grant: r.get::<bool>(4).ok().flatten().unwrap_or(false),
+            is_view: r.get::<bool>(5).ok().flatten().unwrap_or(false),
         })
         .collect()
     })
@@ -361,22 +373,36 @@ fn require_grant_rights(tables: &[ServerTable]) {
 }
 
 /// Grants on every foreign table of the server, as far as CDF lets the identity go.
-fn grant_tables(tables: &[ServerTable], role: &str, access: &[TableAccess]) -> Vec<String> {
+fn grant_tables(
+    tables: &[ServerTable],
+    role: &str,
+    access: &[TableAccess],
+    (view_read, view_write): (bool, bool),
+) -> Vec<String> {
     let mut granted = Vec::new();
     let mut schemas: Vec<&str> = Vec::new();
-    for ServerTable { schema, table, resource, .. } in tables {
-        let Some(a) = access.iter().find(|a| a.resource.table == resource) else { continue };
+    for ServerTable { schema, table, resource, is_view, .. } in tables {
         let mut privileges = Vec::new();
-        if a.read {
-            privileges.push("SELECT");
-        }
-        if a.write {
-            privileges.push("INSERT");
-            if a.resource.supports_update {
-                privileges.push("UPDATE");
+        if *is_view {
+            if view_read {
+                privileges.push("SELECT");
             }
-            if a.resource.supports_delete() {
-                privileges.push("DELETE");
+            if view_write {
+                privileges.extend(["INSERT", "UPDATE", "DELETE"]);
+            }
+        } else {
+            let Some(a) = access.iter().find(|a| a.resource.table == resource) else { continue };
+            if a.read {
+                privileges.push("SELECT");
+            }
+            if a.write {
+                privileges.push("INSERT");
+                if a.resource.supports_update {
+                    privileges.push("UPDATE");
+                }
+                if a.resource.supports_delete() {
+                    privileges.push("DELETE");
+                }
             }
         }
         if privileges.is_empty() {
@@ -411,7 +437,7 @@ pub fn create_user(
     let tables = server_tables(&server);
     require_grant_rights(&tables);
     let credentials = Credentials { client_id: client_id.to_string(), client_secret: client_secret.to_string() };
-    let access = check_credentials(server_name, &server, &credentials);
+    let (access, views) = check_credentials(server_name, &server, &credentials);
 
     if role_oid(&username).is_some() {
         errors::raise(
@@ -427,9 +453,17 @@ pub fn create_user(
     // No USAGE on the server: reading and writing its foreign tables needs only the table
     // privileges and the mapping, and USAGE would let the login define foreign tables of its own
     // on the server (in any schema it may create in), past a later REVOKE on the granted ones.
-    let granted = grant_tables(&tables, &username, &access);
+    let granted = grant_tables(&tables, &username, &access, views);
     hidden.restore();
-    (username, password, granted, missing_capabilities(&access))
+    let mut missing = missing_capabilities(&access);
+    let view_tables: Vec<String> =
+        tables.iter().filter(|t| t.is_view).map(|t| format!("{}.{}", t.schema, t.table)).collect();
+    for (ok, action) in [(views.0, "READ"), (views.1, "WRITE")] {
+        if !ok && !view_tables.is_empty() {
+            missing.push(format!("{VIEW_TABLES_ACL}:{action} ({})", view_tables.join(", ")));
+        }
+    }
+    (username, password, granted, missing)
 }
 
 fn require_created_user(username: &str) -> String {

@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod hierarchy;
+pub mod instances;
 pub mod metrics;
 pub mod reader;
 pub mod references;

@@ -195,10 +195,13 @@ impl Reader {
                     }
                     let id = s.get("id").cloned().unwrap_or(Json::Null);
                     let xid = s.get("externalId").cloned().unwrap_or(Json::Null);
+                    let instance = s.get("instanceId").cloned().unwrap_or(Json::Null);
                     for p in s.get("datapoints").and_then(|d| d.as_array()).cloned().unwrap_or_default() {
                         if let Json::Object(mut row) = p {
                             row.insert("id".into(), id.clone());
                             row.insert("external_id".into(), xid.clone());
+                            row.insert("instance_space".into(), instance["space"].clone());
+                            row.insert("instance_external_id".into(), instance["externalId"].clone());
                             rows.push(row);
                         }
                     }

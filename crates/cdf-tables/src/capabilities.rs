@@ -67,6 +67,16 @@ pub fn table_access(inspect: &Json, project: &str) -> Vec<TableAccess> {
         .collect()
 }
 
+/// The capability that view tables (data-modeling nodes) need, READ for SELECT and WRITE for
+/// INSERT, UPDATE and DELETE.
+pub const VIEW_TABLES_ACL: &str = "dataModelInstancesAcl";
+
+/// Read and write access of view tables: `(read, write)`.
+pub fn view_access(inspect: &Json, project: &str) -> (bool, bool) {
+    let granted = actions(inspect, VIEW_TABLES_ACL, project);
+    (granted.iter().any(|a| a == "READ"), granted.iter().any(|a| a == "WRITE"))
+}
+
 /// Capabilities the built-in tables need but the identity lacks, one entry per capability with
 /// the tables that need it, e.g. `timeSeriesAcl:WRITE (time_series, double_datapoints)`.
 pub fn missing_capabilities(access: &[TableAccess]) -> Vec<String> {
@@ -117,6 +127,7 @@ mod tests {
         assert!(missing.contains(&"eventsAcl:WRITE (events)".to_string()));
         assert!(!missing.iter().any(|m| m.starts_with("assetsAcl")));
         assert!(has_project(&inspect(), "demo"));
+        assert_eq!(view_access(&inspect(), "demo"), (false, false));
         assert!(!has_project(&inspect(), "other"));
     }
 }

@@ -628,12 +628,15 @@ const TIME_SERIES: &[Column] = &[
     LAST_UPDATED_TIME,
 ];
 
-const fn datapoint_columns(value: Column) -> [Column; 6] {
+const fn datapoint_columns(value: Column) -> [Column; 8] {
     let mut timestamp = col("timestamp", TimestampTz, Field::Json("timestamp"), Required);
     timestamp.time_domain = TimeDomain::Datapoint;
     [
         col("id", BigInt, Field::Address, Optional),
         limited(col("external_id", Varchar(255), Field::Address, Optional), 255),
+        // The series as a data-modeling node (a CogniteTimeSeries): `instanceId` in requests.
+        limited(col("instance_space", Varchar(255), Field::Address, Optional), 255),
+        limited(col("instance_external_id", Varchar(255), Field::Address, Optional), 255),
         timestamp,
         value,
         col("status_code", BigInt, Field::Nested("status", "code"), Optional),

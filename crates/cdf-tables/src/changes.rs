@@ -106,9 +106,12 @@ fn int(row: &[(&'static Column, Value)], name: &'static str) -> Result<i64, Valu
 
 /// The series (or sequence) of a row: its id when known, else its external id.
 fn series(row: &[(&'static Column, Value)]) -> Result<SeriesRef, ValueError> {
-    match (get(row, "id"), get(row, "external_id")) {
-        (Some(Value::Int(i)), _) => Ok(SeriesRef::Id(*i)),
-        (_, Some(Value::Text(x))) => Ok(SeriesRef::ExternalId(x.clone())),
+    match (get(row, "id"), get(row, "external_id"), get(row, "instance_space"), get(row, "instance_external_id")) {
+        (Some(Value::Int(i)), ..) => Ok(SeriesRef::Id(*i)),
+        (_, Some(Value::Text(x)), ..) => Ok(SeriesRef::ExternalId(x.clone())),
+        (_, _, Some(Value::Text(s)), Some(Value::Text(x))) => {
+            Ok(SeriesRef::InstanceId { space: s.clone(), external_id: x.clone() })
+        }
         _ => Err(missing_identity("external_id")),
     }
 }

@@ -8,6 +8,7 @@ pub mod mapping;
 pub mod options;
 pub mod reads;
 pub mod value;
+pub mod views;
 pub mod writes;
 
 pub use catalogue::{

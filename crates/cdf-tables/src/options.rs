@@ -26,7 +26,9 @@ impl OptionTarget {
 
     pub fn allowed(&self) -> &'static [&'static str] {
         match self {
-            OptionTarget::Wrapper | OptionTarget::Column => &[],
+            OptionTarget::Wrapper => &[],
+            // A view table's column: the view property it holds, when the names differ.
+            OptionTarget::Column => &["property"],
             OptionTarget::Server => &[
                 "base_url",
                 "project",
@@ -48,6 +50,10 @@ impl OptionTarget {
             OptionTarget::UserMapping => &["client_id", "client_secret"],
             OptionTarget::Table => &[
                 "resource",
+                "space",
+                "view",
+                "version",
+                "instance_space",
                 "insert_mode",
                 "sub_millisecond",
                 "empty_strings",
@@ -324,10 +330,32 @@ pub fn validate(target: OptionTarget, options: &[(String, String)]) -> Result<()
         }
         validate_value(name, value)?;
     }
-    if target == OptionTarget::Table && !options.iter().any(|(n, _)| n == "resource") {
+    let has = |name: &str| options.iter().any(|(n, _)| n == name);
+    let view_options = ["space", "view", "version"];
+    if target == OptionTarget::Table && has("resource") {
+        if let Some(v) = view_options.iter().chain(&["instance_space"]).find(|o| has(o)) {
+            return Err(bad_value(
+                format!("option \"{v}\" belongs to view tables, which have no option \"resource\""),
+                Some(
+                    "A foreign table is either a classic resource (resource '...') or a view (space, view, version)."
+                        .into(),
+                ),
+            ));
+        }
+    } else if target == OptionTarget::Table && view_options.iter().any(|o| has(o)) {
+        if let Some(missing) = view_options.iter().find(|o| !has(o)) {
+            return Err(bad_value(
+                format!("a cdf_fdw view table needs the option \"{missing}\""),
+                Some(
+                    "A view table names its view with space '...', view '...' (its external id) and version '...'."
+                        .into(),
+                ),
+            ));
+        }
+    } else if target == OptionTarget::Table {
         return Err(OptionError {
             kind: OptionErrorKind::InvalidValue,
-            message: "a cdf_fdw foreign table needs the option \"resource\"".into(),
+            message: "a cdf_fdw foreign table needs the option \"resource\" (or, over a data-modeling view, space, view and version)".into(),
             hint: Some(format!("Valid resources: {}.", catalogue::resource_names().join(", "))),
         });
     }
@@ -340,6 +368,9 @@ fn bad_value(message: String, hint: Option<String>) -> OptionError {
 
 fn validate_value(name: &str, value: &str) -> Result<(), OptionError> {
     let (message, hint) = match name {
+        "space" | "view" | "version" | "instance_space" | "property" if value.is_empty() || value.len() > 255 => {
+            (format!("option \"{name}\" must be a non-empty identifier of at most 255 characters"), None)
+        }
         "resource" if catalogue::resource(value).is_none() => (
             format!("unknown CDF resource \"{value}\""),
             Some(format!("Valid resources: {}.", catalogue::resource_names().join(", "))),
@@ -520,6 +551,18 @@ mod tests {
         assert!(e.message.contains("unknown CDF resource \"asset\""));
         let e = validate(OptionTarget::Table, &opts(&[])).unwrap_err();
         assert!(e.message.contains("needs the option \"resource\""));
+    }
+
+    #[test]
+    fn view_tables_name_space_view_and_version() {
+        let view = [("space", "cdf_cdm"), ("view", "CogniteAsset"), ("version", "v1")];
+        assert!(validate(OptionTarget::Table, &opts(&view)).is_ok());
+        let e = validate(OptionTarget::Table, &opts(&view[..2])).unwrap_err();
+        assert!(e.message.contains("needs the option \"version\""), "{}", e.message);
+        let e = validate(OptionTarget::Table, &opts(&[("resource", "assets"), ("view", "x")])).unwrap_err();
+        assert!(e.message.contains("belongs to view tables"));
+        assert!(validate(OptionTarget::Column, &opts(&[("property", "startTime")])).is_ok());
+        assert!(validate(OptionTarget::Column, &opts(&[("property", "")])).is_err());
     }
 
     #[test]

@@ -19,11 +19,15 @@ pub enum QualOp {
     Le,
     Gt,
     Ge,
+    /// `IS NULL` / `IS NOT NULL` (no value; view tables send them as DMS `exists`).
+    IsNull,
+    IsNotNull,
 }
 
 impl QualOp {
     /// Every operator, in a fixed order (its index is the operator's code in plan data).
-    pub const ALL: [QualOp; 6] = [QualOp::Eq, QualOp::In, QualOp::Lt, QualOp::Le, QualOp::Gt, QualOp::Ge];
+    pub const ALL: [QualOp; 8] =
+        [QualOp::Eq, QualOp::In, QualOp::Lt, QualOp::Le, QualOp::Gt, QualOp::Ge, QualOp::IsNull, QualOp::IsNotNull];
 
     pub fn from_operator(name: &str) -> Option<QualOp> {
         Some(match name {
@@ -55,6 +59,8 @@ impl QualOp {
             QualOp::Le => "<=",
             QualOp::Gt => ">",
             QualOp::Ge => ">=",
+            QualOp::IsNull => "is null",
+            QualOp::IsNotNull => "is not null",
         }
     }
 
@@ -114,7 +120,8 @@ pub enum ReadPlan {
 /// as alternatives (any one of the inner lists, all of its columns). Empty: none needed.
 pub fn required_quals(resource: &Resource) -> &'static [&'static [&'static str]] {
     match resource.read {
-        ReadKind::Datapoints | ReadKind::SequenceRows => &[&["external_id"], &["id"]],
+        ReadKind::Datapoints => &[&["external_id"], &["id"], &["instance_space", "instance_external_id"]],
+        ReadKind::SequenceRows => &[&["external_id"], &["id"]],
         ReadKind::RawRows => &[&["_raw_database", "_raw_table"]],
         ReadKind::PipelineRuns => &[&["external_id"]],
         ReadKind::Items | ReadKind::RawDatabases | ReadKind::RawTables => &[],
@@ -153,8 +160,10 @@ pub fn requirements_met(resource: &Resource, present: &[&str]) -> bool {
 /// Whether a condition on this column and operator is worth sending to CDF.
 pub fn pushable(resource: &Resource, column: &str, op: QualOp) -> bool {
     let eq = matches!(op, QualOp::Eq | QualOp::In);
-    let range = !matches!(op, QualOp::In);
-    let identity = eq && (column == "id" || column == "external_id") && resource.column(column).is_some();
+    let range = matches!(op, QualOp::Eq | QualOp::Lt | QualOp::Le | QualOp::Gt | QualOp::Ge);
+    let identity = eq
+        && matches!(column, "id" | "external_id" | "instance_space" | "instance_external_id")
+        && resource.column(column).is_some();
     match resource.read {
         ReadKind::Items => identity,
         ReadKind::PipelineRuns => eq && column == "external_id",
@@ -210,7 +219,20 @@ fn series_refs(quals: &[PushedQual]) -> Option<Vec<SeriesRef>> {
             ids.into_iter().filter_map(|v| if let Value::Int(i) = v { Some(SeriesRef::Id(i)) } else { None }).collect(),
         ),
         (None, Some(xids)) => Some(texts(xids).into_iter().map(SeriesRef::ExternalId).collect()),
-        (None, None) => None,
+        (None, None) => match (values_of(quals, "instance_space"), values_of(quals, "instance_external_id")) {
+            (Some(spaces), Some(xids)) => {
+                let xids = texts(xids);
+                Some(
+                    texts(spaces)
+                        .into_iter()
+                        .flat_map(|s| {
+                            xids.iter().map(move |x| SeriesRef::InstanceId { space: s.clone(), external_id: x.clone() })
+                        })
+                        .collect(),
+                )
+            }
+            _ => None,
+        },
     }
 }
 
@@ -233,7 +255,7 @@ fn bounds(quals: &[PushedQual], column: &str, micros_to_ms: bool) -> (Option<i64
             QualOp::Ge => (Some(ceil), None),
             QualOp::Lt => (None, Some(ceil)),
             QualOp::Le => (None, Some(floor + 1)),
-            QualOp::In => (None, None),
+            QualOp::In | QualOp::IsNull | QualOp::IsNotNull => (None, None),
         };
         if let Some(l) = l {
             lo = Some(lo.map_or(l, |p| p.max(l)));
@@ -508,5 +530,7 @@ mod tests {
         let dps = resource("double_datapoints").unwrap();
         assert!(pushable(dps, "timestamp", QualOp::Ge));
         assert!(!pushable(dps, "value", QualOp::Eq));
+        assert!(!pushable(dps, "timestamp", QualOp::IsNull));
+        assert!(!pushable(assets, "external_id", QualOp::IsNotNull));
     }
 }

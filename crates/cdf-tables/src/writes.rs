@@ -12,6 +12,11 @@ use crate::value::Value;
 pub enum SeriesRef {
     Id(i64),
     ExternalId(String),
+    /// A time series node: `{"instanceId": {"space", "externalId"}}`.
+    InstanceId {
+        space: String,
+        external_id: String,
+    },
 }
 
 impl SeriesRef {
@@ -21,6 +26,9 @@ impl SeriesRef {
         match self {
             SeriesRef::Id(id) => m.insert("id".into(), Json::from(*id)),
             SeriesRef::ExternalId(x) => m.insert("externalId".into(), Json::from(x.clone())),
+            SeriesRef::InstanceId { space, external_id } => {
+                m.insert("instanceId".into(), serde_json::json!({"space": space, "externalId": external_id}))
+            }
         };
         m
     }
@@ -67,6 +75,29 @@ fn required_text(row: &[(&'static Column, Value)], name: &'static str) -> Result
 fn series_ref(row: &[(&'static Column, Value)]) -> Result<SeriesRef, ValueError> {
     let id = named(row, "id").map(|(_, v)| v).filter(|v| !v.is_null());
     let xid = named(row, "external_id").map(|(_, v)| v).filter(|v| !v.is_null());
+    let ispace = named(row, "instance_space").map(|(_, v)| v).filter(|v| !v.is_null());
+    let ixid = named(row, "instance_external_id").map(|(_, v)| v).filter(|v| !v.is_null());
+    if ispace.is_some() || ixid.is_some() {
+        return match (ispace, ixid, id.or(xid)) {
+            (_, _, Some(_)) => Err(invalid(
+                "instance_external_id",
+                "give the series either as id, external_id or instance_space + instance_external_id, not several",
+            )),
+            (Some(Value::Text(s)), Some(Value::Text(x)), None) if !s.is_empty() && !x.is_empty() => {
+                Ok(SeriesRef::InstanceId { space: s.clone(), external_id: x.clone() })
+            }
+            (None, _, None) => Err(ValueError {
+                column: "instance_space",
+                kind: ValueErrorKind::Required,
+                message: "must not be NULL when instance_external_id is given: an instance id has both".into(),
+            }),
+            _ => Err(ValueError {
+                column: "instance_external_id",
+                kind: ValueErrorKind::Required,
+                message: "must not be NULL or empty when instance_space is given: an instance id has both".into(),
+            }),
+        };
+    }
     match (id, xid) {
         (Some(Value::Int(i)), None) => Ok(SeriesRef::Id(*i)),
         (None, Some(Value::Text(x))) => {

@@ -1,0 +1,249 @@
+//! INSERT, COPY, UPDATE and DELETE on view tables: rows become node writes through the view
+//! (`POST /models/instances`, chunks of 1000) or deletes (`/models/instances/delete`).
+//! `modify.rs` dispatches here for tables with the `view` option.
+
+use std::ffi::{c_int, CString};
+
+use cdf_client::instances::{InstanceWriteError, InstanceWriter};
+use cdf_tables::views::INSTANCES_PER_REQUEST;
+use cdf_tables::InsertMode;
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use serde_json::{json, Value as Json};
+
+use crate::backend;
+use crate::errors;
+use crate::plan::ModifyPrivate;
+use crate::views::{bind_view, raise_row, slot_json, BoundView};
+use crate::xact;
+
+/// What a statement does to a view table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Operation {
+    Insert,
+    Update,
+    Delete,
+}
+
+/// Per-statement state of a modify on a view table.
+pub struct ViewModify {
+    bound: BoundView,
+    operation: Operation,
+    mode: InsertMode,
+    writer: InstanceWriter,
+    rows_seen: u64,
+    /// UPDATE/DELETE: junk attribute numbers of `space` (if the table has it) and `external_id`.
+    identity: (Option<pg_sys::AttrNumber>, pg_sys::AttrNumber),
+    /// UPDATE: the indexes (into the table's columns) of the SET columns.
+    updated: Vec<usize>,
+}
+
+/// Name of the junk column that carries an identity column through UPDATE/DELETE plans.
+fn junk_name(column: &str) -> CString {
+    CString::new(format!("cdf_{column}")).expect("no NUL in column names")
+}
+
+impl ViewModify {
+    pub fn usage(&self) -> &std::cell::RefCell<crate::stats::NodeUsage> {
+        &self.bound.conn.usage
+    }
+
+    /// State of an INSERT or COPY.
+    pub unsafe fn insert(rel: pg_sys::Relation, user: pg_sys::Oid, on_conflict_do_nothing: bool) -> ViewModify {
+        let bound = bind_view(rel, user);
+        let mode = if on_conflict_do_nothing { InsertMode::Ignore } else { bound.conn.insert_mode };
+        ViewModify {
+            bound,
+            operation: Operation::Insert,
+            mode,
+            writer: InstanceWriter::new(mode),
+            rows_seen: 0,
+            identity: (None, 0),
+            updated: Vec::new(),
+        }
+    }
+
+    /// State of an UPDATE or DELETE.
+    pub unsafe fn change(
+        mtstate: *mut pg_sys::ModifyTableState,
+        rel: pg_sys::Relation,
+        user: pg_sys::Oid,
+        private: &ModifyPrivate,
+    ) -> ViewModify {
+        let bound = bind_view(rel, user);
+        let operation =
+            if (*mtstate).operation == pg_sys::CmdType::CMD_UPDATE { Operation::Update } else { Operation::Delete };
+        let subplan = (*(*mtstate).ps.lefttree).plan;
+        let junk = |name: &str| {
+            let n = junk_name(name);
+            let attno = pg_sys::ExecFindJunkAttributeInTlist((*subplan).targetlist, n.as_ptr());
+            (attno > 0).then_some(attno)
+        };
+        let space = junk("space");
+        let external_id = junk("external_id").unwrap_or_else(|| missing_identity(&bound.conn.table_name));
+        let updated = private
+            .updated
+            .iter()
+            .filter_map(|attno| bound.bindings.iter().position(|b| b.attidx + 1 == *attno as usize))
+            .collect();
+        ViewModify {
+            bound,
+            operation,
+            mode: InsertMode::Upsert,
+            writer: InstanceWriter::new(InsertMode::Upsert),
+            rows_seen: 0,
+            identity: (space, external_id),
+            updated,
+        }
+    }
+
+    /// Buffers one inserted row.
+    pub unsafe fn insert_row(&mut self, slot: *mut pg_sys::TupleTableSlot) {
+        self.rows_seen += 1;
+        let written = self.writer.rows_written;
+        let values = slot_json(slot, &self.bound, self.rows_seen, written);
+        let item = self.bound.table.node_write(&values, self.mode).unwrap_or_else(|e| {
+            raise_row(&self.bound.conn.table_name, self.rows_seen, &e.column, e.kind, &e.message, written)
+        });
+        self.push(item);
+    }
+
+    /// Buffers the change of one row: an update when `new_slot` holds the new row, else a delete.
+    pub unsafe fn change_row(
+        &mut self,
+        plan_slot: *mut pg_sys::TupleTableSlot,
+        new_slot: Option<*mut pg_sys::TupleTableSlot>,
+    ) {
+        self.rows_seen += 1;
+        let written = self.writer.rows_written;
+        let text_at = |attno: pg_sys::AttrNumber| {
+            let mut isnull = false;
+            let datum = pg_sys::slot_getattr(plan_slot, attno as c_int, &mut isnull);
+            (!isnull).then(|| String::from_datum(datum, false)).flatten()
+        };
+        let space = self.identity.0.and_then(text_at).or_else(|| self.bound.table.instance_space.clone());
+        let external_id = text_at(self.identity.1);
+        let (Some(space), Some(external_id)) = (space, external_id) else {
+            // A row PostgreSQL read from the scan always has them; nothing to change otherwise.
+            return;
+        };
+        let item = match new_slot {
+            Some(slot) => {
+                let values = slot_json(slot, &self.bound, self.rows_seen, written);
+                self.bound.table.node_patch((space, external_id), &values, &self.updated).unwrap_or_else(|e| {
+                    raise_row(&self.bound.conn.table_name, self.rows_seen, &e.column, e.kind, &e.message, written)
+                })
+            }
+            None => json!({"instanceType": "node", "space": space, "externalId": external_id}),
+        };
+        self.push(item);
+    }
+
+    fn push(&mut self, item: Json) {
+        if self.writer.holds(&item) {
+            self.flush();
+        }
+        if self.writer.push(self.rows_seen, item) {
+            self.flush();
+        }
+    }
+
+    /// Sends what is buffered.
+    pub fn flush(&mut self) {
+        if self.writer.buffered() == 0 {
+            return;
+        }
+        let ViewModify { bound, writer, operation, .. } = self;
+        let before = writer.rows_written;
+        let result = if *operation == Operation::Delete {
+            backend::run(&bound.conn, async |session| writer.flush_deletes(session).await)
+        } else {
+            backend::run(&bound.conn, async |session| writer.flush(session).await)
+        };
+        xact::note_written(writer.rows_written - before);
+        if let Err(e) = result {
+            raise_instance_write(&e, &self.bound.conn.table_name);
+        }
+    }
+}
+
+fn missing_identity(table: &str) -> ! {
+    errors::raise(
+        PgSqlErrorCode::ERRCODE_FDW_COLUMN_NAME_NOT_FOUND,
+        format!("view table \"{table}\" lacks the column external_id that identifies a node"),
+        Some("Add external_id (and space, unless the table has the option instance_space) to the table.".into()),
+    )
+}
+
+/// A rejected instance write, naming the statement's row when CDF named the item.
+fn raise_instance_write(e: &InstanceWriteError, table: &str) -> ! {
+    errors::raise_write_at(&e.write, table, e.failed_row)
+}
+
+/// The identity columns UPDATE and DELETE plans carry: `external_id`, and `space` if present.
+pub unsafe fn add_update_targets(root: *mut pg_sys::PlannerInfo, rtindex: pg_sys::Index, rel: pg_sys::Relation) {
+    let tupdesc = pgrx::PgTupleDesc::from_pg_unchecked((*rel).rd_att);
+    let mut found_xid = false;
+    for (i, attr) in tupdesc.iter().enumerate() {
+        let name = attr.name();
+        if attr.is_dropped() || !matches!(name, "space" | "external_id") {
+            continue;
+        }
+        let column_options = crate::context::def_elems(pg_sys::GetForeignColumnOptions((*rel).rd_id, (i + 1) as i16));
+        if cdf_tables::options::get(&column_options, "property").is_some() {
+            continue;
+        }
+        found_xid |= name == "external_id";
+        let var = pg_sys::makeVar(rtindex as _, (i + 1) as i16, attr.atttypid, attr.atttypmod, attr.attcollation, 0);
+        let junk = junk_name(name);
+        pg_sys::add_row_identity_var(root, var, rtindex, pg_sys::pstrdup(junk.as_ptr()));
+    }
+    if !found_xid {
+        let name = std::ffi::CStr::from_ptr(pg_sys::get_rel_name((*rel).rd_id)).to_string_lossy().into_owned();
+        missing_identity(&name);
+    }
+}
+
+/// Rows per ExecForeignBatchInsert call for a view table.
+pub fn batch_size() -> c_int {
+    INSTANCES_PER_REQUEST as c_int
+}
+
+/// What EXPLAIN shows for a modify on a view table.
+pub unsafe fn explain(operation: pg_sys::CmdType::Type, es: *mut pg_sys::ExplainState) {
+    let endpoint = if operation == pg_sys::CmdType::CMD_DELETE {
+        "POST /models/instances/delete"
+    } else {
+        "POST /models/instances"
+    };
+    let endpoint = CString::new(endpoint).unwrap();
+    pg_sys::ExplainPropertyText(c"CDF Endpoint".as_ptr(), endpoint.as_ptr(), es);
+    pg_sys::ExplainPropertyInteger(c"Rows per Request".as_ptr(), std::ptr::null(), INSTANCES_PER_REQUEST as i64, es);
+}
+
+/// `PlanForeignModify` of a view table: every operation is supported; UPDATE and DELETE
+/// without WHERE are refused as for classic tables.
+pub unsafe fn plan(
+    root: *mut pg_sys::PlannerInfo,
+    plan: *mut pg_sys::ModifyTable,
+    rte: *mut pg_sys::RangeTblEntry,
+    subplan_index: c_int,
+) -> *mut pg_sys::List {
+    let operation = (*plan).operation;
+    let changes = matches!(operation, pg_sys::CmdType::CMD_UPDATE | pg_sys::CmdType::CMD_DELETE);
+    if changes && !crate::plan::has_where_clause(root) && !crate::settings::ALLOW_UNQUALIFIED_CHANGES.get() {
+        let table = std::ffi::CStr::from_ptr(pg_sys::get_rel_name((*rte).relid)).to_string_lossy().into_owned();
+        let verb = if operation == pg_sys::CmdType::CMD_UPDATE { "UPDATE" } else { "DELETE" };
+        errors::raise(
+            PgSqlErrorCode::ERRCODE_CARDINALITY_VIOLATION,
+            format!("{verb} without WHERE on CDF view table \"{table}\" would change every node of its view in CDF"),
+            Some("Add a WHERE clause, or SET cdf_fdw.allow_unqualified_changes = on for this session.".into()),
+        );
+    }
+    let mut private = ModifyPrivate::default();
+    if operation == pg_sys::CmdType::CMD_UPDATE {
+        private.updated = crate::plan::updated_attnos(root, rte);
+    }
+    crate::plan::statement_flags(&mut private, plan, subplan_index);
+    private.to_list()
+}
