@@ -72,6 +72,7 @@ impl InstanceRead {
                     request["cursor"] = json!(c);
                 }
                 let answer = post(session, "models/instances/list", &request, Idempotency::Idempotent).await?;
+                session.log.note_rows_received(answer.get("items").and_then(Json::as_array).map_or(0, Vec::len));
                 match answer.get("nextCursor").and_then(Json::as_str) {
                     Some(c) if !c.is_empty() => *cursor = Some(c.to_string()),
                     _ => *done = true,
@@ -82,7 +83,9 @@ impl InstanceRead {
                 let mut out = Vec::new();
                 for chunk in ids.chunks(INSTANCES_PER_REQUEST) {
                     let body = json!({"items": chunk, "sources": sources});
-                    out.extend(items(post(session, "models/instances/byids", &body, Idempotency::Idempotent).await?));
+                    let found = items(post(session, "models/instances/byids", &body, Idempotency::Idempotent).await?);
+                    session.log.note_rows_received(found.len());
+                    out.extend(found);
                 }
                 *done = true;
                 // byids answers nodes without data in the view too: keep those with it.
@@ -167,6 +170,7 @@ impl InstanceWriter {
             if self.mode == InsertMode::Create { Idempotency::NotIdempotent } else { Idempotency::Idempotent };
         match session.post_json("models/instances", &[], &body, idempotency).await {
             Ok(_) => {
+                session.log.note_rows_sent(n);
                 self.rows_written += n as u64;
                 Ok(n as u64)
             }
@@ -208,6 +212,7 @@ impl InstanceWriter {
         let body = json!({"items": chunk.iter().map(|(_, i)| i).collect::<Vec<_>>()});
         match session.post_json("models/instances/delete", &[], &body, Idempotency::Idempotent).await {
             Ok(_) => {
+                session.log.note_rows_sent(n);
                 self.rows_written += n as u64;
                 Ok(n as u64)
             }

@@ -118,5 +118,16 @@ SELECT try($$INSERT INTO cdf_tables.string_datapoints (instance_space, instance_
 SELECT g AS granted FROM cdf.create_user('cdf', 'demo-client', 'demo-secret', 'cdf_view_user') u, unnest(u.granted) g
  WHERE g LIKE '%core.%' OR g LIKE '%pumps%' ORDER BY 1;
 SELECT cdf.drop_user('cdf_view_user');
+-- EXPLAIN ANALYZE of a view-table read and write shows the CDF requests they made.
+CREATE FUNCTION cdf_lines(sql text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE line text;
+BEGIN
+  FOR line IN EXECUTE format('EXPLAIN (ANALYZE, COSTS OFF, SUMMARY OFF, BUFFERS OFF, TIMING OFF) %s', sql) LOOP
+    IF line ~ 'CDF (Requests|Rows)' THEN RETURN NEXT btrim(line); END IF;
+  END LOOP;
+END $$;
+SELECT cdf_lines($$SELECT external_id FROM core."CogniteFile"$$);
+SELECT cdf_lines($$INSERT INTO core."CogniteFile" (external_id, name) VALUES ('file2', 'Drawing')$$);
+DROP FUNCTION cdf_lines(text);
 DROP SCHEMA core CASCADE;
 DROP FOREIGN TABLE pumps;
