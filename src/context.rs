@@ -17,33 +17,19 @@ use pgrx::PgList;
 
 use crate::stats::NodeUsage;
 
-/// Everything a scan or modify needs to know about one foreign table.
+/// Everything a scan or modify needs to know about one foreign table: its connection (server,
+/// identity, write options) and the CDF resource it maps to.
 #[derive(Debug, Clone)]
 pub struct TableContext {
-    pub table_name: String,
-    pub table_oid: pg_sys::Oid,
-    pub server_oid: pg_sys::Oid,
+    pub connection: Connection,
     pub resource: &'static Resource,
-    pub user_mapping_oid: pg_sys::Oid,
-    pub server: ServerConfig,
-    pub credentials: Credentials,
-    pub insert_mode: InsertMode,
-    /// Sub-millisecond timestamps and empty strings (table option, else server option).
-    pub input: InputPolicy,
-    /// What a NULL in an upsert or insert_mode 'update' does to CDF's value.
-    pub null_values: NullValues,
-    /// insert_mode 'delete': what an id CDF does not have does.
-    pub delete_unknown: DeleteUnknown,
-    /// What a reference by external id that CDF does not know does.
-    pub unknown_references: UnknownReferences,
-    /// Memory for assets waiting for their parents, in MB.
-    pub hierarchy_buffer_mb: usize,
-    /// The CDF requests made for this scan or modify (EXPLAIN ANALYZE).
-    pub usage: RefCell<NodeUsage>,
-    /// Write requests in flight at once (`max_concurrent_requests`, table, else server option).
-    pub max_concurrent_requests: usize,
-    /// `batch_scope` (table, else server option); `None` leaves it to `cdf_fdw.batch_scope`.
-    pub batch_scope: Option<opts::BatchScope>,
+}
+
+impl std::ops::Deref for TableContext {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.connection
+    }
 }
 
 /// Turns a `List` of `DefElem` into name/value pairs.
@@ -116,25 +102,7 @@ pub fn table_resource(relid: pg_sys::Oid) -> (&'static Resource, String) {
 /// view, as postgres_fdw does), or the current user when that is `InvalidOid`.
 pub fn table_context(relid: pg_sys::Oid, user: pg_sys::Oid) -> TableContext {
     let (resource, _) = table_resource(relid);
-    let c = connection(relid, user);
-    TableContext {
-        table_name: c.table_name,
-        table_oid: relid,
-        server_oid: c.server_oid,
-        resource,
-        user_mapping_oid: c.user_mapping_oid,
-        server: c.server,
-        credentials: c.credentials,
-        insert_mode: c.insert_mode,
-        input: c.input,
-        null_values: c.null_values,
-        delete_unknown: c.delete_unknown,
-        unknown_references: c.unknown_references,
-        hierarchy_buffer_mb: c.hierarchy_buffer_mb,
-        usage: c.usage,
-        max_concurrent_requests: c.max_concurrent_requests,
-        batch_scope: c.batch_scope,
-    }
+    TableContext { connection: connection(relid, user), resource }
 }
 
 /// What any cdf_fdw foreign table (classic or view) needs to talk to CDF: its server, the
@@ -172,16 +140,16 @@ pub trait Connected {
 
 impl Connected for TableContext {
     fn user_mapping_oid(&self) -> pg_sys::Oid {
-        self.user_mapping_oid
+        self.connection.user_mapping_oid()
     }
     fn server(&self) -> &ServerConfig {
-        &self.server
+        self.connection.server()
     }
     fn credentials(&self) -> &Credentials {
-        &self.credentials
+        self.connection.credentials()
     }
     fn stats_target(&self) -> (pg_sys::Oid, pg_sys::Oid, &RefCell<NodeUsage>) {
-        (self.server_oid, self.table_oid, &self.usage)
+        self.connection.stats_target()
     }
 }
 

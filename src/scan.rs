@@ -377,7 +377,7 @@ pub unsafe extern "C-unwind" fn explain_foreign_scan(
     let usage = if is_view_table((*rel).rd_id) {
         &(*((*node).fdw_state as *mut crate::views::ViewScan)).bound.conn.usage
     } else {
-        &(*((*node).fdw_state as *mut ScanState)).ctx.usage
+        &(&*((*node).fdw_state as *mut ScanState)).ctx.usage
     };
     crate::stats::explain(&usage.borrow(), es);
 }
