@@ -7,6 +7,7 @@
 #   scripts/test_versions.sh 16 18     only those
 # scripts/test.sh runs it after the PostgreSQL 15 layers; it also runs alone (it does its own
 # set-up, and touches neither Debian's PostgreSQL 15 nor the 15 suite's ports).
+# CDF_FDW_VERSIONS_EMULATOR_PORT and CDF_FDW_VERSIONS_PG_PORT move its ports (parallel worktrees).
 # Expected output that PostgreSQL itself prints differently on a major goes into pg_regress
 # alternative files (tests/pg_regress/expected/NN_name_1.out).
 set -euo pipefail
@@ -39,7 +40,7 @@ start_emulator versions "$EMULATOR_PORT"
 for m in "${majors[@]}"; do
   bin=$(pg_bindir "$m")
   pg_config="$bin/pg_config"
-  port=${PG_TEST_PORT[$m]}
+  port=${CDF_FDW_VERSIONS_PG_PORT:-${PG_TEST_PORT[$m]}}
   log="$CDF_FDW_RUN/pg$m-install.log"
   if [[ ! -x $pg_config ]]; then
     echo "PostgreSQL $m: no tree at $bin (scripts/setup.sh fetches it)"
