@@ -319,7 +319,8 @@ pub fn rows_insert(ctx: &Ctx, db: &str, table: &str) -> ApiResult<Reply> {
             }
         }
     }
-    Ok(Reply::empty(201, n as u64))
+    // 200 `{}`, as recorded against CDF (cognite-sdk-scala `RawTest/should-allow-creation-and-deletion-of-rows.json`).
+    Ok(Reply::empty(200, n as u64))
 }
 
 /// Row cursor: the range still to read, `[start, end)` (start exclusive after a page).
@@ -374,18 +375,25 @@ fn time_filters(ctx: &Ctx) -> ApiResult<(Option<i64>, Option<i64>)> {
     Ok((p("minLastUpdatedTime")?, p("maxLastUpdatedTime")?))
 }
 
-fn write_row(out: &mut String, key: &str, row: &RawRow, columns: Option<&[&str]>) {
+/// Writes one row. `columns` picks columns by name; `drop_nulls` (`filterNullFields=true`)
+/// leaves out the columns whose value is JSON null, as CDF does (cognite-sdk-scala cassette
+/// `RawTest/should-allow-controlling-filtering-of-field-with-null-value.json`).
+fn write_row(out: &mut String, key: &str, row: &RawRow, columns: Option<&[&str]>, drop_nulls: bool) {
     out.push_str("{\"key\":");
     out.push_str(&serde_json::to_string(key).expect("strings serialise"));
     out.push_str(",\"columns\":");
-    match columns {
-        None => out.push_str(&row.columns),
-        Some(wanted) => {
-            let all: serde_json::Map<String, Value> = serde_json::from_str(&row.columns).unwrap_or_default();
-            let picked: serde_json::Map<String, Value> =
-                all.into_iter().filter(|(k, _)| wanted.contains(&k.as_str())).collect();
-            out.push_str(&serde_json::to_string(&picked).expect("maps serialise"));
-        }
+    if columns.is_none() && !drop_nulls {
+        out.push_str(&row.columns);
+    } else {
+        // Values stay the text received (RawValue), so numbers keep every digit.
+        let all: BTreeMap<String, Box<RawValue>> = serde_json::from_str(&row.columns).unwrap_or_default();
+        let picked: BTreeMap<String, Box<RawValue>> = all
+            .into_iter()
+            .filter(|(k, v)| {
+                columns.is_none_or(|wanted| wanted.contains(&k.as_str())) && !(drop_nulls && v.get() == "null")
+            })
+            .collect();
+        out.push_str(&serde_json::to_string(&picked).expect("maps serialise"));
     }
     let _ = write!(out, ",\"lastUpdatedTime\":{}}}", row.last_updated);
 }
@@ -402,6 +410,7 @@ pub fn rows_list(ctx: &Ctx, db: &str, table: &str) -> ApiResult<Reply> {
     let cursor = ctx.query.get("cursor").filter(|c| !c.is_empty()).map(|c| decode_key_cursor(c)).transpose()?;
     let columns: Option<Vec<&str>> = ctx.query.get("columns").map(|c| c.split(',').filter(|s| !s.is_empty()).collect());
     let (min_t, max_t) = time_filters(ctx)?;
+    let drop_nulls = ctx.query_bool("filterNullFields")?;
     let raw = ctx.project.raw.lock();
     let d = raw.dbs.get(db).ok_or_else(|| db_not_found(db))?;
     let t = d.tables.get(table).ok_or_else(|| table_not_found(table))?;
@@ -431,7 +440,7 @@ pub fn rows_list(ctx: &Ctx, db: &str, table: &str) -> ApiResult<Reply> {
         if n > 0 {
             out.push(',');
         }
-        write_row(&mut out, key, row, columns.as_deref());
+        write_row(&mut out, key, row, columns.as_deref(), drop_nulls);
         last = Some(key);
         n += 1;
     }
@@ -454,7 +463,7 @@ pub fn row_get(ctx: &Ctx, db: &str, table: &str, key: &str) -> ApiResult<Reply> 
         e
     })?;
     let mut out = String::new();
-    write_row(&mut out, key, row, None);
+    write_row(&mut out, key, row, None, false);
     Ok(Reply { status: 200, body: out.into_bytes(), content_type: "application/json", items: 1 })
 }
 
