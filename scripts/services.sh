@@ -31,6 +31,10 @@ stop_postgres() {
   fi
 }
 
+# The test suites' emulator draws server ids at random (seeded, so a run is reproducible): lists
+# come back in no particular order, as CDF's do, so no test can rely on creation order.
+TEST_EMULATOR_FLAGS=(--ids random --seed 20261202)
+
 # start_emulator NAME PORT [extra flags]: starts target/release/cdf-emulator in the background.
 start_emulator() {
   local name=$1 port=$2 dir="$CDF_FDW_RUN/$1"; shift 2

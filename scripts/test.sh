@@ -56,7 +56,7 @@ cargo pgrx test pg15 --runas postgres --pgdata "$CDF_FDW_RUN/pgrx-test" || failu
 echo "== 3/6 pg_regress (SQL golden files)"
 cargo pgrx install --pg-config "$PGRX_PG_CONFIG_PATH" >/dev/null
 build_emulator
-start_emulator test "$EMULATOR_PORT"
+start_emulator test "$EMULATOR_PORT" "${TEST_EMULATOR_FLAGS[@]}"
 start_postgres test "$PG_PORT"
 regress_out="$CDF_FDW_RUN/regress"
 rm -rf "$regress_out" && mkdir -p "$regress_out"

@@ -35,7 +35,7 @@ report=()
 total_start=$SECONDS
 build_emulator
 echo "emulator (release) ready in $((SECONDS - total_start))s"
-start_emulator versions "$EMULATOR_PORT"
+start_emulator versions "$EMULATOR_PORT" "${TEST_EMULATOR_FLAGS[@]}"
 
 for m in "${majors[@]}"; do
   bin=$(pg_bindir "$m")

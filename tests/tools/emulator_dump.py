@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Prints what the CDF emulator holds, deterministically, for tests and the demo.
 
-    emulator_dump.py items RESOURCE FIELD[,FIELD...]   one line per stored item, in creation order
+    emulator_dump.py items RESOURCE FIELD[,FIELD...]   one line per stored item, by externalId
     emulator_dump.py stats ENDPOINT                    request and item counts of one endpoint
 
-Server-assigned ids are replaced by the externalId of the object they point at, so the output
-does not depend on id allocation. The emulator's URL and project come from CDF_EMULATOR_URL and
+Server-assigned ids are replaced by the externalId of the object they point at, and items are
+listed by externalId (items without one last, by their fields), so the output depends neither on
+id allocation nor on the order the emulator keeps (the suites run it with random ids, as CDF's). The emulator's URL and project come from CDF_EMULATOR_URL and
 CDF_PROJECT (default demo).
 """
 import json
@@ -32,6 +33,7 @@ def items(resource, fields):
     stored = get(f"/_admin/dump/{PROJECT}/{resource}")["items"]
     xid_of = {item.get("id"): item.get("externalId") for item in stored}
     print(f"{resource}: {len(stored)} item(s)")
+    lines = []
     for item in stored:
         parts = []
         for field in fields:
@@ -41,7 +43,10 @@ def items(resource, fields):
             if value is None:
                 continue
             parts.append(f"{field}={show(value)}")
-        print("  " + " ".join(parts))
+        xid = item.get("externalId")
+        lines.append((xid is None, xid or "", " ".join(parts)))
+    for _, _, line in sorted(lines):
+        print("  " + line)
 
 
 def stats(endpoint):

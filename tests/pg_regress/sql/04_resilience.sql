@@ -28,4 +28,4 @@ SELECT clock_timestamp() - at < interval '3 seconds' AS cancelled_promptly FROM 
 \! curl -fsS -X DELETE "$CDF_EMULATOR_URL/_admin/faults" > /dev/null
 -- The backend is still usable afterwards.
 INSERT INTO cdf_tables.assets (external_id, name) VALUES ('after-cancel', 'Fine again');
-SELECT external_id FROM cdf_tables.assets ORDER BY id;
+SELECT external_id FROM cdf_tables.assets ORDER BY external_id;

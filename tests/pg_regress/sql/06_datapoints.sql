@@ -11,14 +11,14 @@ temp	2024-01-01 02:00:00+01	7	1073741824
 INSERT INTO cdf_tables.string_datapoints (id, timestamp, value) VALUES (:state_id, '2024-01-01', 'running'), (:state_id, '2024-01-02', 'stopped');
 -- Inserting an existing timestamp overwrites it (a natural upsert).
 INSERT INTO cdf_tables.double_datapoints (external_id, timestamp, value) VALUES ('temp', '2024-01-01 00:00:00+00', 99);
-\! curl -fsS "$CDF_EMULATOR_URL/_admin/dump/demo/timeseries/data" | python3 -c 'import json,sys; [print(s["externalId"], [(p["timestamp"], p["value"], p.get("status")) for p in s["datapoints"]]) for s in json.load(sys.stdin)["items"]]'
+\! curl -fsS "$CDF_EMULATOR_URL/_admin/dump/demo/timeseries/data" | python3 -c 'import json,sys; [print(s["externalId"], [(p["timestamp"], p["value"], p.get("status")) for p in s["datapoints"]]) for s in sorted(json.load(sys.stdin)["items"], key=lambda s: s["externalId"])]'
 -- 250,000 points over 3 series: three requests of at most 100,000 points.
 \! curl -fsS -X POST "$CDF_EMULATOR_URL/_admin/reset" > /dev/null
 INSERT INTO cdf_tables.time_series (external_id) VALUES ('a'), ('b'), ('c');
 INSERT INTO cdf_tables.double_datapoints (external_id, timestamp, value)
 SELECT (ARRAY['a', 'b', 'c'])[1 + i % 3], timestamptz '2020-01-01' + i * interval '1 second', i FROM generate_series(1, 250000) i;
 \! python3 "$CDF_FDW_ROOT/tests/tools/emulator_dump.py" stats "POST /timeseries/data"
-\! curl -fsS "$CDF_EMULATOR_URL/_admin/dump/demo/timeseries/data" | python3 -c 'import json,sys; [print(s["externalId"], len(s["datapoints"])) for s in json.load(sys.stdin)["items"]]'
+\! curl -fsS "$CDF_EMULATOR_URL/_admin/dump/demo/timeseries/data" | python3 -c 'import json,sys; [print(s["externalId"], len(s["datapoints"])) for s in sorted(json.load(sys.stdin)["items"], key=lambda s: s["externalId"])]'
 EXPLAIN (COSTS OFF) INSERT INTO cdf_tables.double_datapoints (external_id, timestamp, value) VALUES ('a', now(), 1);
 -- Bad values: named, with SQLSTATEs, before anything is sent.
 \! curl -fsS -X POST "$CDF_EMULATOR_URL/_admin/reset" > /dev/null
