@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use cdf_client::session::RetryPolicy;
 use cdf_client::{reqwest, Credentials, Runtime, ServerConfig, Session};
+use cdf_emulator::realism::{IdOrder, Realism};
 use cdf_emulator::{spawn_background, EmulatorConfig, RunningEmulator};
 use serde_json::{json, Value as Json};
 
@@ -41,7 +42,12 @@ pub fn server_config(base_url: &str, token_url: &str) -> ServerConfig {
 impl Env {
     pub fn start() -> Env {
         Env {
-            emu: spawn_background(EmulatorConfig::default()).expect("emulator starts"),
+            // Random ids, as CDF's: nothing here may rely on creation order.
+            emu: spawn_background(EmulatorConfig {
+                realism: Realism { ids: IdOrder::Random, seed: 20261202, ..Realism::default() },
+                ..EmulatorConfig::default()
+            })
+            .expect("emulator starts"),
             rt: Runtime::new().expect("runtime"),
             admin: reqwest::Client::new(),
         }
