@@ -78,6 +78,19 @@ async fn sequences_columns_rows_and_types() {
         )
         .await;
     assert_eq!(r.status, 400, "LONG column rejects 1.5: {}", r.body);
+    // A row whose values are all null is rejected, whole request and all (cognite-sdk-python's
+    // insert_dataframe drops such rows because "these will be rejected by the API").
+    let r = api
+        .post(
+            "/sequences/data",
+            json!({"items": [{"externalId": "s", "columns": ["d", "t"],
+                              "rows": [{"rowNumber": 5, "values": [1.0, "x"]}, {"rowNumber": 6, "values": [null, null]}]}]}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.error()["message"].as_str().unwrap().contains("items[0].rows[1].values"), "{}", r.body);
+    let r = api.post("/sequences/data/list", json!({"externalId": "s", "start": 5, "end": 7})).await;
+    assert_eq!(r.body["rows"], json!([]), "nothing of the rejected request was stored");
     let r = api
         .post(
             "/sequences/data",

@@ -183,6 +183,17 @@ pub fn row_to_write(resource: &Resource, row: &[(&'static Column, Value)]) -> Re
                     ))
                 }
             };
+            if values.values().all(Json::is_null) {
+                // CDF rejects a row without a value (cognite-sdk-python's insert_dataframe drops
+                // such rows for that reason); said here, naming the row, not as a late 400.
+                return Err(invalid(
+                    "values",
+                    format!(
+                        "every value is null (row_number {row_number}), and CDF rejects a sequence row \
+                         without a value; leave the row out, or DELETE it to remove the row"
+                    ),
+                ));
+            }
             Ok(WriteRow::SequenceRow { sequence, row_number, values })
         }
     }
@@ -322,5 +333,24 @@ mod tests {
             vec![("id", Value::Int(1)), ("row_number", Value::Int(3)), ("values", Value::Json(json!([1.5])))],
         );
         assert!(row_to_write(r, &row).unwrap_err().message.contains("by column external id"));
+        let (r, row) = bind(
+            "sequence_rows",
+            vec![
+                ("id", Value::Int(1)),
+                ("row_number", Value::Int(7)),
+                ("values", Value::Json(json!({"depth": null, "name": null}))),
+            ],
+        );
+        let e = row_to_write(r, &row).unwrap_err();
+        assert!(e.message.contains("every value is null (row_number 7)"), "{}", e.message);
+        let (r, row) = bind(
+            "sequence_rows",
+            vec![
+                ("id", Value::Int(1)),
+                ("row_number", Value::Int(7)),
+                ("values", Value::Json(json!({"depth": null, "name": "x"}))),
+            ],
+        );
+        assert!(row_to_write(r, &row).is_ok(), "one null among values clears that column");
     }
 }

@@ -26,6 +26,7 @@ well-1	3	{"depth": 12.5}
 \! curl -fsS "$CDF_EMULATOR_URL/_admin/dump/demo/sequences/data" | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["items"], sort_keys=True))' | sed -E 's/"id": [0-9]+/"id": <id>/g'
 SELECT try($$INSERT INTO cdf_tables.sequence_rows (external_id, row_number, values) VALUES ('well-1', 4, '{"porosity": 0.2}')$$);
 SELECT try($$INSERT INTO cdf_tables.sequence_rows (external_id, row_number, values) VALUES ('well-1', 4, '[1]')$$);
+SELECT try($$INSERT INTO cdf_tables.sequence_rows (external_id, row_number, values) VALUES ('well-1', 4, '{"depth": 2.0}'), ('well-1', 5, '{"depth": null, "rock": null}')$$);
 INSERT INTO cdf_tables.relationships (external_id, source_external_id, source_type, target_external_id, target_type, confidence)
 VALUES ('r1', 'e1', 'event', 'ts1', 'timeSeries', 0.9);
 \! python3 "$CDF_FDW_ROOT/tests/tools/emulator_dump.py" items relationships externalId,sourceExternalId,sourceType,targetExternalId,targetType,confidence

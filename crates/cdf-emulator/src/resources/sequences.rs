@@ -310,6 +310,13 @@ pub fn rows_insert(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
             for (k, v) in values.iter().enumerate() {
                 check_value(v, col_types[k], &format!("{rpath}.values[{k}]"))?;
             }
+            if values.iter().all(Value::is_null) {
+                // cognite-sdk-python's insert_dataframe drops all-null rows by default because
+                // "these will be rejected by the API"; the message text is the emulator's own.
+                return Err(ApiError::bad_request(format!(
+                    "{rpath}.values: a row must have at least one non-null value"
+                )));
+            }
             n_values += values.len();
             parsed.push((rn, values.clone()));
         }
