@@ -19,6 +19,9 @@ import urllib.request
 
 import psycopg
 
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "tools"))
+from hierarchy import hierarchy as shared_hierarchy  # noqa: E402
+
 EMULATOR = os.environ.get("CDF_EMULATOR_URL", "http://127.0.0.1:54083").rstrip("/")
 BENCH_DIR = os.path.abspath(os.environ.get("BENCH_DIR", ".run/hbench"))
 N = int(os.environ.get("BENCH_ASSETS", "100000"))
@@ -33,19 +36,8 @@ def call(method, path):
 
 
 def hierarchy(n, seed=42):
-    """Parents-first rows; half the parents are among the 30 previous rows, so chains run deep."""
-    rng = random.Random(seed)
-    rows, depth = [], {}
-    for i in range(n):
-        xid = f"h{i}"
-        if i < ROOTS:
-            parent = None
-            depth[xid] = 0
-        else:
-            j = rng.randrange(max(0, i - 30), i) if rng.random() < 0.5 else rng.randrange(i)
-            parent = f"h{j}"
-            depth[xid] = depth[parent] + 1
-        rows.append((xid, f"Asset {i}", parent))
+    """Parents-first rows (tests/tools/hierarchy.py) and the deepest level."""
+    rows, depth = shared_hierarchy(n, roots=ROOTS, seed=seed, prefix="h")
     return rows, max(depth.values())
 
 

@@ -2,7 +2,8 @@
 # Asset-hierarchy benchmark (not a test, issue 11): one COPY of a shuffled 100k-asset hierarchy
 # (children before their parents, ordered by cdf_fdw) vs the same rows sorted parents-first, vs
 # cognite-sdk (Python) creating the sorted rows (assets.create_hierarchy), all against the
-# emulator in one run; prints rows/s and the ratios.
+# emulator in one run, flat out and under its `--profile cdf` (CDF's latency and limits); prints
+# rows/s and the ratios for each.
 #
 # Builds and installs the extension (release) into PostgreSQL $BENCH_PG_MAJOR (default 15,
 # Debian's; another major uses its tree under .run/postgresql, scripts/pg_versions.sh) and the
@@ -17,6 +18,7 @@
 #   BENCH_ASSETS=100000           assets in the hierarchy (100 roots, depth up to ~40)
 #   BENCH_PG_PORT=55435 BENCH_EMULATOR_PORT=54083
 #   BENCH_SKIP_BUILD=1            use the installed extension and target/release/cdf-emulator as they are
+#   BENCH_PROFILES="fast cdf"     the emulator profiles to run, in order
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/services.sh
@@ -48,7 +50,7 @@ fi
 
 echo "== starting PostgreSQL on 127.0.0.1:$PG_PORT and the CDF emulator on $CDF_EMULATOR_URL"
 start_postgres hbench "$PG_PORT"
-start_emulator hbench "$EMULATOR_PORT"
+start_emulator hbench "$EMULATOR_PORT" --profile fast
 install -d -o postgres -g postgres "$BENCH_DIR"
 
 PGOPTIONS="-c client_min_messages=warning" "$PSQL" -X -q -v ON_ERROR_STOP=1 <<SQL
@@ -67,4 +69,10 @@ IMPORT FOREIGN SCHEMA cdf FROM SERVER cdf INTO cdf_tables;
 SQL
 
 echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) (other processes share these cores)"
-.venv/bin/python bench/hierarchy_bench.py
+status=0
+for profile in ${BENCH_PROFILES:-fast cdf}; do
+  echo "== emulator --profile $profile"
+  start_emulator hbench "$EMULATOR_PORT" --profile "$profile"
+  .venv/bin/python bench/hierarchy_bench.py || status=1
+done
+exit $status

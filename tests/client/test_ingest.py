@@ -1,28 +1,22 @@
 """Issue 11: loads as ETL sources deliver them. A shuffled asset hierarchy in one COPY, parents
 already in CDF, cycles and missing parents, references by external id and insert_mode
 update/delete from plain INSERTs, all checked field by field in the emulator."""
+import os
 import random
+import sys
 
 import psycopg
 import pytest
 from psycopg.types.json import Json
 
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tools"))
+from hierarchy import hierarchy as shared_hierarchy  # noqa: E402
+
 
 def hierarchy(n, roots=10, seed=11):
-    """n assets under `roots` roots; half the parents are recent rows, so chains run deep."""
-    rng = random.Random(seed)
-    rows, depth = [], {}
-    for i in range(n):
-        xid = f"a{i}"
-        if i < roots:
-            parent = None
-            depth[xid] = 0
-        else:
-            j = rng.randrange(max(0, i - 30), i) if rng.random() < 0.5 else rng.randrange(i)
-            parent = f"a{j}"
-            depth[xid] = depth[parent] + 1
-        rows.append((xid, f"Asset {i}", parent, Json({"i": str(i)})))
-    return rows, depth
+    """n assets under `roots` roots (tests/tools/hierarchy.py), each with its index as metadata."""
+    rows, depth = shared_hierarchy(n, roots=roots, seed=seed, prefix="a")
+    return [(xid, name, parent, Json({"i": xid[1:]})) for xid, name, parent in rows], depth
 
 
 def copy_assets(conn, rows):
