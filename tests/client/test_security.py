@@ -1289,3 +1289,22 @@ def test_echoed_secrets_and_tokens_are_scrubbed_from_errors(db):
                 assert_no_secret(texts, [secret, "echoTok"], "an echoed error")
     finally:
         echo.close()
+
+
+def test_every_function_of_the_extension_runs_with_a_fixed_search_path(db):
+    """Issue 10 item 4: each function (the event trigger's included) is created with
+    search_path = pg_catalog, pg_temp, whatever else it qualifies, so that no caller's
+    search_path is consulted. A function that loses the setting fails here even while its
+    schema-qualified calls still keep the hijack tests above from succeeding."""
+    with superuser() as c:
+        functions = c.execute(
+            """SELECT p.oid::regprocedure::text, p.proconfig
+                 FROM pg_catalog.pg_proc p
+                 JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid
+                  AND d.deptype = 'e'
+                 JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid AND e.extname = 'cdf_fdw'
+                ORDER BY 1""").fetchall()
+    assert len(functions) >= 10, functions
+    unfixed = [name for name, config in functions if "search_path=pg_catalog, pg_temp" not in (config or [])]
+    assert unfixed == [], f"functions without a fixed search_path: {unfixed}"
+    assert any("cdf_fdw_check_new_tables" in name for name, _ in functions)

@@ -185,9 +185,19 @@ impl<'de> Deserialize<'de> for DpValue {
             fn visit_string<E>(self, v: String) -> Result<DpValue, E> {
                 Ok(DpValue::Text(v))
             }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<DpValue, A::Error> {
+                self.visit_f64(number_of(map)?)
+            }
         }
         d.deserialize_any(V)
     }
+}
+
+/// A number that is not an i64/u64: serde_json's `arbitrary_precision` hands it to `deserialize_any`
+/// visitors as a one-entry map holding its text.
+fn number_of<'de, A: de::MapAccess<'de>>(map: A) -> Result<f64, A::Error> {
+    let n = serde_json::Number::deserialize(de::value::MapAccessDeserializer::new(map))?;
+    n.as_f64().filter(|f| f.is_finite()).ok_or_else(|| de::Error::custom(format!("number {n} is out of range")))
 }
 
 /// A timestamp as sent: integral ms (a fractional number is kept to be rejected with a clear message).
@@ -209,6 +219,9 @@ impl<'de> Deserialize<'de> for Ts {
             }
             fn visit_f64<E>(self, v: f64) -> Result<Ts, E> {
                 Ok(Ts(if v.fract() == 0.0 && v.abs() < 9.2e18 { Ok(v as i64) } else { Err(v) }))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Ts, A::Error> {
+                self.visit_f64(number_of(map)?)
             }
         }
         d.deserialize_any(V)
