@@ -1141,17 +1141,30 @@ def test_a_temporary_pg_roles_view_does_not_fool_the_permission_checks(cdf, role
         login_name = create_user(c, "demo-client", "demo-secret")[0]
         roles.track(login_name)
     plain = roles.make()
+    with superuser() as c:
+        # Enough to reach the extension's own check (otherwise schema privileges refuse first).
+        c.execute(sql.SQL("GRANT USAGE ON SCHEMA cdf TO {}").format(ident(plain)))
+        c.execute(sql.SQL("""GRANT EXECUTE ON FUNCTION cdf.rotate_secret(text, text), cdf.reset_password(text),
+                             cdf.drop_user(text) TO {}""").format(ident(plain)))
+    tokens_before = (cdf.endpoint("POST /oauth2/token") or {}).get("requests", 0)
     with as_role(plain) as c:
         c.execute("""CREATE TEMPORARY VIEW pg_roles AS
                      SELECT current_user::name AS rolname, true AS rolsuper, true AS rolcreaterole, 0::oid AS oid""")
         c.execute("CREATE TEMPORARY VIEW pg_authid AS SELECT * FROM pg_temp.pg_roles")
+        refusals = []
+        # A wrong and the right guess of the secret: the same refusal, before CDF is asked.
         for statement, args in (("SELECT cdf.rotate_secret(%s, %s)", (login_name, "guess")),
+                                ("SELECT cdf.rotate_secret(%s, %s)", (login_name, "demo-secret")),
                                 ("SELECT cdf.reset_password(%s)", (login_name,)),
                                 ("SELECT cdf.drop_user(%s)", (login_name,))):
             with pytest.raises(errors.InsufficientPrivilege) as e:
                 c.execute(statement, args)
             assert "demo-client" not in " ".join(error_texts(e.value))
+            refusals.append(e.value.diag.message_primary)
             c.execute("ROLLBACK") if c.info.transaction_status != psycopg.pq.TransactionStatus.IDLE else None
+    # The extension's own check refused each call (not a later PostgreSQL privilege error).
+    assert all("CREATEROLE" in r for r in refusals), refusals
+    assert (cdf.endpoint("POST /oauth2/token") or {}).get("requests", 0) == tokens_before
     assert role_exists(login_name)
 
 
