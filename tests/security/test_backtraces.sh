@@ -5,7 +5,8 @@
 #
 # Starts its own cluster with both set (socket only, in its own directory, so no port is taken),
 # raises errors from every Rust path that reports one: the option validator, a data error while
-# writing, a CDF error (bad credentials) and a network error, and checks the client's error texts
+# writing, a PostgreSQL error inside the extension's call, a CDF error (bad credentials) and a
+# network error, and checks the client's error texts
 # (with their DETAIL) and the server log for backtrace lines and build paths.
 # Needs: PG_BIN (or Debian's 15), the extension installed there, CDF_EMULATOR_URL, root.
 set -euo pipefail
@@ -40,6 +41,12 @@ CREATE SCHEMA cdf_tables;
 IMPORT FOREIGN SCHEMA cdf LIMIT TO (raw_rows, assets) FROM SERVER cdf INTO cdf_tables;
 -- A data error while writing.
 INSERT INTO cdf_tables.raw_rows VALUES ('db', 't', 'k', '[1]');
+-- A PostgreSQL error raised inside the extension's own call (pgrx attaches a backtrace to
+-- those): a RAW row whose JSON holds \u0000, read into a jsonb column, which cannot hold it.
+INSERT INTO cdf_tables.raw_rows VALUES ('db', 't', 'nul', '{"s": "a\\u0000b"}');
+CREATE FOREIGN TABLE rows_as_jsonb (_raw_database text, _raw_table text, _raw_key text, _raw_columns jsonb)
+  SERVER cdf OPTIONS (resource 'raw_rows');
+SELECT _raw_columns FROM rows_as_jsonb WHERE _raw_database = 'db' AND _raw_table = 't';
 -- A CDF error: the identity provider refuses the secret.
 ALTER USER MAPPING FOR CURRENT_USER SERVER cdf OPTIONS (SET client_secret 'wrong');
 SELECT count(*) FROM cdf_tables.assets;
@@ -55,8 +62,8 @@ errors=$(grep -c '^ERROR:' <<<"$out" || true)
 # A backtrace line ("   3: cdf_fdw::..." / "at /root/.cargo/...") or a build path of this tree or of a crate.
 leak='stack backtrace|^ *[0-9]+: [A-Za-z_<]|[[:space:]]at (/|\./)|\.cargo/registry|rustc/|/src/[a-z_/]+\.rs'
 status=0
-if [[ $errors != 4 ]]; then
-  echo "expected 4 errors from the extension, got $errors:" >&2
+if [[ $errors != 5 ]]; then
+  echo "expected 5 errors from the extension, got $errors:" >&2
   echo "$out" >&2
   status=1
 fi
