@@ -82,6 +82,9 @@ tests/sdk/run.sh || failures+=("cognite-sdk tests")
 echo "== docker/initdb.sh makes a working gateway (emulator under a non-loopback name)"
 tests/docker/test_initdb.sh || failures+=("docker initdb")
 
+echo "== no Rust backtraces reach clients or the log with RUST_BACKTRACE=1 in the server's environment"
+tests/security/test_backtraces.sh || failures+=("backtraces")
+
 echo "== docker-compose.yml validates"
 docker-compose -f docker-compose.yml config -q || failures+=("docker-compose config")
 

@@ -79,6 +79,7 @@ for m in "${majors[@]}"; do
   "${psql[@]}" -c "DROP DATABASE IF EXISTS cdf_clients" -c "CREATE DATABASE cdf_clients"
   PGPORT=$port PGDATABASE=cdf_clients CDF_FDW_PG_LOG="$CDF_FDW_RUN/pg$m/postgres.log" \
     .venv/bin/python -m pytest -q tests/client || failures+=("pg$m: client tests")
+  PG_BIN=$bin tests/security/test_backtraces.sh || failures+=("pg$m: backtraces")
   client_s=$((SECONDS - t0))
   PG_BIN=$bin stop_postgres "pg$m"
   report+=("$(printf 'PostgreSQL %-3s build+install %4ss  pg_regress %4ss  client tests %4ss' \

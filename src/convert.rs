@@ -108,8 +108,9 @@ pub unsafe fn datum_to_value(datum: pg_sys::Datum, typoid: pg_sys::Oid) -> Resul
     Ok(v)
 }
 
-/// The JSON of a json/jsonb Datum, parsed from PostgreSQL's own text output so that what does
-/// not fit serde_json (numbers beyond f64, nesting deeper than 128 levels) is a data error.
+/// The JSON of a json/jsonb Datum, parsed from PostgreSQL's own text output: numbers keep their
+/// exact text (serde_json's `arbitrary_precision`, so `18446744073709551617` or `1e400` reach CDF
+/// digit for digit), and nesting deeper than 128 levels is a data error.
 unsafe fn json_of(datum: pg_sys::Datum, typoid: pg_sys::Oid) -> Result<serde_json::Value, String> {
     let (mut output, mut varlena) = (pg_sys::InvalidOid, false);
     pg_sys::getTypeOutputInfo(typoid, &mut output, &mut varlena);

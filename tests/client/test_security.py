@@ -1141,17 +1141,30 @@ def test_a_temporary_pg_roles_view_does_not_fool_the_permission_checks(cdf, role
         login_name = create_user(c, "demo-client", "demo-secret")[0]
         roles.track(login_name)
     plain = roles.make()
+    with superuser() as c:
+        # Enough to reach the extension's own check (otherwise schema privileges refuse first).
+        c.execute(sql.SQL("GRANT USAGE ON SCHEMA cdf TO {}").format(ident(plain)))
+        c.execute(sql.SQL("""GRANT EXECUTE ON FUNCTION cdf.rotate_secret(text, text), cdf.reset_password(text),
+                             cdf.drop_user(text) TO {}""").format(ident(plain)))
+    tokens_before = (cdf.endpoint("POST /oauth2/token") or {}).get("requests", 0)
     with as_role(plain) as c:
         c.execute("""CREATE TEMPORARY VIEW pg_roles AS
                      SELECT current_user::name AS rolname, true AS rolsuper, true AS rolcreaterole, 0::oid AS oid""")
         c.execute("CREATE TEMPORARY VIEW pg_authid AS SELECT * FROM pg_temp.pg_roles")
+        refusals = []
+        # A wrong and the right guess of the secret: the same refusal, before CDF is asked.
         for statement, args in (("SELECT cdf.rotate_secret(%s, %s)", (login_name, "guess")),
+                                ("SELECT cdf.rotate_secret(%s, %s)", (login_name, "demo-secret")),
                                 ("SELECT cdf.reset_password(%s)", (login_name,)),
                                 ("SELECT cdf.drop_user(%s)", (login_name,))):
             with pytest.raises(errors.InsufficientPrivilege) as e:
                 c.execute(statement, args)
             assert "demo-client" not in " ".join(error_texts(e.value))
+            refusals.append(e.value.diag.message_primary)
             c.execute("ROLLBACK") if c.info.transaction_status != psycopg.pq.TransactionStatus.IDLE else None
+    # The extension's own check refused each call (not a later PostgreSQL privilege error).
+    assert all("CREATEROLE" in r for r in refusals), refusals
+    assert (cdf.endpoint("POST /oauth2/token") or {}).get("requests", 0) == tokens_before
     assert role_exists(login_name)
 
 
@@ -1289,3 +1302,22 @@ def test_echoed_secrets_and_tokens_are_scrubbed_from_errors(db):
                 assert_no_secret(texts, [secret, "echoTok"], "an echoed error")
     finally:
         echo.close()
+
+
+def test_every_function_of_the_extension_runs_with_a_fixed_search_path(db):
+    """Issue 10 item 4: each function (the event trigger's included) is created with
+    search_path = pg_catalog, pg_temp, whatever else it qualifies, so that no caller's
+    search_path is consulted. A function that loses the setting fails here even while its
+    schema-qualified calls still keep the hijack tests above from succeeding."""
+    with superuser() as c:
+        functions = c.execute(
+            """SELECT p.oid::regprocedure::text, p.proconfig
+                 FROM pg_catalog.pg_proc p
+                 JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid
+                  AND d.deptype = 'e'
+                 JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid AND e.extname = 'cdf_fdw'
+                ORDER BY 1""").fetchall()
+    assert len(functions) >= 10, functions
+    unfixed = [name for name, config in functions if "search_path=pg_catalog, pg_temp" not in (config or [])]
+    assert unfixed == [], f"functions without a fixed search_path: {unfixed}"
+    assert any("cdf_fdw_check_new_tables" in name for name, _ in functions)

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use cdf_tables::limits::{DATAPOINTS_PAGE, ITEMS_PAGE, ROWS_PAGE};
+use cdf_tables::limits::{DATAPOINTS_PAGE, ITEMS_PAGE, RAW_PAGE_BYTES, RAW_PAGE_CAP, ROWS_PAGE};
 use cdf_tables::{ReadPlan, Resource, SeriesRef};
 use reqwest::Method;
 use serde_json::{json, Map, Value as Json};
@@ -14,6 +14,7 @@ use crate::session::{encode_segment, Idempotency, Session};
 
 pub type Row = Map<String, Json>;
 
+/// One request still to make; `RawRows.limit` follows the bytes per row seen (`raw_page_limit`).
 #[derive(Debug, Clone)]
 enum Step {
     ItemsList { cursor: Option<String> },
@@ -23,7 +24,7 @@ enum Step {
     SequenceRows { sequence: SeriesRef, start: i64, end: Option<i64>, cursor: Option<String> },
     RawDatabases { cursor: Option<String>, then_tables: bool },
     RawTables { database: String, cursor: Option<String> },
-    RawRows { database: String, table: String, cursor: Option<String> },
+    RawRows { database: String, table: String, cursor: Option<String>, limit: usize },
     RawRow { database: String, table: String, key: String },
 }
 
@@ -99,7 +100,7 @@ impl Reader {
                 steps.push_back(Step::RawDatabases { cursor: None, then_tables: true })
             }
             ReadPlan::RawRows { database, table, keys: None } => {
-                steps.push_back(Step::RawRows { database, table, cursor: None })
+                steps.push_back(Step::RawRows { database, table, cursor: None, limit: ROWS_PAGE })
             }
             ReadPlan::RawRows { database, table, keys: Some(keys) } => {
                 for key in keys {
@@ -300,28 +301,42 @@ impl Reader {
                 }
                 rows
             }
-            Step::RawRows { database, table, cursor } => {
-                let mut query = vec![("limit", ROWS_PAGE.to_string())];
+            Step::RawRows { database, table, cursor, limit } => {
+                let mut query = vec![("limit", limit.to_string())];
                 if let Some(c) = &cursor {
                     query.push(("cursor", c.clone()));
                 }
                 let p = format!("raw/dbs/{}/tables/{}/rows", encode_segment(&database), encode_segment(&table));
-                let json = match session.request(Method::GET, &p, &query, None, Idempotency::Idempotent).await {
-                    Ok(r) => r.json()?,
+                // A single row past the page cap (bigger than CDF stores) gets the whole
+                // max_response_size.
+                let page_cap = if limit > 1 { RAW_PAGE_CAP } else { usize::MAX };
+                let answer = match session.get_page(&p, &query, page_cap).await {
+                    Ok(Some(r)) => r,
+                    // Rows bigger than the ones before: the same cursor again, for fewer rows.
+                    Ok(None) => {
+                        let limit = (limit / 10).max(1);
+                        self.steps.push_front(Step::RawRows { database, table, cursor, limit });
+                        return Ok(Some(Vec::new()));
+                    }
                     Err(CdfError::Api { status: 404, .. }) => {
                         session.log.note_handled();
-                        json!({ "items": [] })
+                        return Ok(Some(Vec::new()));
                     }
                     Err(e) => return Err(e),
                 };
+                let json = answer.json()?;
+                let rows = objects(items_of(&json));
                 if let Some(c) = cursor_of(&json) {
+                    let limit = raw_page_limit(limit, rows.len(), answer.body.len());
                     self.steps.push_front(Step::RawRows {
                         database: database.clone(),
                         table: table.clone(),
                         cursor: Some(c),
+                        limit,
                     });
                 }
-                raw_rows(objects(items_of(&json)), &database, &table)
+                drop(answer);
+                raw_rows(rows, &database, &table)
             }
             Step::RawRow { database, table, key } => {
                 let p = format!(
@@ -349,6 +364,16 @@ impl Reader {
     }
 }
 
+/// The `limit` of the next RAW rows page: as many rows as fit `RAW_PAGE_BYTES` at the bytes per
+/// row of the page just read, between 1 and CDF's 10,000.
+fn raw_page_limit(limit: usize, rows: usize, bytes: usize) -> usize {
+    if rows == 0 {
+        return limit;
+    }
+    let per_row = bytes.div_ceil(rows).max(1);
+    (RAW_PAGE_BYTES / per_row).clamp(1, ROWS_PAGE)
+}
+
 async fn post(session: &mut Session, path: String, body: Json) -> Result<Json, CdfError> {
     session.post_json(&path, &[], &body, Idempotency::Idempotent).await?.json()
 }
@@ -359,4 +384,21 @@ fn raw_rows(mut rows: Vec<Row>, database: &str, table: &str) -> Vec<Row> {
         r.insert("_raw_table".into(), json!(table));
     }
     rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_pages_are_sized_by_the_bytes_per_row_seen() {
+        // Ordinary rows: CDF's full page.
+        assert_eq!(raw_page_limit(ROWS_PAGE, 10_000, 2_000_000), ROWS_PAGE);
+        // 100 kB rows: about 40 per page.
+        assert_eq!(raw_page_limit(ROWS_PAGE, 100, 100 * 100_000), RAW_PAGE_BYTES / 100_000);
+        // Rows of several MB: one at a time.
+        assert_eq!(raw_page_limit(40, 2, 12_000_000), 1);
+        // An empty page tells nothing.
+        assert_eq!(raw_page_limit(7, 0, 20), 7);
+    }
 }

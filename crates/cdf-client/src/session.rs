@@ -116,7 +116,9 @@ pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 /// Why a body could not be read.
 enum BodyError {
     Network(reqwest::Error),
-    /// Over the cap, or the memory for it could not be reserved: never retried.
+    /// Longer than the cap: never retried.
+    TooLarge(String),
+    /// The memory for it could not be reserved: never retried.
     Limit(String),
 }
 
@@ -125,7 +127,7 @@ enum BodyError {
 /// abort the backend and make PostgreSQL restart every session).
 async fn read_body(mut resp: reqwest::Response, cap: usize) -> Result<Vec<u8>, BodyError> {
     let too_big =
-        || BodyError::Limit(format!("the answer is larger than cdf_fdw.max_response_size ({} kB)", cap / 1024));
+        || BodyError::TooLarge(format!("the answer is larger than cdf_fdw.max_response_size ({} kB)", cap / 1024));
     if resp.content_length().is_some_and(|n| n > cap as u64) {
         return Err(too_big());
     }
@@ -156,6 +158,10 @@ pub struct Session {
     pub server: ServerConfig,
     /// Largest response body accepted, in bytes.
     pub max_response_bytes: usize,
+    /// A smaller cap for the one request `get_page` makes, whose excess is not an error.
+    page_cap: Option<usize>,
+    /// Whether that request was cut off for being longer than `page_cap`.
+    page_cut_off: bool,
     /// Shared by every session that trusts the same CAs (cloning shares its connection pool).
     http: reqwest::Client,
     credentials: Credentials,
@@ -242,6 +248,8 @@ impl Session {
         Session {
             server,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            page_cap: None,
+            page_cut_off: false,
             http,
             credentials,
             token: None,
@@ -368,7 +376,7 @@ impl Session {
                     let status = resp.status();
                     let retry_after = retry_after_of(resp.headers());
                     match read_body(resp, self.max_response_bytes).await {
-                        Err(BodyError::Limit(why)) => {
+                        Err(BodyError::TooLarge(why) | BodyError::Limit(why)) => {
                             return Err(CdfError::Protocol { message: format!("{endpoint}: {why}"), request_id: None })
                         }
                         Err(BodyError::Network(e)) => Failed {
@@ -446,6 +454,28 @@ impl Session {
     ) -> Result<ApiResponse, CdfError> {
         let url = self.api_url(path);
         self.request_url(method, &url, query, body, idempotency).await
+    }
+
+    /// GETs one page whose answer should stay under `page_cap` bytes. `Ok(None)` when it is
+    /// longer: the answer is dropped unread past the cap and the caller asks again for fewer rows.
+    /// `max_response_bytes` stays the hard limit, with its error.
+    pub async fn get_page(
+        &mut self,
+        path: &str,
+        query: &[(&str, String)],
+        page_cap: usize,
+    ) -> Result<Option<ApiResponse>, CdfError> {
+        self.page_cap = Some(page_cap);
+        self.page_cut_off = false;
+        let answer = self.request(Method::GET, path, query, None, Idempotency::Idempotent).await;
+        self.page_cap = None;
+        match answer {
+            Err(_) if std::mem::take(&mut self.page_cut_off) => {
+                self.log.note_handled();
+                Ok(None)
+            }
+            answer => answer.map(Some),
+        }
     }
 
     /// `request` for a full URL (also outside the project, like `token/inspect`).
@@ -534,8 +564,13 @@ impl Session {
                         .get("cdf-is-auto-retryable")
                         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
                     let retry_after = retry_after_of(resp.headers());
-                    let bytes = match read_body(resp, self.max_response_bytes).await {
+                    let cap = self.page_cap.map_or(self.max_response_bytes, |c| c.min(self.max_response_bytes));
+                    let bytes = match read_body(resp, cap).await {
                         Ok(b) => b,
+                        Err(BodyError::TooLarge(why)) => {
+                            self.page_cut_off = cap < self.max_response_bytes;
+                            return Err(CdfError::Protocol { message: format!("{endpoint}: {why}"), request_id });
+                        }
                         Err(BodyError::Limit(why)) => {
                             return Err(CdfError::Protocol { message: format!("{endpoint}: {why}"), request_id })
                         }

@@ -439,6 +439,41 @@ fn raw_rows_follow_cursors_and_missing_tables_read_as_empty() {
     assert_eq!(env.statuses("GET /raw/dbs/{db}/tables/{table}/rows")["404"], 2, "{stats}");
 }
 
+#[test]
+fn raw_pages_are_limited_in_bytes_for_big_rows() {
+    // Issue 10 item 2: 200 rows of 200 kB (40 MB, under max_response_size as one page) and 4 rows
+    // of 4 MB come back exactly, in pages of at most RAW_PAGE_CAP that follow the row size.
+    let env = Env::start();
+    let mut s = env.session();
+    let mut w = TableWriter::new(resource("raw_rows").unwrap(), InsertMode::Upsert);
+    for (table, count, size) in [("many", 200, 200_000), ("huge", 4, 4_000_000)] {
+        for i in 0..count {
+            let row = obj(
+                json!({ "key": format!("k{i:03}"), "columns": { "i": i, "blob": format!("{i:02x}").repeat(size / 2) } }),
+            );
+            if w.push(WriteRow::RawRow { database: "big".into(), table: table.into(), row }) {
+                env.run(w.flush(&mut s)).unwrap();
+            }
+        }
+    }
+    env.run(w.flush(&mut s)).unwrap();
+    for (table, count, size) in [("many", 200, 200_000), ("huge", 4, 4_000_000)] {
+        let before = env.requests("GET /raw/dbs/{db}/tables/{table}/rows");
+        let plan = ReadPlan::RawRows { database: "big".into(), table: table.into(), keys: None };
+        let (rows, _) = read_all(&env, &mut s, "raw_rows", plan);
+        assert_eq!(rows.len(), count, "{table}");
+        for r in &rows {
+            let i = r["columns"]["i"].as_u64().unwrap() as usize;
+            assert_eq!(r["key"], format!("k{i:03}"));
+            let blob = r["columns"]["blob"].as_str().unwrap();
+            assert!(blob.len() == size && blob == format!("{i:02x}").repeat(size / 2), "{table} row {i}");
+        }
+        let pages = env.requests("GET /raw/dbs/{db}/tables/{table}/rows") - before;
+        let bytes = count * size;
+        assert!(pages as usize > bytes / cdf_tables::limits::RAW_PAGE_CAP, "{table}: {pages} pages for {bytes} bytes");
+    }
+}
+
 // ---------------------------------------------------------------- request records (metrics)
 
 #[test]

@@ -270,6 +270,13 @@ pub mod limits {
     pub const ITEMS_PAGE: usize = 1_000;
     pub const DATAPOINTS_PAGE: usize = 100_000;
     pub const ROWS_PAGE: usize = 10_000;
+    /// Bytes a RAW rows page aims at: the reader asks for as many rows as fit, from the bytes per
+    /// row it has seen, so big rows (CDF allows 5 MB each) cost a backend a few of these, not
+    /// `cdf_fdw.max_response_size`.
+    pub const RAW_PAGE_BYTES: usize = 4 * 1024 * 1024;
+    /// A RAW page larger than this is cut off and asked for again with fewer rows: room for rows
+    /// twice the size of the ones seen so far, and above the largest single row CDF stores (5 MB).
+    pub const RAW_PAGE_CAP: usize = 2 * RAW_PAGE_BYTES;
     /// Write requests one statement keeps in flight unless `max_concurrent_requests` says
     /// otherwise (measured with `bench/copy_bench.sh` under the emulator's cdf profile).
     pub const DEFAULT_CONCURRENT_REQUESTS: usize = 8;

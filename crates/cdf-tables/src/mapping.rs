@@ -492,6 +492,18 @@ mod tests {
     }
 
     #[test]
+    fn json_numbers_keep_their_exact_text() {
+        // Issue 9 item 11: beyond u64, 30 digits, 23-digit decimals, exponents past f64.
+        let text = r#"{"d23":0.12345678901234567890123,"e":1e400,"i30":-123456789012345678901234567890,"u65":18446744073709551617}"#;
+        let v: Json = serde_json::from_str(text).unwrap();
+        let item = row_to_item(&[(c("raw_rows", "_raw_columns"), Value::Json(v))]).unwrap();
+        assert_eq!(serde_json::to_string(&item["columns"]).unwrap(), text);
+        let read = item_to_value(c("raw_rows", "_raw_columns"), &item).unwrap();
+        let Value::Json(back) = read else { panic!("{read:?}") };
+        assert_eq!(back.to_string(), text);
+    }
+
+    #[test]
     fn metadata_must_be_an_object_of_strings() {
         let m = c("assets", "metadata");
         let e = value_to_json(m, &Value::Json(json!({"a": 1}))).unwrap_err();

@@ -29,3 +29,21 @@ SELECT clock_timestamp() - at < interval '3 seconds' AS cancelled_promptly FROM 
 -- The backend is still usable afterwards.
 INSERT INTO cdf_tables.assets (external_id, name) VALUES ('after-cancel', 'Fine again');
 SELECT external_id FROM cdf_tables.assets ORDER BY external_id;
+-- A create whose answer is lost (the connection drops after CDF acted) is not sent again, and
+-- the error says that the failing request may have reached CDF (issue 9 item 12): it did.
+CREATE FUNCTION pg_temp.lost_answer(sql text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE st text; det text;
+BEGIN
+  EXECUTE sql;
+  RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, det = PG_EXCEPTION_DETAIL;
+  RETURN st || ', says it may have landed: ' || (position('may have reached CDF' in det) > 0);
+END $$;
+ALTER FOREIGN TABLE cdf_tables.assets OPTIONS (ADD insert_mode 'create');
+\! curl -fsS -X POST "$CDF_EMULATOR_URL/_admin/faults" -H 'content-type: application/json' -d '{"seed": 1, "rules": [{"endpoint": "POST /assets", "sequence": [{"drop": true, "afterProcessing": true}]}]}' > /dev/null
+SELECT pg_temp.lost_answer($$INSERT INTO cdf_tables.assets (external_id, name) VALUES ('landed', 'Answer lost')$$);
+\! curl -fsS -X DELETE "$CDF_EMULATOR_URL/_admin/faults" > /dev/null
+ALTER FOREIGN TABLE cdf_tables.assets OPTIONS (DROP insert_mode);
+\! python3 "$CDF_FDW_ROOT/tests/tools/emulator_dump.py" stats "POST /assets"
+SELECT external_id FROM cdf_tables.assets WHERE external_id = 'landed';

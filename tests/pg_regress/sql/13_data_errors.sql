@@ -1,7 +1,7 @@
 -- Values that used to end as internal errors or silent changes: each is a data error naming
 -- table, row and column, or is left to PostgreSQL, or is refused when the table is created.
 \! curl -fsS -X POST "$CDF_EMULATOR_URL/_admin/reset" > /dev/null
--- JSON that does not fit: numbers beyond double precision's range, nesting deeper than 128.
+-- JSON: a number beyond double precision's range is sent exactly (28_exact_numbers); nesting deeper than 128 is refused.
 SELECT try($$INSERT INTO cdf_tables.raw_rows VALUES ('db', 't', 'k1', '{"n": 1e400}')$$);
 SELECT try(format($$INSERT INTO cdf_tables.raw_rows VALUES ('db', 't', 'k2', %L)$$,
                   repeat('[', 200) || repeat(']', 200)));

@@ -4,6 +4,7 @@
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
@@ -163,31 +164,24 @@ pub enum DpValue {
 }
 
 impl<'de> Deserialize<'de> for DpValue {
+    /// From the value's raw JSON text: serde_json's `arbitrary_precision` (on for exact JSON
+    /// columns) would otherwise allocate the text of every number on this hot path.
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = DpValue;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a number or a string")
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<DpValue, E> {
-                Ok(DpValue::Num(v))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<DpValue, E> {
-                Ok(DpValue::Num(v as f64))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<DpValue, E> {
-                Ok(DpValue::Num(v as f64))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<DpValue, E> {
-                Ok(DpValue::Text(v.to_string()))
-            }
-            fn visit_string<E>(self, v: String) -> Result<DpValue, E> {
-                Ok(DpValue::Text(v))
-            }
+        let raw = <&'de RawValue>::deserialize(d)?.get();
+        if raw.starts_with('"') {
+            return serde_json::from_str(raw).map(DpValue::Text).map_err(de::Error::custom);
         }
-        d.deserialize_any(V)
+        raw.parse::<f64>()
+            .map(DpValue::Num)
+            .map_err(|_| de::Error::custom(format!("invalid type: {raw}, expected a number or a string")))
     }
+}
+
+/// A number that is not an i64/u64 as serde_json's `arbitrary_precision` hands it to a
+/// `deserialize_any` visitor: a one-entry map holding its text.
+fn number_of<'de, A: de::MapAccess<'de>>(map: A) -> Result<f64, A::Error> {
+    let n = serde_json::Number::deserialize(de::value::MapAccessDeserializer::new(map))?;
+    n.as_f64().filter(|f| f.is_finite()).ok_or_else(|| de::Error::custom(format!("number {n} is out of range")))
 }
 
 /// A timestamp as sent: integral ms (a fractional number is kept to be rejected with a clear message).
@@ -210,8 +204,13 @@ impl<'de> Deserialize<'de> for Ts {
             fn visit_f64<E>(self, v: f64) -> Result<Ts, E> {
                 Ok(Ts(if v.fract() == 0.0 && v.abs() < 9.2e18 { Ok(v as i64) } else { Err(v) }))
             }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Ts, A::Error> {
+                self.visit_f64(number_of(map)?)
+            }
         }
-        d.deserialize_any(V)
+        // deserialize_i64 parses the number in place (deserialize_any would allocate its text);
+        // the visitor still sees a fractional timestamp as f64.
+        d.deserialize_i64(V)
     }
 }
 
