@@ -368,7 +368,7 @@ fn item_lists_follow_cursors_over_several_pages() {
     }
     env.run(w.flush(&mut s)).unwrap();
     assert_eq!(env.requests("POST /assets"), 3, "1000 per create request");
-    let (rows, _) = read_all(&env, &mut s, "assets", ReadPlan::List);
+    let (rows, _) = read_all(&env, &mut s, "assets", ReadPlan::List(Default::default()));
     let got: HashSet<String> = rows.iter().map(|r| r["externalId"].as_str().unwrap().to_string()).collect();
     assert_eq!(rows.len(), 2500, "no row twice");
     assert_eq!(got, wanted);
@@ -390,7 +390,12 @@ fn datapoints_follow_cursors_over_several_pages() {
         }
     }
     env.run(w.flush(&mut s)).unwrap();
-    let plan = ReadPlan::Datapoints { series: vec![SeriesRef::ExternalId("big".into())], start: 0, end: i64::MAX / 2 };
+    let plan = ReadPlan::Datapoints {
+        series: vec![SeriesRef::ExternalId("big".into())],
+        start: 0,
+        end: i64::MAX / 2,
+        descending: false,
+    };
     let (rows, _) = read_all(&env, &mut s, "double_datapoints", plan);
     assert_eq!(rows.len() as i64, n);
     let stamps: HashSet<i64> = rows.iter().map(|r| r["timestamp"].as_i64().unwrap()).collect();
@@ -451,7 +456,7 @@ fn request_records_match_what_the_emulator_saw() {
         w.push(asset(&format!("m{i}"), "metered"));
     }
     env.run(w.flush(&mut s)).expect("written after one 429");
-    let (rows, _) = read_all(&env, &mut s, "assets", ReadPlan::List);
+    let (rows, _) = read_all(&env, &mut s, "assets", ReadPlan::List(Default::default()));
     let records = s.log.drain();
     let by = |e: &str| records.iter().filter(|r| r.endpoint == e).cloned().collect::<Vec<_>>();
     let token = by(cdf_client::metrics::TOKEN_ENDPOINT);
