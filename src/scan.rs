@@ -38,6 +38,8 @@ pub struct ScanState {
     shape: ReadShape,
     /// The filter of the list request the scan made, for EXPLAIN ANALYZE.
     sent_filter: Option<String>,
+    /// Whether the planned LIMIT went to CDF (it does not when CDF answers a condition only in part).
+    limit_sent: bool,
     reader: Option<Reader>,
     page: VecDeque<Row>,
     /// Turns the ids of references into the external ids of the columns the query reads.
@@ -55,6 +57,7 @@ impl ScanState {
         // A LIMIT stops the reads only when CDF answers every condition exactly; otherwise
         // PostgreSQL's re-check could drop rows the LIMIT counted.
         let limit = self.shape.limit.filter(|_| answers_every_condition(self.ctx.resource, &quals));
+        self.limit_sent = limit.is_some() || self.shape.limit.is_none();
         self.reader = Some(Reader::new(self.ctx.resource, plan).limit(limit));
         self.page.clear();
     }
@@ -217,6 +220,24 @@ unsafe fn pushable_condition(
             } else {
                 None
             }
+        }
+        // PostgreSQL turns `flag = true` into `flag` and `flag = false` into `NOT flag`.
+        pg_sys::NodeTag::T_Var if pg_sys::exprType(clause) == pg_sys::BOOLOID => {
+            let att = scanned_column(clause, relid)?;
+            Some((att, QualOp::Eq, pg_sys::makeBoolConst(true, false)))
+        }
+        pg_sys::NodeTag::T_BoolExpr => {
+            let expr = clause as *mut pg_sys::BoolExpr;
+            let args = PgList::<pg_sys::Node>::from_pg((*expr).args);
+            if (*expr).boolop != pg_sys::BoolExprType::NOT_EXPR || args.len() != 1 {
+                return None;
+            }
+            let arg = args.get_ptr(0)?;
+            if pg_sys::exprType(arg) != pg_sys::BOOLOID {
+                return None;
+            }
+            let att = scanned_column(arg, relid)?;
+            Some((att, QualOp::Eq, pg_sys::makeBoolConst(false, false)))
         }
         pg_sys::NodeTag::T_NullTest => {
             let test = clause as *mut pg_sys::NullTest;
@@ -403,16 +424,22 @@ pub unsafe extern "C-unwind" fn get_foreign_rel_size(
     }
     let (resource, _) = table_resource(foreigntableid);
     let clauses = classified_clauses(baserel, foreigntableid, resource);
-    let mut local = PgList::<pg_sys::RestrictInfo>::new();
+    // estimated_rows counts what ids, series and keys allow; every other condition (a list filter
+    // too: CDF narrows by it, but how much is as unknown) lowers that by its selectivity.
+    let mut selective = PgList::<pg_sys::RestrictInfo>::new();
     for (rinfo, pushed) in &clauses {
-        if pushed.is_none() {
-            local.push(*rinfo);
+        let counted = pushed.as_ref().is_some_and(|p| {
+            resource.read != cdf_tables::ReadKind::Items
+                || (matches!(p.op, QualOp::Eq | QualOp::In) && matches!(p.column.as_str(), "id" | "external_id"))
+        });
+        if !counted {
+            selective.push(*rinfo);
         }
     }
-    let all_pushed = local.is_empty();
+    let all_pushed = clauses.iter().all(|(_, p)| p.is_some());
     let selectivity = pg_sys::clauselist_selectivity(
         root,
-        local.into_pg(),
+        selective.into_pg(),
         (*baserel).relid as c_int,
         pg_sys::JoinType::JOIN_INNER,
         std::ptr::null_mut(),
@@ -564,18 +591,20 @@ unsafe fn known_at_explain(node: *mut pg_sys::Node, params_bound: bool) -> bool 
     }
 }
 
-/// The list filter the scan sends (classic tables), computed from the plan's conditions.
-unsafe fn explained_filter(
+/// The list filter the scan sends (classic tables), computed from the plan's conditions, and
+/// whether CDF answers every condition exactly (so the planned LIMIT is sent); `None` when that
+/// depends on parameters EXPLAIN does not know.
+unsafe fn explained_read(
     node: *mut pg_sys::ForeignScanState,
     resource: &'static cdf_tables::Resource,
-) -> Option<String> {
+) -> Option<(Option<String>, bool)> {
     let rel = (*node).ss.ss_currentRelation;
     let plan = (*node).ss.ps.plan as *mut pg_sys::ForeignScan;
     let private = ScanPrivate::from_list((*plan).fdw_private);
     let exprs = PgList::<pg_sys::Node>::from_pg((*plan).fdw_exprs);
     let params_bound = !(*(*node).ss.ps.state).es_param_list_info.is_null();
     if !exprs.iter_ptr().all(|e| known_at_explain(e, params_bound)) {
-        return Some("(computed from parameters when the scan starts)".into());
+        return None;
     }
     let mut conditions = Vec::new();
     for ((column, op), expr) in named_conditions((*rel).rd_id, &private).into_iter().zip(exprs.iter_ptr()) {
@@ -584,7 +613,8 @@ unsafe fn explained_filter(
     }
     let quals = evaluate_conditions(&conditions, (*node).ss.ps.ps_ExprContext);
     let shape = ReadShape { limit: private.limit, descending: private.descending };
-    plan_read(resource, &quals, shape).ok().as_ref().and_then(list_filter_text)
+    let filter = plan_read(resource, &quals, shape).ok().as_ref().and_then(list_filter_text);
+    Some((filter, answers_every_condition(resource, &quals)))
 }
 
 #[pg_guard]
@@ -614,16 +644,22 @@ pub unsafe extern "C-unwind" fn explain_foreign_scan(
     if !view {
         let state = ((*node).fdw_state as *mut ScanState).as_ref();
         // After the scan ran (ANALYZE), what it sent; before, what it will send.
-        let filter = match state {
-            Some(state) if state.reader.is_some() => state.sent_filter.clone(),
-            _ => explained_filter(node, table_resource((*rel).rd_id).0),
+        let read = match state {
+            Some(state) if state.reader.is_some() => Some((state.sent_filter.clone(), state.limit_sent)),
+            _ => explained_read(node, table_resource((*rel).rd_id).0),
         };
-        if let Some(filter) = filter {
-            text(c"CDF Filter", &filter);
+        match &read {
+            Some((Some(filter), _)) => text(c"CDF Filter", filter),
+            Some((None, _)) => {}
+            None => text(c"CDF Filter", "(computed from parameters when the scan starts)"),
         }
-    }
-    if let Some(limit) = private.limit {
-        text(c"CDF Limit", &limit.to_string());
+        if let Some(limit) = private.limit {
+            let note = match read {
+                Some((_, false)) => " (not sent: CDF answers a condition only in part)",
+                _ => "",
+            };
+            text(c"CDF Limit", &format!("{limit}{note}"));
+        }
     }
     if !(*es).analyze || (*node).fdw_state.is_null() {
         return;
@@ -676,6 +712,7 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignSca
         econtext: (*node).ss.ps.ps_ExprContext,
         shape: ReadShape { limit: private.limit, descending: private.descending },
         sent_filter: None,
+        limit_sent: false,
         reader: None,
         page: VecDeque::new(),
         external_ids: ExternalIdFiller::new(references),

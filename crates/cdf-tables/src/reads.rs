@@ -695,14 +695,6 @@ fn eq_columns(pushed: &[(String, QualOp)]) -> Vec<&str> {
     pushed.iter().filter(|(_, op)| matches!(op, QualOp::Eq | QualOp::In)).map(|(c, _)| c.as_str()).collect()
 }
 
-fn preview_source(resource: &Resource) -> &'static str {
-    if resource.read == ReadKind::SequenceRows {
-        "sequences"
-    } else {
-        "timeseries"
-    }
-}
-
 /// A short description of the reads, for EXPLAIN.
 pub fn describe_request(resource: &Resource, pushed: &[(String, QualOp)], descending: bool) -> String {
     let has = |c: &str| pushed.iter().any(|(n, op)| n == c && matches!(op, QualOp::Eq | QualOp::In));
@@ -716,7 +708,12 @@ pub fn describe_request(resource: &Resource, pushed: &[(String, QualOp)], descen
             }
         }
         ReadKind::Datapoints | ReadKind::SequenceRows if !requirements_met(resource, &eq_columns(pushed)) => {
-            format!("preview: POST /{}/list, then {}", preview_source(resource), describe_request(resource, &[], false))
+            let (list, data) = if resource.read == ReadKind::SequenceRows {
+                ("sequences", "sequences/data")
+            } else {
+                ("timeseries", "timeseries/data")
+            };
+            format!("preview: POST /{list}/list, then POST /{data}/list per item")
         }
         ReadKind::RawRows if !requirements_met(resource, &eq_columns(pushed)) => {
             "preview: GET /raw/dbs, GET /raw/dbs/{db}/tables, then GET /raw/dbs/{db}/tables/{table}/rows".into()
