@@ -376,7 +376,7 @@ unsafe fn scan_limit(
         && pg_sys::bms_membership((*root).all_baserels) == pg_sys::BMS_Membership::BMS_SINGLETON;
     let limit = (*root).limit_tuples;
     (all_pushed && one_relation && (*parse).commandType == pg_sys::CmdType::CMD_SELECT && limit >= 1.0)
-        .then(|| limit as u64)
+        .then_some(limit as u64)
 }
 
 /// The planned view of the pushed conditions, for estimates.
