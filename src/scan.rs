@@ -503,7 +503,11 @@ unsafe fn sorted_read(
             && matches!(q.op, QualOp::Eq | QualOp::In)
             && q.values == Some(1)
     });
-    if !one_series {
+    // Named one way only (id, external id or instance id): then CDF answers every condition and
+    // the LIMIT holds when the scan runs, so a newest-first walk never runs over the whole series.
+    let named_by = |cols: &[&str]| planned.iter().any(|q| cols.contains(&q.column.as_str()));
+    let ways = [named_by(&["id"]), named_by(&["external_id"]), named_by(&["instance_space", "instance_external_id"])];
+    if !one_series || ways.iter().filter(|w| **w).count() != 1 {
         return None;
     }
     let limit = scan_limit(root, baserel, clauses.iter().all(|(_, p)| p.is_some()));
