@@ -11,7 +11,8 @@
 
 use pgrx::pg_sys;
 
-/// `create_foreignscan_path` for a base relation without pathkeys, outer rels or private data.
+/// `create_foreignscan_path` for a base relation without outer rels, with these pathkeys (the
+/// order the scan returns rows in; NIL: none) and private data.
 /// 17 added `fdw_restrictinfo`; 18 added `disabled_nodes`.
 pub unsafe fn create_foreignscan_path(
     root: *mut pg_sys::PlannerInfo,
@@ -19,6 +20,8 @@ pub unsafe fn create_foreignscan_path(
     rows: f64,
     startup_cost: f64,
     total_cost: f64,
+    pathkeys: *mut pg_sys::List,
+    fdw_private: *mut pg_sys::List,
 ) -> *mut pg_sys::ForeignPath {
     #[cfg(any(feature = "pg14", feature = "pg15", feature = "pg16"))]
     return pg_sys::create_foreignscan_path(
@@ -28,10 +31,10 @@ pub unsafe fn create_foreignscan_path(
         rows,
         startup_cost,
         total_cost,
+        pathkeys,
         std::ptr::null_mut(),
         std::ptr::null_mut(),
-        std::ptr::null_mut(),
-        std::ptr::null_mut(),
+        fdw_private,
     );
     #[cfg(feature = "pg17")]
     return pg_sys::create_foreignscan_path(
@@ -41,11 +44,11 @@ pub unsafe fn create_foreignscan_path(
         rows,
         startup_cost,
         total_cost,
+        pathkeys,
         std::ptr::null_mut(),
         std::ptr::null_mut(),
         std::ptr::null_mut(),
-        std::ptr::null_mut(),
-        std::ptr::null_mut(),
+        fdw_private,
     );
     #[cfg(feature = "pg18")]
     return pg_sys::create_foreignscan_path(
@@ -56,12 +59,20 @@ pub unsafe fn create_foreignscan_path(
         0,
         startup_cost,
         total_cost,
+        pathkeys,
         std::ptr::null_mut(),
         std::ptr::null_mut(),
         std::ptr::null_mut(),
-        std::ptr::null_mut(),
-        std::ptr::null_mut(),
+        fdw_private,
     );
+}
+
+/// Whether a pathkey sorts descending. 18 replaced the btree strategy number by a compare type.
+pub unsafe fn pathkey_descending(pathkey: *mut pg_sys::PathKey) -> bool {
+    #[cfg(not(feature = "pg18"))]
+    return (*pathkey).pk_strategy == pg_sys::BTGreaterStrategyNumber as std::ffi::c_int;
+    #[cfg(feature = "pg18")]
+    return (*pathkey).pk_cmptype == pg_sys::CompareType::COMPARE_GT;
 }
 
 /// The columns an UPDATE names (`updatedCols`, offset by `FirstLowInvalidHeapAttributeNumber`).

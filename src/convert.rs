@@ -61,6 +61,14 @@ pub fn condition_value_fits(column_type: pg_sys::Oid, value_type: pg_sys::Oid, i
     }
 }
 
+/// Whether an array value can be compared with an array column in CDF (`&&`, `@>`).
+pub fn array_condition_fits(column_type: pg_sys::Oid, value_type: pg_sys::Oid) -> bool {
+    match (family(column_type), family(value_type)) {
+        (Some((column, true)), Some((value, true))) => column == value,
+        _ => false,
+    }
+}
+
 /// Decodes a non-NULL Datum of type `typoid`.
 ///
 /// # Safety

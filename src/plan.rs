@@ -20,6 +20,10 @@ pub struct PushedCondition {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ScanPrivate {
     pub conditions: Vec<PushedCondition>,
+    /// Rows the query above wants at most (a LIMIT, when every condition is pushed).
+    pub limit: Option<u64>,
+    /// The scan returns datapoints / sequence rows newest first (`ORDER BY timestamp DESC`).
+    pub descending: bool,
 }
 
 /// `ModifyTable.fdw_privLists[i]`.
@@ -48,15 +52,20 @@ fn op_code(op: QualOp) -> i32 {
 
 impl ScanPrivate {
     pub unsafe fn to_list(&self) -> *mut pg_sys::List {
-        int_list(self.conditions.iter().flat_map(|c| [i32::from(c.attno), op_code(c.op)]))
+        // An integer list holds i32: a larger LIMIT is as good as none.
+        let limit = self.limit.and_then(|n| i32::try_from(n).ok()).unwrap_or(-1);
+        let head = [limit, i32::from(self.descending)];
+        int_list(head.into_iter().chain(self.conditions.iter().flat_map(|c| [i32::from(c.attno), op_code(c.op)])))
     }
 
     pub unsafe fn from_list(list: *mut pg_sys::List) -> ScanPrivate {
-        let conditions = ints(list)
+        let values = ints(list);
+        let Some((head, rest)) = values.split_at_checked(2) else { return ScanPrivate::default() };
+        let conditions = rest
             .chunks_exact(2)
             .map(|pair| PushedCondition { attno: pair[0] as pg_sys::AttrNumber, op: QualOp::ALL[pair[1] as usize] })
             .collect();
-        ScanPrivate { conditions }
+        ScanPrivate { conditions, limit: u64::try_from(head[0]).ok(), descending: head[1] != 0 }
     }
 }
 

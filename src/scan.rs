@@ -13,16 +13,17 @@ use std::ffi::{c_int, CStr, CString};
 use cdf_client::references::ExternalIdFiller;
 use cdf_client::{Reader, Row};
 use cdf_tables::reads::{
-    describe_request, estimated_rows, pushable, requirement_message, requirements_met, PlannedQual,
+    answers_every_condition, describe_request, estimated_rows, pushable, requirement_message, requirements_met,
+    PlannedQual, ReadShape, MAX_LATEST_READS,
 };
-use cdf_tables::{plan_read, PushedQual, QualOp, Value};
+use cdf_tables::{plan_read, PushedQual, QualOp, ReadPlan, Value};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::{PgList, PgMemoryContexts};
 
 use crate::backend;
 use crate::context::{is_view_table, table_context, table_resource, TableContext};
-use crate::convert::{condition_value_fits, datum_to_value};
+use crate::convert::{array_condition_fits, condition_value_fits, datum_to_value};
 use crate::errors;
 use crate::plan::{PushedCondition, ScanPrivate};
 use crate::tuple::{bind_columns, store_row, Binding};
@@ -33,6 +34,12 @@ pub struct ScanState {
     /// Pushed conditions: column, operator, the value's ExprState and type.
     conditions: Vec<(String, QualOp, *mut pg_sys::ExprState, pg_sys::Oid)>,
     econtext: *mut pg_sys::ExprContext,
+    /// LIMIT and order the planner pushed.
+    shape: ReadShape,
+    /// The filter of the list request the scan made, for EXPLAIN ANALYZE.
+    sent_filter: Option<String>,
+    /// Whether the planned LIMIT went to CDF (it does not when CDF answers a condition only in part).
+    limit_sent: bool,
     reader: Option<Reader>,
     page: VecDeque<Row>,
     /// Turns the ids of references into the external ids of the columns the query reads.
@@ -43,26 +50,15 @@ impl ScanState {
     /// Evaluates the pushed conditions and plans the CDF reads; runs at the first row and after
     /// each rescan, when parameter values may have changed.
     unsafe fn start(&mut self) {
-        let mut quals = Vec::with_capacity(self.conditions.len());
-        for (column, op, expr_state, typoid) in &self.conditions {
-            let mut isnull = false;
-            let datum = pg_sys::ExecEvalExprSwitchContext(*expr_state, self.econtext, &mut isnull);
-            let value = if isnull {
-                Value::Null
-            } else {
-                datum_to_value(datum, *typoid).unwrap_or_else(|m| {
-                    errors::raise(
-                        PgSqlErrorCode::ERRCODE_FDW_INVALID_DATA_TYPE,
-                        format!("condition on \"{column}\": {m}"),
-                        None,
-                    )
-                })
-            };
-            quals.push(PushedQual { column: column.clone(), op: *op, value });
-        }
-        let plan = plan_read(self.ctx.resource, &quals)
+        let quals = evaluate_conditions(&self.conditions, self.econtext);
+        let plan = plan_read(self.ctx.resource, &quals, self.shape)
             .unwrap_or_else(|m| errors::raise(PgSqlErrorCode::ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED, m, None));
-        self.reader = Some(Reader::new(self.ctx.resource, plan));
+        self.sent_filter = list_filter_text(&plan);
+        // A LIMIT stops the reads only when CDF answers every condition exactly; otherwise
+        // PostgreSQL's re-check could drop rows the LIMIT counted.
+        let limit = self.shape.limit.filter(|_| answers_every_condition(self.ctx.resource, &quals));
+        self.limit_sent = limit.is_some() || self.shape.limit.is_none();
+        self.reader = Some(Reader::new(self.ctx.resource, plan).limit(limit));
         self.page.clear();
     }
 
@@ -88,6 +84,39 @@ impl ScanState {
                 Err(e) => errors::raise_cdf(&e, Some(&format!("reading CDF table \"{}\"", self.ctx.table_name))),
             }
         }
+    }
+}
+
+/// The pushed conditions with their values, evaluated now (constants and parameters).
+unsafe fn evaluate_conditions(
+    conditions: &[(String, QualOp, *mut pg_sys::ExprState, pg_sys::Oid)],
+    econtext: *mut pg_sys::ExprContext,
+) -> Vec<PushedQual> {
+    let mut quals = Vec::with_capacity(conditions.len());
+    for (column, op, expr_state, typoid) in conditions {
+        let mut isnull = false;
+        let datum = pg_sys::ExecEvalExprSwitchContext(*expr_state, econtext, &mut isnull);
+        let value = if isnull {
+            Value::Null
+        } else {
+            datum_to_value(datum, *typoid).unwrap_or_else(|m| {
+                errors::raise(
+                    PgSqlErrorCode::ERRCODE_FDW_INVALID_DATA_TYPE,
+                    format!("condition on \"{column}\": {m}"),
+                    None,
+                )
+            })
+        };
+        quals.push(PushedQual { column: column.clone(), op: *op, value });
+    }
+    quals
+}
+
+/// The `filter` JSON of a list read, for EXPLAIN.
+fn list_filter_text(plan: &ReadPlan) -> Option<String> {
+    match plan {
+        ReadPlan::List(filter) if !filter.is_empty() => Some(serde_json::Value::Object(filter.clone()).to_string()),
+        _ => None,
     }
 }
 
@@ -131,6 +160,42 @@ unsafe fn scan_time_value(node: *mut pg_sys::Node) -> bool {
     !node.is_null() && !pg_sys::contain_var_clause(node) && !pg_sys::contain_volatile_functions(node)
 }
 
+/// `column->>'key' = value` on a JSON column, as a `KeyEq` condition whose value is the
+/// expression `ARRAY['key', value]` (text).
+unsafe fn json_key_condition(
+    lookup: *mut pg_sys::Node,
+    value: *mut pg_sys::Node,
+    relid: pg_sys::Index,
+) -> Option<(pg_sys::AttrNumber, QualOp, *mut pg_sys::Node)> {
+    if (*lookup).type_ != pg_sys::NodeTag::T_OpExpr || !scan_time_value(value) {
+        return None;
+    }
+    let op = lookup as *mut pg_sys::OpExpr;
+    let args = PgList::<pg_sys::Node>::from_pg((*op).args);
+    let name = CStr::from_ptr(pg_sys::get_opname((*op).opno)).to_str().ok()?;
+    if name != "->>" || args.len() != 2 {
+        return None;
+    }
+    let att = scanned_column(args.get_ptr(0)?, relid)?;
+    let key = strip_relabel(args.get_ptr(1)?);
+    let text = |n: *mut pg_sys::Node| [pg_sys::TEXTOID, pg_sys::VARCHAROID].contains(&pg_sys::exprType(n));
+    if (*key).type_ != pg_sys::NodeTag::T_Const || !text(key) || !text(value) {
+        return None;
+    }
+    let array = pg_sys::palloc0(std::mem::size_of::<pg_sys::ArrayExpr>()) as *mut pg_sys::ArrayExpr;
+    (*array).xpr.type_ = pg_sys::NodeTag::T_ArrayExpr;
+    (*array).array_typeid = pg_sys::TEXTARRAYOID;
+    (*array).array_collid = pg_sys::DEFAULT_COLLATION_OID;
+    (*array).element_typeid = pg_sys::TEXTOID;
+    let mut elements = PgList::<pg_sys::Node>::new();
+    elements.push(key);
+    elements.push(strip_relabel(value));
+    (*array).elements = elements.into_pg();
+    (*array).multidims = false;
+    (*array).location = -1;
+    Some((att, QualOp::KeyEq, array as *mut pg_sys::Node))
+}
+
 /// Recognises `column op value`, `value op column` and `column = ANY(value)`.
 unsafe fn pushable_condition(
     clause: *mut pg_sys::Node,
@@ -149,10 +214,30 @@ unsafe fn pushable_condition(
             if let Some(att) = scanned_column(l, relid) {
                 scan_time_value(r).then_some((att, qop, r))
             } else if let Some(att) = scanned_column(r, relid) {
-                scan_time_value(l).then_some((att, qop.commuted(), l))
+                scan_time_value(l).then_some((att, qop.commuted()?, l))
+            } else if qop == QualOp::Eq {
+                json_key_condition(l, r, relid).or_else(|| json_key_condition(r, l, relid))
             } else {
                 None
             }
+        }
+        // PostgreSQL turns `flag = true` into `flag` and `flag = false` into `NOT flag`.
+        pg_sys::NodeTag::T_Var if pg_sys::exprType(clause) == pg_sys::BOOLOID => {
+            let att = scanned_column(clause, relid)?;
+            Some((att, QualOp::Eq, pg_sys::makeBoolConst(true, false)))
+        }
+        pg_sys::NodeTag::T_BoolExpr => {
+            let expr = clause as *mut pg_sys::BoolExpr;
+            let args = PgList::<pg_sys::Node>::from_pg((*expr).args);
+            if (*expr).boolop != pg_sys::BoolExprType::NOT_EXPR || args.len() != 1 {
+                return None;
+            }
+            let arg = args.get_ptr(0)?;
+            if pg_sys::exprType(arg) != pg_sys::BOOLOID {
+                return None;
+            }
+            let att = scanned_column(arg, relid)?;
+            Some((att, QualOp::Eq, pg_sys::makeBoolConst(false, false)))
         }
         pg_sys::NodeTag::T_NullTest => {
             let test = clause as *mut pg_sys::NullTest;
@@ -217,10 +302,15 @@ unsafe fn pushable_conditions(
         // `None`: a view table, whose pushable conditions the view decides.
         let push = match resource {
             Some(resource) => pushable(resource, &column, op),
-            None => crate::views::pushable(&column, op),
+            None => op.is_comparison() && crate::views::pushable(&column, op),
         };
-        let null_test = matches!(op, QualOp::IsNull | QualOp::IsNotNull);
-        if push && (null_test || condition_value_fits(column_type, pg_sys::exprType(value), op == QualOp::In)) {
+        let value_type = pg_sys::exprType(value);
+        let fits = match op {
+            QualOp::IsNull | QualOp::IsNotNull | QualOp::KeyEq => true,
+            QualOp::Overlaps | QualOp::Contains => array_condition_fits(column_type, value_type),
+            _ => condition_value_fits(column_type, value_type, op == QualOp::In),
+        };
+        if push && fits {
             out.push(Pushable { attno, column, op, value });
         }
     }
@@ -252,8 +342,75 @@ unsafe fn values_known_at_plan_time(condition: &Pushable) -> Option<usize> {
     }
 }
 
-/// Rows from what the pushed conditions allow (ids, keys), times the selectivity of the other
-/// conditions, which only PostgreSQL evaluates.
+/// The restriction clauses of the scan, each as the condition CDF answers for it if any.
+unsafe fn classified_clauses(
+    baserel: *mut pg_sys::RelOptInfo,
+    foreigntableid: pg_sys::Oid,
+    resource: &cdf_tables::Resource,
+) -> Vec<(*mut pg_sys::RestrictInfo, Option<Pushable>)> {
+    let restrictions = PgList::<pg_sys::RestrictInfo>::from_pg((*baserel).baserestrictinfo);
+    let mut out = Vec::new();
+    for rinfo in restrictions.iter_ptr() {
+        let clause = (*rinfo).clause as *mut pg_sys::Node;
+        let single = PgList::<pg_sys::Node>::from_pg(pg_sys::lappend(std::ptr::null_mut(), clause.cast()));
+        out.push((
+            rinfo,
+            pushable_conditions(single.into_pg(), (*baserel).relid, foreigntableid, Some(resource)).pop(),
+        ));
+    }
+    out
+}
+
+/// The LIMIT (plus OFFSET) the scan may stop at: the planner's own bound on the rows of the
+/// FROM/WHERE part (`limit_tuples`, set only without grouping, aggregates, DISTINCT, window
+/// functions and set-returning functions), when this scan is that whole part (one relation, a
+/// SELECT) and CDF answers every condition (none is left for PostgreSQL alone). Whether the
+/// query's ORDER BY allows it is the caller's question.
+unsafe fn scan_limit(
+    root: *mut pg_sys::PlannerInfo,
+    baserel: *mut pg_sys::RelOptInfo,
+    all_pushed: bool,
+) -> Option<u64> {
+    let parse = (*root).parse;
+    let one_relation = (*baserel).reloptkind == pg_sys::RelOptKind::RELOPT_BASEREL
+        && pg_sys::bms_membership((*root).all_baserels) == pg_sys::BMS_Membership::BMS_SINGLETON;
+    let limit = (*root).limit_tuples;
+    (all_pushed && one_relation && (*parse).commandType == pg_sys::CmdType::CMD_SELECT && limit >= 1.0)
+        .then_some(limit as u64)
+}
+
+/// The planned view of the pushed conditions, for estimates.
+unsafe fn planned_quals(clauses: &[(*mut pg_sys::RestrictInfo, Option<Pushable>)]) -> Vec<PlannedQual> {
+    clauses
+        .iter()
+        .filter_map(|(_, p)| p.as_ref())
+        .map(|p| PlannedQual { values: values_known_at_plan_time(p), column: p.column.clone(), op: p.op })
+        .collect()
+}
+
+/// The column the query orders by, when it is one pathkey on this relation's `column`: the
+/// pathkey list and whether it is descending.
+unsafe fn ordering_on(
+    root: *mut pg_sys::PlannerInfo,
+    baserel: *mut pg_sys::RelOptInfo,
+    foreigntableid: pg_sys::Oid,
+    column: &CStr,
+) -> Option<(*mut pg_sys::List, bool)> {
+    let pathkeys = PgList::<pg_sys::PathKey>::from_pg((*root).query_pathkeys);
+    if pathkeys.len() != 1 {
+        return None;
+    }
+    let pathkey = pathkeys.get_ptr(0)?;
+    let attno = pg_sys::get_attnum(foreigntableid, column.as_ptr());
+    let members = PgList::<pg_sys::EquivalenceMember>::from_pg((*(*pathkey).pk_eclass).ec_members);
+    let ours = members
+        .iter_ptr()
+        .any(|em| scanned_column((*em).em_expr as *mut pg_sys::Node, (*baserel).relid) == Some(attno));
+    ours.then(|| ((*root).query_pathkeys, crate::compat::pathkey_descending(pathkey)))
+}
+
+/// Rows from what the pushed conditions allow (ids, keys, a LIMIT), times the selectivity of
+/// the other conditions, which only PostgreSQL evaluates.
 #[pg_guard]
 pub unsafe extern "C-unwind" fn get_foreign_rel_size(
     root: *mut pg_sys::PlannerInfo,
@@ -266,47 +423,106 @@ pub unsafe extern "C-unwind" fn get_foreign_rel_size(
         return;
     }
     let (resource, _) = table_resource(foreigntableid);
-    let restrictions = PgList::<pg_sys::RestrictInfo>::from_pg((*baserel).baserestrictinfo);
-    let mut local = PgList::<pg_sys::RestrictInfo>::new();
-    let mut planned = Vec::new();
-    for rinfo in restrictions.iter_ptr() {
-        let clause = (*rinfo).clause as *mut pg_sys::Node;
-        let single = PgList::<pg_sys::Node>::from_pg(pg_sys::lappend(std::ptr::null_mut(), clause.cast()));
-        match pushable_conditions(single.into_pg(), (*baserel).relid, foreigntableid, Some(resource)).pop() {
-            Some(p) => planned.push(PlannedQual { values: values_known_at_plan_time(&p), column: p.column, op: p.op }),
-            None => local.push(rinfo),
+    let clauses = classified_clauses(baserel, foreigntableid, resource);
+    // estimated_rows counts what ids, series and keys allow; every other condition (a list filter
+    // too: CDF narrows by it, but how much is as unknown) lowers that by its selectivity.
+    let mut selective = PgList::<pg_sys::RestrictInfo>::new();
+    for (rinfo, pushed) in &clauses {
+        let counted = pushed.as_ref().is_some_and(|p| {
+            resource.read != cdf_tables::ReadKind::Items
+                || (matches!(p.op, QualOp::Eq | QualOp::In) && matches!(p.column.as_str(), "id" | "external_id"))
+        });
+        if !counted {
+            selective.push(*rinfo);
         }
     }
+    let all_pushed = clauses.iter().all(|(_, p)| p.is_some());
     let selectivity = pg_sys::clauselist_selectivity(
         root,
-        local.into_pg(),
+        selective.into_pg(),
         (*baserel).relid as c_int,
         pg_sys::JoinType::JOIN_INNER,
         std::ptr::null_mut(),
     );
-    (*baserel).rows = (estimated_rows(resource, &planned) * selectivity).max(1.0).round();
+    // Without an ORDER BY, every path stops at the LIMIT (a sorted path says so itself).
+    let limit = scan_limit(root, baserel, all_pushed).filter(|_| (*root).query_pathkeys.is_null());
+    (*baserel).rows = (estimated_rows(resource, &planned_quals(&clauses), limit) * selectivity).max(1.0).round();
 }
 
 #[pg_guard]
 pub unsafe extern "C-unwind" fn get_foreign_paths(
     root: *mut pg_sys::PlannerInfo,
     baserel: *mut pg_sys::RelOptInfo,
-    _foreigntableid: pg_sys::Oid,
+    foreigntableid: pg_sys::Oid,
 ) {
     let rows = (*baserel).rows;
     // A remote call costs far more than a local row: keep the planner from rescanning.
     let startup = 100.0;
     let total = startup + rows * 0.1;
-    let path = crate::compat::create_foreignscan_path(root, baserel, rows, startup, total);
+    let path = crate::compat::create_foreignscan_path(
+        root,
+        baserel,
+        rows,
+        startup,
+        total,
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+    );
     pg_sys::add_path(baserel, path as *mut pg_sys::Path);
+    if let Some((pathkeys, descending, rows)) = sorted_read(root, baserel, foreigntableid) {
+        let private = pg_sys::lappend_int(std::ptr::null_mut(), i32::from(descending));
+        let total = startup + rows * 0.1;
+        let path = crate::compat::create_foreignscan_path(root, baserel, rows, startup, total, pathkeys, private);
+        pg_sys::add_path(baserel, path as *mut pg_sys::Path);
+    }
+}
+
+/// A read in the query's order, when CDF returns rows in it: the points of one series by
+/// timestamp (ascending as listed; descending from `latest`, LIMIT n ≤ MAX_LATEST_READS), the
+/// rows of one sequence by row number likewise. The pathkeys, the direction, and the rows.
+unsafe fn sorted_read(
+    root: *mut pg_sys::PlannerInfo,
+    baserel: *mut pg_sys::RelOptInfo,
+    foreigntableid: pg_sys::Oid,
+) -> Option<(*mut pg_sys::List, bool, f64)> {
+    if is_view_table(foreigntableid) || (*root).query_pathkeys.is_null() {
+        return None;
+    }
+    let (resource, _) = table_resource(foreigntableid);
+    let column = match resource.read {
+        cdf_tables::ReadKind::Datapoints => c"timestamp",
+        cdf_tables::ReadKind::SequenceRows => c"row_number",
+        _ => return None,
+    };
+    let (pathkeys, descending) = ordering_on(root, baserel, foreigntableid, column)?;
+    let clauses = classified_clauses(baserel, foreigntableid, resource);
+    let planned = planned_quals(&clauses);
+    // One series: an `=` (or a one-value IN) on its id, external id or instance id.
+    let one_series = planned.iter().any(|q| {
+        matches!(q.column.as_str(), "id" | "external_id" | "instance_external_id")
+            && matches!(q.op, QualOp::Eq | QualOp::In)
+            && q.values == Some(1)
+    });
+    // Named one way only (id, external id or instance id): then CDF answers every condition and
+    // the LIMIT holds when the scan runs, so a newest-first walk never runs over the whole series.
+    let named_by = |cols: &[&str]| planned.iter().any(|q| cols.contains(&q.column.as_str()));
+    let ways = [named_by(&["id"]), named_by(&["external_id"]), named_by(&["instance_space", "instance_external_id"])];
+    if !one_series || ways.iter().filter(|w| **w).count() != 1 {
+        return None;
+    }
+    let limit = scan_limit(root, baserel, clauses.iter().all(|(_, p)| p.is_some()));
+    if descending && limit.is_none_or(|n| n > MAX_LATEST_READS) {
+        return None;
+    }
+    Some((pathkeys, descending, estimated_rows(resource, &planned, limit)))
 }
 
 #[pg_guard]
 pub unsafe extern "C-unwind" fn get_foreign_plan(
-    _root: *mut pg_sys::PlannerInfo,
+    root: *mut pg_sys::PlannerInfo,
     baserel: *mut pg_sys::RelOptInfo,
     foreigntableid: pg_sys::Oid,
-    _best_path: *mut pg_sys::ForeignPath,
+    best_path: *mut pg_sys::ForeignPath,
     tlist: *mut pg_sys::List,
     scan_clauses: *mut pg_sys::List,
     outer_plan: *mut pg_sys::Plan,
@@ -317,24 +533,37 @@ pub unsafe extern "C-unwind" fn get_foreign_plan(
     let mut exprs = PgList::<pg_sys::Node>::new();
     let mut private = ScanPrivate::default();
     let mut pushed_columns: Vec<String> = Vec::new();
-    for Pushable { attno, column, op, value } in
-        pushable_conditions(quals, (*baserel).relid, foreigntableid, classic.as_ref().map(|(r, _)| *r))
-    {
+    let pushed = pushable_conditions(quals, (*baserel).relid, foreigntableid, classic.as_ref().map(|(r, _)| *r));
+    let all_pushed = pushed.len() == PgList::<pg_sys::Node>::from_pg(quals).len();
+    for Pushable { attno, column, op, value } in pushed {
         exprs.push(value);
         private.conditions.push(PushedCondition { attno, op });
         if matches!(op, QualOp::Eq | QualOp::In) {
             pushed_columns.push(column);
         }
     }
+    let sorted = !(*best_path).path.pathkeys.is_null();
+    if sorted {
+        private.descending = pg_sys::list_nth_int((*best_path).fdw_private, 0) != 0;
+    }
+    // The LIMIT holds for the scan when the query has no ORDER BY or this path yields its order.
+    if !view && ((*root).query_pathkeys.is_null() || sorted) {
+        private.limit = scan_limit(root, baserel, all_pushed);
+    }
     let present: Vec<&str> = pushed_columns.iter().map(String::as_str).collect();
-    if let Some((resource, table_name)) = classic.filter(|(r, _)| !requirements_met(r, &present)) {
+    let previewed = private.limit.is_some();
+    if let Some((resource, table_name)) = classic.filter(|(r, _)| !requirements_met(r, &present) && !previewed) {
         errors::raise(
             PgSqlErrorCode::ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED,
             format!(
                 "cannot read CDF table \"{table_name}\" without a condition: {}",
                 requirement_message(resource).unwrap_or_default()
             ),
-            Some("CDF cannot list every series or RAW table at once; add the condition to the WHERE clause.".into()),
+            Some(
+                "CDF cannot list every series or RAW table at once; add the condition to the WHERE clause \
+                 (or a LIMIT, with no other condition, to preview the first rows)."
+                    .into(),
+            ),
         );
     }
     // Every condition stays in the local filter: pushing down only narrows what is fetched.
@@ -350,6 +579,48 @@ pub unsafe extern "C-unwind" fn get_foreign_plan(
     )
 }
 
+/// Whether EXPLAIN can evaluate the expression without running anything: constants, and
+/// parameters when EXPLAIN EXECUTE bound them (not those of subqueries, nor unbound ones).
+unsafe fn known_at_explain(node: *mut pg_sys::Node, params_bound: bool) -> bool {
+    let node = strip_relabel(node);
+    match (*node).type_ {
+        pg_sys::NodeTag::T_Const => true,
+        pg_sys::NodeTag::T_Param => {
+            params_bound && (*(node as *mut pg_sys::Param)).paramkind == pg_sys::ParamKind::PARAM_EXTERN
+        }
+        pg_sys::NodeTag::T_ArrayExpr => PgList::<pg_sys::Node>::from_pg((*(node as *mut pg_sys::ArrayExpr)).elements)
+            .iter_ptr()
+            .all(|e| known_at_explain(e, params_bound)),
+        _ => false,
+    }
+}
+
+/// The list filter the scan sends (classic tables), computed from the plan's conditions, and
+/// whether CDF answers every condition exactly (so the planned LIMIT is sent); `None` when that
+/// depends on parameters EXPLAIN does not know.
+unsafe fn explained_read(
+    node: *mut pg_sys::ForeignScanState,
+    resource: &'static cdf_tables::Resource,
+) -> Option<(Option<String>, bool)> {
+    let rel = (*node).ss.ss_currentRelation;
+    let plan = (*node).ss.ps.plan as *mut pg_sys::ForeignScan;
+    let private = ScanPrivate::from_list((*plan).fdw_private);
+    let exprs = PgList::<pg_sys::Node>::from_pg((*plan).fdw_exprs);
+    let params_bound = !(*(*node).ss.ps.state).es_param_list_info.is_null();
+    if !exprs.iter_ptr().all(|e| known_at_explain(e, params_bound)) {
+        return None;
+    }
+    let mut conditions = Vec::new();
+    for ((column, op), expr) in named_conditions((*rel).rd_id, &private).into_iter().zip(exprs.iter_ptr()) {
+        let state = pg_sys::ExecInitExpr(expr as *mut pg_sys::Expr, node as *mut pg_sys::PlanState);
+        conditions.push((column, op, state, pg_sys::exprType(expr)));
+    }
+    let quals = evaluate_conditions(&conditions, (*node).ss.ps.ps_ExprContext);
+    let shape = ReadShape { limit: private.limit, descending: private.descending };
+    let filter = plan_read(resource, &quals, shape).ok().as_ref().and_then(list_filter_text);
+    Some((filter, answers_every_condition(resource, &quals)))
+}
+
 #[pg_guard]
 pub unsafe extern "C-unwind" fn explain_foreign_scan(
     node: *mut pg_sys::ForeignScanState,
@@ -357,18 +628,42 @@ pub unsafe extern "C-unwind" fn explain_foreign_scan(
 ) {
     let rel = (*node).ss.ss_currentRelation;
     let plan = (*node).ss.ps.plan as *mut pg_sys::ForeignScan;
-    let conditions = named_conditions((*rel).rd_id, &ScanPrivate::from_list((*plan).fdw_private));
-    let request = if is_view_table((*rel).rd_id) {
+    let private = ScanPrivate::from_list((*plan).fdw_private);
+    let conditions = named_conditions((*rel).rd_id, &private);
+    let view = is_view_table((*rel).rd_id);
+    let request = if view {
         crate::views::describe_read(&conditions)
     } else {
-        describe_request(table_resource((*rel).rd_id).0, &conditions)
+        describe_request(table_resource((*rel).rd_id).0, &conditions, private.descending)
     };
-    let request = CString::new(request).unwrap();
-    pg_sys::ExplainPropertyText(c"CDF Request".as_ptr(), request.as_ptr(), es);
+    let text = |label: &CStr, value: &str| {
+        let value = CString::new(value).unwrap();
+        pg_sys::ExplainPropertyText(label.as_ptr(), value.as_ptr(), es);
+    };
+    text(c"CDF Request", &request);
     if !conditions.is_empty() {
-        let text: Vec<String> = conditions.iter().map(|(c, op)| format!("{c} {}", op.code())).collect();
-        let text = CString::new(text.join(", ")).unwrap();
-        pg_sys::ExplainPropertyText(c"CDF Conditions".as_ptr(), text.as_ptr(), es);
+        let list: Vec<String> = conditions.iter().map(|(c, op)| format!("{c} {}", op.code())).collect();
+        text(c"CDF Conditions", &list.join(", "));
+    }
+    if !view {
+        let state = ((*node).fdw_state as *mut ScanState).as_ref();
+        // After the scan ran (ANALYZE), what it sent; before, what it will send.
+        let read = match state {
+            Some(state) if state.reader.is_some() => Some((state.sent_filter.clone(), state.limit_sent)),
+            _ => explained_read(node, table_resource((*rel).rd_id).0),
+        };
+        match &read {
+            Some((Some(filter), _)) => text(c"CDF Filter", filter),
+            Some((None, _)) => {}
+            None => text(c"CDF Filter", "(computed from parameters when the scan starts)"),
+        }
+        if let Some(limit) = private.limit {
+            let note = match read {
+                Some((_, false)) => " (not sent: CDF answers a condition only in part)",
+                _ => "",
+            };
+            text(c"CDF Limit", &format!("{limit}{note}"));
+        }
     }
     if !(*es).analyze || (*node).fdw_state.is_null() {
         return;
@@ -391,7 +686,8 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignSca
     crate::batch::flush_all();
     let rel = (*node).ss.ss_currentRelation;
     let plan = (*node).ss.ps.plan as *mut pg_sys::ForeignScan;
-    let descriptions = named_conditions((*rel).rd_id, &ScanPrivate::from_list((*plan).fdw_private));
+    let private = ScanPrivate::from_list((*plan).fdw_private);
+    let descriptions = named_conditions((*rel).rd_id, &private);
     let exprs = PgList::<pg_sys::Node>::from_pg((*plan).fdw_exprs);
     let mut conditions = Vec::with_capacity(descriptions.len());
     for ((column, op), expr) in descriptions.into_iter().zip(exprs.iter_ptr()) {
@@ -418,6 +714,9 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignSca
         bindings,
         conditions,
         econtext: (*node).ss.ps.ps_ExprContext,
+        shape: ReadShape { limit: private.limit, descending: private.descending },
+        sent_filter: None,
+        limit_sent: false,
         reader: None,
         page: VecDeque::new(),
         external_ids: ExternalIdFiller::new(references),

@@ -120,6 +120,8 @@ fn scan_plan_data_survives_copy_object() {
     use cdf_tables::QualOp;
     let private = ScanPrivate {
         conditions: QualOp::ALL.iter().enumerate().map(|(i, op)| PushedCondition { attno: i as i16 + 1, op: *op }).collect(),
+        limit: Some(5),
+        descending: true,
     };
     unsafe {
         assert_eq!(ScanPrivate::from_list(copied(private.to_list())), private);

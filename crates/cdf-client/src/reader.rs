@@ -17,25 +17,95 @@ pub type Row = Map<String, Json>;
 /// One request still to make; `RawRows.limit` follows the bytes per row seen (`raw_page_limit`).
 #[derive(Debug, Clone)]
 enum Step {
-    ItemsList { cursor: Option<String> },
-    ItemsByIds { ids: Vec<Json> },
-    Runs { external_id: String, cursor: Option<String> },
-    Datapoints { series: SeriesRef, start: i64, end: i64, cursor: Option<String> },
-    SequenceRows { sequence: SeriesRef, start: i64, end: Option<i64>, cursor: Option<String> },
-    RawDatabases { cursor: Option<String>, then_tables: bool },
-    RawTables { database: String, cursor: Option<String> },
-    RawRows { database: String, table: String, cursor: Option<String>, limit: usize },
-    RawRow { database: String, table: String, key: String },
+    ItemsList {
+        filter: Map<String, Json>,
+        cursor: Option<String>,
+    },
+    ItemsByIds {
+        ids: Vec<Json>,
+    },
+    Runs {
+        external_id: String,
+        cursor: Option<String>,
+    },
+    Datapoints {
+        series: SeriesRef,
+        start: i64,
+        end: i64,
+        cursor: Option<String>,
+    },
+    SequenceRows {
+        sequence: SeriesRef,
+        start: i64,
+        end: Option<i64>,
+        cursor: Option<String>,
+    },
+    /// Newest first: the latest point before `before`, then the one before it, down to `start`.
+    LatestDatapoint {
+        series: SeriesRef,
+        start: i64,
+        before: i64,
+    },
+    LatestSequenceRow {
+        sequence: SeriesRef,
+        start: i64,
+        before: Option<i64>,
+    },
+    /// Previews: the series / sequences of a list page become steps of their own.
+    SeriesList {
+        is_string: bool,
+        start: i64,
+        end: i64,
+        cursor: Option<String>,
+    },
+    SequenceList {
+        start: i64,
+        end: Option<i64>,
+        cursor: Option<String>,
+    },
+    RawDatabases {
+        cursor: Option<String>,
+        then: RawThen,
+    },
+    RawTables {
+        database: String,
+        cursor: Option<String>,
+        then: RawThen,
+    },
+    RawRows {
+        database: String,
+        table: String,
+        cursor: Option<String>,
+        limit: usize,
+    },
+    RawRow {
+        database: String,
+        table: String,
+        key: String,
+    },
+}
+
+/// What listing RAW databases or tables leads to.
+#[derive(Debug, Clone, PartialEq)]
+enum RawThen {
+    /// The names are the rows.
+    Rows,
+    /// The tables of each database (raw_tables without a database).
+    Tables,
+    /// The rows of each table (named `table`, when given): a RAW preview.
+    TableRows { table: Option<String> },
 }
 
 pub struct Reader {
     resource: &'static Resource,
     steps: VecDeque<Step>,
+    /// Rows still wanted (a pushed LIMIT); `None`: all.
+    remaining: Option<usize>,
     /// The next page, fetched while PostgreSQL consumes the current one.
     ahead: Option<Ahead>,
 }
 
-type Fetched = (VecDeque<Step>, Result<Option<Vec<Row>>, CdfError>);
+type Fetched = (VecDeque<Step>, Option<usize>, Result<Option<Vec<Row>>, CdfError>);
 
 /// A page fetch running as its own task (on a clone of the session) with the steps after it;
 /// dropping it (a rescan, the end of the scan) aborts it.
@@ -71,7 +141,7 @@ impl Reader {
         let mut steps = VecDeque::new();
         match plan {
             ReadPlan::Nothing => {}
-            ReadPlan::List => steps.push_back(Step::ItemsList { cursor: None }),
+            ReadPlan::List(filter) => steps.push_back(Step::ItemsList { filter, cursor: None }),
             ReadPlan::ByIds(ids) => {
                 for chunk in ids.chunks(ITEMS_PAGE) {
                     steps.push_back(Step::ItemsByIds { ids: chunk.to_vec() });
@@ -82,22 +152,42 @@ impl Reader {
                     steps.push_back(Step::Runs { external_id, cursor: None });
                 }
             }
-            ReadPlan::Datapoints { series, start, end } => {
+            ReadPlan::Datapoints { series, start, end, descending } => {
                 for s in series {
-                    steps.push_back(Step::Datapoints { series: s, start, end, cursor: None });
+                    steps.push_back(if descending {
+                        Step::LatestDatapoint { series: s, start, before: end }
+                    } else {
+                        Step::Datapoints { series: s, start, end, cursor: None }
+                    });
                 }
             }
-            ReadPlan::SequenceRows { sequences, start, end } => {
+            ReadPlan::SequenceRows { sequences, start, end, descending } => {
                 for s in sequences {
-                    steps.push_back(Step::SequenceRows { sequence: s, start, end, cursor: None });
+                    steps.push_back(if descending {
+                        Step::LatestSequenceRow { sequence: s, start, before: end }
+                    } else {
+                        Step::SequenceRows { sequence: s, start, end, cursor: None }
+                    });
                 }
             }
-            ReadPlan::RawDatabases => steps.push_back(Step::RawDatabases { cursor: None, then_tables: false }),
+            ReadPlan::SeriesPreview { is_string, start, end } => {
+                steps.push_back(Step::SeriesList { is_string, start, end, cursor: None })
+            }
+            ReadPlan::SequencePreview { start, end } => {
+                steps.push_back(Step::SequenceList { start, end, cursor: None })
+            }
+            ReadPlan::RawPreview { database: Some(database), table } => {
+                steps.push_back(Step::RawTables { database, cursor: None, then: RawThen::TableRows { table } })
+            }
+            ReadPlan::RawPreview { database: None, table } => {
+                steps.push_back(Step::RawDatabases { cursor: None, then: RawThen::TableRows { table } })
+            }
+            ReadPlan::RawDatabases => steps.push_back(Step::RawDatabases { cursor: None, then: RawThen::Rows }),
             ReadPlan::RawTables { database: Some(database) } => {
-                steps.push_back(Step::RawTables { database, cursor: None })
+                steps.push_back(Step::RawTables { database, cursor: None, then: RawThen::Rows })
             }
             ReadPlan::RawTables { database: None } => {
-                steps.push_back(Step::RawDatabases { cursor: None, then_tables: true })
+                steps.push_back(Step::RawDatabases { cursor: None, then: RawThen::Tables })
             }
             ReadPlan::RawRows { database, table, keys: None } => {
                 steps.push_back(Step::RawRows { database, table, cursor: None, limit: ROWS_PAGE })
@@ -108,7 +198,19 @@ impl Reader {
                 }
             }
         }
-        Reader { resource, steps, ahead: None }
+        Reader { resource, steps, remaining: None, ahead: None }
+    }
+
+    /// Stops after `limit` rows: requests ask for no more than are still wanted, and no page
+    /// is fetched once they have arrived.
+    pub fn limit(mut self, limit: Option<u64>) -> Reader {
+        self.remaining = limit.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+        self
+    }
+
+    /// The page size of a request: `page`, or fewer when a LIMIT wants fewer rows.
+    fn page_size(&self, page: usize) -> usize {
+        self.remaining.map_or(page, |r| r.clamp(1, page))
     }
 
     /// The next page of rows; `None` when the plan is exhausted. Pages may be empty. While the
@@ -116,22 +218,28 @@ impl Reader {
     pub async fn next_page(&mut self, session: &mut Session) -> Result<Option<Vec<Row>>, CdfError> {
         let page = match self.ahead.take() {
             Some(mut ahead) => {
-                let (steps, page) = (&mut ahead.0).await.map_err(|e| CdfError::Protocol {
+                let (steps, remaining, page) = (&mut ahead.0).await.map_err(|e| CdfError::Protocol {
                     message: format!("fetching the next page was lost: {e}"),
                     request_id: None,
                 })?;
                 self.steps = steps;
+                self.remaining = remaining;
                 page?
             }
             None => self.fetch_page(session).await?,
         };
-        if page.is_some() && !self.steps.is_empty() {
+        if page.is_some() && !self.steps.is_empty() && self.remaining != Some(0) {
             session.ensure_token().await?;
             let mut own = session.clone();
-            let mut next = Reader { resource: self.resource, steps: std::mem::take(&mut self.steps), ahead: None };
+            let mut next = Reader {
+                resource: self.resource,
+                steps: std::mem::take(&mut self.steps),
+                remaining: self.remaining,
+                ahead: None,
+            };
             self.ahead = Some(Ahead(tokio::spawn(async move {
                 let page = next.fetch_page(&mut own).await;
-                (std::mem::take(&mut next.steps), page)
+                (std::mem::take(&mut next.steps), next.remaining, page)
             })));
             crate::runtime::let_requests_out().await;
         }
@@ -140,16 +248,22 @@ impl Reader {
 
     /// Fetches the page of the first step (following a cursor pushes the step back).
     async fn fetch_page(&mut self, session: &mut Session) -> Result<Option<Vec<Row>>, CdfError> {
+        if self.remaining == Some(0) {
+            return Ok(None);
+        }
         let Some(step) = self.steps.pop_front() else {
             return Ok(None);
         };
         let path = self.resource.api_path;
-        let rows = match step {
-            Step::ItemsList { cursor } => {
-                let json =
-                    post(session, format!("{path}/list"), with_cursor(json!({ "limit": ITEMS_PAGE }), &cursor)).await?;
+        let mut rows = match step {
+            Step::ItemsList { filter, cursor } => {
+                let mut body = json!({ "limit": self.page_size(ITEMS_PAGE) });
+                if !filter.is_empty() {
+                    body["filter"] = Json::Object(filter.clone());
+                }
+                let json = post(session, format!("{path}/list"), with_cursor(body, &cursor)).await?;
                 if let Some(c) = cursor_of(&json) {
-                    self.steps.push_front(Step::ItemsList { cursor: Some(c) });
+                    self.steps.push_front(Step::ItemsList { filter, cursor: Some(c) });
                 }
                 objects(items_of(&json))
             }
@@ -175,7 +289,7 @@ impl Reader {
                 let mut item = series.to_json();
                 item.insert("start".into(), json!(start));
                 item.insert("end".into(), json!(end));
-                item.insert("limit".into(), json!(DATAPOINTS_PAGE));
+                item.insert("limit".into(), json!(self.page_size(DATAPOINTS_PAGE)));
                 if let Some(c) = &cursor {
                     item.insert("cursor".into(), json!(c));
                 }
@@ -189,25 +303,65 @@ impl Reader {
                     "treatUncertainAsBad": false,
                 });
                 let json = post(session, "timeseries/data/list".into(), body).await?;
-                let mut rows = Vec::new();
                 for s in items_of(&json) {
                     if let Some(c) = cursor_of(&s) {
                         self.steps.push_front(Step::Datapoints { series: series.clone(), start, end, cursor: Some(c) });
                     }
-                    let id = s.get("id").cloned().unwrap_or(Json::Null);
-                    let xid = s.get("externalId").cloned().unwrap_or(Json::Null);
-                    let instance = s.get("instanceId").cloned().unwrap_or(Json::Null);
-                    for p in s.get("datapoints").and_then(|d| d.as_array()).cloned().unwrap_or_default() {
-                        if let Json::Object(mut row) = p {
-                            row.insert("id".into(), id.clone());
-                            row.insert("external_id".into(), xid.clone());
-                            row.insert("instance_space".into(), instance["space"].clone());
-                            row.insert("instance_external_id".into(), instance["externalId"].clone());
-                            rows.push(row);
-                        }
-                    }
+                }
+                datapoint_rows(&json)
+            }
+            Step::LatestDatapoint { series, start, before } => {
+                let mut item = series.to_json();
+                item.insert("before".into(), json!(before));
+                let body = json!({
+                    "items": [item],
+                    "ignoreUnknownIds": true,
+                    "includeStatus": true,
+                    "ignoreBadDataPoints": false,
+                    "treatUncertainAsBad": false,
+                });
+                let json = post(session, "timeseries/data/latest".into(), body).await?;
+                let mut rows = datapoint_rows(&json);
+                rows.retain(|r| r.get("timestamp").and_then(Json::as_i64).is_some_and(|t| t >= start));
+                if let Some(t) = rows.first().and_then(|r| r.get("timestamp")).and_then(Json::as_i64) {
+                    self.steps.push_front(Step::LatestDatapoint { series, start, before: t });
                 }
                 rows
+            }
+            Step::LatestSequenceRow { sequence, start, before } => {
+                let mut body = sequence.to_json();
+                if let Some(b) = before {
+                    body.insert("before".into(), json!(b));
+                }
+                let json = post(session, "sequences/data/latest".into(), Json::Object(body)).await?;
+                let mut rows = sequence_rows(&json);
+                rows.retain(|r| r.get("rowNumber").and_then(Json::as_i64).is_some_and(|n| n >= start));
+                if let Some(n) = rows.first().and_then(|r| r.get("rowNumber")).and_then(Json::as_i64) {
+                    self.steps.push_front(Step::LatestSequenceRow { sequence, start, before: Some(n) });
+                }
+                rows
+            }
+            Step::SeriesList { is_string, start, end, cursor } => {
+                let body = json!({ "filter": { "isString": is_string }, "limit": ITEMS_PAGE });
+                let json = post(session, "timeseries/list".into(), with_cursor(body, &cursor)).await?;
+                if let Some(c) = cursor_of(&json) {
+                    self.steps.push_front(Step::SeriesList { is_string, start, end, cursor: Some(c) });
+                }
+                for id in ids_of(&json).into_iter().rev() {
+                    self.steps.push_front(Step::Datapoints { series: SeriesRef::Id(id), start, end, cursor: None });
+                }
+                Vec::new()
+            }
+            Step::SequenceList { start, end, cursor } => {
+                let json = post(session, "sequences/list".into(), with_cursor(json!({ "limit": ITEMS_PAGE }), &cursor))
+                    .await?;
+                if let Some(c) = cursor_of(&json) {
+                    self.steps.push_front(Step::SequenceList { start, end, cursor: Some(c) });
+                }
+                for id in ids_of(&json).into_iter().rev() {
+                    self.steps.push_front(Step::SequenceRows { sequence: SeriesRef::Id(id), start, end, cursor: None });
+                }
+                Vec::new()
             }
             Step::SequenceRows { sequence, start, end, cursor } => {
                 let mut body = sequence.to_json();
@@ -215,7 +369,7 @@ impl Reader {
                 if let Some(e) = end {
                     body.insert("end".into(), json!(e));
                 }
-                body.insert("limit".into(), json!(ROWS_PAGE));
+                body.insert("limit".into(), json!(self.page_size(ROWS_PAGE)));
                 let json =
                     post(session, "sequences/data/list".into(), with_cursor(Json::Object(body), &cursor)).await?;
                 if let Some(c) = cursor_of(&json) {
@@ -226,36 +380,9 @@ impl Reader {
                         cursor: Some(c),
                     });
                 }
-                let columns: Vec<String> = json
-                    .get("columns")
-                    .and_then(|c| c.as_array())
-                    .map(|cs| {
-                        cs.iter()
-                            .map(|c| {
-                                c.get("externalId").and_then(|x| x.as_str()).or(c.as_str()).unwrap_or("").to_string()
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let id = json.get("id").cloned().unwrap_or(Json::Null);
-                let xid = json.get("externalId").cloned().unwrap_or(Json::Null);
-                let mut rows = Vec::new();
-                for r in json.get("rows").and_then(|r| r.as_array()).cloned().unwrap_or_default() {
-                    let values: Map<String, Json> = columns
-                        .iter()
-                        .cloned()
-                        .zip(r.get("values").and_then(|v| v.as_array()).cloned().unwrap_or_default())
-                        .collect();
-                    let mut row = Map::new();
-                    row.insert("id".into(), id.clone());
-                    row.insert("external_id".into(), xid.clone());
-                    row.insert("rowNumber".into(), r.get("rowNumber").cloned().unwrap_or(Json::Null));
-                    row.insert("values".into(), Json::Object(values));
-                    rows.push(row);
-                }
-                rows
+                sequence_rows(&json)
             }
-            Step::RawDatabases { cursor, then_tables } => {
+            Step::RawDatabases { cursor, then } => {
                 let mut query = vec![("limit", ITEMS_PAGE.to_string())];
                 if let Some(c) = &cursor {
                     query.push(("cursor", c.clone()));
@@ -263,21 +390,26 @@ impl Reader {
                 let json =
                     session.request(Method::GET, "raw/dbs", &query, None, Idempotency::Idempotent).await?.json()?;
                 if let Some(c) = cursor_of(&json) {
-                    self.steps.push_front(Step::RawDatabases { cursor: Some(c), then_tables });
+                    self.steps.push_front(Step::RawDatabases { cursor: Some(c), then: then.clone() });
                 }
                 let dbs = objects(items_of(&json));
-                if then_tables {
+                if then == RawThen::Rows {
+                    dbs
+                } else {
+                    let then = if then == RawThen::Tables { RawThen::Rows } else { then };
                     for db in &dbs {
                         if let Some(name) = db.get("name").and_then(|n| n.as_str()) {
-                            self.steps.push_back(Step::RawTables { database: name.to_string(), cursor: None });
+                            self.steps.push_back(Step::RawTables {
+                                database: name.to_string(),
+                                cursor: None,
+                                then: then.clone(),
+                            });
                         }
                     }
                     Vec::new()
-                } else {
-                    dbs
                 }
             }
-            Step::RawTables { database, cursor } => {
+            Step::RawTables { database, cursor, then } => {
                 let mut query = vec![("limit", ITEMS_PAGE.to_string())];
                 if let Some(c) = &cursor {
                     query.push(("cursor", c.clone()));
@@ -293,16 +425,35 @@ impl Reader {
                     Err(e) => return Err(e),
                 };
                 if let Some(c) = cursor_of(&json) {
-                    self.steps.push_front(Step::RawTables { database: database.clone(), cursor: Some(c) });
+                    self.steps.push_front(Step::RawTables {
+                        database: database.clone(),
+                        cursor: Some(c),
+                        then: then.clone(),
+                    });
                 }
                 let mut rows = objects(items_of(&json));
+                if let RawThen::TableRows { table } = &then {
+                    let names = rows.iter().filter_map(|r| r.get("name").and_then(|n| n.as_str()));
+                    let tables: Vec<String> =
+                        names.filter(|n| table.as_deref().is_none_or(|t| t == *n)).map(str::to_string).collect();
+                    // After this page's tables, before the next page of names.
+                    for table in tables.into_iter().rev() {
+                        self.steps.push_front(Step::RawRows {
+                            database: database.clone(),
+                            table,
+                            cursor: None,
+                            limit: ROWS_PAGE,
+                        });
+                    }
+                    return self.note_rows(session, Vec::new());
+                }
                 for r in &mut rows {
                     r.insert("_raw_database".into(), json!(database));
                 }
                 rows
             }
             Step::RawRows { database, table, cursor, limit } => {
-                let mut query = vec![("limit", limit.to_string())];
+                let mut query = vec![("limit", self.page_size(limit).to_string())];
                 if let Some(c) = &cursor {
                     query.push(("cursor", c.clone()));
                 }
@@ -358,7 +509,15 @@ impl Reader {
                 }
             }
         };
-        // Each step is one request; its rows are what it returned.
+        if let Some(remaining) = self.remaining.as_mut() {
+            rows.truncate(*remaining);
+            *remaining -= rows.len();
+        }
+        self.note_rows(session, rows)
+    }
+
+    /// Each step is one request; its rows are what it returned.
+    fn note_rows(&self, session: &mut Session, rows: Vec<Row>) -> Result<Option<Vec<Row>>, CdfError> {
         session.log.note_rows_received(rows.len());
         Ok(Some(rows))
     }
@@ -372,6 +531,61 @@ fn raw_page_limit(limit: usize, rows: usize, bytes: usize) -> usize {
     }
     let per_row = bytes.div_ceil(rows).max(1);
     (RAW_PAGE_BYTES / per_row).clamp(1, ROWS_PAGE)
+}
+
+/// The ids of the objects of a list response.
+fn ids_of(json: &Json) -> Vec<i64> {
+    items_of(json).iter().filter_map(|i| i.get("id").and_then(Json::as_i64)).collect()
+}
+
+/// The points of a `/timeseries/data/list` or `/latest` response, each with its series.
+fn datapoint_rows(json: &Json) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for s in items_of(json) {
+        let id = s.get("id").cloned().unwrap_or(Json::Null);
+        let xid = s.get("externalId").cloned().unwrap_or(Json::Null);
+        let instance = s.get("instanceId").cloned().unwrap_or(Json::Null);
+        for p in s.get("datapoints").and_then(|d| d.as_array()).cloned().unwrap_or_default() {
+            if let Json::Object(mut row) = p {
+                row.insert("id".into(), id.clone());
+                row.insert("external_id".into(), xid.clone());
+                row.insert("instance_space".into(), instance["space"].clone());
+                row.insert("instance_external_id".into(), instance["externalId"].clone());
+                rows.push(row);
+            }
+        }
+    }
+    rows
+}
+
+/// The rows of a `/sequences/data/list` or `/latest` response, values keyed by column.
+fn sequence_rows(json: &Json) -> Vec<Row> {
+    let columns: Vec<String> = json
+        .get("columns")
+        .and_then(|c| c.as_array())
+        .map(|cs| {
+            cs.iter()
+                .map(|c| c.get("externalId").and_then(|x| x.as_str()).or(c.as_str()).unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    let id = json.get("id").cloned().unwrap_or(Json::Null);
+    let xid = json.get("externalId").cloned().unwrap_or(Json::Null);
+    let mut rows = Vec::new();
+    for r in json.get("rows").and_then(|r| r.as_array()).cloned().unwrap_or_default() {
+        let values: Map<String, Json> = columns
+            .iter()
+            .cloned()
+            .zip(r.get("values").and_then(|v| v.as_array()).cloned().unwrap_or_default())
+            .collect();
+        let mut row = Map::new();
+        row.insert("id".into(), id.clone());
+        row.insert("external_id".into(), xid.clone());
+        row.insert("rowNumber".into(), r.get("rowNumber").cloned().unwrap_or(Json::Null));
+        row.insert("values".into(), Json::Object(values));
+        rows.push(row);
+    }
+    rows
 }
 
 async fn post(session: &mut Session, path: String, body: Json) -> Result<Json, CdfError> {

@@ -243,7 +243,8 @@ fn the_next_page_is_fetched_while_the_current_one_is_consumed() {
     }
     env.run(w.flush(&mut s)).unwrap();
     env.faults(json!([{ "endpoint": "POST /assets/list", "fault": { "latencyMs": 100 } }]));
-    let mut reader = cdf_client::Reader::new(resource("assets").unwrap(), cdf_tables::ReadPlan::List);
+    let mut reader =
+        cdf_client::Reader::new(resource("assets").unwrap(), cdf_tables::ReadPlan::List(Default::default()));
     let first = env.run(reader.next_page(&mut s)).unwrap().unwrap();
     assert_eq!(first.len(), 1000);
     // PostgreSQL consumes the page (no block_on meanwhile): the next request is already out.

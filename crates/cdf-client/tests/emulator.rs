@@ -368,11 +368,66 @@ fn item_lists_follow_cursors_over_several_pages() {
     }
     env.run(w.flush(&mut s)).unwrap();
     assert_eq!(env.requests("POST /assets"), 3, "1000 per create request");
-    let (rows, _) = read_all(&env, &mut s, "assets", ReadPlan::List);
+    let (rows, _) = read_all(&env, &mut s, "assets", ReadPlan::List(Default::default()));
     let got: HashSet<String> = rows.iter().map(|r| r["externalId"].as_str().unwrap().to_string()).collect();
     assert_eq!(rows.len(), 2500, "no row twice");
     assert_eq!(got, wanted);
     assert_eq!(env.requests("POST /assets/list"), 3);
+}
+
+#[test]
+fn a_limited_filtered_list_stops_early_and_latest_reads_newest_first() {
+    let env = Env::start();
+    let mut s = env.session();
+    let mut w = TableWriter::new(resource("assets").unwrap(), InsertMode::Create);
+    for i in 0..2500 {
+        let source = if i % 2 == 0 { "even" } else { "odd" };
+        if w.push(WriteRow::Item(obj(json!({ "externalId": format!("a-{i}"), "name": "x", "source": source })))) {
+            env.run(w.flush(&mut s)).unwrap();
+        }
+    }
+    env.run(w.flush(&mut s)).unwrap();
+    let filter = obj(json!({ "source": "even" }));
+    let mut reader = Reader::new(resource("assets").unwrap(), ReadPlan::List(filter)).limit(Some(1200));
+    let mut rows = Vec::new();
+    while let Some(page) = env.run(reader.next_page(&mut s)).expect("page") {
+        rows.extend(page);
+    }
+    assert_eq!(rows.len(), 1200, "exactly the LIMIT");
+    assert!(rows.iter().all(|r| r["source"] == "even"), "the filter reached the emulator");
+    assert_eq!(env.requests("POST /assets/list"), 2, "a page of 1000, then one of 200, no third");
+
+    let ts = json!({ "items": [{ "externalId": "t", "name": "t" }] });
+    env.run(s.post_json("timeseries", &[], &ts, Idempotency::NotIdempotent)).unwrap();
+    let mut w = TableWriter::new(resource("double_datapoints").unwrap(), InsertMode::Upsert);
+    for i in 0..50 {
+        let point = obj(json!({ "timestamp": 1_000 + i, "value": i as f64 }));
+        w.push(WriteRow::Datapoint { series: SeriesRef::ExternalId("t".into()), point });
+    }
+    env.run(w.flush(&mut s)).unwrap();
+    let plan = ReadPlan::Datapoints {
+        series: vec![SeriesRef::ExternalId("t".into())],
+        start: 1_010,
+        end: 1_040,
+        descending: true,
+    };
+    let mut reader = Reader::new(resource("double_datapoints").unwrap(), plan).limit(Some(3));
+    let mut stamps = Vec::new();
+    while let Some(page) = env.run(reader.next_page(&mut s)).expect("page") {
+        stamps.extend(page.iter().map(|r| r["timestamp"].as_i64().unwrap()));
+    }
+    assert_eq!(stamps, vec![1_039, 1_038, 1_037], "newest first, below the exclusive end");
+    assert_eq!(env.requests("POST /timeseries/data/latest"), 3, "one request per point, none after the LIMIT");
+    // Down to the start: the range ends the walk, not the LIMIT.
+    let plan = ReadPlan::Datapoints {
+        series: vec![SeriesRef::ExternalId("t".into())],
+        start: 1_047,
+        end: 2_000,
+        descending: true,
+    };
+    let (rows, _) = read_all(&env, &mut s, "double_datapoints", plan);
+    let stamps: Vec<i64> = rows.iter().map(|r| r["timestamp"].as_i64().unwrap()).collect();
+    assert_eq!(stamps, vec![1_049, 1_048, 1_047]);
 }
 
 #[test]
@@ -390,7 +445,12 @@ fn datapoints_follow_cursors_over_several_pages() {
         }
     }
     env.run(w.flush(&mut s)).unwrap();
-    let plan = ReadPlan::Datapoints { series: vec![SeriesRef::ExternalId("big".into())], start: 0, end: i64::MAX / 2 };
+    let plan = ReadPlan::Datapoints {
+        series: vec![SeriesRef::ExternalId("big".into())],
+        start: 0,
+        end: i64::MAX / 2,
+        descending: false,
+    };
     let (rows, _) = read_all(&env, &mut s, "double_datapoints", plan);
     assert_eq!(rows.len() as i64, n);
     let stamps: HashSet<i64> = rows.iter().map(|r| r["timestamp"].as_i64().unwrap()).collect();
@@ -486,7 +546,7 @@ fn request_records_match_what_the_emulator_saw() {
         w.push(asset(&format!("m{i}"), "metered"));
     }
     env.run(w.flush(&mut s)).expect("written after one 429");
-    let (rows, _) = read_all(&env, &mut s, "assets", ReadPlan::List);
+    let (rows, _) = read_all(&env, &mut s, "assets", ReadPlan::List(Default::default()));
     let records = s.log.drain();
     let by = |e: &str| records.iter().filter(|r| r.endpoint == e).cloned().collect::<Vec<_>>();
     let token = by(cdf_client::metrics::TOKEN_ENDPOINT);

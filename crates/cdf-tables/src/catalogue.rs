@@ -222,6 +222,165 @@ pub enum ReadKind {
     RawRows,
 }
 
+/// How a condition on a column becomes a field of the `filter` of `POST /{resource}/list`
+/// (cdf-api.md §10 filter lists; cognite-sdk-python's `*Filter` classes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterKind {
+    /// `col = v` → `"field": v` (one value; an `IN` of several is not pushed).
+    Equals,
+    /// `col = v` / `col IN (...)` → `"field": [v, ...]` (ids or strings, any of them).
+    AnyOf,
+    /// `col = v` / `col IN (...)` → `"field": [{"id": v}, ...]`.
+    AnyOfIds,
+    /// `col LIKE 'p%'` → `"field": "p"`.
+    Prefix,
+    /// `<`, `<=`, `=`, `>=`, `>` on a timestamp → `"field": {"min": ms, "max": ms}` (inclusive).
+    TimeRange,
+    /// `col->>'key' = 'v'` → `"metadata": {"key": "v"}`.
+    Metadata,
+    /// `col && ARRAY[ids]` → `"field": [ids]` (the object holds any of them).
+    Overlaps,
+    /// `col @> ARRAY[...]` → `{"containsAll": [{"externalId"}]}`, `col && ARRAY[...]` → `containsAny`.
+    Labels,
+}
+
+/// A column whose conditions CDF's list filter answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListFilter {
+    pub column: &'static str,
+    /// The key in the `filter` object.
+    pub field: &'static str,
+    pub kind: FilterKind,
+    /// CDF returns exactly the rows the condition holds for (not a superset, e.g. case-insensitive):
+    /// only then may a LIMIT stop the list early.
+    pub exact: bool,
+}
+
+const fn filt(column: &'static str, field: &'static str, kind: FilterKind) -> ListFilter {
+    ListFilter { column, field, kind, exact: true }
+}
+
+/// A filter CDF may answer with a superset (relationships match external ids case-insensitively
+/// in the emulator; CDF does not document it): conditions stay exact only locally.
+const fn loose(column: &'static str, field: &'static str, kind: FilterKind) -> ListFilter {
+    ListFilter { column, field, kind, exact: false }
+}
+
+/// Most values CDF takes in one list filter (`dataSetIds`, `assetIds`, `parentIds`, ... ≤ 100).
+pub const MAX_FILTER_VALUES: usize = 100;
+
+use FilterKind as FK;
+
+const COMMON_FILTERS: [ListFilter; 4] = [
+    filt("external_id", "externalIdPrefix", FK::Prefix),
+    filt("metadata", "metadata", FK::Metadata),
+    filt("created_time", "createdTime", FK::TimeRange),
+    filt("last_updated_time", "lastUpdatedTime", FK::TimeRange),
+];
+
+const ASSET_FILTERS: &[ListFilter] = &[
+    COMMON_FILTERS[0],
+    COMMON_FILTERS[1],
+    COMMON_FILTERS[2],
+    COMMON_FILTERS[3],
+    filt("data_set_id", "dataSetIds", FK::AnyOfIds),
+    filt("name", "name", FK::Equals),
+    filt("source", "source", FK::Equals),
+    filt("parent_id", "parentIds", FK::AnyOf),
+    filt("parent_external_id", "parentExternalIds", FK::AnyOf),
+    filt("root_id", "rootIds", FK::AnyOfIds),
+    filt("labels", "labels", FK::Labels),
+];
+
+const EVENT_FILTERS: &[ListFilter] = &[
+    COMMON_FILTERS[0],
+    COMMON_FILTERS[1],
+    COMMON_FILTERS[2],
+    COMMON_FILTERS[3],
+    filt("data_set_id", "dataSetIds", FK::AnyOfIds),
+    filt("source", "source", FK::Equals),
+    filt("type", "type", FK::Equals),
+    filt("subtype", "subtype", FK::Equals),
+    filt("start_time", "startTime", FK::TimeRange),
+    filt("end_time", "endTime", FK::TimeRange),
+    filt("asset_ids", "assetIds", FK::Overlaps),
+];
+
+const FILE_FILTERS: &[ListFilter] = &[
+    COMMON_FILTERS[0],
+    COMMON_FILTERS[1],
+    COMMON_FILTERS[2],
+    COMMON_FILTERS[3],
+    filt("data_set_id", "dataSetIds", FK::AnyOfIds),
+    filt("name", "name", FK::Equals),
+    filt("source", "source", FK::Equals),
+    filt("mime_type", "mimeType", FK::Equals),
+    filt("uploaded", "uploaded", FK::Equals),
+    filt("source_created_time", "sourceCreatedTime", FK::TimeRange),
+    filt("source_modified_time", "sourceModifiedTime", FK::TimeRange),
+    filt("uploaded_time", "uploadedTime", FK::TimeRange),
+    filt("asset_ids", "assetIds", FK::Overlaps),
+    filt("labels", "labels", FK::Labels),
+];
+
+const TIME_SERIES_FILTERS: &[ListFilter] = &[
+    COMMON_FILTERS[0],
+    COMMON_FILTERS[1],
+    COMMON_FILTERS[2],
+    COMMON_FILTERS[3],
+    filt("data_set_id", "dataSetIds", FK::AnyOfIds),
+    filt("name", "name", FK::Equals),
+    filt("unit", "unit", FK::Equals),
+    filt("unit_external_id", "unitExternalId", FK::Equals),
+    filt("is_string", "isString", FK::Equals),
+    filt("is_step", "isStep", FK::Equals),
+    filt("asset_id", "assetIds", FK::AnyOf),
+];
+
+const SEQUENCE_FILTERS: &[ListFilter] = &[
+    COMMON_FILTERS[0],
+    COMMON_FILTERS[1],
+    COMMON_FILTERS[2],
+    COMMON_FILTERS[3],
+    filt("data_set_id", "dataSetIds", FK::AnyOfIds),
+    filt("name", "name", FK::Equals),
+    filt("asset_id", "assetIds", FK::AnyOf),
+];
+
+const LABEL_FILTERS: &[ListFilter] = &[COMMON_FILTERS[0], filt("name", "name", FK::Equals)];
+
+const RELATIONSHIP_FILTERS: &[ListFilter] = &[
+    COMMON_FILTERS[2],
+    COMMON_FILTERS[3],
+    filt("data_set_id", "dataSetIds", FK::AnyOfIds),
+    loose("source_external_id", "sourceExternalIds", FK::AnyOf),
+    loose("source_type", "sourceTypes", FK::AnyOf),
+    loose("target_external_id", "targetExternalIds", FK::AnyOf),
+    loose("target_type", "targetTypes", FK::AnyOf),
+    filt("start_time", "startTime", FK::TimeRange),
+    filt("end_time", "endTime", FK::TimeRange),
+    filt("labels", "labels", FK::Labels),
+];
+
+const DATA_SET_FILTERS: &[ListFilter] = &[
+    COMMON_FILTERS[0],
+    COMMON_FILTERS[1],
+    COMMON_FILTERS[2],
+    COMMON_FILTERS[3],
+    filt("write_protected", "writeProtected", FK::Equals),
+];
+
+const PIPELINE_FILTERS: &[ListFilter] = &[
+    COMMON_FILTERS[0],
+    COMMON_FILTERS[2],
+    COMMON_FILTERS[3],
+    filt("data_set_id", "dataSetIds", FK::AnyOfIds),
+    filt("name", "name", FK::Equals),
+    filt("source", "source", FK::Equals),
+    filt("schedule", "schedule", FK::Equals),
+    filt("created_by", "createdBy", FK::Equals),
+];
+
 /// How an object is named in `/delete` (and `/update`) requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ItemRef {
@@ -301,9 +460,16 @@ pub struct Resource {
     pub read: ReadKind,
     pub supports_update: bool,
     pub delete: DeleteKind,
+    /// The columns `POST /{api_path}/list` filters by (`ReadKind::Items` only).
+    pub list_filters: &'static [ListFilter],
 }
 
 impl Resource {
+    /// The list filter that answers conditions on `column`.
+    pub fn list_filter(&self, column: &str) -> Option<&'static ListFilter> {
+        self.list_filters.iter().find(|f| f.column == column)
+    }
+
     pub fn column(&self, name: &str) -> Option<&'static Column> {
         self.columns.iter().find(|c| c.name == name)
     }
@@ -773,6 +939,7 @@ pub const RESOURCES: &[Resource] = &[
         read: ReadKind::Items,
         supports_update: true,
         delete: DeleteKind::Items { by: ItemRef::IdOrExternalId, ignore_unknown_ids: true },
+        list_filters: ASSET_FILTERS,
     },
     Resource {
         table: "events",
@@ -783,6 +950,7 @@ pub const RESOURCES: &[Resource] = &[
         read: ReadKind::Items,
         supports_update: true,
         delete: DeleteKind::Items { by: ItemRef::IdOrExternalId, ignore_unknown_ids: true },
+        list_filters: EVENT_FILTERS,
     },
     Resource {
         table: "files",
@@ -793,6 +961,7 @@ pub const RESOURCES: &[Resource] = &[
         read: ReadKind::Items,
         supports_update: true,
         delete: DeleteKind::Items { by: ItemRef::IdOrExternalId, ignore_unknown_ids: true },
+        list_filters: FILE_FILTERS,
     },
     Resource {
         table: "time_series",
@@ -803,6 +972,7 @@ pub const RESOURCES: &[Resource] = &[
         read: ReadKind::Items,
         supports_update: true,
         delete: DeleteKind::Items { by: ItemRef::IdOrExternalId, ignore_unknown_ids: true },
+        list_filters: TIME_SERIES_FILTERS,
     },
     Resource {
         table: "double_datapoints",
@@ -813,6 +983,7 @@ pub const RESOURCES: &[Resource] = &[
         read: ReadKind::Datapoints,
         supports_update: true,
         delete: DeleteKind::DatapointRanges,
+        list_filters: &[],
     },
     Resource {
         table: "string_datapoints",
@@ -823,6 +994,7 @@ pub const RESOURCES: &[Resource] = &[
         read: ReadKind::Datapoints,
         supports_update: true,
         delete: DeleteKind::DatapointRanges,
+        list_filters: &[],
     },
     Resource {
         table: "sequences",
@@ -833,6 +1005,7 @@ pub const RESOURCES: &[Resource] = &[
         read: ReadKind::Items,
         supports_update: true,
         delete: DeleteKind::Items { by: ItemRef::IdOrExternalId, ignore_unknown_ids: true },
+        list_filters: SEQUENCE_FILTERS,
     },
     Resource {
         table: "sequence_rows",
@@ -843,6 +1016,7 @@ pub const RESOURCES: &[Resource] = &[
         read: ReadKind::SequenceRows,
         supports_update: true,
         delete: DeleteKind::SequenceRows,
+        list_filters: &[],
     },
     Resource {
         table: "labels",
@@ -853,6 +1027,7 @@ pub const RESOURCES: &[Resource] = &[
         read: ReadKind::Items,
         supports_update: false,
         delete: DeleteKind::Items { by: ItemRef::ExternalId, ignore_unknown_ids: false },
+        list_filters: LABEL_FILTERS,
     },
     Resource {
         table: "relationships",
@@ -863,6 +1038,7 @@ pub const RESOURCES: &[Resource] = &[
         read: ReadKind::Items,
         supports_update: true,
         delete: DeleteKind::Items { by: ItemRef::IdOrExternalId, ignore_unknown_ids: true },
+        list_filters: RELATIONSHIP_FILTERS,
     },
     Resource {
         table: "data_sets",
@@ -873,6 +1049,7 @@ pub const RESOURCES: &[Resource] = &[
         read: ReadKind::Items,
         supports_update: true,
         delete: DeleteKind::Unsupported,
+        list_filters: DATA_SET_FILTERS,
     },
     Resource {
         table: "raw_databases",
@@ -883,6 +1060,7 @@ pub const RESOURCES: &[Resource] = &[
         read: ReadKind::RawDatabases,
         supports_update: false,
         delete: DeleteKind::RawDatabases,
+        list_filters: &[],
     },
     Resource {
         table: "raw_tables",
@@ -893,6 +1071,7 @@ pub const RESOURCES: &[Resource] = &[
         read: ReadKind::RawTables,
         supports_update: false,
         delete: DeleteKind::RawTables,
+        list_filters: &[],
     },
     Resource {
         table: "raw_rows",
@@ -903,6 +1082,7 @@ pub const RESOURCES: &[Resource] = &[
         read: ReadKind::RawRows,
         supports_update: true,
         delete: DeleteKind::RawRows,
+        list_filters: &[],
     },
     Resource {
         table: "extraction_pipelines",
@@ -913,6 +1093,7 @@ pub const RESOURCES: &[Resource] = &[
         read: ReadKind::Items,
         supports_update: true,
         delete: DeleteKind::Items { by: ItemRef::IdOrExternalId, ignore_unknown_ids: false },
+        list_filters: PIPELINE_FILTERS,
     },
     Resource {
         table: "extraction_pipeline_runs",
@@ -923,6 +1104,7 @@ pub const RESOURCES: &[Resource] = &[
         read: ReadKind::PipelineRuns,
         supports_update: false,
         delete: DeleteKind::Unsupported,
+        list_filters: &[],
     },
 ];
 
