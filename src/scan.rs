@@ -26,6 +26,7 @@ use crate::convert::{condition_value_fits, datum_to_value};
 use crate::errors;
 use crate::plan::{PushedCondition, ScanPrivate};
 use crate::tuple::{bind_columns, store_row, Binding};
+use crate::typed_raw::BoundTypedRaw;
 
 pub struct ScanState {
     ctx: TableContext,
@@ -37,6 +38,8 @@ pub struct ScanState {
     page: VecDeque<Row>,
     /// Turns the ids of references into the external ids of the columns the query reads.
     external_ids: Option<ExternalIdFiller>,
+    /// A typed RAW table: its rows are raw_rows rows of one RAW table, converted to its columns.
+    typed: Option<BoundTypedRaw>,
 }
 
 impl ScanState {
@@ -58,7 +61,11 @@ impl ScanState {
                     )
                 })
             };
+            let value = if self.typed.is_some() { crate::typed_raw::key_value(value) } else { value };
             quals.push(PushedQual { column: column.clone(), op: *op, value });
+        }
+        if let Some(typed) = &self.typed {
+            quals.extend(typed.address_quals());
         }
         let plan = plan_read(self.ctx.resource, &quals)
             .unwrap_or_else(|m| errors::raise(PgSqlErrorCode::ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED, m, None));
@@ -185,8 +192,16 @@ unsafe fn pushable_condition(
 }
 
 /// The pushed conditions of a plan as column names and operators.
+/// A typed RAW table's key column is named as raw_rows knows it (`_raw_key`).
 unsafe fn named_conditions(relid: pg_sys::Oid, private: &ScanPrivate) -> Vec<(String, QualOp)> {
-    private.conditions.iter().map(|c| (attribute_name(relid, c.attno), c.op)).collect()
+    private
+        .conditions
+        .iter()
+        .map(|c| {
+            let name = attribute_name(relid, c.attno);
+            (crate::typed_raw::pushed_column(relid, &name).map(str::to_string).unwrap_or(name), c.op)
+        })
+        .collect()
 }
 
 unsafe fn attribute_name(relid: pg_sys::Oid, attno: pg_sys::AttrNumber) -> String {
@@ -212,7 +227,14 @@ unsafe fn pushable_conditions(
     let mut out = Vec::new();
     for clause in PgList::<pg_sys::Node>::from_pg(quals).iter_ptr() {
         let Some((attno, op, value)) = pushable_condition(clause, relid) else { continue };
-        let column = attribute_name(foreigntableid, attno);
+        let mut column = attribute_name(foreigntableid, attno);
+        if crate::typed_raw::is_typed_raw(foreigntableid) {
+            // Only the primary key is outside the RAW row's JSON.
+            match crate::typed_raw::pushed_column(foreigntableid, &column) {
+                Some(key) => column = key.to_string(),
+                None => continue,
+            }
+        }
         let column_type = pg_sys::get_atttype(foreigntableid, attno);
         // `None`: a view table, whose pushable conditions the view decides.
         let push = match resource {
@@ -277,6 +299,11 @@ pub unsafe extern "C-unwind" fn get_foreign_rel_size(
             None => local.push(rinfo),
         }
     }
+    if crate::typed_raw::is_typed_raw(foreigntableid) {
+        for column in ["_raw_database", "_raw_table"] {
+            planned.push(PlannedQual { values: Some(1), column: column.into(), op: QualOp::Eq });
+        }
+    }
     let selectivity = pg_sys::clauselist_selectivity(
         root,
         local.into_pg(),
@@ -326,6 +353,10 @@ pub unsafe extern "C-unwind" fn get_foreign_plan(
             pushed_columns.push(column);
         }
     }
+    if crate::typed_raw::is_typed_raw(foreigntableid) {
+        // The table's options name the RAW table.
+        pushed_columns.extend(["_raw_database".to_string(), "_raw_table".to_string()]);
+    }
     let present: Vec<&str> = pushed_columns.iter().map(String::as_str).collect();
     if let Some((resource, table_name)) = classic.filter(|(r, _)| !requirements_met(r, &present)) {
         errors::raise(
@@ -366,7 +397,12 @@ pub unsafe extern "C-unwind" fn explain_foreign_scan(
     let request = CString::new(request).unwrap();
     pg_sys::ExplainPropertyText(c"CDF Request".as_ptr(), request.as_ptr(), es);
     if !conditions.is_empty() {
-        let text: Vec<String> = conditions.iter().map(|(c, op)| format!("{c} {}", op.code())).collect();
+        let private = ScanPrivate::from_list((*plan).fdw_private);
+        let text: Vec<String> = private
+            .conditions
+            .iter()
+            .map(|c| format!("{} {}", attribute_name((*rel).rd_id, c.attno), c.op.code()))
+            .collect();
         let text = CString::new(text.join(", ")).unwrap();
         pg_sys::ExplainPropertyText(c"CDF Conditions".as_ptr(), text.as_ptr(), es);
     }
@@ -406,7 +442,8 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignSca
         return;
     }
     let ctx = table_context((*rel).rd_id, crate::compat::scan_user(node));
-    let bindings = bind_columns(rel, ctx.resource, &ctx.table_name);
+    let typed = crate::typed_raw::is_typed_raw((*rel).rd_id).then(|| crate::typed_raw::bind(rel, &ctx.table_name));
+    let bindings = if typed.is_some() { Vec::new() } else { bind_columns(rel, ctx.resource, &ctx.table_name) };
     let used = used_attributes(plan);
     let references = bindings
         .iter()
@@ -421,6 +458,7 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignSca
         reader: None,
         page: VecDeque::new(),
         external_ids: ExternalIdFiller::new(references),
+        typed,
     };
     let ptr = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(state);
     (*node).fdw_state = ptr as *mut std::ffi::c_void;
@@ -444,7 +482,10 @@ pub unsafe extern "C-unwind" fn iterate_foreign_scan(
     let Some(row) = state.next_row() else {
         return slot;
     };
-    store_row(slot, &state.bindings, &row);
+    match &state.typed {
+        Some(typed) => typed.store(slot, &row),
+        None => store_row(slot, &state.bindings, &row),
+    }
     slot
 }
 

@@ -116,6 +116,23 @@ pub unsafe fn bind_view(rel: pg_sys::Relation, user: pg_sys::Oid) -> BoundView {
             None,
         );
     }
+    let (declared, bindings) = declared_columns(rel);
+    let instance_space = opts::get(&conn.table_options, "instance_space").map(str::to_string);
+    let table = ViewTable::bind(def, &conn.table_name, &declared, instance_space).unwrap_or_else(|e| {
+        let code = if e.unknown_column {
+            PgSqlErrorCode::ERRCODE_FDW_COLUMN_NAME_NOT_FOUND
+        } else {
+            PgSqlErrorCode::ERRCODE_FDW_INVALID_DATA_TYPE
+        };
+        errors::raise(code, e.message, Some(e.hint))
+    });
+    BoundView { conn, table, bindings }
+}
+
+/// The live columns of a foreign table as declared (name, `property` option, type) and their
+/// bindings (attribute index, type input function): what view tables and typed RAW tables bind.
+pub unsafe fn declared_columns(rel: pg_sys::Relation) -> (Vec<DeclaredColumn>, Vec<ViewBinding>) {
+    let relid = (*rel).rd_id;
     let tupdesc = PgTupleDesc::from_pg_unchecked((*rel).rd_att);
     let mut declared = Vec::new();
     let mut bindings = Vec::new();
@@ -134,16 +151,7 @@ pub unsafe fn bind_view(rel: pg_sys::Relation, user: pg_sys::Oid) -> BoundView {
         pg_sys::getTypeInputInfo(typoid, &mut input_fn, &mut ioparam);
         bindings.push(ViewBinding { attidx, typoid, typmod: attr.atttypmod, input_fn, ioparam });
     }
-    let instance_space = opts::get(&conn.table_options, "instance_space").map(str::to_string);
-    let table = ViewTable::bind(def, &conn.table_name, &declared, instance_space).unwrap_or_else(|e| {
-        let code = if e.unknown_column {
-            PgSqlErrorCode::ERRCODE_FDW_COLUMN_NAME_NOT_FOUND
-        } else {
-            PgSqlErrorCode::ERRCODE_FDW_INVALID_DATA_TYPE
-        };
-        errors::raise(code, e.message, Some(e.hint))
-    });
-    BoundView { conn, table, bindings }
+    (declared, bindings)
 }
 
 /// A non-NULL Datum as the plain JSON of its PostgreSQL type.
