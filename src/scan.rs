@@ -151,6 +151,9 @@ unsafe fn pushable_condition(
                 return None;
             }
             let name = CStr::from_ptr(pg_sys::get_opname((*op).opno)).to_str().ok()?;
+            if name == "~~" {
+                return like_prefix_condition(args.get_ptr(0)?, args.get_ptr(1)?, relid);
+            }
             let qop = QualOp::from_operator(name)?;
             let (l, r) = (args.get_ptr(0)?, args.get_ptr(1)?);
             if let Some(att) = scanned_column(l, relid) {
@@ -189,6 +192,29 @@ unsafe fn pushable_condition(
         }
         _ => None,
     }
+}
+
+/// `column LIKE 'prefix%'` with a constant plain-prefix pattern: the condition `Prefix` with the
+/// prefix as its value (a new text constant).
+unsafe fn like_prefix_condition(
+    column: *mut pg_sys::Node,
+    pattern: *mut pg_sys::Node,
+    relid: pg_sys::Index,
+) -> Option<(pg_sys::AttrNumber, QualOp, *mut pg_sys::Node)> {
+    let att = scanned_column(column, relid)?;
+    let pattern = strip_relabel(pattern);
+    if (*pattern).type_ != pg_sys::NodeTag::T_Const {
+        return None;
+    }
+    let c = pattern as *mut pg_sys::Const;
+    if (*c).constisnull || !matches!((*c).consttype, pg_sys::TEXTOID | pg_sys::VARCHAROID) {
+        return None;
+    }
+    let text = String::from_datum((*c).constvalue, false)?;
+    let prefix = QualOp::like_prefix(&text)?.to_string();
+    let datum = prefix.into_datum()?;
+    let value = pg_sys::makeConst(pg_sys::TEXTOID, -1, pg_sys::DEFAULT_COLLATION_OID, -1, datum, false, false);
+    Some((att, QualOp::Prefix, value as *mut pg_sys::Node))
 }
 
 /// The pushed conditions of a plan as column names and operators.
@@ -389,13 +415,12 @@ pub unsafe extern "C-unwind" fn explain_foreign_scan(
     let rel = (*node).ss.ss_currentRelation;
     let plan = (*node).ss.ps.plan as *mut pg_sys::ForeignScan;
     let conditions = named_conditions((*rel).rd_id, &ScanPrivate::from_list((*plan).fdw_private));
-    let request = if is_view_table((*rel).rd_id) {
-        crate::views::describe_read(&conditions)
+    if is_view_table((*rel).rd_id) {
+        crate::views::explain_read(node, &conditions, es);
     } else {
-        describe_request(table_resource((*rel).rd_id).0, &conditions)
-    };
-    let request = CString::new(request).unwrap();
-    pg_sys::ExplainPropertyText(c"CDF Request".as_ptr(), request.as_ptr(), es);
+        let request = CString::new(describe_request(table_resource((*rel).rd_id).0, &conditions)).unwrap();
+        pg_sys::ExplainPropertyText(c"CDF Request".as_ptr(), request.as_ptr(), es);
+    }
     if !conditions.is_empty() {
         let private = ScanPrivate::from_list((*plan).fdw_private);
         let text: Vec<String> = private

@@ -162,7 +162,7 @@ impl ViewModify {
         };
         xact::note_written(writer.rows_written - before);
         if let Err(e) = result {
-            raise_instance_write(&e, &self.bound.conn.table_name);
+            raise_instance_write(&e, &self.bound);
         }
     }
 }
@@ -175,8 +175,25 @@ fn missing_identity(table: &str) -> ! {
     )
 }
 
-/// A rejected instance write, naming the statement's row when CDF named the item.
-fn raise_instance_write(e: &InstanceWriteError, table: &str) -> ! {
+/// A rejected instance write, naming the statement's row when CDF named the item; a required
+/// property a new node lacks is a NOT NULL violation of its column.
+fn raise_instance_write(e: &InstanceWriteError, bound: &BoundView) -> ! {
+    let table = &bound.conn.table_name;
+    if let cdf_client::CdfError::Api { message, .. } = &e.write.error {
+        if let Some(property) = cdf_tables::views::missing_required_property(message) {
+            let column = bound.table.column_of_property(&property).unwrap_or(&property);
+            let at = e.failed_row.map(|r| format!(", row {r}")).unwrap_or_default();
+            errors::raise_write_coded(
+                &e.write,
+                "this statement",
+                PgSqlErrorCode::ERRCODE_NOT_NULL_VIOLATION,
+                format!(
+                    "null value in column \"{column}\" of CDF view table \"{table}\"{at}: property \"{property}\" of view {} is required for a new node ({message})",
+                    bound.table.view.id.describe()
+                ),
+            )
+        }
+    }
     errors::raise_write_at(&e.write, table, e.failed_row)
 }
 

@@ -345,13 +345,57 @@ pub fn plan_view_read(table: &ViewTable, quals: &[(String, QualOp, Json)]) -> In
     }
 }
 
-/// What EXPLAIN shows for a view-table scan.
-pub fn describe_read(conditions: &[(String, QualOp)]) -> String {
-    let eq = |c: &str| conditions.iter().any(|(n, op)| n == c && matches!(op, QualOp::Eq | QualOp::In));
-    if eq("external_id") {
-        "POST /models/instances/byids".into()
-    } else {
-        "POST /models/instances/list".into()
+/// EXPLAIN of a view-table scan: the request that goes to CDF and the DMS filter it sends
+/// (or how many nodes byids asks for). Constant condition values are shown as they are; a
+/// parameter's value is only known when the scan starts, and shows as "?".
+pub unsafe fn explain_read(
+    node: *mut pg_sys::ForeignScanState,
+    conditions: &[(String, QualOp)],
+    es: *mut pg_sys::ExplainState,
+) {
+    let owned;
+    let bound = match ((*node).fdw_state as *mut ViewScan).as_ref() {
+        Some(state) => &state.bound,
+        None => {
+            owned = bind_view((*node).ss.ss_currentRelation, crate::compat::scan_user(node));
+            &owned
+        }
+    };
+    let plan = (*node).ss.ps.plan as *mut pg_sys::ForeignScan;
+    let exprs = pgrx::PgList::<pg_sys::Node>::from_pg((*plan).fdw_exprs);
+    let quals: Vec<(String, QualOp, Json)> = conditions
+        .iter()
+        .zip(exprs.iter_ptr())
+        .map(|((column, op), expr)| {
+            let value = if (*expr).type_ == pg_sys::NodeTag::T_Const {
+                let c = expr as *mut pg_sys::Const;
+                if (*c).constisnull {
+                    Json::Null
+                } else {
+                    datum_to_json((*c).constvalue, (*c).consttype).unwrap_or(Json::Null)
+                }
+            } else if *op == QualOp::In {
+                json!(["?"])
+            } else {
+                json!("?")
+            };
+            (column.clone(), *op, value)
+        })
+        .collect();
+    let property = |name: &std::ffi::CStr, value: String| {
+        let value = CString::new(value).unwrap_or_default();
+        pg_sys::ExplainPropertyText(name.as_ptr(), value.as_ptr(), es);
+    };
+    match cdf_tables::views::plan_read(&bound.table, &quals) {
+        ViewRead::ByIds(ids) if ids.is_empty() => property(c"CDF Request", "none (no node can match)".into()),
+        ViewRead::ByIds(ids) => {
+            property(c"CDF Request", "POST /models/instances/byids".into());
+            pg_sys::ExplainPropertyInteger(c"CDF Node Ids".as_ptr(), std::ptr::null(), ids.len() as i64, es);
+        }
+        ViewRead::List(filter) => {
+            property(c"CDF Request", "POST /models/instances/list".into());
+            property(c"CDF Filter", filter.map_or_else(|| "none".into(), |f| f.to_string()));
+        }
     }
 }
 

@@ -22,12 +22,30 @@ pub enum QualOp {
     /// `IS NULL` / `IS NOT NULL` (no value; view tables send them as DMS `exists`).
     IsNull,
     IsNotNull,
+    /// `LIKE 'prefix%'`, the value being the prefix (view tables send it as DMS `prefix`).
+    Prefix,
 }
 
 impl QualOp {
+    /// The prefix a `LIKE` pattern matches, when the pattern is a plain prefix (`'abc%'`: no
+    /// other wildcard, no escape); `None` otherwise.
+    pub fn like_prefix(pattern: &str) -> Option<&str> {
+        let prefix = pattern.strip_suffix('%')?;
+        (!prefix.is_empty() && !prefix.contains(['%', '_', '\\'])).then_some(prefix)
+    }
+
     /// Every operator, in a fixed order (its index is the operator's code in plan data).
-    pub const ALL: [QualOp; 8] =
-        [QualOp::Eq, QualOp::In, QualOp::Lt, QualOp::Le, QualOp::Gt, QualOp::Ge, QualOp::IsNull, QualOp::IsNotNull];
+    pub const ALL: [QualOp; 9] = [
+        QualOp::Eq,
+        QualOp::In,
+        QualOp::Lt,
+        QualOp::Le,
+        QualOp::Gt,
+        QualOp::Ge,
+        QualOp::IsNull,
+        QualOp::IsNotNull,
+        QualOp::Prefix,
+    ];
 
     pub fn from_operator(name: &str) -> Option<QualOp> {
         Some(match name {
@@ -61,6 +79,7 @@ impl QualOp {
             QualOp::Ge => ">=",
             QualOp::IsNull => "is null",
             QualOp::IsNotNull => "is not null",
+            QualOp::Prefix => "like prefix",
         }
     }
 
@@ -255,7 +274,7 @@ fn bounds(quals: &[PushedQual], column: &str, micros_to_ms: bool) -> (Option<i64
             QualOp::Ge => (Some(ceil), None),
             QualOp::Lt => (None, Some(ceil)),
             QualOp::Le => (None, Some(floor + 1)),
-            QualOp::In | QualOp::IsNull | QualOp::IsNotNull => (None, None),
+            QualOp::In | QualOp::IsNull | QualOp::IsNotNull | QualOp::Prefix => (None, None),
         };
         if let Some(l) = l {
             lo = Some(lo.map_or(l, |p| p.max(l)));
@@ -466,6 +485,18 @@ mod tests {
             ReadPlan::ByIds(vec![json!({"id": 2})])
         );
         assert_eq!(plan_read(assets, &[q("id", QualOp::Eq, Value::Null)]).unwrap(), ReadPlan::Nothing);
+    }
+
+    #[test]
+    fn like_patterns_that_are_plain_prefixes() {
+        assert_eq!(QualOp::like_prefix("pump%"), Some("pump"));
+        assert_eq!(QualOp::like_prefix("pu_mp%"), None);
+        assert_eq!(QualOp::like_prefix("%pump"), None);
+        assert_eq!(QualOp::like_prefix("pump"), None);
+        assert_eq!(QualOp::like_prefix("%"), None);
+        assert_eq!(QualOp::like_prefix("a\\%%"), None);
+        let assets = resource("assets").unwrap();
+        assert!(!pushable(assets, "name", QualOp::Prefix));
     }
 
     #[test]

@@ -426,6 +426,14 @@ impl ViewTable {
         Ok(ViewTable { view, columns, instance_space })
     }
 
+    /// The column that holds a view property.
+    pub fn column_of_property(&self, identifier: &str) -> Option<&str> {
+        self.columns.iter().find_map(|c| match c.kind {
+            ViewColumnKind::Property(i) if self.view.properties[i].identifier == identifier => Some(c.name.as_str()),
+            _ => None,
+        })
+    }
+
     pub fn column_index(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.name == name)
     }
@@ -808,6 +816,9 @@ pub fn plan_read(table: &ViewTable, quals: &[(String, QualOp, Json)]) -> ViewRea
             (QualOp::Le, v) => json!({"range": {"property": property, "lte": v}}),
             (QualOp::Gt, v) => json!({"range": {"property": property, "gt": v}}),
             (QualOp::Ge, v) => json!({"range": {"property": property, "gte": v}}),
+            (QualOp::Prefix, Json::String(_)) if text_like(c.kind, &table.view) => {
+                json!({"prefix": {"property": property, "value": v}})
+            }
             _ => continue,
         };
         filters.push(filter);
@@ -818,6 +829,20 @@ pub fn plan_read(table: &ViewTable, quals: &[(String, QualOp, Json)]) -> ViewRea
         _ => Some(json!({"and": filters})),
     };
     ViewRead::List(filter)
+}
+
+/// Whether a column holds text DMS can match by prefix (identity or a text-like property).
+fn text_like(kind: ViewColumnKind, view: &ViewDefinition) -> bool {
+    match kind {
+        ViewColumnKind::Space | ViewColumnKind::ExternalId => true,
+        ViewColumnKind::Property(i) => {
+            matches!(
+                view.properties[i].kind,
+                PropKind::Text | PropKind::Enum | PropKind::TimeSeries | PropKind::File | PropKind::Sequence
+            )
+        }
+        _ => false,
+    }
 }
 
 /// One scalar value checked against its property's type.
@@ -981,9 +1006,27 @@ pub fn failed_item(message: &str) -> Option<usize> {
     message[start..end].parse().ok()
 }
 
+/// The property a DMS "missing required property" error names (`Missing required property
+/// 'name' of container ...`), so the write maps to a NOT NULL violation of its column.
+pub fn missing_required_property(message: &str) -> Option<String> {
+    let lower = message.to_ascii_lowercase();
+    let start = lower.find("missing required propert")?;
+    let rest = &message[start..];
+    let open = rest.find(['\'', '"'])? + 1;
+    let close = rest[open..].find(['\'', '"'])? + open;
+    Some(rest[open..close].to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn missing_required_names_the_property() {
+        let m = "Missing required property 'name' of container 'sp:Pump' for node 'inst:p1'";
+        assert_eq!(missing_required_property(m).as_deref(), Some("name"));
+        assert_eq!(missing_required_property("Cannot update immutable property 'x'"), None);
+    }
 
     fn view() -> ViewDefinition {
         ViewDefinition::parse(&json!({
@@ -1142,6 +1185,25 @@ mod tests {
                 {"range": {"property": ["sp", "Pump/v1", "count"], "gte": 7}},
                 {"equals": {"property": ["sp", "Pump/v1", "name"], "value": "P"}},
                 {"not": {"exists": {"property": ["sp", "Pump/v1", "tags"]}}},
+            ]})
+        );
+        // LIKE 'prefix%' on text: DMS prefix; on a list: local.
+        let ViewRead::List(Some(filter)) = plan_read(
+            &t,
+            &[
+                q("name", QualOp::Prefix, json!("P-")),
+                q("external_id", QualOp::Prefix, json!("p")),
+                q("tags", QualOp::Prefix, json!("x")),
+            ],
+        ) else {
+            panic!("a list")
+        };
+        assert_eq!(
+            filter,
+            json!({"and": [
+                {"in": {"property": ["node", "space"], "values": ["inst"]}},
+                {"prefix": {"property": ["sp", "Pump/v1", "name"], "value": "P-"}},
+                {"prefix": {"property": ["node", "externalId"], "value": "p"}},
             ]})
         );
     }
