@@ -567,6 +567,28 @@ mod cdf {
         TableIterator::once(super::create_user(server, client_id, client_secret, username))
     }
 
+    /// Creates a data-modeling space in CDF (or sets its name and description) with the
+    /// caller's user mapping of `server`; returns the space as CDF stored it.
+    #[pg_extern]
+    #[search_path(pg_catalog, pg_temp)]
+    #[allow(clippy::type_complexity)]
+    fn create_space(
+        server: &str,
+        space: &str,
+        name: default!(Option<&str>, "NULL"),
+        description: default!(Option<&str>, "NULL"),
+    ) -> TableIterator<
+        'static,
+        (
+            name!(space, String),
+            name!(name, Option<String>),
+            name!(description, Option<String>),
+            name!(created_time, Option<pgrx::datum::TimestampWithTimeZone>),
+        ),
+    > {
+        TableIterator::once(crate::views::create_space(server, space, name, description))
+    }
+
     /// Drops a login made by create_user, with its user mapping and grants.
     #[pg_extern]
     #[search_path(pg_catalog, pg_temp)]

@@ -134,7 +134,9 @@ impl ViewModify {
                     raise_row(&self.bound.conn.table_name, self.rows_seen, &e.column, e.kind, &e.message, written)
                 })
             }
-            None => json!({"instanceType": "node", "space": space, "externalId": external_id}),
+            None => {
+                json!({"instanceType": self.bound.table.instance_type(), "space": space, "externalId": external_id})
+            }
         };
         self.push(item);
     }

@@ -41,6 +41,25 @@ pub async fn retrieve_data_model(session: &mut Session, id: &ViewId) -> Result<O
     Ok(items(post(session, "models/datamodels/byids", &body, Idempotency::Idempotent).await?).into_iter().next())
 }
 
+/// `POST /models/spaces`: creates a space, or sets the name and description of an existing one
+/// (an upsert, so it is safe to repeat); CDF's answer for it.
+pub async fn apply_space(
+    session: &mut Session,
+    space: &str,
+    name: Option<&str>,
+    description: Option<&str>,
+) -> Result<Option<Json>, CdfError> {
+    let mut item = json!({"space": space});
+    if let Some(n) = name {
+        item["name"] = json!(n);
+    }
+    if let Some(d) = description {
+        item["description"] = json!(d);
+    }
+    let body = json!({"items": [item]});
+    Ok(items(post(session, "models/spaces", &body, Idempotency::Idempotent).await?).into_iter().next())
+}
+
 /// The instances a view-table scan reads: pages of `/models/instances/list` or one `byids`.
 #[derive(Debug, Clone)]
 pub enum InstanceRead {
@@ -49,9 +68,9 @@ pub enum InstanceRead {
 }
 
 impl InstanceRead {
-    /// Lists the nodes with data in `sources`, narrowed by `filter`.
-    pub fn list(sources: Json, filter: Option<Json>) -> InstanceRead {
-        let mut body = json!({"instanceType": "node", "sources": sources, "limit": INSTANCES_PER_REQUEST});
+    /// Lists the instances (`node` or `edge`) with data in `sources`, narrowed by `filter`.
+    pub fn list(instance_type: &str, sources: Json, filter: Option<Json>) -> InstanceRead {
+        let mut body = json!({"instanceType": instance_type, "sources": sources, "limit": INSTANCES_PER_REQUEST});
         if let Some(f) = filter {
             body["filter"] = f;
         }
@@ -150,7 +169,7 @@ impl InstanceWriter {
         if self.mode == InsertMode::Ignore {
             let ids: Vec<Json> = chunk
                 .iter()
-                .map(|(_, i)| json!({"instanceType": "node", "space": i["space"], "externalId": i["externalId"]}))
+                .map(|(_, i)| json!({"instanceType": i["instanceType"], "space": i["space"], "externalId": i["externalId"]}))
                 .collect();
             let body = json!({"items": ids});
             let existing = post(session, "models/instances/byids", &body, Idempotency::Idempotent)
