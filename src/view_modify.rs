@@ -190,8 +190,9 @@ fn raise_instance_write(e: &InstanceWriteError, bound: &BoundView) -> ! {
                 "this statement",
                 PgSqlErrorCode::ERRCODE_NOT_NULL_VIOLATION,
                 format!(
-                    "null value in column \"{column}\" of CDF view table \"{table}\"{at}: property \"{property}\" of view {} is required for a new node ({message})",
-                    bound.table.view.id.describe()
+                    "null value in column \"{column}\" of CDF view table \"{table}\"{at}: property \"{property}\" of view {} is required for a new {} ({message})",
+                    bound.table.view.id.describe(),
+                    bound.table.instance_type()
                 ),
             )
         }

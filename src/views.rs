@@ -384,7 +384,7 @@ pub unsafe fn explain_read(
         ViewRead::ByIds(ids) if ids.is_empty() => property(c"CDF Request", "none (no node can match)".into()),
         ViewRead::ByIds(ids) => {
             property(c"CDF Request", "POST /models/instances/byids".into());
-            pg_sys::ExplainPropertyInteger(c"CDF Node Ids".as_ptr(), std::ptr::null(), ids.len() as i64, es);
+            pg_sys::ExplainPropertyInteger(c"CDF Instance Ids".as_ptr(), std::ptr::null(), ids.len() as i64, es);
         }
         ViewRead::List(filter) => {
             property(c"CDF Request", "POST /models/instances/list".into());
