@@ -2,6 +2,8 @@
 //! byids) and writes (apply in chunks, delete). The row <-> instance mapping is
 //! `cdf_tables::views`; this module only moves JSON.
 
+use std::collections::HashSet;
+
 use cdf_tables::views::{ViewId, INSTANCES_PER_REQUEST};
 use cdf_tables::InsertMode;
 use serde_json::{json, Value as Json};
@@ -130,12 +132,20 @@ pub struct InstanceWriter {
     mode: InsertMode,
     /// (statement row number, item)
     buffer: Vec<(u64, Json)>,
+    /// `(space, externalId)` of the buffered items: `holds` runs for every row, so it must not
+    /// scan the buffer.
+    buffered_ids: HashSet<(String, String)>,
     pub rows_written: u64,
+}
+
+fn instance_id(item: &Json) -> (String, String) {
+    let text = |k: &str| item.get(k).and_then(Json::as_str).unwrap_or_default().to_string();
+    (text("space"), text("externalId"))
 }
 
 impl InstanceWriter {
     pub fn new(mode: InsertMode) -> InstanceWriter {
-        InstanceWriter { mode, buffer: Vec::new(), rows_written: 0 }
+        InstanceWriter { mode, buffer: Vec::new(), buffered_ids: HashSet::new(), rows_written: 0 }
     }
 
     pub fn buffered(&self) -> usize {
@@ -144,6 +154,7 @@ impl InstanceWriter {
 
     /// Buffers one item; true when the buffer is full and must be flushed.
     pub fn push(&mut self, row: u64, item: Json) -> bool {
+        self.buffered_ids.insert(instance_id(&item));
         self.buffer.push((row, item));
         self.buffer.len() >= INSTANCES_PER_REQUEST
     }
@@ -151,8 +162,7 @@ impl InstanceWriter {
     /// Whether the buffer already holds this instance: DMS refuses a request that names one
     /// instance twice, so the caller flushes first (the later row then wins, as in SQL order).
     pub fn holds(&self, item: &Json) -> bool {
-        let id = |j: &Json| (j.get("space").cloned(), j.get("externalId").cloned());
-        self.buffer.iter().any(|(_, b)| id(b) == id(item))
+        self.buffered_ids.contains(&instance_id(item))
     }
 
     /// Sends the buffer to `POST /models/instances`. `ignore` first asks byids which nodes
@@ -162,6 +172,7 @@ impl InstanceWriter {
             return Ok(0);
         }
         let mut chunk: Vec<(u64, Json)> = std::mem::take(&mut self.buffer);
+        self.buffered_ids.clear();
         let fail = |w: &InstanceWriter, error: CdfError, n: usize, failed_row: Option<u64>| InstanceWriteError {
             write: WriteError { error, rows_written: w.rows_written, rows_in_failed_chunk: n },
             failed_row,
@@ -227,6 +238,7 @@ impl InstanceWriter {
             return Ok(0);
         }
         let chunk = std::mem::take(&mut self.buffer);
+        self.buffered_ids.clear();
         let n = chunk.len();
         let body = json!({"items": chunk.iter().map(|(_, i)| i).collect::<Vec<_>>()});
         match session.post_json("models/instances/delete", &[], &body, Idempotency::Idempotent).await {
