@@ -86,7 +86,8 @@ impl TypedRawTable {
         options: &[(String, String)],
         declared: &[DeclaredColumn],
     ) -> Result<TypedRawTable, TypedRawError> {
-        let get = |n: &str| crate::options::get(options, n).unwrap_or_default().to_string();
+        // Not options::get: options validates these names with TABLE_OPTIONS (no module cycle).
+        let get = |n: &str| options.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()).unwrap_or_default();
         let (database, raw_table, primary_key) = (get("database"), get("table"), get("primary_key"));
         let mut columns = Vec::with_capacity(declared.len());
         for d in declared {
