@@ -756,6 +756,21 @@ const fn items(max_items: usize) -> WriteKind {
     WriteKind::Items { max_items }
 }
 
+/// The node and edge writes of view tables (`POST /models/instances`, 1,000 per request). Not a
+/// table (view tables are `views::ViewTable`, their columns come from the view): a resource so
+/// that the concurrent `TableWriter` and `batch_scope 'transaction'` carry instance items as
+/// they carry any items. Upsert stays upsert (DMS applies items as patches).
+pub const INSTANCES: Resource = Resource {
+    table: "models/instances",
+    api_path: "models/instances",
+    acl: "dataModelInstancesAcl",
+    columns: &[],
+    write: WriteKind::Items { max_items: crate::views::INSTANCES_PER_REQUEST },
+    read: ReadKind::Items,
+    supports_update: true,
+    delete: DeleteKind::Unsupported,
+};
+
 pub const RESOURCES: &[Resource] = &[
     Resource {
         table: "assets",

@@ -48,4 +48,22 @@ IMPORT FOREIGN SCHEMA "test_dm/PlantModel/1" LIMIT TO ("Flow") FROM SERVER cdf I
 \d plant_model."Flow"
 SELECT external_id, type, start_node, end_node, rate FROM plant_model."Flow";
 DROP SCHEMA plant_model CASCADE;
+-- View-table writes go through the concurrent writer: batch_scope 'transaction' gathers one
+-- INSERT per row into one request, sent before a read in the transaction and at COMMIT.
+\! python3 "$CDF_FDW_ROOT/tests/tools/emulator_dump.py" stats "POST /models/instances"
+ALTER FOREIGN TABLE plant_pumps OPTIONS (ADD batch_scope 'transaction');
+BEGIN;
+INSERT INTO plant_pumps VALUES ('p4', 'Pump 4');
+INSERT INTO plant_pumps VALUES ('p5', 'Pump 5');
+SELECT external_id FROM plant_pumps WHERE external_id IN ('p4', 'p5') ORDER BY 1;
+INSERT INTO plant_pumps VALUES ('p6', 'Pump 6');
+INSERT INTO plant_pumps VALUES ('p4', 'Pump four');
+COMMIT;
+\! python3 "$CDF_FDW_ROOT/tests/tools/emulator_dump.py" stats "POST /models/instances"
+SELECT external_id, name FROM plant_pumps WHERE external_id IN ('p4', 'p5', 'p6') ORDER BY 1;
+-- A node named twice in one statement: the later row wins, in a later request.
+ALTER FOREIGN TABLE plant_pumps OPTIONS (DROP batch_scope);
+INSERT INTO plant_pumps VALUES ('p7', 'first'), ('p8', 'Pump 8'), ('p7', 'second');
+\! python3 "$CDF_FDW_ROOT/tests/tools/emulator_dump.py" stats "POST /models/instances"
+SELECT external_id, name FROM plant_pumps WHERE external_id IN ('p7', 'p8') ORDER BY 1;
 DROP FOREIGN TABLE flows, plant_pumps, bad_edge;
