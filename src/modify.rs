@@ -704,7 +704,7 @@ pub unsafe extern "C-unwind" fn begin_foreign_modify(
     if is_view_table((*rel).rd_id) {
         let user = modify_user(mtstate, rinfo);
         let state = if (*mtstate).operation == pg_sys::CmdType::CMD_INSERT {
-            crate::view_modify::ViewModify::insert(rel, user, private.on_conflict_do_nothing)
+            crate::view_modify::ViewModify::insert(rel, user, private.on_conflict_do_nothing, private.returning)
         } else {
             crate::view_modify::ViewModify::change(mtstate, rel, user, &private)
         };
@@ -776,7 +776,7 @@ pub unsafe extern "C-unwind" fn begin_foreign_insert(
     let returning = !(*rinfo).ri_projectReturning.is_null();
     let rel = (*rinfo).ri_RelationDesc;
     if is_view_table((*rel).rd_id) {
-        let state = crate::view_modify::ViewModify::insert(rel, modify_user(mtstate, rinfo), false);
+        let state = crate::view_modify::ViewModify::insert(rel, modify_user(mtstate, rinfo), false, returning);
         install(rinfo, ModifyState::View(state));
         return;
     }
@@ -791,7 +791,10 @@ pub unsafe extern "C-unwind" fn exec_foreign_insert(
     _plan_slot: *mut pg_sys::TupleTableSlot,
 ) -> *mut pg_sys::TupleTableSlot {
     if let Some(ModifyState::View(state)) = state(rinfo) {
-        state.insert_row(slot);
+        if !state.insert_row(slot) {
+            // Skipped as existing (insert_mode ignore, ON CONFLICT DO NOTHING) under RETURNING.
+            return std::ptr::null_mut();
+        }
         return slot;
     }
     if let Some(ModifyState::Insert(state)) = state(rinfo) {

@@ -10,7 +10,7 @@
 use std::collections::HashSet;
 use std::ffi::{c_int, CString};
 
-use cdf_client::instances::{InstanceWriteError, InstanceWriter};
+use cdf_client::instances::{InstanceRead, InstanceWriteError, InstanceWriter};
 use cdf_client::{TableWriter, WriteError};
 use cdf_tables::options::BatchScope;
 use cdf_tables::views::INSTANCES_PER_REQUEST;
@@ -24,7 +24,7 @@ use crate::backend;
 use crate::context::TableContext;
 use crate::errors;
 use crate::plan::ModifyPrivate;
-use crate::views::{bind_view, raise_row, slot_json, BoundView};
+use crate::views::{bind_view, raise_row, slot_json, store_instance, BoundView};
 use crate::xact;
 
 /// What a statement does to a view table.
@@ -48,6 +48,8 @@ pub struct ViewModify {
     batched: Option<pg_sys::Oid>,
     /// Set while waiting for CDF (see `InsertState::waiting`).
     waiting: bool,
+    /// RETURNING: each row is sent at once and read back, so it shows what CDF stored.
+    returning: bool,
     rows_seen: u64,
     /// UPDATE/DELETE: junk attribute numbers of `space` (if the table has it) and `external_id`.
     identity: (Option<pg_sys::AttrNumber>, pg_sys::AttrNumber),
@@ -71,12 +73,17 @@ impl ViewModify {
     }
 
     /// State of an INSERT or COPY.
-    pub unsafe fn insert(rel: pg_sys::Relation, user: pg_sys::Oid, on_conflict_do_nothing: bool) -> ViewModify {
+    pub unsafe fn insert(
+        rel: pg_sys::Relation,
+        user: pg_sys::Oid,
+        on_conflict_do_nothing: bool,
+        returning: bool,
+    ) -> ViewModify {
         let bound = bind_view(rel, user);
         let mode = if on_conflict_do_nothing { InsertMode::Ignore } else { bound.conn.insert_mode };
         let concurrent = mode != InsertMode::Ignore;
         let transaction_scope = crate::settings::batch_scope(bound.conn.batch_scope) == BatchScope::Transaction;
-        let batched = (concurrent && transaction_scope).then_some((*rel).rd_id);
+        let batched = (concurrent && transaction_scope && !returning).then_some((*rel).rd_id);
         if batched.is_none() {
             // Rows batched earlier in the transaction reach CDF before this statement's.
             crate::batch::flush_all();
@@ -90,6 +97,7 @@ impl ViewModify {
             table_writer,
             batched,
             waiting: false,
+            returning,
             rows_seen: 0,
             identity: (None, 0),
             updated: Vec::new(),
@@ -140,6 +148,7 @@ impl ViewModify {
             table_writer,
             batched: None,
             waiting: false,
+            returning: false,
             rows_seen: 0,
             identity: (space, external_id),
             updated,
@@ -147,14 +156,40 @@ impl ViewModify {
     }
 
     /// Buffers one inserted row.
-    pub unsafe fn insert_row(&mut self, slot: *mut pg_sys::TupleTableSlot) {
+    /// Buffers one inserted row; with RETURNING sends it and stores what CDF holds into the
+    /// slot. False when the row was skipped as existing (ignore, RETURNING only).
+    pub unsafe fn insert_row(&mut self, slot: *mut pg_sys::TupleTableSlot) -> bool {
         self.rows_seen += 1;
         let written = self.rows_written();
         let values = slot_json(slot, &self.bound, self.rows_seen, written);
         let item = self.bound.table.node_write(&values, self.mode).unwrap_or_else(|e| {
             raise_row(&self.bound.conn.table_name, self.rows_seen, &e.column, e.kind, &e.message, written)
         });
+        let id =
+            json!({"instanceType": item["instanceType"], "space": item["space"], "externalId": item["externalId"]});
         self.push(item);
+        if !self.returning {
+            return true;
+        }
+        self.flush();
+        if self.rows_written() == written {
+            return false;
+        }
+        let mut read = InstanceRead::by_ids(vec![id], self.bound.table.sources());
+        let found = backend::run(self.usage_connection(), async |session| read.next_page(session).await)
+            .unwrap_or_else(|e| errors::raise_cdf(&e, Some("reading back the row RETURNING shows")));
+        if let Some(stored) = found.into_iter().flatten().next() {
+            store_instance(slot, &self.bound, &stored);
+        }
+        true
+    }
+
+    /// The connection whose usage counts this statement's requests (see `usage`).
+    fn usage_connection(&self) -> &crate::context::Connection {
+        match &self.table_writer {
+            Some((ctx, ..)) => &ctx.connection,
+            None => &self.bound.conn,
+        }
     }
 
     /// Buffers the change of one row: an update when `new_slot` holds the new row, else a delete.

@@ -41,6 +41,11 @@ UPDATE flows SET rate = 3.5 WHERE external_id = 'f23';
 DELETE FROM flows WHERE external_id = 'f12';
 \! curl -fsS "$CDF_EMULATOR_URL/_admin/dump/demo/models/instances" | python3 -c 'import json,sys; [print(i["instanceType"], i["space"] + ":" + i["externalId"], "v%d" % i["version"], json.dumps(i.get("properties"), sort_keys=True)) for i in sorted(json.load(sys.stdin)["items"], key=lambda i: i["externalId"]) if i["instanceType"] == "edge"]'
 SELECT external_id, rate, medium FROM flows ORDER BY 1;
+-- RETURNING shows the row as CDF stored it: its new version, and the rate the NULL kept.
+INSERT INTO flows (external_id, type, start_node, end_node, medium) VALUES ('f23', 'pipe', 'p2', '"p3"', 'oil')
+  RETURNING external_id, version, type, end_node, rate, medium;
+INSERT INTO flows (external_id, type, start_node, end_node, medium) VALUES ('f23', 'pipe', 'p2', '"p3"', 'gas')
+  ON CONFLICT DO NOTHING RETURNING external_id, medium;
 -- IMPORT FOREIGN SCHEMA of a data model with an edge view gives it type and end-node columns.
 \! python3 "$CDF_FDW_ROOT/tests/tools/dm.py" post models/datamodels '{"items": [{"space": "test_dm", "externalId": "PlantModel", "version": "1", "views": [{"type": "view", "space": "test_dm", "externalId": "Pump", "version": "v1"}, {"type": "view", "space": "test_dm", "externalId": "Flow", "version": "v1"}]}]}' > /dev/null
 CREATE SCHEMA plant_model;
