@@ -76,3 +76,7 @@ INSERT INTO orders VALUES (3, 'c', 3);
 COMMIT;
 \! python3 "$CDF_FDW_ROOT/tests/tools/emulator_dump.py" stats "POST /raw/dbs/{db}/tables/{table}/rows"
 SELECT * FROM orders ORDER BY id;
+-- cdf.create_user grants typed RAW tables as raw_rows (rawAcl).
+SELECT g AS granted FROM cdf.create_user('cdf', 'demo-client', 'demo-secret', 'cdf_typed_raw_user') u, unnest(u.granted) g
+ WHERE g LIKE '%books%' OR g LIKE '%orders%' ORDER BY 1;
+SELECT cdf.drop_user('cdf_typed_raw_user');
