@@ -259,6 +259,9 @@ pub mod limits {
     /// Items per `/update` and `/delete` request.
     pub const CHANGES_PER_REQUEST: usize = 1_000;
     pub const RAW_ROWS_PER_REQUEST: usize = 10_000;
+    /// Instances per `POST /models/instances` (and byids, delete): DMS's documented maximum
+    /// (cognite-sdk-python `_CREATE_LIMIT`).
+    pub const INSTANCES_PER_REQUEST: usize = 1_000;
     /// RAW databases and tables per create request.
     pub const RAW_NAMES_PER_REQUEST: usize = 1_000;
     pub const DATAPOINTS_PER_REQUEST: usize = 100_000;
@@ -765,7 +768,7 @@ pub const INSTANCES: Resource = Resource {
     api_path: "models/instances",
     acl: "dataModelInstancesAcl",
     columns: &[],
-    write: WriteKind::Items { max_items: crate::views::INSTANCES_PER_REQUEST },
+    write: WriteKind::Items { max_items: limits::INSTANCES_PER_REQUEST },
     read: ReadKind::Items,
     supports_update: true,
     delete: DeleteKind::Unsupported,

@@ -18,9 +18,8 @@ use crate::mapping::ValueErrorKind;
 use crate::reads::QualOp;
 use crate::InsertMode;
 
-/// Instances per `POST /models/instances` (and byids, delete): DMS's documented maximum
-/// (cognite-sdk-python `_CREATE_LIMIT`).
-pub const INSTANCES_PER_REQUEST: usize = 1000;
+/// Instances per `POST /models/instances` (and byids, delete): see `catalogue::limits`.
+pub const INSTANCES_PER_REQUEST: usize = crate::catalogue::limits::INSTANCES_PER_REQUEST;
 /// Longest external id DMS accepts.
 pub const MAX_EXTERNAL_ID_CHARS: usize = 255;
 
