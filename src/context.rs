@@ -81,7 +81,9 @@ pub fn table_resource(relid: pg_sys::Oid) -> (&'static Resource, String) {
         let table = pg_sys::GetForeignTable(relid);
         let options = def_elems((*table).options);
         let name = CStr::from_ptr(pg_sys::get_rel_name(relid)).to_string_lossy().into_owned();
-        let resource_name = opts::get(&options, "resource").unwrap_or_default();
+        // A typed RAW table reads and writes through raw_rows (see `typed_raw`).
+        let typed_raw = cdf_tables::typed_raw::TypedRawTable::is_typed_raw(&options);
+        let resource_name = if typed_raw { "raw_rows" } else { opts::get(&options, "resource").unwrap_or_default() };
         match cdf_tables::resource(resource_name) {
             Some(r) => (r, name),
             None => {

@@ -61,6 +61,16 @@ pub fn raise_write_at(e: &WriteError, table: &str, row: Option<u64>) -> ! {
 }
 
 fn raise_write_as(e: &WriteError, table: &str, whose: &str, row: Option<u64>) -> ! {
+    let message = match row {
+        Some(row) => format!("writing to CDF table \"{table}\" failed at row {row}: {}", e.error),
+        None => format!("writing to CDF table \"{table}\" failed: {}", e.error),
+    };
+    raise_write_coded(e, whose, sqlstate_of(&e.error), message)
+}
+
+/// Raises a write failure with its own SQLSTATE and message (a DMS error the caller recognised),
+/// with the detail of what the statement had written.
+pub fn raise_write_coded(e: &WriteError, whose: &str, code: PgSqlErrorCode, message: String) -> ! {
     let mut detail = Vec::new();
     if let Some(d) = request_id_detail(&e.error) {
         detail.push(d);
@@ -78,15 +88,7 @@ fn raise_write_as(e: &WriteError, table: &str, whose: &str, row: Option<u64>) ->
                 .into(),
         );
     }
-    let mut report = ErrorReport::new(
-        sqlstate_of(&e.error),
-        match row {
-            Some(row) => format!("writing to CDF table \"{table}\" failed at row {row}: {}", e.error),
-            None => format!("writing to CDF table \"{table}\" failed: {}", e.error),
-        },
-        "cdf_fdw",
-    )
-    .set_detail(detail.join("\n"));
+    let mut report = ErrorReport::new(code, message, "cdf_fdw").set_detail(detail.join("\n"));
     if let CdfError::Api { status: 403, .. } = e.error {
         report = report.set_hint(
             "The CDF identity of this user mapping lacks a capability; ask the CDF admin to add it to its group.",

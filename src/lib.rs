@@ -19,6 +19,7 @@ mod scan;
 mod settings;
 mod stats;
 mod tuple;
+mod typed_raw;
 mod users;
 mod view_modify;
 mod views;

@@ -28,6 +28,7 @@ use crate::errors;
 use crate::plan::ModifyPrivate;
 use crate::settings::ALLOW_UNQUALIFIED_CHANGES;
 use crate::tuple::{bind_columns, slot_values, store_row, Binding};
+use crate::typed_raw::{is_typed_raw, BoundTypedRaw};
 use crate::xact;
 
 /// Per-statement state of an INSERT or COPY into one foreign table.
@@ -48,6 +49,8 @@ pub struct InsertState {
     references: Option<ReferenceResolver<Payload>>,
     /// `batch_scope 'transaction'`: the table whose transaction-wide batch takes the rows.
     batched: Option<pg_sys::Oid>,
+    /// A typed RAW table: its rows are written as raw_rows rows.
+    typed: Option<BoundTypedRaw>,
     mode: InsertMode,
     /// Set while the backend waits for CDF: still set in `drop` when a cancel or timeout
     /// interrupted that wait, and then the requests in flight are abandoned at once.
@@ -69,7 +72,8 @@ impl InsertState {
     ) -> InsertState {
         let rel = (*rinfo).ri_RelationDesc;
         let ctx = table_context((*rel).rd_id, modify_user(mtstate, rinfo));
-        let bindings = bind_columns(rel, ctx.resource, &ctx.table_name);
+        let typed = is_typed_raw((*rel).rd_id).then(|| crate::typed_raw::bind(rel, &ctx.table_name));
+        let bindings = if typed.is_some() { Vec::new() } else { bind_columns(rel, ctx.resource, &ctx.table_name) };
         let mode = if on_conflict_do_nothing { InsertMode::Ignore } else { ctx.insert_mode };
         let returning = returning && ctx.resource.returns_objects();
         let changes = mode.changes_existing().then(|| change_writer_for_insert(&ctx, mode, returning));
@@ -101,6 +105,7 @@ impl InsertState {
             changes,
             references,
             batched,
+            typed,
             mode,
             waiting: false,
         }
@@ -115,7 +120,11 @@ impl InsertState {
         self.rows_seen += 1;
         let row_number = self.rows_seen;
         let written = self.rows_written();
-        let row = slot_values(slot, &self.bindings).and_then(|mut row| {
+        let row = match &self.typed {
+            Some(typed) => typed.slot_row(slot),
+            None => slot_values(slot, &self.bindings),
+        };
+        let row = row.and_then(|mut row| {
             apply_input_policy(&self.ctx.input, &mut row)?;
             Ok(row)
         });
@@ -443,10 +452,18 @@ pub struct ChangeState {
     updated: Vec<&'static str>,
     writer: ChangeWriter,
     rows_seen: u64,
+    /// A typed RAW table: the junk attribute of its key column, and the table.
+    typed: Option<(pg_sys::AttrNumber, BoundTypedRaw)>,
 }
 
 impl ChangeState {
     unsafe fn identity_values(&self, plan_slot: *mut pg_sys::TupleTableSlot) -> Vec<(&'static Column, Value)> {
+        if let Some((attno, typed)) = &self.typed {
+            let mut isnull = false;
+            let datum = pg_sys::slot_getattr(plan_slot, *attno as c_int, &mut isnull);
+            let key_type = typed.bindings[typed.table.key].typoid;
+            return typed.identity((!isnull).then_some((datum, key_type)));
+        }
         self.identity
             .iter()
             .map(|(attno, column, typoid)| {
@@ -464,7 +481,11 @@ impl ChangeState {
         let written = self.writer.rows_changed;
         let old = self.identity_values(plan_slot);
         let changes = match new_slot {
-            Some(slot) => slot_values(slot, &self.bindings).and_then(|mut new| {
+            Some(slot) => match &self.typed {
+                Some((_, typed)) => typed.slot_row(slot),
+                None => slot_values(slot, &self.bindings),
+            }
+            .and_then(|mut new| {
                 apply_input_policy(&self.ctx.input, &mut new)?;
                 update_changes(self.ctx.resource, &old, &new, &self.updated)
             }),
@@ -597,11 +618,20 @@ pub unsafe extern "C-unwind" fn add_foreign_update_targets(
     let (resource, table) = table_resource((*target_relation).rd_id);
     let names = attribute_names(target_relation);
     let tupdesc = (*target_relation).rd_att;
-    for column in identity_of(target_relation, &table, resource) {
-        let (attno, _) = names.iter().find(|(_, n)| n == column).expect("identity columns exist");
+    // A typed RAW table's rows are identified by its primary key (database and table are options).
+    let identity: Vec<(String, &str)> = match crate::typed_raw::primary_key((*target_relation).rd_id) {
+        Some(key) => vec![(key, crate::typed_raw::KEY_COLUMN)],
+        None => identity_of(target_relation, &table, resource).into_iter().map(|c| (c.to_string(), c)).collect(),
+    };
+    for (column, junk_column) in identity {
+        let Some((attno, _)) = names.iter().find(|(_, n)| *n == column) else {
+            // A dropped primary-key column: the table cannot be bound, say so.
+            crate::typed_raw::bind(target_relation, &table);
+            unreachable!("binding a table without its key column fails")
+        };
         let attr = PgTupleDesc::from_pg_unchecked(tupdesc).get(*attno as usize - 1).copied().expect("attribute");
         let var = pg_sys::makeVar(rtindex as _, *attno, attr.atttypid, attr.atttypmod, attr.attcollation, 0);
-        let junk = identity_junk_name(column);
+        let junk = identity_junk_name(junk_column);
         pg_sys::add_row_identity_var(root, var, rtindex, pg_sys::pstrdup(junk.as_ptr()));
     }
 }
@@ -674,7 +704,7 @@ pub unsafe extern "C-unwind" fn begin_foreign_modify(
     if is_view_table((*rel).rd_id) {
         let user = modify_user(mtstate, rinfo);
         let state = if (*mtstate).operation == pg_sys::CmdType::CMD_INSERT {
-            crate::view_modify::ViewModify::insert(rel, user, private.on_conflict_do_nothing)
+            crate::view_modify::ViewModify::insert(rel, user, private.on_conflict_do_nothing, private.returning)
         } else {
             crate::view_modify::ViewModify::change(mtstate, rel, user, &private)
         };
@@ -688,8 +718,28 @@ pub unsafe extern "C-unwind" fn begin_foreign_modify(
     }
     let rel = (*rinfo).ri_RelationDesc;
     let ctx = table_context((*rel).rd_id, modify_user(mtstate, rinfo));
-    let bindings = bind_columns(rel, ctx.resource, &ctx.table_name);
     let subplan = (*(*mtstate).ps.lefttree).plan;
+    if is_typed_raw((*rel).rd_id) {
+        let typed = crate::typed_raw::bind(rel, &ctx.table_name);
+        let junk = identity_junk_name(crate::typed_raw::KEY_COLUMN);
+        let attno = pg_sys::ExecFindJunkAttributeInTlist((*subplan).targetlist, junk.as_ptr());
+        // RAW rows are replaced whole: an UPDATE writes the new row (and deletes the old key
+        // when the key changed), after the scan has ended.
+        let mut writer = ChangeWriter::new(ctx.resource);
+        writer.defer_until_end();
+        let state = ChangeState {
+            ctx,
+            bindings: Vec::new(),
+            identity: Vec::new(),
+            updated: Vec::new(),
+            writer,
+            rows_seen: 0,
+            typed: Some((attno, typed)),
+        };
+        install(rinfo, ModifyState::Change(state));
+        return;
+    }
+    let bindings = bind_columns(rel, ctx.resource, &ctx.table_name);
     let identity = identity_of(rel, &ctx.table_name, ctx.resource)
         .into_iter()
         .map(|column| {
@@ -711,7 +761,10 @@ pub unsafe extern "C-unwind" fn begin_foreign_modify(
         // remove rows an earlier chunk wrote: hold everything until the scan has ended.
         writer.defer_until_end();
     }
-    install(rinfo, ModifyState::Change(ChangeState { ctx, bindings, identity, updated, writer, rows_seen: 0 }));
+    install(
+        rinfo,
+        ModifyState::Change(ChangeState { ctx, bindings, identity, updated, writer, rows_seen: 0, typed: None }),
+    );
 }
 
 #[pg_guard]
@@ -723,7 +776,7 @@ pub unsafe extern "C-unwind" fn begin_foreign_insert(
     let returning = !(*rinfo).ri_projectReturning.is_null();
     let rel = (*rinfo).ri_RelationDesc;
     if is_view_table((*rel).rd_id) {
-        let state = crate::view_modify::ViewModify::insert(rel, modify_user(mtstate, rinfo), false);
+        let state = crate::view_modify::ViewModify::insert(rel, modify_user(mtstate, rinfo), false, returning);
         install(rinfo, ModifyState::View(state));
         return;
     }
@@ -738,7 +791,10 @@ pub unsafe extern "C-unwind" fn exec_foreign_insert(
     _plan_slot: *mut pg_sys::TupleTableSlot,
 ) -> *mut pg_sys::TupleTableSlot {
     if let Some(ModifyState::View(state)) = state(rinfo) {
-        state.insert_row(slot);
+        if !state.insert_row(slot) {
+            // Skipped as existing (insert_mode ignore, ON CONFLICT DO NOTHING) under RETURNING.
+            return std::ptr::null_mut();
+        }
         return slot;
     }
     if let Some(ModifyState::Insert(state)) = state(rinfo) {

@@ -64,7 +64,11 @@ pub fn check_table_columns(relid: pg_sys::Oid) {
         let (resource, name) = table_resource(relid);
         let lock = pg_sys::AccessShareLock as pg_sys::LOCKMODE;
         let rel = pg_sys::relation_open(relid, lock);
-        bind_columns(rel, resource, &name);
+        if crate::typed_raw::is_typed_raw(relid) {
+            crate::typed_raw::bind(rel, &name);
+        } else {
+            bind_columns(rel, resource, &name);
+        }
         pg_sys::relation_close(rel, lock);
     }
 }

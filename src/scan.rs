@@ -27,6 +27,7 @@ use crate::convert::{array_condition_fits, condition_value_fits, datum_to_value}
 use crate::errors;
 use crate::plan::{PushedCondition, ScanPrivate};
 use crate::tuple::{bind_columns, store_row, Binding};
+use crate::typed_raw::BoundTypedRaw;
 
 pub struct ScanState {
     ctx: TableContext,
@@ -44,13 +45,21 @@ pub struct ScanState {
     page: VecDeque<Row>,
     /// Turns the ids of references into the external ids of the columns the query reads.
     external_ids: Option<ExternalIdFiller>,
+    /// A typed RAW table: its rows are raw_rows rows of one RAW table, converted to its columns.
+    typed: Option<BoundTypedRaw>,
 }
 
 impl ScanState {
     /// Evaluates the pushed conditions and plans the CDF reads; runs at the first row and after
     /// each rescan, when parameter values may have changed.
     unsafe fn start(&mut self) {
-        let quals = evaluate_conditions(&self.conditions, self.econtext);
+        let mut quals = evaluate_conditions(&self.conditions, self.econtext);
+        if let Some(typed) = &self.typed {
+            for q in &mut quals {
+                q.value = crate::typed_raw::key_value(std::mem::replace(&mut q.value, Value::Null));
+            }
+            quals.extend(typed.address_quals());
+        }
         let plan = plan_read(self.ctx.resource, &quals, self.shape)
             .unwrap_or_else(|m| errors::raise(PgSqlErrorCode::ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED, m, None));
         self.sent_filter = list_filter_text(&plan);
@@ -270,8 +279,16 @@ unsafe fn pushable_condition(
 }
 
 /// The pushed conditions of a plan as column names and operators.
+/// A typed RAW table's key column is named as raw_rows knows it (`_raw_key`).
 unsafe fn named_conditions(relid: pg_sys::Oid, private: &ScanPrivate) -> Vec<(String, QualOp)> {
-    private.conditions.iter().map(|c| (attribute_name(relid, c.attno), c.op)).collect()
+    private
+        .conditions
+        .iter()
+        .map(|c| {
+            let name = attribute_name(relid, c.attno);
+            (crate::typed_raw::pushed_column(relid, &name).map(str::to_string).unwrap_or(name), c.op)
+        })
+        .collect()
 }
 
 unsafe fn attribute_name(relid: pg_sys::Oid, attno: pg_sys::AttrNumber) -> String {
@@ -297,12 +314,19 @@ unsafe fn pushable_conditions(
     let mut out = Vec::new();
     for clause in PgList::<pg_sys::Node>::from_pg(quals).iter_ptr() {
         let Some((attno, op, value)) = pushable_condition(clause, relid) else { continue };
-        let column = attribute_name(foreigntableid, attno);
+        let mut column = attribute_name(foreigntableid, attno);
+        if crate::typed_raw::is_typed_raw(foreigntableid) {
+            // Only the primary key is outside the RAW row's JSON.
+            match crate::typed_raw::pushed_column(foreigntableid, &column) {
+                Some(key) => column = key.to_string(),
+                None => continue,
+            }
+        }
         let column_type = pg_sys::get_atttype(foreigntableid, attno);
         // `None`: a view table, whose pushable conditions the view decides.
         let push = match resource {
             Some(resource) => pushable(resource, &column, op),
-            None => op.is_comparison() && crate::views::pushable(&column, op),
+            None => (op.is_comparison() || op == QualOp::Like) && crate::views::pushable(&column, op),
         };
         let value_type = pg_sys::exprType(value);
         let fits = match op {
@@ -446,7 +470,13 @@ pub unsafe extern "C-unwind" fn get_foreign_rel_size(
     );
     // Without an ORDER BY, every path stops at the LIMIT (a sorted path says so itself).
     let limit = scan_limit(root, baserel, all_pushed).filter(|_| (*root).query_pathkeys.is_null());
-    (*baserel).rows = (estimated_rows(resource, &planned_quals(&clauses), limit) * selectivity).max(1.0).round();
+    let mut planned = planned_quals(&clauses);
+    if crate::typed_raw::is_typed_raw(foreigntableid) {
+        for column in ["_raw_database", "_raw_table"] {
+            planned.push(PlannedQual { values: Some(1), column: column.into(), op: QualOp::Eq });
+        }
+    }
+    (*baserel).rows = (estimated_rows(resource, &planned, limit) * selectivity).max(1.0).round();
 }
 
 #[pg_guard]
@@ -550,6 +580,10 @@ pub unsafe extern "C-unwind" fn get_foreign_plan(
     if !view && ((*root).query_pathkeys.is_null() || sorted) {
         private.limit = scan_limit(root, baserel, all_pushed);
     }
+    if crate::typed_raw::is_typed_raw(foreigntableid) {
+        // The table's options name the RAW table.
+        pushed_columns.extend(["_raw_database".to_string(), "_raw_table".to_string()]);
+    }
     let present: Vec<&str> = pushed_columns.iter().map(String::as_str).collect();
     let previewed = private.limit.is_some();
     if let Some((resource, table_name)) = classic.filter(|(r, _)| !requirements_met(r, &present) && !previewed) {
@@ -631,18 +665,22 @@ pub unsafe extern "C-unwind" fn explain_foreign_scan(
     let private = ScanPrivate::from_list((*plan).fdw_private);
     let conditions = named_conditions((*rel).rd_id, &private);
     let view = is_view_table((*rel).rd_id);
-    let request = if view {
-        crate::views::describe_read(&conditions)
-    } else {
-        describe_request(table_resource((*rel).rd_id).0, &conditions, private.descending)
-    };
     let text = |label: &CStr, value: &str| {
         let value = CString::new(value).unwrap();
         pg_sys::ExplainPropertyText(label.as_ptr(), value.as_ptr(), es);
     };
-    text(c"CDF Request", &request);
+    if view {
+        crate::views::explain_read(node, &conditions, es);
+    } else {
+        text(c"CDF Request", &describe_request(table_resource((*rel).rd_id).0, &conditions, private.descending));
+    }
     if !conditions.is_empty() {
-        let list: Vec<String> = conditions.iter().map(|(c, op)| format!("{c} {}", op.code())).collect();
+        // Column names as the table has them (a typed RAW table's key is `_raw_key` to CDF).
+        let list: Vec<String> = private
+            .conditions
+            .iter()
+            .map(|c| format!("{} {}", attribute_name((*rel).rd_id, c.attno), c.op.code()))
+            .collect();
         text(c"CDF Conditions", &list.join(", "));
     }
     if !view {
@@ -702,7 +740,8 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignSca
         return;
     }
     let ctx = table_context((*rel).rd_id, crate::compat::scan_user(node));
-    let bindings = bind_columns(rel, ctx.resource, &ctx.table_name);
+    let typed = crate::typed_raw::is_typed_raw((*rel).rd_id).then(|| crate::typed_raw::bind(rel, &ctx.table_name));
+    let bindings = if typed.is_some() { Vec::new() } else { bind_columns(rel, ctx.resource, &ctx.table_name) };
     let used = used_attributes(plan);
     let references = bindings
         .iter()
@@ -720,6 +759,7 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignSca
         reader: None,
         page: VecDeque::new(),
         external_ids: ExternalIdFiller::new(references),
+        typed,
     };
     let ptr = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(state);
     (*node).fdw_state = ptr as *mut std::ffi::c_void;
@@ -743,7 +783,10 @@ pub unsafe extern "C-unwind" fn iterate_foreign_scan(
     let Some(row) = state.next_row() else {
         return slot;
     };
-    store_row(slot, &state.bindings, &row);
+    match &state.typed {
+        Some(typed) => typed.store(slot, &row),
+        None => store_row(slot, &state.bindings, &row),
+    }
     slot
 }
 

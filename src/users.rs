@@ -336,7 +336,9 @@ fn server_tables(server: &ServerInfo) -> Vec<ServerTable> {
                 "SELECT n.nspname::pg_catalog.text, c.relname::pg_catalog.text, opt.value,
                         pg_catalog.pg_has_role(c.relowner, 'USAGE') AND pg_catalog.pg_has_role(n.nspowner, 'USAGE'),
                         EXISTS (SELECT 1 FROM pg_catalog.unnest(ft.ftoptions) o
-                                 WHERE pg_catalog.split_part(o, '=', 1) = 'view')
+                                 WHERE pg_catalog.split_part(o, '=', 1) = 'view'),
+                        EXISTS (SELECT 1 FROM pg_catalog.unnest(ft.ftoptions) o
+                                 WHERE pg_catalog.split_part(o, '=', 1) = 'database')
                    FROM pg_catalog.pg_foreign_table ft
                    JOIN pg_catalog.pg_class c ON c.oid = ft.ftrelid
                    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -352,7 +354,12 @@ fn server_tables(server: &ServerInfo) -> Vec<ServerTable> {
         rows.map(|r| ServerTable {
             schema: r.get::<String>(1).ok().flatten().unwrap_or_default(),
             table: r.get::<String>(2).ok().flatten().unwrap_or_default(),
-            resource: r.get::<String>(3).ok().flatten().unwrap_or_default(),
+            // A typed RAW table (option database) reads and writes as raw_rows (context::table_resource).
+            resource: if r.get::<bool>(6).ok().flatten().unwrap_or(false) {
+                "raw_rows".to_string()
+            } else {
+                r.get::<String>(3).ok().flatten().unwrap_or_default()
+            },
             can_grant: r.get::<bool>(4).ok().flatten().unwrap_or(false),
             is_view: r.get::<bool>(5).ok().flatten().unwrap_or(false),
         })
@@ -565,6 +572,28 @@ mod cdf {
         ),
     > {
         TableIterator::once(super::create_user(server, client_id, client_secret, username))
+    }
+
+    /// Creates a data-modeling space in CDF (or sets its name and description) with the
+    /// caller's user mapping of `server`; returns the space as CDF stored it.
+    #[pg_extern]
+    #[search_path(pg_catalog, pg_temp)]
+    #[allow(clippy::type_complexity)]
+    fn create_space(
+        server: &str,
+        space: &str,
+        name: default!(Option<&str>, "NULL"),
+        description: default!(Option<&str>, "NULL"),
+    ) -> TableIterator<
+        'static,
+        (
+            name!(space, String),
+            name!(name, Option<String>),
+            name!(description, Option<String>),
+            name!(created_time, Option<pgrx::datum::TimestampWithTimeZone>),
+        ),
+    > {
+        TableIterator::once(crate::views::create_space(server, space, name, description))
     }
 
     /// Drops a login made by create_user, with its user mapping and grants.

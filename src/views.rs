@@ -109,13 +109,23 @@ pub unsafe fn bind_view(rel: pg_sys::Relation, user: pg_sys::Oid) -> BoundView {
     let conn = connection(relid, user);
     let id = view_id_of(relid);
     let def = view_definition(&conn, &id);
-    if def.used_for == "edge" {
-        errors::raise(
-            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-            format!("view {} is an edge view; cdf_fdw view tables hold nodes", id.describe()),
-            None,
-        );
-    }
+    let (declared, bindings) = declared_columns(rel);
+    let instance_space = opts::get(&conn.table_options, "instance_space").map(str::to_string);
+    let table = ViewTable::bind(def, &conn.table_name, &declared, instance_space).unwrap_or_else(|e| {
+        let code = if e.unknown_column {
+            PgSqlErrorCode::ERRCODE_FDW_COLUMN_NAME_NOT_FOUND
+        } else {
+            PgSqlErrorCode::ERRCODE_FDW_INVALID_DATA_TYPE
+        };
+        errors::raise(code, e.message, Some(e.hint))
+    });
+    BoundView { conn, table, bindings }
+}
+
+/// The live columns of a foreign table as declared (name, `property` option, type) and their
+/// bindings (attribute index, type input function): what view tables and typed RAW tables bind.
+pub unsafe fn declared_columns(rel: pg_sys::Relation) -> (Vec<DeclaredColumn>, Vec<ViewBinding>) {
+    let relid = (*rel).rd_id;
     let tupdesc = PgTupleDesc::from_pg_unchecked((*rel).rd_att);
     let mut declared = Vec::new();
     let mut bindings = Vec::new();
@@ -134,16 +144,7 @@ pub unsafe fn bind_view(rel: pg_sys::Relation, user: pg_sys::Oid) -> BoundView {
         pg_sys::getTypeInputInfo(typoid, &mut input_fn, &mut ioparam);
         bindings.push(ViewBinding { attidx, typoid, typmod: attr.atttypmod, input_fn, ioparam });
     }
-    let instance_space = opts::get(&conn.table_options, "instance_space").map(str::to_string);
-    let table = ViewTable::bind(def, &conn.table_name, &declared, instance_space).unwrap_or_else(|e| {
-        let code = if e.unknown_column {
-            PgSqlErrorCode::ERRCODE_FDW_COLUMN_NAME_NOT_FOUND
-        } else {
-            PgSqlErrorCode::ERRCODE_FDW_INVALID_DATA_TYPE
-        };
-        errors::raise(code, e.message, Some(e.hint))
-    });
-    BoundView { conn, table, bindings }
+    (declared, bindings)
 }
 
 /// A non-NULL Datum as the plain JSON of its PostgreSQL type.
@@ -279,8 +280,9 @@ pub struct ViewScan {
 
 /// Whether a condition on this column can narrow a view-table read. Identity columns always;
 /// properties with `=`, `IN` and ranges (the value's type was checked against the column's).
+/// An edge's type and end nodes (and a node's direct relation `type`) stay local.
 pub fn pushable(column: &str, _op: QualOp) -> bool {
-    !matches!(column, "version" | "created_time" | "last_updated_time")
+    !matches!(column, "version" | "created_time" | "last_updated_time" | "type" | "start_node" | "end_node")
 }
 
 impl ViewScan {
@@ -333,17 +335,61 @@ impl ViewScan {
 pub fn plan_view_read(table: &ViewTable, quals: &[(String, QualOp, Json)]) -> InstanceRead {
     match cdf_tables::views::plan_read(table, quals) {
         ViewRead::ByIds(ids) => InstanceRead::by_ids(ids, table.sources()),
-        ViewRead::List(filter) => InstanceRead::list(table.sources(), filter),
+        ViewRead::List(filter) => InstanceRead::list(table.instance_type(), table.sources(), filter),
     }
 }
 
-/// What EXPLAIN shows for a view-table scan.
-pub fn describe_read(conditions: &[(String, QualOp)]) -> String {
-    let eq = |c: &str| conditions.iter().any(|(n, op)| n == c && matches!(op, QualOp::Eq | QualOp::In));
-    if eq("external_id") {
-        "POST /models/instances/byids".into()
-    } else {
-        "POST /models/instances/list".into()
+/// EXPLAIN of a view-table scan: the request that goes to CDF and the DMS filter it sends
+/// (or how many nodes byids asks for). Constant condition values are shown as they are; a
+/// parameter's value is only known when the scan starts, and shows as "?".
+pub unsafe fn explain_read(
+    node: *mut pg_sys::ForeignScanState,
+    conditions: &[(String, QualOp)],
+    es: *mut pg_sys::ExplainState,
+) {
+    let owned;
+    let bound = match ((*node).fdw_state as *mut ViewScan).as_ref() {
+        Some(state) => &state.bound,
+        None => {
+            owned = bind_view((*node).ss.ss_currentRelation, crate::compat::scan_user(node));
+            &owned
+        }
+    };
+    let plan = (*node).ss.ps.plan as *mut pg_sys::ForeignScan;
+    let exprs = pgrx::PgList::<pg_sys::Node>::from_pg((*plan).fdw_exprs);
+    let quals: Vec<(String, QualOp, Json)> = conditions
+        .iter()
+        .zip(exprs.iter_ptr())
+        .map(|((column, op), expr)| {
+            let value = if (*expr).type_ == pg_sys::NodeTag::T_Const {
+                let c = expr as *mut pg_sys::Const;
+                if (*c).constisnull {
+                    Json::Null
+                } else {
+                    datum_to_json((*c).constvalue, (*c).consttype).unwrap_or(Json::Null)
+                }
+            } else if *op == QualOp::In {
+                json!(["?"])
+            } else {
+                json!("?")
+            };
+            (column.clone(), *op, value)
+        })
+        .collect();
+    let property = |name: &std::ffi::CStr, value: String| {
+        let value = CString::new(value).unwrap_or_default();
+        pg_sys::ExplainPropertyText(name.as_ptr(), value.as_ptr(), es);
+    };
+    match cdf_tables::views::plan_read(&bound.table, &quals) {
+        ViewRead::ByIds(ids) if ids.is_empty() => property(c"CDF Request", "none (no node can match)".into()),
+        ViewRead::ByIds(ids) => {
+            property(c"CDF Request", "POST /models/instances/byids".into());
+            pg_sys::ExplainPropertyInteger(c"CDF Instance Ids".as_ptr(), std::ptr::null(), ids.len() as i64, es);
+        }
+        ViewRead::List(filter) => {
+            property(c"CDF Request", "POST /models/instances/list".into());
+            property(c"CDF Filter", filter.map_or_else(|| "none".into(), |f| f.to_string()));
+        }
     }
 }
 
@@ -417,13 +463,45 @@ pub unsafe fn import_data_model(
     let mut statements = pgrx::PgList::<std::ffi::c_char>::new();
     for id in &chosen {
         let def = view_definition(&conn, id);
-        if def.used_for == "edge" {
-            continue;
-        }
         let sql = ViewTable::create_table_sql(&def, &id.external_id, &server_name, &schema, instance_space.as_deref());
         // Core frees the list with pfree: palloc'd copies.
         let sql = CString::new(sql).expect("no NUL in generated SQL");
         statements.push(pg_sys::pstrdup(sql.as_ptr()));
     }
     statements.into_pg()
+}
+
+/// `cdf.create_space(server, space, name, description)`: creates (or renames) a data-modeling
+/// space with the caller's user mapping of the server, so a DBA can go from IMPORT FOREIGN
+/// SCHEMA to INSERT without the CDF UI. CDF checks the identity's dataModelsAcl.
+pub fn create_space(
+    server_name: &str,
+    space: &str,
+    name: Option<&str>,
+    description: Option<&str>,
+) -> (String, Option<String>, Option<String>, Option<pgrx::datum::TimestampWithTimeZone>) {
+    let server_cname = CString::new(server_name).unwrap_or_default();
+    let server = unsafe { pg_sys::GetForeignServerByName(server_cname.as_ptr(), true) };
+    if server.is_null() {
+        errors::raise(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+            format!("server \"{server_name}\" does not exist"),
+            None,
+        );
+    }
+    let what = format!("space \"{space}\"");
+    let conn =
+        unsafe { crate::context::server_connection((*server).serverid, what.clone(), Vec::new(), pg_sys::InvalidOid) };
+    let answer = backend::run(&conn, async |session| {
+        cdf_client::instances::apply_space(session, space, name, description).await
+    })
+    .unwrap_or_else(|e| errors::raise_cdf(&e, Some(&format!("creating {what} in CDF"))));
+    let answer = answer.unwrap_or_else(|| json!({"space": space}));
+    let text = |k: &str| answer.get(k).and_then(Json::as_str).map(str::to_string);
+    let created = answer.get("createdTime").and_then(Json::as_i64).and_then(|ms| {
+        // PostgreSQL's epoch is 2000-01-01.
+        let micros = ms * 1000 - PG_EPOCH_OFFSET_MICROS;
+        pgrx::datum::TimestampWithTimeZone::try_from(micros).ok()
+    });
+    (text("space").unwrap_or_else(|| space.to_string()), text("name"), text("description"), created)
 }

@@ -2,6 +2,8 @@
 //! byids) and writes (apply in chunks, delete). The row <-> instance mapping is
 //! `cdf_tables::views`; this module only moves JSON.
 
+use std::collections::HashSet;
+
 use cdf_tables::views::{ViewId, INSTANCES_PER_REQUEST};
 use cdf_tables::InsertMode;
 use serde_json::{json, Value as Json};
@@ -41,6 +43,25 @@ pub async fn retrieve_data_model(session: &mut Session, id: &ViewId) -> Result<O
     Ok(items(post(session, "models/datamodels/byids", &body, Idempotency::Idempotent).await?).into_iter().next())
 }
 
+/// `POST /models/spaces`: creates a space, or sets the name and description of an existing one
+/// (an upsert, so it is safe to repeat); CDF's answer for it.
+pub async fn apply_space(
+    session: &mut Session,
+    space: &str,
+    name: Option<&str>,
+    description: Option<&str>,
+) -> Result<Option<Json>, CdfError> {
+    let mut item = json!({"space": space});
+    if let Some(n) = name {
+        item["name"] = json!(n);
+    }
+    if let Some(d) = description {
+        item["description"] = json!(d);
+    }
+    let body = json!({"items": [item]});
+    Ok(items(post(session, "models/spaces", &body, Idempotency::Idempotent).await?).into_iter().next())
+}
+
 /// The instances a view-table scan reads: pages of `/models/instances/list` or one `byids`.
 #[derive(Debug, Clone)]
 pub enum InstanceRead {
@@ -49,9 +70,9 @@ pub enum InstanceRead {
 }
 
 impl InstanceRead {
-    /// Lists the nodes with data in `sources`, narrowed by `filter`.
-    pub fn list(sources: Json, filter: Option<Json>) -> InstanceRead {
-        let mut body = json!({"instanceType": "node", "sources": sources, "limit": INSTANCES_PER_REQUEST});
+    /// Lists the instances (`node` or `edge`) with data in `sources`, narrowed by `filter`.
+    pub fn list(instance_type: &str, sources: Json, filter: Option<Json>) -> InstanceRead {
+        let mut body = json!({"instanceType": instance_type, "sources": sources, "limit": INSTANCES_PER_REQUEST});
         if let Some(f) = filter {
             body["filter"] = f;
         }
@@ -111,12 +132,20 @@ pub struct InstanceWriter {
     mode: InsertMode,
     /// (statement row number, item)
     buffer: Vec<(u64, Json)>,
+    /// `(space, externalId)` of the buffered items: `holds` runs for every row, so it must not
+    /// scan the buffer.
+    buffered_ids: HashSet<(String, String)>,
     pub rows_written: u64,
+}
+
+fn instance_id(item: &Json) -> (String, String) {
+    let text = |k: &str| item.get(k).and_then(Json::as_str).unwrap_or_default().to_string();
+    (text("space"), text("externalId"))
 }
 
 impl InstanceWriter {
     pub fn new(mode: InsertMode) -> InstanceWriter {
-        InstanceWriter { mode, buffer: Vec::new(), rows_written: 0 }
+        InstanceWriter { mode, buffer: Vec::new(), buffered_ids: HashSet::new(), rows_written: 0 }
     }
 
     pub fn buffered(&self) -> usize {
@@ -125,6 +154,7 @@ impl InstanceWriter {
 
     /// Buffers one item; true when the buffer is full and must be flushed.
     pub fn push(&mut self, row: u64, item: Json) -> bool {
+        self.buffered_ids.insert(instance_id(&item));
         self.buffer.push((row, item));
         self.buffer.len() >= INSTANCES_PER_REQUEST
     }
@@ -132,8 +162,7 @@ impl InstanceWriter {
     /// Whether the buffer already holds this instance: DMS refuses a request that names one
     /// instance twice, so the caller flushes first (the later row then wins, as in SQL order).
     pub fn holds(&self, item: &Json) -> bool {
-        let id = |j: &Json| (j.get("space").cloned(), j.get("externalId").cloned());
-        self.buffer.iter().any(|(_, b)| id(b) == id(item))
+        self.buffered_ids.contains(&instance_id(item))
     }
 
     /// Sends the buffer to `POST /models/instances`. `ignore` first asks byids which nodes
@@ -143,6 +172,7 @@ impl InstanceWriter {
             return Ok(0);
         }
         let mut chunk: Vec<(u64, Json)> = std::mem::take(&mut self.buffer);
+        self.buffered_ids.clear();
         let fail = |w: &InstanceWriter, error: CdfError, n: usize, failed_row: Option<u64>| InstanceWriteError {
             write: WriteError { error, rows_written: w.rows_written, rows_in_failed_chunk: n },
             failed_row,
@@ -150,7 +180,7 @@ impl InstanceWriter {
         if self.mode == InsertMode::Ignore {
             let ids: Vec<Json> = chunk
                 .iter()
-                .map(|(_, i)| json!({"instanceType": "node", "space": i["space"], "externalId": i["externalId"]}))
+                .map(|(_, i)| json!({"instanceType": i["instanceType"], "space": i["space"], "externalId": i["externalId"]}))
                 .collect();
             let body = json!({"items": ids});
             let existing = post(session, "models/instances/byids", &body, Idempotency::Idempotent)
@@ -208,6 +238,7 @@ impl InstanceWriter {
             return Ok(0);
         }
         let chunk = std::mem::take(&mut self.buffer);
+        self.buffered_ids.clear();
         let n = chunk.len();
         let body = json!({"items": chunk.iter().map(|(_, i)| i).collect::<Vec<_>>()});
         match session.post_json("models/instances/delete", &[], &body, Idempotency::Idempotent).await {

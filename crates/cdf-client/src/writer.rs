@@ -870,7 +870,10 @@ async fn create_items(
             CdfError::Api { status: 409, duplicated, .. } if mode != InsertMode::Create => {
                 duplicated_external_ids(duplicated)
             }
-            _ => return Err((written, name_statement_rows(err, &rows), chunk.len())),
+            _ => {
+                let err = name_instance_rows(name_statement_rows(err, &rows), path, &chunk, &rows);
+                return Err((written, err, chunk.len()));
+            }
         };
         let is_dup = |item: &PendingItem| {
             item.get("externalId").and_then(|x| x.as_str()).is_some_and(|x| duplicated.contains(x))
@@ -941,6 +944,28 @@ fn name_statement_rows(error: CdfError, rows: &[u64]) -> CdfError {
     }
     out.push_str(rest);
     CdfError::Api { status, message: out, missing, duplicated, request_id }
+}
+
+/// DMS names a rejected instance as `'space:externalId'` rather than by position: the
+/// statement's row of the first item so named is added (`... (row 17)`).
+fn name_instance_rows(error: CdfError, path: &str, chunk: &[PendingItem], rows: &[u64]) -> CdfError {
+    let CdfError::Api { status, message, missing, duplicated, request_id } = error else {
+        return error;
+    };
+    let text = |item: &PendingItem, k: &str| item.get(k).and_then(Json::as_str).unwrap_or_default().to_string();
+    let named = (path == "models/instances")
+        .then(|| {
+            chunk
+                .iter()
+                .zip(rows)
+                .find(|(i, _)| message.contains(&format!("'{}:{}'", text(i, "space"), text(i, "externalId"))))
+        })
+        .flatten();
+    let message = match named {
+        Some((_, row)) => format!("{message} (row {row})"),
+        None => message,
+    };
+    CdfError::Api { status, message, missing, duplicated, request_id }
 }
 
 fn duplicated_external_ids(duplicated: &[Json]) -> HashSet<String> {

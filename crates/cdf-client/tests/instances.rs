@@ -84,7 +84,7 @@ fn nodes_go_in_chunks_of_1000_and_read_back_over_cursors() {
     let e = env.endpoint("POST /models/instances");
     assert_eq!((e["requests"].as_u64(), e["max_items"].as_u64()), (Some(3), Some(1000)));
 
-    let (items, pages) = read_all(&env, &mut s, InstanceRead::list(json!([{"source": view().source()}]), None));
+    let (items, pages) = read_all(&env, &mut s, InstanceRead::list("node", json!([{"source": view().source()}]), None));
     assert_eq!((items.len(), pages), (2500, 3));
     let t7 = items.iter().find(|i| i["externalId"] == "t7").unwrap();
     assert_eq!(t7["properties"]["sch"]["Thing/v1"], json!({"name": "x", "n": 7}));
@@ -117,7 +117,7 @@ fn insert_modes_and_rejections_name_the_row() {
     )
     .unwrap();
     assert_eq!(written, 1);
-    let (items, _) = read_all(&env, &mut s, InstanceRead::list(json!([{"source": view().source()}]), None));
+    let (items, _) = read_all(&env, &mut s, InstanceRead::list("node", json!([{"source": view().source()}]), None));
     let a = items.iter().find(|i| i["externalId"] == "a").unwrap();
     assert_eq!(a["properties"]["sch"]["Thing/v1"]["name"], "A");
     // create: existingVersion 0 on an existing node is a conflict naming that row.
@@ -143,6 +143,6 @@ fn insert_modes_and_rejections_name_the_row() {
     let mut w = InstanceWriter::new(InsertMode::Upsert);
     w.push(1, json!({"instanceType": "node", "space": "inst", "externalId": "a"}));
     assert_eq!(env.run(w.flush_deletes(&mut s)).unwrap(), 1);
-    let (items, _) = read_all(&env, &mut s, InstanceRead::list(json!([{"source": view().source()}]), None));
+    let (items, _) = read_all(&env, &mut s, InstanceRead::list("node", json!([{"source": view().source()}]), None));
     assert!(!items.iter().any(|i| i["externalId"] == "a"));
 }

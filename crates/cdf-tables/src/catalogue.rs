@@ -418,6 +418,9 @@ pub mod limits {
     /// Items per `/update` and `/delete` request.
     pub const CHANGES_PER_REQUEST: usize = 1_000;
     pub const RAW_ROWS_PER_REQUEST: usize = 10_000;
+    /// Instances per `POST /models/instances` (and byids, delete): DMS's documented maximum
+    /// (cognite-sdk-python `_CREATE_LIMIT`).
+    pub const INSTANCES_PER_REQUEST: usize = 1_000;
     /// RAW databases and tables per create request.
     pub const RAW_NAMES_PER_REQUEST: usize = 1_000;
     pub const DATAPOINTS_PER_REQUEST: usize = 100_000;
@@ -928,6 +931,22 @@ const RAW_ROWS: &[Column] = &[
 const fn items(max_items: usize) -> WriteKind {
     WriteKind::Items { max_items }
 }
+
+/// The node and edge writes of view tables (`POST /models/instances`, 1,000 per request). Not a
+/// table (view tables are `views::ViewTable`, their columns come from the view): a resource so
+/// that the concurrent `TableWriter` and `batch_scope 'transaction'` carry instance items as
+/// they carry any items. Upsert stays upsert (DMS applies items as patches).
+pub const INSTANCES: Resource = Resource {
+    table: "models/instances",
+    api_path: "models/instances",
+    acl: "dataModelInstancesAcl",
+    columns: &[],
+    write: WriteKind::Items { max_items: limits::INSTANCES_PER_REQUEST },
+    read: ReadKind::Items,
+    supports_update: true,
+    delete: DeleteKind::Unsupported,
+    list_filters: &[],
+};
 
 pub const RESOURCES: &[Resource] = &[
     Resource {

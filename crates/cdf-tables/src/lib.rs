@@ -7,6 +7,7 @@ pub mod changes;
 pub mod mapping;
 pub mod options;
 pub mod reads;
+pub mod typed_raw;
 pub mod value;
 pub mod views;
 pub mod writes;

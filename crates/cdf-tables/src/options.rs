@@ -27,7 +27,8 @@ impl OptionTarget {
     pub fn allowed(&self) -> &'static [&'static str] {
         match self {
             OptionTarget::Wrapper => &[],
-            // A view table's column: the view property it holds, when the names differ.
+            // A view table's column: the view property it holds, when the names differ (for a
+            // typed RAW table, the RAW column).
             OptionTarget::Column => &["property"],
             OptionTarget::Server => &[
                 "base_url",
@@ -54,6 +55,9 @@ impl OptionTarget {
                 "view",
                 "version",
                 "instance_space",
+                "database",
+                "table",
+                "primary_key",
                 "insert_mode",
                 "sub_millisecond",
                 "empty_strings",
@@ -332,7 +336,27 @@ pub fn validate(target: OptionTarget, options: &[(String, String)]) -> Result<()
     }
     let has = |name: &str| options.iter().any(|(n, _)| n == name);
     let view_options = ["space", "view", "version"];
-    if target == OptionTarget::Table && has("resource") {
+    let raw_options = crate::typed_raw::TABLE_OPTIONS;
+    if target == OptionTarget::Table && raw_options.iter().any(|o| has(o)) {
+        if let Some(other) = ["resource", "space", "view", "version", "instance_space"].iter().find(|o| has(o)) {
+            return Err(bad_value(
+                format!("option \"{other}\" does not belong to a typed RAW table (options database, table, primary_key)"),
+                Some("A foreign table is a classic resource (resource), a view (space, view, version) or a typed RAW table (database, table, primary_key).".into()),
+            ));
+        }
+        if let Some(missing) = raw_options[..2].iter().find(|o| !has(o)) {
+            return Err(bad_value(
+                format!("a typed RAW table needs the option \"{missing}\""),
+                Some("A typed RAW table names its RAW table with database '...', table '...' and its key column with primary_key '...'.".into()),
+            ));
+        }
+        if !has("primary_key") {
+            return Err(bad_value(
+                "a typed RAW table needs the option \"primary_key\": the column whose value is the RAW row key".into(),
+                Some("Add OPTIONS (primary_key '<column>'); cdf_fdw never makes up keys, so that re-running a load upserts the same rows instead of adding new ones.".into()),
+            ));
+        }
+    } else if target == OptionTarget::Table && has("resource") {
         if let Some(v) = view_options.iter().chain(&["instance_space"]).find(|o| has(o)) {
             return Err(bad_value(
                 format!("option \"{v}\" belongs to view tables, which have no option \"resource\""),
@@ -368,7 +392,15 @@ fn bad_value(message: String, hint: Option<String>) -> OptionError {
 
 fn validate_value(name: &str, value: &str) -> Result<(), OptionError> {
     let (message, hint) = match name {
-        "space" | "view" | "version" | "instance_space" | "property" if value.is_empty() || value.len() > 255 => {
+        "database" if value.is_empty() || value.chars().count() > 32 => {
+            ("option \"database\" must name a RAW database of 1 to 32 characters".to_string(), None)
+        }
+        "table" if value.is_empty() || value.chars().count() > 64 => {
+            ("option \"table\" must name a RAW table of 1 to 64 characters".to_string(), None)
+        }
+        "space" | "view" | "version" | "instance_space" | "property" | "primary_key"
+            if value.is_empty() || value.len() > 255 =>
+        {
             (format!("option \"{name}\" must be a non-empty identifier of at most 255 characters"), None)
         }
         "resource" if catalogue::resource(value).is_none() => (
@@ -551,6 +583,20 @@ mod tests {
         assert!(e.message.contains("unknown CDF resource \"asset\""));
         let e = validate(OptionTarget::Table, &opts(&[])).unwrap_err();
         assert!(e.message.contains("needs the option \"resource\""));
+    }
+
+    #[test]
+    fn typed_raw_tables_need_database_table_and_primary_key() {
+        let raw = [("database", "db"), ("table", "books"), ("primary_key", "title")];
+        assert!(validate(OptionTarget::Table, &opts(&raw)).is_ok());
+        let e = validate(OptionTarget::Table, &opts(&raw[..2])).unwrap_err();
+        assert!(e.message.contains("primary_key") && e.hint.unwrap().contains("never makes up keys"));
+        let e = validate(OptionTarget::Table, &opts(&raw[1..])).unwrap_err();
+        assert!(e.message.contains("\"database\""));
+        let e = validate(OptionTarget::Table, &opts(&[raw[0], raw[1], raw[2], ("resource", "raw_rows")])).unwrap_err();
+        assert!(e.message.contains("does not belong"));
+        let long = "d".repeat(33);
+        assert!(validate(OptionTarget::Table, &opts(&[("database", long.as_str()), raw[1], raw[2]])).is_err());
     }
 
     #[test]

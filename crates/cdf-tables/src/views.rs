@@ -18,9 +18,8 @@ use crate::mapping::ValueErrorKind;
 use crate::reads::QualOp;
 use crate::InsertMode;
 
-/// Instances per `POST /models/instances` (and byids, delete): DMS's documented maximum
-/// (cognite-sdk-python `_CREATE_LIMIT`).
-pub const INSTANCES_PER_REQUEST: usize = 1000;
+/// Instances per `POST /models/instances` (and byids, delete): see `catalogue::limits`.
+pub const INSTANCES_PER_REQUEST: usize = crate::catalogue::limits::INSTANCES_PER_REQUEST;
 /// Longest external id DMS accepts.
 pub const MAX_EXTERNAL_ID_CHARS: usize = 255;
 
@@ -294,6 +293,11 @@ impl ViewDefinition {
         Ok(ViewDefinition { id, properties, used_for })
     }
 
+    /// An edge view (`usedFor: edge`): its table holds edges, with type and end-node columns.
+    pub fn is_edge(&self) -> bool {
+        self.used_for == "edge"
+    }
+
     pub fn property(&self, identifier: &str) -> Option<usize> {
         self.properties.iter().position(|p| p.identifier == identifier)
     }
@@ -307,9 +311,21 @@ pub enum ViewColumnKind {
     Version,
     CreatedTime,
     LastUpdatedTime,
+    /// An edge's `type`, `startNode` and `endNode` (edge views only).
+    EdgeType,
+    StartNode,
+    EndNode,
     /// Index into `ViewDefinition::properties`.
     Property(usize),
 }
+
+/// The columns of an edge view's table for the edge's type and end nodes: JSONB
+/// `{"space", "externalId"}`, or TEXT naming a node (type node) in the row's own space.
+pub const EDGE_COLUMNS: &[(&str, ViewColumnKind, &str)] = &[
+    ("type", ViewColumnKind::EdgeType, "type"),
+    ("start_node", ViewColumnKind::StartNode, "startNode"),
+    ("end_node", ViewColumnKind::EndNode, "endNode"),
+];
 
 /// The identity and bookkeeping columns every view table may have, with their types.
 pub const SYSTEM_COLUMNS: &[(&str, ViewColumnKind, SqlType)] = &[
@@ -364,6 +380,23 @@ impl ViewTable {
     ) -> Result<ViewTable, BindError> {
         let mut columns = Vec::with_capacity(declared.len());
         for d in declared {
+            let edge = EDGE_COLUMNS.iter().find(|(n, ..)| view.is_edge() && d.property.is_none() && *n == d.name);
+            if let Some((_, kind, _)) = edge {
+                if d.sql.array
+                    || !matches!(d.sql.base, SqlType::Jsonb | SqlType::Json | SqlType::Text | SqlType::Varchar)
+                {
+                    return Err(BindError {
+                        unknown_column: false,
+                        message: format!(
+                            "column \"{}\" of foreign table \"{table}\" cannot hold an edge's {}",
+                            d.name, d.name
+                        ),
+                        hint: "Declare it as JSONB ({\"space\", \"externalId\"}) or TEXT (an external id in the row's space).".into(),
+                    });
+                }
+                columns.push(ViewColumn { name: d.name.clone(), kind: *kind, sql: d.sql });
+                continue;
+            }
             let system = SYSTEM_COLUMNS.iter().find(|(n, ..)| d.property.is_none() && *n == d.name);
             if let Some((_, kind, ty)) = system {
                 let fits = match kind {
@@ -388,9 +421,11 @@ impl ViewTable {
             }
             let identifier = d.property.as_deref().unwrap_or(&d.name);
             let Some(index) = view.property(identifier) else {
+                let edge_names = EDGE_COLUMNS.iter().filter(|_| view.is_edge()).map(|(n, ..)| *n);
                 let names: Vec<&str> = SYSTEM_COLUMNS
                     .iter()
                     .map(|(n, ..)| *n)
+                    .chain(edge_names)
                     .chain(view.properties.iter().map(|p| p.identifier.as_str()))
                     .collect();
                 return Err(BindError {
@@ -426,6 +461,48 @@ impl ViewTable {
         Ok(ViewTable { view, columns, instance_space })
     }
 
+    /// The column that holds a view property.
+    pub fn column_of_property(&self, identifier: &str) -> Option<&str> {
+        self.columns.iter().find_map(|c| match c.kind {
+            ViewColumnKind::Property(i) if self.view.properties[i].identifier == identifier => Some(c.name.as_str()),
+            _ => None,
+        })
+    }
+
+    /// `node` or `edge`: what the table's rows are.
+    pub fn instance_type(&self) -> &'static str {
+        if self.view.is_edge() {
+            "edge"
+        } else {
+            "node"
+        }
+    }
+
+    /// An edge's `type`, `startNode` and `endNode` from a row (edge views; DMS needs all three
+    /// on every write of an edge).
+    fn edge_fields(&self, values: &[Option<Json>], space: &str) -> Result<Map<String, Json>, RowError> {
+        let mut out = Map::new();
+        if !self.view.is_edge() {
+            return Ok(out);
+        }
+        for (name, kind, field) in EDGE_COLUMNS {
+            let found = self.columns.iter().zip(values).find(|(c, _)| c.kind == *kind);
+            let Some((c, Some(v))) = found else {
+                return Err(RowError::new(
+                    name,
+                    ValueErrorKind::Required,
+                    format!(
+                        "every edge needs its {field} (column {name}, {{\"space\", \"externalId\"}} or an external id)"
+                    ),
+                ));
+            };
+            let json =
+                direct_json(v, space, c.sql.base).map_err(|m| RowError::new(&c.name, ValueErrorKind::Invalid, m))?;
+            out.insert(field.to_string(), json);
+        }
+        Ok(out)
+    }
+
     pub fn column_index(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.name == name)
     }
@@ -445,8 +522,12 @@ impl ViewTable {
                 format!("{} {}{}", quote_ident(n), ty.qualified(), if not_null { " NOT NULL" } else { "" })
             })
             .collect();
+        if view.is_edge() {
+            cols.extend(EDGE_COLUMNS.iter().map(|(n, ..)| format!("{} pg_catalog.jsonb NOT NULL", quote_ident(n))));
+        }
         for p in &view.properties {
-            if SYSTEM_COLUMNS.iter().any(|(n, ..)| *n == p.identifier) {
+            let edge_column = view.is_edge() && EDGE_COLUMNS.iter().any(|(n, ..)| *n == p.identifier);
+            if edge_column || SYSTEM_COLUMNS.iter().any(|(n, ..)| *n == p.identifier) {
                 // A property named like a system column keeps its name through the option.
                 let t = p.default_sql_type();
                 cols.push(format!(
@@ -516,11 +597,14 @@ impl ViewTable {
             }
         }
         let mut item = json!({
-            "instanceType": "node",
+            "instanceType": self.instance_type(),
             "space": space,
             "externalId": external_id,
             "sources": [{"source": self.view.id.source(), "properties": properties}],
         });
+        for (field, v) in self.edge_fields(values, &space)? {
+            item[field] = v;
+        }
         if mode == InsertMode::Create {
             item["existingVersion"] = json!(0);
         }
@@ -566,6 +650,8 @@ impl ViewTable {
                     };
                     properties.insert(p.identifier.clone(), value);
                 }
+                // Sent from the new row below (DMS wants them on every edge write).
+                ViewColumnKind::EdgeType | ViewColumnKind::StartNode | ViewColumnKind::EndNode => {}
                 ViewColumnKind::Space | ViewColumnKind::ExternalId => {
                     let new = v.as_ref().and_then(Json::as_str).unwrap_or("");
                     let old = if c.kind == ViewColumnKind::Space { &space } else { &external_id };
@@ -586,12 +672,16 @@ impl ViewTable {
                 }
             }
         }
-        Ok(json!({
-            "instanceType": "node",
+        let mut item = json!({
+            "instanceType": self.instance_type(),
             "space": space,
             "externalId": external_id,
             "sources": [{"source": self.view.id.source(), "properties": properties}],
-        }))
+        });
+        for (field, v) in self.edge_fields(values, &space)? {
+            item[field] = v;
+        }
+        Ok(item)
     }
 
     /// `(space, external_id)` of a row; the table's `instance_space` stands in for a NULL space.
@@ -689,6 +779,14 @@ impl ViewTable {
                     ViewColumnKind::LastUpdatedTime => {
                         return item.get("lastUpdatedTime").and_then(Json::as_i64).map(|ms| json!(iso_of_ms(ms)))
                     }
+                    ViewColumnKind::EdgeType | ViewColumnKind::StartNode | ViewColumnKind::EndNode => {
+                        let field = EDGE_COLUMNS.iter().find(|(_, k, _)| *k == c.kind).map_or("type", |(.., f)| *f);
+                        let v = item.get(field).filter(|v| !v.is_null())?;
+                        if matches!(c.sql.base, SqlType::Text | SqlType::Varchar) {
+                            return direct_as_text(v, space);
+                        }
+                        return Some(v.clone());
+                    }
                     ViewColumnKind::Property(i) => {
                         let p = &self.view.properties[i];
                         let v = props.and_then(|ps| ps.get(&p.identifier)).filter(|v| !v.is_null())?;
@@ -714,8 +812,8 @@ impl ViewTable {
             ViewColumnKind::Property(i) => {
                 Some(json!([self.view.id.space, self.view.id.properties_key(), self.view.properties[i].identifier]))
             }
-            ViewColumnKind::Space => Some(json!(["node", "space"])),
-            ViewColumnKind::ExternalId => Some(json!(["node", "externalId"])),
+            ViewColumnKind::Space => Some(json!([self.instance_type(), "space"])),
+            ViewColumnKind::ExternalId => Some(json!([self.instance_type(), "externalId"])),
             _ => None,
         }
     }
@@ -765,13 +863,15 @@ pub fn plan_read(table: &ViewTable, quals: &[(String, QualOp, Json)]) -> ViewRea
     if let (Some(xids), Some(spaces), true) = (values("external_id"), spaces.clone(), has_xid_column) {
         let ids: Vec<Json> = spaces
             .iter()
-            .flat_map(|s| xids.iter().map(move |x| json!({"instanceType": "node", "space": s, "externalId": x})))
+            .flat_map(|s| {
+                xids.iter().map(move |x| json!({"instanceType": table.instance_type(), "space": s, "externalId": x}))
+            })
             .collect();
         return ViewRead::ByIds(ids);
     }
     let mut filters = Vec::new();
     if let Some(s) = spaces {
-        filters.push(json!({"in": {"property": ["node", "space"], "values": s}}));
+        filters.push(json!({"in": {"property": [table.instance_type(), "space"], "values": s}}));
     }
     for (column, op, v) in quals {
         let Some(ci) = table.column_index(column) else { continue };
@@ -808,6 +908,14 @@ pub fn plan_read(table: &ViewTable, quals: &[(String, QualOp, Json)]) -> ViewRea
             (QualOp::Le, v) => json!({"range": {"property": property, "lte": v}}),
             (QualOp::Gt, v) => json!({"range": {"property": property, "gt": v}}),
             (QualOp::Ge, v) => json!({"range": {"property": property, "gte": v}}),
+            // The literal start of the pattern narrows the read; PostgreSQL checks the rest.
+            (QualOp::Like, Json::String(pattern)) if text_like(c.kind, &table.view) => {
+                let (prefix, _) = crate::reads::like_prefix(pattern);
+                if prefix.is_empty() {
+                    continue;
+                }
+                json!({"prefix": {"property": property, "value": prefix}})
+            }
             _ => continue,
         };
         filters.push(filter);
@@ -818,6 +926,20 @@ pub fn plan_read(table: &ViewTable, quals: &[(String, QualOp, Json)]) -> ViewRea
         _ => Some(json!({"and": filters})),
     };
     ViewRead::List(filter)
+}
+
+/// Whether a column holds text DMS can match by prefix (identity or a text-like property).
+fn text_like(kind: ViewColumnKind, view: &ViewDefinition) -> bool {
+    match kind {
+        ViewColumnKind::Space | ViewColumnKind::ExternalId => true,
+        ViewColumnKind::Property(i) => {
+            matches!(
+                view.properties[i].kind,
+                PropKind::Text | PropKind::Enum | PropKind::TimeSeries | PropKind::File | PropKind::Sequence
+            )
+        }
+        _ => false,
+    }
 }
 
 /// One scalar value checked against its property's type.
@@ -981,9 +1103,71 @@ pub fn failed_item(message: &str) -> Option<usize> {
     message[start..end].parse().ok()
 }
 
+/// The property a DMS "missing required property" error names (`Missing required property
+/// 'name' of container ...`), so the write maps to a NOT NULL violation of its column.
+pub fn missing_required_property(message: &str) -> Option<String> {
+    let lower = message.to_ascii_lowercase();
+    let start = lower.find("missing required propert")?;
+    let rest = &message[start..];
+    let open = rest.find(['\'', '"'])? + 1;
+    let close = rest[open..].find(['\'', '"'])? + open;
+    Some(rest[open..close].to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn edge_views_write_and_read_type_and_end_nodes() {
+        let def = ViewDefinition::parse(&json!({
+            "space": "sp", "externalId": "Flows", "version": "v1", "usedFor": "edge",
+            "properties": {"rate": {"type": {"type": "float64"}}},
+        }))
+        .unwrap();
+        let cols = [
+            col("external_id", SqlType::Text, false),
+            col("type", SqlType::Text, false),
+            col("start_node", SqlType::Text, false),
+            col("end_node", SqlType::Jsonb, false),
+            col("rate", SqlType::Float8, false),
+        ];
+        let t = ViewTable::bind(def, "flows", &cols, Some("inst".into())).unwrap();
+        let row = [
+            Some(json!("f1")),
+            Some(json!("flows")),
+            Some(json!("p1")),
+            Some(json!({"space": "other", "externalId": "p2"})),
+            Some(json!(2.5)),
+        ];
+        let item = t.node_write(&row, InsertMode::Upsert).unwrap();
+        assert_eq!(item["instanceType"], "edge");
+        assert_eq!(item["type"], json!({"space": "inst", "externalId": "flows"}));
+        assert_eq!(item["startNode"], json!({"space": "inst", "externalId": "p1"}));
+        assert_eq!(item["endNode"], json!({"space": "other", "externalId": "p2"}));
+        let mut no_end = row.clone();
+        no_end[3] = None;
+        let e = t.node_write(&no_end, InsertMode::Upsert).unwrap_err();
+        assert_eq!((e.column.as_str(), e.kind), ("end_node", ValueErrorKind::Required));
+        let read = t.row_values(&json!({
+            "instanceType": "edge", "space": "inst", "externalId": "f1",
+            "type": {"space": "inst", "externalId": "flows"},
+            "startNode": {"space": "inst", "externalId": "p1"}, "endNode": {"space": "other", "externalId": "p2"},
+        }));
+        assert_eq!(
+            read[1..4],
+            [Some(json!("flows")), Some(json!("p1")), Some(json!({"space": "other", "externalId": "p2"}))]
+        );
+        let ViewRead::List(Some(filter)) = plan_read(&t, &[]) else { panic!("a list") };
+        assert_eq!(filter, json!({"in": {"property": ["edge", "space"], "values": ["inst"]}}));
+    }
+
+    #[test]
+    fn missing_required_names_the_property() {
+        let m = "Missing required property 'name' of container 'sp:Pump' for node 'inst:p1'";
+        assert_eq!(missing_required_property(m).as_deref(), Some("name"));
+        assert_eq!(missing_required_property("Cannot update immutable property 'x'"), None);
+    }
 
     fn view() -> ViewDefinition {
         ViewDefinition::parse(&json!({
@@ -1142,6 +1326,26 @@ mod tests {
                 {"range": {"property": ["sp", "Pump/v1", "count"], "gte": 7}},
                 {"equals": {"property": ["sp", "Pump/v1", "name"], "value": "P"}},
                 {"not": {"exists": {"property": ["sp", "Pump/v1", "tags"]}}},
+            ]})
+        );
+        // LIKE on text: its literal start as a DMS prefix (PostgreSQL re-checks the rest); on a
+        // list: local.
+        let ViewRead::List(Some(filter)) = plan_read(
+            &t,
+            &[
+                q("name", QualOp::Like, json!("P-%")),
+                q("external_id", QualOp::Like, json!("p%_x")),
+                q("tags", QualOp::Like, json!("x%")),
+            ],
+        ) else {
+            panic!("a list")
+        };
+        assert_eq!(
+            filter,
+            json!({"and": [
+                {"in": {"property": ["node", "space"], "values": ["inst"]}},
+                {"prefix": {"property": ["sp", "Pump/v1", "name"], "value": "P-"}},
+                {"prefix": {"property": ["node", "externalId"], "value": "p"}},
             ]})
         );
     }

@@ -41,6 +41,17 @@ SELECT count(*) FROM pumps WHERE space = 'elsewhere';
 EXPLAIN (COSTS OFF) SELECT external_id FROM pumps WHERE tags IS NULL;
 SELECT external_id FROM pumps WHERE tags IS NULL ORDER BY 1;
 SELECT external_id FROM pumps WHERE count IS NOT NULL ORDER BY 1;
+-- LIKE 'prefix%' on text -> DMS prefix; other patterns stay local. EXPLAIN shows the filter sent.
+EXPLAIN (COSTS OFF) SELECT external_id FROM pumps WHERE name LIKE 'Pump%' AND external_id LIKE 'p%';
+EXPLAIN (COSTS OFF) SELECT external_id FROM pumps WHERE name LIKE '%1' AND name LIKE 'P_mp%';
+SELECT external_id FROM pumps WHERE name LIKE 'Pump 1%' ORDER BY 1;
+SELECT external_id FROM pumps WHERE name LIKE 'P_mp%' ORDER BY 1;
+-- Without a space column or instance_space, an external id cannot go to byids: a list filter.
+CREATE FOREIGN TABLE pumps_any_space (external_id text, name text) SERVER cdf OPTIONS (space 'test_dm', view 'Pump', version 'v1');
+EXPLAIN (COSTS OFF) SELECT name FROM pumps_any_space WHERE external_id = 'p1';
+SELECT name FROM pumps_any_space WHERE external_id = 'p1';
+EXPLAIN (COSTS OFF) SELECT name FROM pumps WHERE external_id = 'p1' AND space = 'elsewhere';
+DROP FOREIGN TABLE pumps_any_space;
 -- UPDATE patches exactly the SET columns; NULL clears. DELETE removes the node.
 UPDATE pumps SET name = 'Pump one', tags = NULL WHERE external_id = 'p1';
 DELETE FROM pumps WHERE external_id = 'p2';
