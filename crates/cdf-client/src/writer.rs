@@ -36,6 +36,9 @@ use crate::session::{encode_segment, Idempotency, Session};
 
 /// Rows buffered across all RAW tables of a statement before everything is flushed.
 const RAW_ROWS_BUFFERED: usize = 5 * RAW_ROWS_PER_REQUEST;
+/// Bytes of serialized RAW rows buffered before a flush: big rows (CDF allows 5 MB each) keep
+/// a statement's buffer and each request's body to a few MB, not 10,000 rows' worth.
+const RAW_BYTES_BUFFERED: usize = 8 * 1024 * 1024;
 
 /// A request CDF rejected, with what the statement had already written before it.
 #[derive(Debug, Clone, PartialEq)]
@@ -234,6 +237,8 @@ pub struct TableWriter {
     groups: Vec<Group>,
     group_index: HashMap<GroupKey, usize>,
     buffered_rows: usize,
+    /// Serialized size of the buffered entries.
+    buffered_bytes: usize,
     buffered_values: usize,
     /// Position in `items` of each buffered external id: CDF refuses an external id twice in
     /// one request, so a repeat is merged here (upsert) or dropped (ignore), as separate
@@ -267,6 +272,7 @@ impl TableWriter {
             groups: Vec::new(),
             group_index: HashMap::new(),
             buffered_rows: 0,
+            buffered_bytes: 0,
             buffered_values: 0,
             item_index: HashMap::new(),
             merged_rows: 0,
@@ -310,6 +316,7 @@ impl TableWriter {
     /// Adds an entry to its group; returns the group's size.
     fn push_grouped(&mut self, key: GroupKey, entry: Json, row_key: Option<u64>, position: Option<i64>) -> usize {
         let entry = entry.to_string();
+        self.buffered_bytes += entry.len();
         let i = match self.group_index.get(&key) {
             Some(&i) => i,
             None => {
@@ -395,7 +402,11 @@ impl TableWriter {
         match self.resource.write {
             // Each RAW table is its own request: flush when one is full, or when many tables
             // together hold more than memory should.
-            WriteKind::RawRows => group_size >= RAW_ROWS_PER_REQUEST || self.buffered_rows >= RAW_ROWS_BUFFERED,
+            WriteKind::RawRows => {
+                group_size >= RAW_ROWS_PER_REQUEST
+                    || self.buffered_rows >= RAW_ROWS_BUFFERED
+                    || self.buffered_bytes >= RAW_BYTES_BUFFERED
+            }
             WriteKind::Datapoints { .. } => {
                 self.buffered_rows >= DATAPOINTS_PER_REQUEST || self.groups.len() >= SERIES_PER_REQUEST
             }
@@ -572,6 +583,7 @@ impl TableWriter {
         self.item_index.clear();
         self.group_index.clear();
         self.buffered_rows = 0;
+        self.buffered_bytes = 0;
         self.buffered_values = 0;
         let items = std::mem::take(&mut self.items);
         let item_rows = std::mem::take(&mut self.item_rows);
@@ -1369,6 +1381,20 @@ mod tests {
             series: SeriesRef::Id(-1),
             point: json!({"timestamp": 0, "value": 1.0}).as_object().unwrap().clone(),
         }));
+    }
+
+    #[test]
+    fn raw_buffers_fill_at_a_byte_limit() {
+        let mut w = TableWriter::new(resource("raw_rows").unwrap(), InsertMode::Upsert);
+        let row = |i: usize| WriteRow::RawRow {
+            database: "d".into(),
+            table: "t".into(),
+            row: json!({"key": format!("k{i}"), "columns": {"blob": "x".repeat(1 << 20)}}).as_object().unwrap().clone(),
+        };
+        for i in 0..7 {
+            assert!(!w.push(row(i)), "row {i}");
+        }
+        assert!(w.push(row(7)), "8 rows of 1 MB fill the buffer");
     }
 
     #[test]
