@@ -66,6 +66,70 @@ pub unsafe fn create_foreignscan_path(
 
 /// The columns an UPDATE names (`updatedCols`, offset by `FirstLowInvalidHeapAttributeNumber`).
 /// 16 moved them from the range-table entry into its `RTEPermissionInfo`.
+/// A path for an upper relation (an aggregate CDF computes), without pathkeys or outer path.
+pub unsafe fn create_foreign_upper_path(
+    root: *mut pg_sys::PlannerInfo,
+    rel: *mut pg_sys::RelOptInfo,
+    target: *mut pg_sys::PathTarget,
+    rows: f64,
+    startup_cost: f64,
+    total_cost: f64,
+    fdw_private: *mut pg_sys::List,
+) -> *mut pg_sys::ForeignPath {
+    let (none, no_path) = (std::ptr::null_mut(), std::ptr::null_mut());
+    #[cfg(any(feature = "pg14", feature = "pg15", feature = "pg16"))]
+    return pg_sys::create_foreign_upper_path(
+        root,
+        rel,
+        target,
+        rows,
+        startup_cost,
+        total_cost,
+        none,
+        no_path,
+        fdw_private,
+    );
+    #[cfg(feature = "pg17")]
+    return pg_sys::create_foreign_upper_path(
+        root,
+        rel,
+        target,
+        rows,
+        startup_cost,
+        total_cost,
+        none,
+        no_path,
+        none,
+        fdw_private,
+    );
+    #[cfg(feature = "pg18")]
+    return pg_sys::create_foreign_upper_path(
+        root,
+        rel,
+        target,
+        rows,
+        0,
+        startup_cost,
+        total_cost,
+        none,
+        no_path,
+        none,
+        fdw_private,
+    );
+}
+
+/// The user a scan of an upper relation (no scanned relation of its own) runs as; `rti` is the
+/// range table index of the foreign table under it.
+pub unsafe fn upper_scan_user(node: *mut pg_sys::ForeignScanState, rti: pg_sys::Index) -> pg_sys::Oid {
+    #[cfg(any(feature = "pg14", feature = "pg15"))]
+    return range_table_user((*node).ss.ps.state, rti);
+    #[cfg(not(any(feature = "pg14", feature = "pg15")))]
+    {
+        let _ = rti;
+        (*((*node).ss.ps.plan as *mut pg_sys::ForeignScan)).checkAsUser
+    }
+}
+
 pub unsafe fn updated_cols(root: *mut pg_sys::PlannerInfo, rte: *mut pg_sys::RangeTblEntry) -> *mut pg_sys::Bitmapset {
     #[cfg(any(feature = "pg14", feature = "pg15"))]
     {

@@ -4,6 +4,7 @@
 
 use pgrx::prelude::*;
 
+mod aggregate;
 mod backend;
 mod batch;
 mod compat;
@@ -19,6 +20,7 @@ mod scan;
 mod settings;
 mod stats;
 mod tuple;
+mod upper;
 mod users;
 mod view_modify;
 mod views;

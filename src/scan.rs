@@ -108,7 +108,7 @@ unsafe fn uses_attribute(used: *mut pg_sys::Bitmapset, attno: usize) -> bool {
 }
 
 /// Strips binary-compatible casts (varchar -> text) around an expression.
-unsafe fn strip_relabel(mut node: *mut pg_sys::Node) -> *mut pg_sys::Node {
+pub(crate) unsafe fn strip_relabel(mut node: *mut pg_sys::Node) -> *mut pg_sys::Node {
     while !node.is_null() && (*node).type_ == pg_sys::NodeTag::T_RelabelType {
         node = (*(node as *mut pg_sys::RelabelType)).arg as *mut pg_sys::Node;
     }
@@ -116,7 +116,7 @@ unsafe fn strip_relabel(mut node: *mut pg_sys::Node) -> *mut pg_sys::Node {
 }
 
 /// A column of the scanned relation, as a Var.
-unsafe fn scanned_column(node: *mut pg_sys::Node, relid: pg_sys::Index) -> Option<pg_sys::AttrNumber> {
+pub(crate) unsafe fn scanned_column(node: *mut pg_sys::Node, relid: pg_sys::Index) -> Option<pg_sys::AttrNumber> {
     let node = strip_relabel(node);
     if node.is_null() || (*node).type_ != pg_sys::NodeTag::T_Var {
         return None;
@@ -194,16 +194,16 @@ unsafe fn attribute_name(relid: pg_sys::Oid, attno: pg_sys::AttrNumber) -> Strin
 }
 
 /// A condition of the scan that CDF can answer.
-struct Pushable {
-    attno: pg_sys::AttrNumber,
-    column: String,
-    op: QualOp,
+pub(crate) struct Pushable {
+    pub attno: pg_sys::AttrNumber,
+    pub column: String,
+    pub op: QualOp,
     /// The value expression, evaluated when the scan starts.
-    value: *mut pg_sys::Node,
+    pub value: *mut pg_sys::Node,
 }
 
 /// The conditions among `quals` (plain clauses) that go to CDF.
-unsafe fn pushable_conditions(
+pub(crate) unsafe fn pushable_conditions(
     quals: *mut pg_sys::List,
     relid: pg_sys::Index,
     foreigntableid: pg_sys::Oid,

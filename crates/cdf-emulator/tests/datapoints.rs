@@ -207,7 +207,8 @@ async fn aggregates_align_to_the_granularity_unit_and_page() {
         "the value-less Bad point counts but has no value"
     );
     // By default Bad points are left out; `2h` intervals from 00:00, `count` only.
-    let item = json!({"externalId": "num", "start": 0, "end": 240 * minute, "granularity": "2h", "aggregates": ["count"]});
+    let item =
+        json!({"externalId": "num", "start": 0, "end": 240 * minute, "granularity": "2h", "aggregates": ["count"]});
     let r = api.post("/timeseries/data/list", json!({"items": [item]})).await;
     assert_eq!(r.items()[0]["datapoints"], json!([{"timestamp": 0, "count": 5}, {"timestamp": 2 * hour, "count": 5}]));
     // Pages of one interval follow the cursor; empty intervals are left out.

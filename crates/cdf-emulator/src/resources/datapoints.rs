@@ -1028,7 +1028,11 @@ fn list_aggregates(
             return Err(ApiError::bad_request(format!("{path}.timeZone: only UTC is emulated")));
         }
         let time = |k: &str, default: i64| -> ApiResult<i64> {
-            q.get(k).filter(|v| !v.is_null()).map(|v| parse_time(v, &format!("{path}.{k}"))).transpose().map(|t| t.unwrap_or(default))
+            q.get(k)
+                .filter(|v| !v.is_null())
+                .map(|v| parse_time(v, &format!("{path}.{k}")))
+                .transpose()
+                .map(|t| t.unwrap_or(default))
         };
         let (start, end) = (time("start", 0)?, time("end", now + 1)?);
         let limit = match q.get("limit") {
