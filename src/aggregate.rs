@@ -5,14 +5,15 @@
 //! The planner offers a path for the grouped relation (UPPERREL_GROUP_AGG) only when CDF's answer
 //! is exactly what PostgreSQL would compute: every WHERE condition names the series or bounds the
 //! time with a constant, and `cdf_tables::aggregates::plan_aggregates` accepts the buckets.
-//! Otherwise nothing is offered and PostgreSQL aggregates the raw points itself. The scan has
+//! Otherwise nothing is offered and PostgreSQL aggregates the raw points itself. Likewise
+//! `count(*)` of an object resource without WHERE is CDF's aggregate count. The scan has
 //! no relation of its own (scanrelid 0): its rows are `fdw_scan_tlist`, the bucket and the
 //! aggregates, and PostgreSQL computes the select list from them.
 
 use std::collections::VecDeque;
 use std::ffi::{c_int, CStr, CString};
 
-use cdf_client::aggregates::read_aggregates;
+use cdf_client::aggregates::{count_objects, read_aggregates};
 use cdf_tables::aggregates::{
     empty_value, interval_value, plan_aggregates, AggregateFn, AggregateRequest, AggregateValue, Buckets,
 };
@@ -29,13 +30,21 @@ use crate::convert::datum_to_value;
 use crate::errors;
 use crate::scan::{pushable_conditions, scanned_column, strip_relabel};
 
+/// What CDF computes.
+enum Source {
+    /// Datapoint aggregates of one series.
+    Datapoints(AggregateRequest),
+    /// The number of objects of the table's resource.
+    Count,
+}
+
 /// What the planner decided: the request, and what each column of the scan holds (`None`: the
 /// bucket's start, else an aggregate).
 struct AggregatePlan {
     table: pg_sys::Oid,
     /// Range table index of the foreign table (whose user mapping the scan uses).
     rti: pg_sys::Index,
-    request: AggregateRequest,
+    source: Source,
     columns: Vec<Option<AggregateFn>>,
     grouped: bool,
 }
@@ -53,7 +62,10 @@ impl AggregatePlan {
         json!({
             "table": u32::from(self.table),
             "rti": self.rti,
-            "request": self.request.to_plan_json(),
+            "request": match &self.source {
+                Source::Datapoints(request) => request.to_plan_json(),
+                Source::Count => Json::Null,
+            },
             "columns": columns,
             "grouped": self.grouped,
         })
@@ -65,7 +77,10 @@ impl AggregatePlan {
         AggregatePlan {
             table: pg_sys::Oid::from(json["table"].as_u64().unwrap_or(0) as u32),
             rti: json["rti"].as_u64().unwrap_or(0) as pg_sys::Index,
-            request: AggregateRequest::from_plan_json(&json["request"]).expect("plan data written by to_json"),
+            source: match &json["request"] {
+                Json::Null => Source::Count,
+                request => Source::Datapoints(AggregateRequest::from_plan_json(request).expect("written by to_json")),
+            },
             columns: json["columns"]
                 .as_array()
                 .into_iter()
@@ -244,6 +259,9 @@ pub unsafe fn add_grouping_paths(
     }
     let (resource, _) = table_resource(table);
     let parse = (*root).parse;
+    if resource.has_aggregate_count() && (*parse).groupingSets.is_null() && (*parse).havingQual.is_null() {
+        return add_count_path(root, input_rel, output_rel, table);
+    }
     if resource.read != ReadKind::Datapoints
         || !(*parse).groupingSets.is_null()
         || !(*parse).havingQual.is_null()
@@ -304,15 +322,65 @@ pub unsafe fn add_grouping_paths(
         Some(b) => (((end - start) / b.stride_ms) as f64).clamp(1.0, (*input_rel).rows.max(1.0)),
         None => 1.0,
     };
-    let plan = AggregatePlan { table, rti: relid, request, columns, grouped: buckets.is_some() };
+    let plan =
+        AggregatePlan { table, rti: relid, source: Source::Datapoints(request), columns, grouped: buckets.is_some() };
+    add_path(root, output_rel, target, scan_tlist, &plan, rows);
+}
+
+/// Offers the scan of `plan`: one request, far cheaper than reading every row.
+unsafe fn add_path(
+    root: *mut pg_sys::PlannerInfo,
+    output_rel: *mut pg_sys::RelOptInfo,
+    target: *mut pg_sys::PathTarget,
+    scan_tlist: *mut pg_sys::List,
+    plan: &AggregatePlan,
+    rows: f64,
+) {
     let text = CString::new(plan.to_json()).expect("JSON has no NUL");
     let spec = pg_sys::makeString(pg_sys::pstrdup(text.as_ptr()));
     let mut private = pg_sys::lappend(std::ptr::null_mut(), scan_tlist.cast());
     private = pg_sys::lappend(private, spec.cast());
-    // One request for a few intervals: far cheaper than reading every point.
     let (startup, total) = (10.0, 10.0 + rows * 0.01);
     let path = crate::compat::create_foreign_upper_path(root, output_rel, target, rows, startup, total, private);
     pg_sys::add_path(output_rel, path as *mut pg_sys::Path);
+}
+
+/// `SELECT count(*) FROM <object table>` without WHERE (expressions over it allowed): CDF's
+/// aggregate count, where the resource has one.
+unsafe fn add_count_path(
+    root: *mut pg_sys::PlannerInfo,
+    input_rel: *mut pg_sys::RelOptInfo,
+    output_rel: *mut pg_sys::RelOptInfo,
+    table: pg_sys::Oid,
+) {
+    let parse = (*root).parse;
+    if !(*input_rel).baserestrictinfo.is_null() || !(*parse).groupClause.is_null() {
+        return;
+    }
+    let target = (*root).upper_targets[pg_sys::UpperRelationKind::UPPERREL_GROUP_AGG as usize];
+    let mut scan_tlist: *mut pg_sys::List = std::ptr::null_mut();
+    let mut columns = Vec::new();
+    for expr in PgList::<pg_sys::Node>::from_pg((*target).exprs).iter_ptr() {
+        let flags = pg_sys::PVC_INCLUDE_AGGREGATES as c_int;
+        for node in PgList::<pg_sys::Node>::from_pg(pg_sys::pull_var_clause(expr, flags)).iter_ptr() {
+            if (*node).type_ != pg_sys::NodeTag::T_Aggref
+                || aggregate_of(node as *mut pg_sys::Aggref, (*input_rel).relid, table) != Some(AggregateFn::CountRows)
+            {
+                return;
+            }
+            if pg_sys::tlist_member(node as *mut pg_sys::Expr, scan_tlist).is_null() {
+                let resno = columns.len() as pg_sys::AttrNumber + 1;
+                let tle = pg_sys::makeTargetEntry(node as *mut pg_sys::Expr, resno, std::ptr::null_mut(), false);
+                scan_tlist = pg_sys::lappend(scan_tlist, tle.cast());
+                columns.push(Some(AggregateFn::CountRows));
+            }
+        }
+    }
+    if columns.is_empty() {
+        return;
+    }
+    let plan = AggregatePlan { table, rti: (*input_rel).relid, source: Source::Count, columns, grouped: false };
+    add_path(root, output_rel, target, scan_tlist, &plan, 1.0);
 }
 
 /// The ForeignScan of an aggregate path: no relation, `fdw_scan_tlist` as its row.
@@ -338,9 +406,13 @@ pub unsafe fn plan_scan(
 
 pub unsafe fn explain(node: *mut pg_sys::ForeignScanState, es: *mut pg_sys::ExplainState) {
     let plan = AggregatePlan::of_scan((*node).ss.ps.plan as *mut pg_sys::ForeignScan);
-    let request = CString::new(plan.request.describe()).unwrap();
+    let request = match &plan.source {
+        Source::Datapoints(request) => request.describe(),
+        Source::Count => format!("POST /{}/aggregate (count)", table_resource(plan.table).0.api_path),
+    };
+    let request = CString::new(request).unwrap();
     pg_sys::ExplainPropertyText(c"CDF Request".as_ptr(), request.as_ptr(), es);
-    let computed: Vec<&str> = plan.request.aggregates.iter().map(|a| a.sql()).collect();
+    let computed: Vec<&str> = plan.columns.iter().flatten().map(|a| a.sql()).collect();
     let computed = CString::new(computed.join(", ")).unwrap();
     pg_sys::ExplainPropertyText(c"CDF Aggregates".as_ptr(), computed.as_ptr(), es);
     if (*es).analyze {
@@ -363,11 +435,18 @@ pub struct AggregateScan {
 
 impl AggregateScan {
     fn fetch(&mut self) -> Vec<OutputRow> {
-        let request = &self.plan.request;
+        let context = format!("aggregating CDF table \"{}\"", self.ctx.table_name);
+        let request = match &self.plan.source {
+            Source::Datapoints(request) => request,
+            Source::Count => {
+                let path = self.ctx.resource.api_path;
+                let count = backend::run(&self.ctx, async |session| count_objects(session, path).await)
+                    .unwrap_or_else(|e| errors::raise_cdf(&e, Some(&context)));
+                return vec![self.plan.columns.iter().map(|_| count.into_datum()).collect()];
+            }
+        };
         let intervals = backend::run(&self.ctx, async |session| read_aggregates(session, request).await)
-            .unwrap_or_else(|e| {
-                errors::raise_cdf(&e, Some(&format!("aggregating CDF table \"{}\"", self.ctx.table_name)))
-            });
+            .unwrap_or_else(|e| errors::raise_cdf(&e, Some(&context)));
         let datum = |v: AggregateValue| match v {
             AggregateValue::Double(d) => d.into_datum(),
             AggregateValue::Count(c) => c.into_datum(),

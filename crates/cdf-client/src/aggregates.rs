@@ -39,3 +39,15 @@ pub async fn read_aggregates(
     }
     Ok(intervals)
 }
+
+/// How many objects of a resource CDF holds: `POST /{api_path}/aggregate`, no filter.
+pub async fn count_objects(session: &mut Session, api_path: &str) -> Result<i64, CdfError> {
+    let body = serde_json::json!({ "aggregate": "count" });
+    let json =
+        session.post_json(&format!("{api_path}/aggregate"), &[], &body, Idempotency::Idempotent).await?.json()?;
+    session.log.note_rows_received(1);
+    json.pointer("/items/0/count").and_then(|c| c.as_i64()).ok_or_else(|| CdfError::Protocol {
+        message: format!("POST /{api_path}/aggregate answered without items[0].count"),
+        request_id: None,
+    })
+}

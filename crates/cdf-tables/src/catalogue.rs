@@ -296,7 +296,16 @@ pub struct Resource {
     pub delete: DeleteKind,
 }
 
+/// The resources CDF counts with `POST /{api_path}/aggregate` (API reference: aggregate assets,
+/// events, time series, files, sequences).
+const AGGREGATE_COUNT_PATHS: &[&str] = &["assets", "events", "timeseries", "files", "sequences"];
+
 impl Resource {
+    /// Whether CDF counts this resource's objects itself (`POST /{api_path}/aggregate`).
+    pub fn has_aggregate_count(&self) -> bool {
+        self.read == ReadKind::Items && AGGREGATE_COUNT_PATHS.contains(&self.api_path)
+    }
+
     pub fn column(&self, name: &str) -> Option<&'static Column> {
         self.columns.iter().find(|c| c.name == name)
     }

@@ -132,3 +132,16 @@ DEALLOCATE hourly;
 SELECT h.n, a.c FROM generate_series(1, 3) h(n),
   LATERAL (SELECT count(*) AS c FROM cdf_tables.double_datapoints
             WHERE external_id = 'agg' AND timestamp >= '2024-01-01' AND timestamp < '2024-01-01 01:00') a;
+
+-- count(*) of an object resource without WHERE: CDF's aggregate count (one request, one item).
+INSERT INTO cdf_tables.assets (external_id, name) SELECT 'asset-' || i, 'Asset ' || i FROM generate_series(1, 7) i;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM cdf_tables.assets;
+SELECT count(*), count(*) * 2 AS twice FROM cdf_tables.assets;
+\! python3 "$CDF_FDW_ROOT/tests/tools/emulator_dump.py" stats "POST /assets/aggregate"
+-- The same count computed locally from the listed rows.
+SELECT count(*) FROM cdf_tables.assets WHERE id IS NOT NULL;
+SELECT count(*) FROM cdf_tables.events;
+-- Local: a WHERE clause, count of a column, resources without an aggregate endpoint.
+EXPLAIN (COSTS OFF) SELECT count(*) FROM cdf_tables.assets WHERE name LIKE 'Asset%';
+EXPLAIN (COSTS OFF) SELECT count(name) FROM cdf_tables.assets;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM cdf_tables.labels;
