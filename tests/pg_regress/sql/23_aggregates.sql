@@ -12,6 +12,13 @@ INSERT INTO cdf_tables.double_datapoints (external_id, timestamp, value, status_
   ('agg', '2024-01-01 03:00:00.5+00', NULL, 2147483648),
   ('agg', '2024-01-01 04:00:00.5+00', 100, 2147483648),
   ('agg', '2024-01-01 05:00:00.5+00', -50, 1073741824);
+-- Reads return every stored point with its status (NULL for Good); WHERE status_code IS NULL
+-- keeps the Good ones only, as CDF's default read would.
+SELECT timestamp, value, status_code, status_symbol FROM cdf_tables.double_datapoints
+ WHERE external_id = 'agg' AND timestamp >= '2024-01-01 02:59+00' AND timestamp < '2024-01-01 05:01+00'
+   AND (status_code IS NOT NULL OR timestamp < '2024-01-01 03:01+00') ORDER BY timestamp;
+SELECT count(*) AS all_points, count(*) FILTER (WHERE status_code IS NULL) AS good FROM cdf_tables.double_datapoints
+ WHERE external_id = 'agg';
 CREATE TEMP TABLE local_points AS SELECT * FROM cdf_tables.double_datapoints WHERE external_id IN ('agg', 'empty');
 SELECT count(*), count(value) FROM local_points;
 -- Runs a query on the foreign table and on local_points: whether CDF computed it, the rows, and
