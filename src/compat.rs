@@ -19,6 +19,7 @@ pub unsafe fn create_foreignscan_path(
     rows: f64,
     startup_cost: f64,
     total_cost: f64,
+    required_outer: *mut pg_sys::Bitmapset,
 ) -> *mut pg_sys::ForeignPath {
     #[cfg(any(feature = "pg14", feature = "pg15", feature = "pg16"))]
     return pg_sys::create_foreignscan_path(
@@ -29,7 +30,7 @@ pub unsafe fn create_foreignscan_path(
         startup_cost,
         total_cost,
         std::ptr::null_mut(),
-        std::ptr::null_mut(),
+        required_outer,
         std::ptr::null_mut(),
         std::ptr::null_mut(),
     );
@@ -42,7 +43,7 @@ pub unsafe fn create_foreignscan_path(
         startup_cost,
         total_cost,
         std::ptr::null_mut(),
-        std::ptr::null_mut(),
+        required_outer,
         std::ptr::null_mut(),
         std::ptr::null_mut(),
         std::ptr::null_mut(),
@@ -57,7 +58,7 @@ pub unsafe fn create_foreignscan_path(
         startup_cost,
         total_cost,
         std::ptr::null_mut(),
-        std::ptr::null_mut(),
+        required_outer,
         std::ptr::null_mut(),
         std::ptr::null_mut(),
         std::ptr::null_mut(),
