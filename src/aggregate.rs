@@ -94,8 +94,7 @@ impl AggregatePlan {
     /// The plan data of a ForeignScan made by `plan_scan`.
     unsafe fn of_scan(plan: *mut pg_sys::ForeignScan) -> AggregatePlan {
         let private = PgList::<pg_sys::Node>::from_pg((*plan).fdw_private);
-        let text = private.get_ptr(0).expect("aggregate plan data") as *mut pg_sys::String;
-        AggregatePlan::from_json(&CStr::from_ptr((*text).sval).to_string_lossy())
+        AggregatePlan::from_json(&crate::compat::string_value(private.get_ptr(0).expect("aggregate plan data")))
     }
 }
 
@@ -337,7 +336,7 @@ unsafe fn add_path(
     rows: f64,
 ) {
     let text = CString::new(plan.to_json()).expect("JSON has no NUL");
-    let spec = pg_sys::makeString(pg_sys::pstrdup(text.as_ptr()));
+    let spec = crate::compat::make_string(&text);
     let mut private = pg_sys::lappend(std::ptr::null_mut(), scan_tlist.cast());
     private = pg_sys::lappend(private, spec.cast());
     let (startup, total) = (10.0, 10.0 + rows * 0.01);

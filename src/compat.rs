@@ -67,6 +67,20 @@ pub unsafe fn create_foreignscan_path(
 
 /// The columns an UPDATE names (`updatedCols`, offset by `FirstLowInvalidHeapAttributeNumber`).
 /// 16 moved them from the range-table entry into its `RTEPermissionInfo`.
+/// A String node holding `text` (PostgreSQL 14 calls it a Value).
+pub unsafe fn make_string(text: &std::ffi::CStr) -> *mut pg_sys::Node {
+    pg_sys::makeString(pg_sys::pstrdup(text.as_ptr())) as *mut pg_sys::Node
+}
+
+/// The text of a node made by `make_string`.
+pub unsafe fn string_value(node: *mut pg_sys::Node) -> String {
+    #[cfg(feature = "pg14")]
+    let text = (*(node as *mut pg_sys::Value)).val.str_;
+    #[cfg(not(feature = "pg14"))]
+    let text = (*(node as *mut pg_sys::String)).sval;
+    std::ffi::CStr::from_ptr(text).to_string_lossy().into_owned()
+}
+
 /// A path for an upper relation (an aggregate CDF computes), without pathkeys or outer path.
 pub unsafe fn create_foreign_upper_path(
     root: *mut pg_sys::PlannerInfo,
