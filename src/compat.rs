@@ -11,9 +11,10 @@
 
 use pgrx::pg_sys;
 
-/// `create_foreignscan_path` for a base relation without outer rels, with these pathkeys (the
-/// order the scan returns rows in; NIL: none) and private data.
-/// 17 added `fdw_restrictinfo`; 18 added `disabled_nodes`.
+/// `create_foreignscan_path` for a base relation: the order the scan returns rows in (pathkeys;
+/// NIL: none), the outer relations whose rows it needs (a parameterized scan; NULL: none) and
+/// private data. 17 added `fdw_restrictinfo`; 18 added `disabled_nodes`.
+#[allow(clippy::too_many_arguments)]
 pub unsafe fn create_foreignscan_path(
     root: *mut pg_sys::PlannerInfo,
     baserel: *mut pg_sys::RelOptInfo,
@@ -21,8 +22,10 @@ pub unsafe fn create_foreignscan_path(
     startup_cost: f64,
     total_cost: f64,
     pathkeys: *mut pg_sys::List,
+    required_outer: *mut pg_sys::Bitmapset,
     fdw_private: *mut pg_sys::List,
 ) -> *mut pg_sys::ForeignPath {
+    let no_outer_path = std::ptr::null_mut();
     #[cfg(any(feature = "pg14", feature = "pg15", feature = "pg16"))]
     return pg_sys::create_foreignscan_path(
         root,
@@ -32,8 +35,8 @@ pub unsafe fn create_foreignscan_path(
         startup_cost,
         total_cost,
         pathkeys,
-        std::ptr::null_mut(),
-        std::ptr::null_mut(),
+        required_outer,
+        no_outer_path,
         fdw_private,
     );
     #[cfg(feature = "pg17")]
@@ -45,8 +48,8 @@ pub unsafe fn create_foreignscan_path(
         startup_cost,
         total_cost,
         pathkeys,
-        std::ptr::null_mut(),
-        std::ptr::null_mut(),
+        required_outer,
+        no_outer_path,
         std::ptr::null_mut(),
         fdw_private,
     );
@@ -60,8 +63,8 @@ pub unsafe fn create_foreignscan_path(
         startup_cost,
         total_cost,
         pathkeys,
-        std::ptr::null_mut(),
-        std::ptr::null_mut(),
+        required_outer,
+        no_outer_path,
         std::ptr::null_mut(),
         fdw_private,
     );
@@ -77,6 +80,84 @@ pub unsafe fn pathkey_descending(pathkey: *mut pg_sys::PathKey) -> bool {
 
 /// The columns an UPDATE names (`updatedCols`, offset by `FirstLowInvalidHeapAttributeNumber`).
 /// 16 moved them from the range-table entry into its `RTEPermissionInfo`.
+/// A String node holding `text` (PostgreSQL 14 calls it a Value).
+pub unsafe fn make_string(text: &std::ffi::CStr) -> *mut pg_sys::Node {
+    pg_sys::makeString(pg_sys::pstrdup(text.as_ptr())) as *mut pg_sys::Node
+}
+
+/// The text of a node made by `make_string`.
+pub unsafe fn string_value(node: *mut pg_sys::Node) -> String {
+    #[cfg(feature = "pg14")]
+    let text = (*(node as *mut pg_sys::Value)).val.str_;
+    #[cfg(not(feature = "pg14"))]
+    let text = (*(node as *mut pg_sys::String)).sval;
+    std::ffi::CStr::from_ptr(text).to_string_lossy().into_owned()
+}
+
+/// A path for an upper relation (an aggregate CDF computes), without pathkeys or outer path.
+pub unsafe fn create_foreign_upper_path(
+    root: *mut pg_sys::PlannerInfo,
+    rel: *mut pg_sys::RelOptInfo,
+    target: *mut pg_sys::PathTarget,
+    rows: f64,
+    startup_cost: f64,
+    total_cost: f64,
+    fdw_private: *mut pg_sys::List,
+) -> *mut pg_sys::ForeignPath {
+    let (none, no_path) = (std::ptr::null_mut(), std::ptr::null_mut());
+    #[cfg(any(feature = "pg14", feature = "pg15", feature = "pg16"))]
+    return pg_sys::create_foreign_upper_path(
+        root,
+        rel,
+        target,
+        rows,
+        startup_cost,
+        total_cost,
+        none,
+        no_path,
+        fdw_private,
+    );
+    #[cfg(feature = "pg17")]
+    return pg_sys::create_foreign_upper_path(
+        root,
+        rel,
+        target,
+        rows,
+        startup_cost,
+        total_cost,
+        none,
+        no_path,
+        none,
+        fdw_private,
+    );
+    #[cfg(feature = "pg18")]
+    return pg_sys::create_foreign_upper_path(
+        root,
+        rel,
+        target,
+        rows,
+        0,
+        startup_cost,
+        total_cost,
+        none,
+        no_path,
+        none,
+        fdw_private,
+    );
+}
+
+/// The user a scan of an upper relation (no scanned relation of its own) runs as; `rti` is the
+/// range table index of the foreign table under it.
+pub unsafe fn upper_scan_user(node: *mut pg_sys::ForeignScanState, rti: pg_sys::Index) -> pg_sys::Oid {
+    #[cfg(any(feature = "pg14", feature = "pg15"))]
+    return range_table_user((*node).ss.ps.state, rti);
+    #[cfg(not(any(feature = "pg14", feature = "pg15")))]
+    {
+        let _ = rti;
+        (*((*node).ss.ps.plan as *mut pg_sys::ForeignScan)).checkAsUser
+    }
+}
+
 pub unsafe fn updated_cols(root: *mut pg_sys::PlannerInfo, rte: *mut pg_sys::RangeTblEntry) -> *mut pg_sys::Bitmapset {
     #[cfg(any(feature = "pg14", feature = "pg15"))]
     {

@@ -4,6 +4,7 @@
 
 use pgrx::prelude::*;
 
+mod aggregate;
 mod backend;
 mod batch;
 mod compat;
@@ -20,6 +21,7 @@ mod settings;
 mod stats;
 mod tuple;
 mod typed_raw;
+mod upper;
 mod users;
 mod view_modify;
 mod views;

@@ -3,19 +3,21 @@
 use pgrx::pg_sys;
 use pgrx::PgBox;
 
-use crate::{import, modify, scan};
+use crate::{import, modify, scan, upper};
 
 pub fn build() -> PgBox<pg_sys::FdwRoutine> {
     let mut r = unsafe { PgBox::<pg_sys::FdwRoutine>::alloc_node(pg_sys::NodeTag::T_FdwRoutine) };
 
     r.GetForeignRelSize = Some(scan::get_foreign_rel_size);
     r.GetForeignPaths = Some(scan::get_foreign_paths);
-    r.GetForeignPlan = Some(scan::get_foreign_plan);
-    r.ExplainForeignScan = Some(scan::explain_foreign_scan);
-    r.BeginForeignScan = Some(scan::begin_foreign_scan);
-    r.IterateForeignScan = Some(scan::iterate_foreign_scan);
-    r.ReScanForeignScan = Some(scan::rescan_foreign_scan);
+    // Scans of upper relations (aggregates CDF computes) go through `upper`, which tells them apart.
+    r.GetForeignPlan = Some(upper::get_foreign_plan);
+    r.ExplainForeignScan = Some(upper::explain_foreign_scan);
+    r.BeginForeignScan = Some(upper::begin_foreign_scan);
+    r.IterateForeignScan = Some(upper::iterate_foreign_scan);
+    r.ReScanForeignScan = Some(upper::rescan_foreign_scan);
     r.EndForeignScan = Some(scan::end_foreign_scan);
+    r.GetForeignUpperPaths = Some(upper::get_foreign_upper_paths);
 
     r.AddForeignUpdateTargets = Some(modify::add_foreign_update_targets);
     r.PlanForeignModify = Some(modify::plan_foreign_modify);

@@ -146,7 +146,7 @@ unsafe fn uses_attribute(used: *mut pg_sys::Bitmapset, attno: usize) -> bool {
 }
 
 /// Strips binary-compatible casts (varchar -> text) around an expression.
-unsafe fn strip_relabel(mut node: *mut pg_sys::Node) -> *mut pg_sys::Node {
+pub(crate) unsafe fn strip_relabel(mut node: *mut pg_sys::Node) -> *mut pg_sys::Node {
     while !node.is_null() && (*node).type_ == pg_sys::NodeTag::T_RelabelType {
         node = (*(node as *mut pg_sys::RelabelType)).arg as *mut pg_sys::Node;
     }
@@ -154,7 +154,7 @@ unsafe fn strip_relabel(mut node: *mut pg_sys::Node) -> *mut pg_sys::Node {
 }
 
 /// A column of the scanned relation, as a Var.
-unsafe fn scanned_column(node: *mut pg_sys::Node, relid: pg_sys::Index) -> Option<pg_sys::AttrNumber> {
+pub(crate) unsafe fn scanned_column(node: *mut pg_sys::Node, relid: pg_sys::Index) -> Option<pg_sys::AttrNumber> {
     let node = strip_relabel(node);
     if node.is_null() || (*node).type_ != pg_sys::NodeTag::T_Var {
         return None;
@@ -164,9 +164,22 @@ unsafe fn scanned_column(node: *mut pg_sys::Node, relid: pg_sys::Index) -> Optio
         .then_some((*var).varattno)
 }
 
-/// An expression whose value is known when the scan starts: no columns, nothing volatile.
-unsafe fn scan_time_value(node: *mut pg_sys::Node) -> bool {
-    !node.is_null() && !pg_sys::contain_var_clause(node) && !pg_sys::contain_volatile_functions(node)
+/// An expression whose value is known when the scan starts: no column of the scanned relation,
+/// nothing volatile. Columns of other relations are a join's outer row (parameterized paths:
+/// PostgreSQL turns them into parameters set before each rescan).
+unsafe fn scan_time_value(node: *mut pg_sys::Node, relid: pg_sys::Index) -> bool {
+    if node.is_null() || pg_sys::contain_volatile_functions(node) {
+        return false;
+    }
+    let flags = pg_sys::PVC_RECURSE_AGGREGATES | pg_sys::PVC_RECURSE_WINDOWFUNCS | pg_sys::PVC_RECURSE_PLACEHOLDERS;
+    let vars = PgList::<pg_sys::Node>::from_pg(pg_sys::pull_var_clause(node, flags as c_int));
+    let own_column = vars.iter_ptr().any(|v| {
+        (*v).type_ == pg_sys::NodeTag::T_Var && {
+            let var = v as *mut pg_sys::Var;
+            (*var).varno as pg_sys::Index == relid && (*var).varlevelsup == 0
+        }
+    });
+    !own_column
 }
 
 /// `column->>'key' = value` on a JSON column, as a `KeyEq` condition whose value is the
@@ -176,7 +189,7 @@ unsafe fn json_key_condition(
     value: *mut pg_sys::Node,
     relid: pg_sys::Index,
 ) -> Option<(pg_sys::AttrNumber, QualOp, *mut pg_sys::Node)> {
-    if (*lookup).type_ != pg_sys::NodeTag::T_OpExpr || !scan_time_value(value) {
+    if (*lookup).type_ != pg_sys::NodeTag::T_OpExpr || !scan_time_value(value, relid) {
         return None;
     }
     let op = lookup as *mut pg_sys::OpExpr;
@@ -221,9 +234,9 @@ unsafe fn pushable_condition(
             let qop = QualOp::from_operator(name)?;
             let (l, r) = (args.get_ptr(0)?, args.get_ptr(1)?);
             if let Some(att) = scanned_column(l, relid) {
-                scan_time_value(r).then_some((att, qop, r))
+                scan_time_value(r, relid).then_some((att, qop, r))
             } else if let Some(att) = scanned_column(r, relid) {
-                scan_time_value(l).then_some((att, qop.commuted()?, l))
+                scan_time_value(l, relid).then_some((att, qop.commuted()?, l))
             } else if qop == QualOp::Eq {
                 json_key_condition(l, r, relid).or_else(|| json_key_condition(r, l, relid))
             } else {
@@ -272,7 +285,7 @@ unsafe fn pushable_condition(
             }
             let att = scanned_column(args.get_ptr(0)?, relid)?;
             let r = args.get_ptr(1)?;
-            scan_time_value(r).then_some((att, QualOp::In, r))
+            scan_time_value(r, relid).then_some((att, QualOp::In, r))
         }
         _ => None,
     }
@@ -296,16 +309,16 @@ unsafe fn attribute_name(relid: pg_sys::Oid, attno: pg_sys::AttrNumber) -> Strin
 }
 
 /// A condition of the scan that CDF can answer.
-struct Pushable {
-    attno: pg_sys::AttrNumber,
-    column: String,
-    op: QualOp,
+pub(crate) struct Pushable {
+    pub attno: pg_sys::AttrNumber,
+    pub column: String,
+    pub op: QualOp,
     /// The value expression, evaluated when the scan starts.
-    value: *mut pg_sys::Node,
+    pub value: *mut pg_sys::Node,
 }
 
 /// The conditions among `quals` (plain clauses) that go to CDF.
-unsafe fn pushable_conditions(
+pub(crate) unsafe fn pushable_conditions(
     quals: *mut pg_sys::List,
     relid: pg_sys::Index,
     foreigntableid: pg_sys::Oid,
@@ -433,20 +446,17 @@ unsafe fn ordering_on(
     ours.then(|| ((*root).query_pathkeys, crate::compat::pathkey_descending(pathkey)))
 }
 
-/// Rows from what the pushed conditions allow (ids, keys, a LIMIT), times the selectivity of
-/// the other conditions, which only PostgreSQL evaluates.
-#[pg_guard]
-pub unsafe extern "C-unwind" fn get_foreign_rel_size(
+/// Rows a scan returns from what the pushed conditions allow (ids, keys, a LIMIT), times the
+/// selectivity of the other conditions, which only PostgreSQL evaluates; `join` is an equality
+/// with the outer row of a parameterized path. Also whether the scan can say what to read (the
+/// table's required conditions, or a LIMIT that makes it a preview).
+unsafe fn scan_estimate(
     root: *mut pg_sys::PlannerInfo,
     baserel: *mut pg_sys::RelOptInfo,
     foreigntableid: pg_sys::Oid,
-) {
-    if is_view_table(foreigntableid) {
-        // Nodes of a view: no count is cheap to know; estimated as a plain list.
-        (*baserel).rows = cdf_tables::reads::DEFAULT_SCAN_ROWS;
-        return;
-    }
-    let (resource, _) = table_resource(foreigntableid);
+    resource: &'static cdf_tables::Resource,
+    join: Option<&str>,
+) -> (f64, bool) {
     let clauses = classified_clauses(baserel, foreigntableid, resource);
     // estimated_rows counts what ids, series and keys allow; every other condition (a list filter
     // too: CDF narrows by it, but how much is as unknown) lowers that by its selectivity.
@@ -468,17 +478,97 @@ pub unsafe extern "C-unwind" fn get_foreign_rel_size(
         pg_sys::JoinType::JOIN_INNER,
         std::ptr::null_mut(),
     );
-    // Without an ORDER BY, every path stops at the LIMIT (a sorted path says so itself).
-    let limit = scan_limit(root, baserel, all_pushed).filter(|_| (*root).query_pathkeys.is_null());
     let mut planned = planned_quals(&clauses);
     if crate::typed_raw::is_typed_raw(foreigntableid) {
         for column in ["_raw_database", "_raw_table"] {
             planned.push(PlannedQual { values: Some(1), column: column.into(), op: QualOp::Eq });
         }
     }
-    (*baserel).rows = (estimated_rows(resource, &planned, limit) * selectivity).max(1.0).round();
+    if let Some(column) = join {
+        planned.push(PlannedQual { column: column.to_string(), op: QualOp::Eq, values: Some(1) });
+    }
+    // Without an ORDER BY, every path stops at the LIMIT (a sorted path says so itself).
+    let limit = scan_limit(root, baserel, all_pushed).filter(|_| (*root).query_pathkeys.is_null());
+    let present: Vec<&str> =
+        planned.iter().filter(|q| matches!(q.op, QualOp::Eq | QualOp::In)).map(|q| q.column.as_str()).collect();
+    let readable = requirements_met(resource, &present) || limit.is_some();
+    ((estimated_rows(resource, &planned, limit) * selectivity).max(1.0).round(), readable)
 }
 
+/// Rows from what the pushed conditions allow (ids, keys, a LIMIT), times the selectivity of
+/// the other conditions, which only PostgreSQL evaluates.
+#[pg_guard]
+pub unsafe extern "C-unwind" fn get_foreign_rel_size(
+    root: *mut pg_sys::PlannerInfo,
+    baserel: *mut pg_sys::RelOptInfo,
+    foreigntableid: pg_sys::Oid,
+) {
+    if is_view_table(foreigntableid) {
+        // Nodes of a view: no count is cheap to know; estimated as a plain list.
+        (*baserel).rows = cdf_tables::reads::DEFAULT_SCAN_ROWS;
+        return;
+    }
+    let (resource, _) = table_resource(foreigntableid);
+    (*baserel).rows = scan_estimate(root, baserel, foreigntableid, resource, None).0;
+}
+
+/// Matches the equivalence class member that is column `arg` = (relid, attno).
+#[pg_guard]
+unsafe extern "C-unwind" fn member_is_column(
+    _root: *mut pg_sys::PlannerInfo,
+    _rel: *mut pg_sys::RelOptInfo,
+    _ec: *mut pg_sys::EquivalenceClass,
+    em: *mut pg_sys::EquivalenceMember,
+    arg: *mut std::ffi::c_void,
+) -> bool {
+    let (relid, attno) = *(arg as *const (pg_sys::Index, pg_sys::AttrNumber));
+    scanned_column((*em).em_expr as *mut pg_sys::Node, relid) == Some(attno)
+}
+
+/// Join clauses `column = <outer row's expression>` CDF can answer for each outer row: from the
+/// relation's join clauses and from equivalence classes (`a.x = b.y` PostgreSQL keeps as one).
+unsafe fn join_equalities(
+    root: *mut pg_sys::PlannerInfo,
+    baserel: *mut pg_sys::RelOptInfo,
+    foreigntableid: pg_sys::Oid,
+    resource: &'static cdf_tables::Resource,
+) -> Vec<(*mut pg_sys::RestrictInfo, String)> {
+    let relid = (*baserel).relid;
+    let mut candidates: Vec<*mut pg_sys::RestrictInfo> = PgList::<pg_sys::RestrictInfo>::from_pg((*baserel).joininfo)
+        .iter_ptr()
+        .filter(|r| pg_sys::join_clause_is_movable_to(*r, baserel))
+        .collect();
+    for column in resource.columns.iter().filter(|c| pushable(resource, c.name, QualOp::Eq)) {
+        let name = CString::new(column.name).expect("column names have no NUL");
+        let attno = pg_sys::get_attnum(foreigntableid, name.as_ptr());
+        if attno <= 0 {
+            continue;
+        }
+        let mut arg = (relid, attno);
+        let implied = pg_sys::generate_implied_equalities_for_column(
+            root,
+            baserel,
+            Some(member_is_column),
+            &mut arg as *mut _ as *mut std::ffi::c_void,
+            (*baserel).lateral_referencers,
+        );
+        candidates.extend(PgList::<pg_sys::RestrictInfo>::from_pg(implied).iter_ptr());
+    }
+    candidates
+        .into_iter()
+        .filter(|r| !(**r).pseudoconstant)
+        .filter_map(|rinfo| {
+            let single = pg_sys::lappend(std::ptr::null_mut(), (*rinfo).clause.cast());
+            let p = pushable_conditions(single, relid, foreigntableid, Some(resource)).pop()?;
+            (p.op == QualOp::Eq).then_some((rinfo, p.column))
+        })
+        .collect()
+}
+
+/// A plain path, and one parameterized path per set of outer relations whose row gives a pushed
+/// equality (`d.external_id = ts.external_id`): a nested loop then reads only what each outer
+/// row names, the values evaluated at each rescan. A plain scan that cannot say what to read
+/// (datapoints without a series) costs so much that the planner takes the parameterized one.
 #[pg_guard]
 pub unsafe extern "C-unwind" fn get_foreign_paths(
     root: *mut pg_sys::PlannerInfo,
@@ -488,21 +578,65 @@ pub unsafe extern "C-unwind" fn get_foreign_paths(
     let rows = (*baserel).rows;
     // A remote call costs far more than a local row: keep the planner from rescanning.
     let startup = 100.0;
-    let total = startup + rows * 0.1;
-    let path = crate::compat::create_foreignscan_path(
-        root,
-        baserel,
-        rows,
-        startup,
-        total,
-        std::ptr::null_mut(),
-        std::ptr::null_mut(),
-    );
+    let cost = |rows: f64| startup + rows * 0.1;
+    let (no_pathkeys, no_outer, no_private) = (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
+    if is_view_table(foreigntableid) {
+        let path = crate::compat::create_foreignscan_path(
+            root,
+            baserel,
+            rows,
+            startup,
+            cost(rows),
+            no_pathkeys,
+            no_outer,
+            no_private,
+        );
+        pg_sys::add_path(baserel, path as *mut pg_sys::Path);
+        return;
+    }
+    let (resource, _) = table_resource(foreigntableid);
+    let unreadable = 1.0e10;
+    let (_, readable) = scan_estimate(root, baserel, foreigntableid, resource, None);
+    let total = if readable { cost(rows) } else { unreadable };
+    let path =
+        crate::compat::create_foreignscan_path(root, baserel, rows, startup, total, no_pathkeys, no_outer, no_private);
     pg_sys::add_path(baserel, path as *mut pg_sys::Path);
     if let Some((pathkeys, descending, rows)) = sorted_read(root, baserel, foreigntableid) {
         let private = pg_sys::lappend_int(std::ptr::null_mut(), i32::from(descending));
-        let total = startup + rows * 0.1;
-        let path = crate::compat::create_foreignscan_path(root, baserel, rows, startup, total, pathkeys, private);
+        let path = crate::compat::create_foreignscan_path(
+            root,
+            baserel,
+            rows,
+            startup,
+            cost(rows),
+            pathkeys,
+            no_outer,
+            private,
+        );
+        pg_sys::add_path(baserel, path as *mut pg_sys::Path);
+    }
+    let mut seen: Vec<*mut pg_sys::Bitmapset> = Vec::new();
+    for (rinfo, column) in join_equalities(root, baserel, foreigntableid, resource) {
+        let mut required_outer = pg_sys::bms_union((*rinfo).clause_relids, (*baserel).lateral_relids);
+        required_outer = pg_sys::bms_del_member(required_outer, (*baserel).relid as c_int);
+        if pg_sys::bms_num_members(required_outer) == 0 || seen.iter().any(|s| pg_sys::bms_equal(*s, required_outer)) {
+            continue;
+        }
+        seen.push(required_outer);
+        // Registers the clauses PostgreSQL moves into this path (get_foreign_plan gets them).
+        pg_sys::get_baserel_parampathinfo(root, baserel, required_outer);
+        let (rows, readable) = scan_estimate(root, baserel, foreigntableid, resource, Some(&column));
+        let total = if readable { cost(rows) } else { unreadable };
+        let path = crate::compat::create_foreignscan_path(
+            root,
+            baserel,
+            rows,
+            startup,
+            total,
+            no_pathkeys,
+            required_outer,
+            no_private,
+        );
         pg_sys::add_path(baserel, path as *mut pg_sys::Path);
     }
 }

@@ -2,6 +2,7 @@
 //! authenticated requests with CDF's retry rules, chunked writes and typed errors. No pgrx:
 //! PostgreSQL concerns (interrupt checks) are injected by the caller.
 
+pub mod aggregates;
 pub mod error;
 pub mod hierarchy;
 pub mod instances;

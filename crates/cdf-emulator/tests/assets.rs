@@ -241,3 +241,20 @@ async fn stats_count_requests_items_statuses_and_reset_clears_them() {
     // Clients and their tokens survive a reset.
     assert_eq!(api.post("/assets/list", json!({})).await.status, 200);
 }
+
+#[tokio::test]
+async fn aggregate_counts_what_the_filter_matches() {
+    let api = Api::start().await;
+    api.create("assets", json!([{"externalId": "r", "name": "root"}, {"externalId": "c1", "parentExternalId": "r", "name": "c"}, {"externalId": "c2", "parentExternalId": "r", "name": "c"}]))
+        .await;
+    let r = api.post("/assets/aggregate", json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.items(), &vec![json!({"count": 3})]);
+    let r = api.post("/assets/aggregate", json!({"filter": {"name": "c"}, "aggregate": "count"})).await;
+    assert_eq!(r.items(), &vec![json!({"count": 2})]);
+    let r = api.post("/events/aggregate", json!({})).await;
+    assert_eq!(r.items(), &vec![json!({"count": 0})]);
+    let r = api.post("/assets/aggregate", json!({"aggregate": "uniqueValues"})).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(api.post("/labels/aggregate", json!({})).await.status, 404);
+}

@@ -177,3 +177,65 @@ async fn deleting_a_series_drops_its_datapoints() {
     let r = api.post("/timeseries/data/list", json!({"items": [{"externalId": "num", "start": 0, "end": 10}]})).await;
     assert_eq!(r.items()[0]["datapoints"], json!([]));
 }
+
+#[tokio::test]
+async fn aggregates_align_to_the_granularity_unit_and_page() {
+    let api = Api::start().await;
+    series(&api).await;
+    // Points every 20 minutes from 00:10, values 0..12; the 01:30 point is Bad with a value,
+    // the 02:10 one Bad without value.
+    let minute = 60_000i64;
+    let mut points: Vec<Value> = (0..12).map(|i| json!({"timestamp": (10 + 20 * i) * minute, "value": i})).collect();
+    points[4]["status"] = json!({"code": 2147483648u32});
+    points[6] = json!({"timestamp": 130 * minute, "status": {"symbol": "Bad"}});
+    let r = api.post("/timeseries/data", json!({"items": [{"externalId": "num", "datapoints": points}]})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let aggregates = json!(["average", "min", "max", "count", "sum"]);
+    // start 00:30 rounds down to 00:00 for `1h`; end 03:00 exclusive.
+    let item = json!({"externalId": "num", "start": 30 * minute, "end": 180 * minute, "granularity": "1h",
+        "aggregates": aggregates, "ignoreBadDataPoints": false, "treatUncertainAsBad": false});
+    let r = api.post("/timeseries/data/list", json!({"items": [item]})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let hour = 60 * minute;
+    assert_eq!(
+        r.items()[0]["datapoints"],
+        json!([
+            {"timestamp": 0, "average": 1.0, "min": 0.0, "max": 2.0, "count": 3, "sum": 3.0},
+            {"timestamp": hour, "average": 4.0, "min": 3.0, "max": 5.0, "count": 3, "sum": 12.0},
+            {"timestamp": 2 * hour, "average": 7.5, "min": 7.0, "max": 8.0, "count": 3, "sum": 15.0},
+        ]),
+        "the value-less Bad point counts but has no value"
+    );
+    // By default Bad points are left out; `2h` intervals from 00:00, `count` only.
+    let item =
+        json!({"externalId": "num", "start": 0, "end": 240 * minute, "granularity": "2h", "aggregates": ["count"]});
+    let r = api.post("/timeseries/data/list", json!({"items": [item]})).await;
+    assert_eq!(r.items()[0]["datapoints"], json!([{"timestamp": 0, "count": 5}, {"timestamp": 2 * hour, "count": 5}]));
+    // Pages of one interval follow the cursor; empty intervals are left out.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut item = json!({"externalId": "num", "start": 0, "end": 100 * hour, "granularity": "90m",
+            "aggregates": ["count"], "limit": 1});
+        if let Some(c) = &cursor {
+            item["cursor"] = json!(c);
+        }
+        let r = api.post("/timeseries/data/list", json!({"items": [item]})).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        seen.extend(r.items()[0]["datapoints"].as_array().unwrap().iter().map(|p| p["timestamp"].as_i64().unwrap()));
+        match r.items()[0].get("nextCursor").and_then(|c| c.as_str()) {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, vec![0, 90 * minute, 180 * minute]);
+    for (body, needle) in [
+        (json!({"externalId": "num", "granularity": "1h", "aggregates": ["twa"]}), "twa"),
+        (json!({"externalId": "num", "granularity": "1mo", "aggregates": ["count"]}), "granularity"),
+        (json!({"externalId": "str", "granularity": "1h", "aggregates": ["count"]}), "string"),
+    ] {
+        let r = api.post("/timeseries/data/list", json!({"items": [body]})).await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(r.body.to_string().contains(needle), "{}", r.body);
+    }
+}

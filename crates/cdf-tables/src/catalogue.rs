@@ -467,10 +467,19 @@ pub struct Resource {
     pub list_filters: &'static [ListFilter],
 }
 
+/// The resources CDF counts with `POST /{api_path}/aggregate` (API reference: aggregate assets,
+/// events, time series, files, sequences).
+const AGGREGATE_COUNT_PATHS: &[&str] = &["assets", "events", "timeseries", "files", "sequences"];
+
 impl Resource {
     /// The list filter that answers conditions on `column`.
     pub fn list_filter(&self, column: &str) -> Option<&'static ListFilter> {
         self.list_filters.iter().find(|f| f.column == column)
+    }
+
+    /// Whether CDF counts this resource's objects itself (`POST /{api_path}/aggregate`).
+    pub fn has_aggregate_count(&self) -> bool {
+        self.read == ReadKind::Items && AGGREGATE_COUNT_PATHS.contains(&self.api_path)
     }
 
     pub fn column(&self, name: &str) -> Option<&'static Column> {

@@ -1,6 +1,7 @@
 //! cdf-tables: the table catalogue of cdf_fdw, option validation, and the conversion between
 //! PostgreSQL row values and CDF JSON items. No pgrx here, so all of it runs under `cargo test`.
 
+pub mod aggregates;
 pub mod capabilities;
 pub mod catalogue;
 pub mod changes;

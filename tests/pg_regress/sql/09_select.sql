@@ -35,9 +35,10 @@ INSERT INTO cdf_tables.double_datapoints (external_id, timestamp, value) VALUES 
 INSERT INTO cdf_tables.string_datapoints (external_id, timestamp, value) VALUES ('s', '1950-06-01 12:00:00+00', 'old');
 SELECT try($$SELECT * FROM cdf_tables.double_datapoints WHERE value > 3$$);
 EXPLAIN (COSTS OFF) SELECT * FROM cdf_tables.double_datapoints WHERE external_id = 't' AND timestamp >= '2024-01-01 01:00:00+00' AND timestamp < '2024-01-01 02:00:00+00';
-SELECT count(*), min(value), max(value) FROM cdf_tables.double_datapoints
+-- count(value): aggregated locally over the raw points (count(*) would be CDF's: 23_aggregates).
+SELECT count(value), min(value), max(value) FROM cdf_tables.double_datapoints
  WHERE external_id = 't' AND timestamp >= '2024-01-01 01:00:00+00' AND timestamp < '2024-01-01 02:00:00+00';
-SELECT count(*), sum(value) FROM cdf_tables.double_datapoints WHERE external_id = 't';
+SELECT count(value), sum(value) FROM cdf_tables.double_datapoints WHERE external_id = 't';
 SELECT external_id, timestamp AT TIME ZONE 'UTC', value FROM cdf_tables.double_datapoints
  WHERE external_id IN ('t', 'u') AND timestamp <= '2024-01-01 00:01:00+00' ORDER BY 1, 2;
 SELECT value FROM cdf_tables.string_datapoints WHERE external_id = 's';

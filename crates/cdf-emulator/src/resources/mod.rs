@@ -97,6 +97,7 @@ pub enum Op {
     List(&'static Spec),
     ListGet(&'static Spec),
     ByIds(&'static Spec),
+    Aggregate(&'static Spec),
     Retrieve(&'static Spec),
     Update(&'static Spec),
     Delete(&'static Spec),
@@ -253,6 +254,9 @@ pub fn find_route(method: &str, segs: &[String]) -> Option<Route> {
                 ("GET", []) => read(Op::ListGet(spec), format!("GET /{n}"), Vec::new()),
                 ("POST", ["list"]) => read(Op::List(spec), format!("POST /{n}/list"), Vec::new()),
                 ("POST", ["byids"]) => read(Op::ByIds(spec), format!("POST /{n}/byids"), Vec::new()),
+                ("POST", ["aggregate"]) if AGGREGATE_COUNT_KINDS.contains(&spec.kind) => {
+                    read(Op::Aggregate(spec), format!("POST /{n}/aggregate"), Vec::new())
+                }
                 ("POST", ["update"]) if spec.kind != Kind::Labels => {
                     write(Op::Update(spec), format!("POST /{n}/update"))
                 }
@@ -280,6 +284,7 @@ pub fn run(ctx: &Ctx, route: &Route) -> ApiResult<Reply> {
         Op::List(spec) => list(ctx, spec, &ctx.json()?),
         Op::ListGet(spec) => list(ctx, spec, &query_to_list_body(&ctx.query)),
         Op::ByIds(spec) => byids(ctx, spec, &ctx.json()?),
+        Op::Aggregate(spec) => aggregate_count(ctx, spec, &ctx.json()?),
         Op::Retrieve(spec) => retrieve_one(ctx, spec, &p[0]),
         Op::Update(spec) => update(ctx, spec, &ctx.json()?),
         Op::Delete(spec) => match spec.kind {
@@ -438,6 +443,34 @@ pub fn list(ctx: &Ctx, spec: &'static Spec, body: &Value) -> ApiResult<Reply> {
     }
     let n = resp["items"].as_array().map(|a| a.len()).unwrap_or(0) as u64;
     Ok(Reply::json(200, &resp, n))
+}
+
+/// The resources with `POST /{resource}/aggregate` (API reference: "Aggregate assets", events,
+/// time series, files, sequences).
+const AGGREGATE_COUNT_KINDS: &[Kind] = &[Kind::Assets, Kind::Events, Kind::TimeSeries, Kind::Files, Kind::Sequences];
+
+/// `POST /{resource}/aggregate` with the default `count` aggregate: `{"items": [{"count": n}]}`
+/// over the objects the filter (the list filter) matches. Other aggregates (uniqueValues,
+/// cardinality...) and advanced filters are not emulated (400).
+pub fn aggregate_count(ctx: &Ctx, spec: &'static Spec, body: &Value) -> ApiResult<Reply> {
+    let top = body_object(body)?;
+    check_keys(top, &["filter", "aggregate"], "")?;
+    match top.get("aggregate") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(a)) if a == "count" => {}
+        Some(other) => {
+            return Err(ApiError::bad_request(format!("aggregate: {other} is not emulated (only \"count\")")));
+        }
+    }
+    let meta = ctx.project.meta.lock();
+    let (filters, custom) = resolve_filter(spec, top.get("filter"), &meta)?;
+    let custom_fn = custom_filters(spec, &custom, &meta)?;
+    let visible_until = ctx.list_visible_until();
+    let visible =
+        |o: &Object| visible_until.is_none_or(|v| o.get("createdTime").and_then(|t| t.as_i64()).is_none_or(|t| t <= v));
+    let count =
+        meta.coll(spec.kind).items.values().filter(|o| visible(o) && matches(o, &filters) && custom_fn(o)).count();
+    Ok(Reply::json(200, &json!({ "items": [{ "count": count }] }), 1))
 }
 
 type Pred<'a> = Box<dyn Fn(&Object) -> bool + 'a>;
