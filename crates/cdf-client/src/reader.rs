@@ -16,22 +16,58 @@ pub type Row = Map<String, Json>;
 
 #[derive(Debug, Clone)]
 enum Step {
-    ItemsList { cursor: Option<String> },
-    ItemsByIds { ids: Vec<Json> },
-    Runs { external_id: String, cursor: Option<String> },
-    Datapoints { series: SeriesRef, start: i64, end: i64, cursor: Option<String> },
-    SequenceRows { sequence: SeriesRef, start: i64, end: Option<i64>, cursor: Option<String> },
-    RawDatabases { cursor: Option<String>, then_tables: bool },
-    RawTables { database: String, cursor: Option<String> },
-    RawRows { database: String, table: String, cursor: Option<String> },
-    RawRow { database: String, table: String, key: String },
+    /// `POST /{resource}/list` with `body` (limit, and `partition` for a partitioned scan).
+    ItemsList {
+        body: Json,
+        cursor: Option<String>,
+    },
+    ItemsByIds {
+        ids: Vec<Json>,
+    },
+    Runs {
+        external_id: String,
+        cursor: Option<String>,
+    },
+    Datapoints {
+        series: SeriesRef,
+        start: i64,
+        end: i64,
+        cursor: Option<String>,
+    },
+    SequenceRows {
+        sequence: SeriesRef,
+        start: i64,
+        end: Option<i64>,
+        cursor: Option<String>,
+    },
+    RawDatabases {
+        cursor: Option<String>,
+        then_tables: bool,
+    },
+    RawTables {
+        database: String,
+        cursor: Option<String>,
+    },
+    RawRows {
+        database: String,
+        table: String,
+        cursor: Option<String>,
+    },
+    RawRow {
+        database: String,
+        table: String,
+        key: String,
+    },
 }
 
 pub struct Reader {
     resource: &'static Resource,
     steps: VecDeque<Step>,
-    /// The next page, fetched while PostgreSQL consumes the current one.
-    ahead: Option<Ahead>,
+    /// The next pages, fetched while PostgreSQL consumes the current one: one for a plan whose
+    /// steps follow each other, one per partition for a partitioned list.
+    ahead: VecDeque<Ahead>,
+    /// How many fetches may run at once (`ahead`'s length).
+    width: usize,
 }
 
 type Fetched = (VecDeque<Step>, Result<Option<Vec<Row>>, CdfError>);
@@ -50,8 +86,16 @@ fn cursor_of(json: &Json) -> Option<String> {
     json.get("nextCursor").and_then(|c| c.as_str()).filter(|c| !c.is_empty()).map(str::to_string)
 }
 
-fn items_of(json: &Json) -> Vec<Json> {
-    json.get("items").and_then(|i| i.as_array()).cloned().unwrap_or_default()
+/// Moves the array under `field` out of a response (a page is read once: no copy of it).
+fn take_array(json: &mut Json, field: &str) -> Vec<Json> {
+    match json.get_mut(field).map(Json::take) {
+        Some(Json::Array(items)) => items,
+        _ => Vec::new(),
+    }
+}
+
+fn items_of(json: &mut Json) -> Vec<Json> {
+    take_array(json, "items")
 }
 
 fn objects(items: Vec<Json>) -> Vec<Row> {
@@ -70,7 +114,17 @@ impl Reader {
         let mut steps = VecDeque::new();
         match plan {
             ReadPlan::Nothing => {}
-            ReadPlan::List => steps.push_back(Step::ItemsList { cursor: None }),
+            ReadPlan::List => match resource.list_partitions() {
+                // CDF's parallel retrieval: each partition is a list of its own, fetched side by
+                // side; rows come in no particular order across partitions.
+                Some(n) => {
+                    for m in 1..=n {
+                        let body = json!({ "limit": ITEMS_PAGE, "partition": format!("{m}/{n}") });
+                        steps.push_back(Step::ItemsList { body, cursor: None });
+                    }
+                }
+                None => steps.push_back(Step::ItemsList { body: json!({ "limit": ITEMS_PAGE }), cursor: None }),
+            },
             ReadPlan::ByIds(ids) => {
                 for chunk in ids.chunks(ITEMS_PAGE) {
                     steps.push_back(Step::ItemsByIds { ids: chunk.to_vec() });
@@ -107,34 +161,64 @@ impl Reader {
                 }
             }
         }
-        Reader { resource, steps, ahead: None }
+        let width = match steps.front() {
+            Some(Step::ItemsList { body, .. }) if body.get("partition").is_some() => steps.len(),
+            _ => 1,
+        };
+        Reader { resource, steps, ahead: VecDeque::new(), width }
     }
 
     /// The next page of rows; `None` when the plan is exhausted. Pages may be empty. While the
-    /// caller consumes it, the page after it is already being fetched.
+    /// caller consumes it, the pages after it are already being fetched (`width` at once, each a
+    /// task on a clone of the session; the memory is `width` pages).
     pub async fn next_page(&mut self, session: &mut Session) -> Result<Option<Vec<Row>>, CdfError> {
-        let page = match self.ahead.take() {
+        let page = match self.ahead.pop_front() {
             Some(mut ahead) => {
                 let (steps, page) = (&mut ahead.0).await.map_err(|e| CdfError::Protocol {
                     message: format!("fetching the next page was lost: {e}"),
                     request_id: None,
                 })?;
-                self.steps = steps;
+                // What the fetched step left (its cursor's next page, steps it found) comes next.
+                for step in steps.into_iter().rev() {
+                    self.steps.push_front(step);
+                }
                 page?
             }
-            None => self.fetch_page(session).await?,
+            None => {
+                // Nothing fetched ahead (the first page): the other partitions start, and the
+                // first step is fetched here, in the caller's `block_on` (a cancel drops it there,
+                // so the statistics count it).
+                let Some(first) = self.steps.pop_front() else {
+                    return Ok(None);
+                };
+                self.start_fetches(session, self.width - 1).await?;
+                self.steps.push_front(first);
+                self.fetch_page(session).await?
+            }
         };
-        if page.is_some() && !self.steps.is_empty() {
-            session.ensure_token().await?;
-            let mut own = session.clone();
-            let mut next = Reader { resource: self.resource, steps: std::mem::take(&mut self.steps), ahead: None };
-            self.ahead = Some(Ahead(tokio::spawn(async move {
-                let page = next.fetch_page(&mut own).await;
-                (std::mem::take(&mut next.steps), page)
-            })));
-            crate::runtime::let_requests_out().await;
-        }
+        self.start_fetches(session, self.width).await?;
         Ok(page)
+    }
+
+    /// Starts fetching the first steps, each a task on a clone of the session, until `upto`
+    /// fetches run.
+    async fn start_fetches(&mut self, session: &mut Session, upto: usize) -> Result<(), CdfError> {
+        if self.steps.is_empty() || self.ahead.len() >= upto {
+            return Ok(());
+        }
+        session.ensure_token().await?;
+        while self.ahead.len() < upto {
+            let Some(step) = self.steps.pop_front() else { break };
+            let mut own = session.clone();
+            let mut one =
+                Reader { resource: self.resource, steps: VecDeque::from([step]), ahead: VecDeque::new(), width: 1 };
+            self.ahead.push_back(Ahead(tokio::spawn(async move {
+                let page = one.fetch_page(&mut own).await;
+                (std::mem::take(&mut one.steps), page)
+            })));
+        }
+        crate::runtime::let_requests_out().await;
+        Ok(())
     }
 
     /// Fetches the page of the first step (following a cursor pushes the step back).
@@ -144,27 +228,26 @@ impl Reader {
         };
         let path = self.resource.api_path;
         let rows = match step {
-            Step::ItemsList { cursor } => {
-                let json =
-                    post(session, format!("{path}/list"), with_cursor(json!({ "limit": ITEMS_PAGE }), &cursor)).await?;
+            Step::ItemsList { body, cursor } => {
+                let mut json = post(session, format!("{path}/list"), with_cursor(body.clone(), &cursor)).await?;
                 if let Some(c) = cursor_of(&json) {
-                    self.steps.push_front(Step::ItemsList { cursor: Some(c) });
+                    self.steps.push_front(Step::ItemsList { body, cursor: Some(c) });
                 }
-                objects(items_of(&json))
+                objects(items_of(&mut json))
             }
             Step::ItemsByIds { ids } => {
-                let json =
+                let mut json =
                     post(session, format!("{path}/byids"), json!({ "items": ids, "ignoreUnknownIds": true })).await?;
-                objects(items_of(&json))
+                objects(items_of(&mut json))
             }
             Step::Runs { external_id, cursor } => {
                 let body =
                     with_cursor(json!({ "filter": { "externalId": external_id }, "limit": ITEMS_PAGE }), &cursor);
-                let json = post(session, format!("{path}/list"), body).await?;
+                let mut json = post(session, format!("{path}/list"), body).await?;
                 if let Some(c) = cursor_of(&json) {
                     self.steps.push_front(Step::Runs { external_id: external_id.clone(), cursor: Some(c) });
                 }
-                let mut rows = objects(items_of(&json));
+                let mut rows = objects(items_of(&mut json));
                 for r in &mut rows {
                     r.entry("externalId").or_insert_with(|| json!(external_id));
                 }
@@ -187,16 +270,16 @@ impl Reader {
                     "ignoreBadDataPoints": false,
                     "treatUncertainAsBad": false,
                 });
-                let json = post(session, "timeseries/data/list".into(), body).await?;
+                let mut json = post(session, "timeseries/data/list".into(), body).await?;
                 let mut rows = Vec::new();
-                for s in items_of(&json) {
+                for mut s in items_of(&mut json) {
                     if let Some(c) = cursor_of(&s) {
                         self.steps.push_front(Step::Datapoints { series: series.clone(), start, end, cursor: Some(c) });
                     }
                     let id = s.get("id").cloned().unwrap_or(Json::Null);
                     let xid = s.get("externalId").cloned().unwrap_or(Json::Null);
                     let instance = s.get("instanceId").cloned().unwrap_or(Json::Null);
-                    for p in s.get("datapoints").and_then(|d| d.as_array()).cloned().unwrap_or_default() {
+                    for p in take_array(&mut s, "datapoints") {
                         if let Json::Object(mut row) = p {
                             row.insert("id".into(), id.clone());
                             row.insert("external_id".into(), xid.clone());
@@ -215,7 +298,7 @@ impl Reader {
                     body.insert("end".into(), json!(e));
                 }
                 body.insert("limit".into(), json!(ROWS_PAGE));
-                let json =
+                let mut json =
                     post(session, "sequences/data/list".into(), with_cursor(Json::Object(body), &cursor)).await?;
                 if let Some(c) = cursor_of(&json) {
                     self.steps.push_front(Step::SequenceRows {
@@ -239,12 +322,8 @@ impl Reader {
                 let id = json.get("id").cloned().unwrap_or(Json::Null);
                 let xid = json.get("externalId").cloned().unwrap_or(Json::Null);
                 let mut rows = Vec::new();
-                for r in json.get("rows").and_then(|r| r.as_array()).cloned().unwrap_or_default() {
-                    let values: Map<String, Json> = columns
-                        .iter()
-                        .cloned()
-                        .zip(r.get("values").and_then(|v| v.as_array()).cloned().unwrap_or_default())
-                        .collect();
+                for mut r in take_array(&mut json, "rows") {
+                    let values: Map<String, Json> = columns.iter().cloned().zip(take_array(&mut r, "values")).collect();
                     let mut row = Map::new();
                     row.insert("id".into(), id.clone());
                     row.insert("external_id".into(), xid.clone());
@@ -259,12 +338,12 @@ impl Reader {
                 if let Some(c) = &cursor {
                     query.push(("cursor", c.clone()));
                 }
-                let json =
+                let mut json =
                     session.request(Method::GET, "raw/dbs", &query, None, Idempotency::Idempotent).await?.json()?;
                 if let Some(c) = cursor_of(&json) {
                     self.steps.push_front(Step::RawDatabases { cursor: Some(c), then_tables });
                 }
-                let dbs = objects(items_of(&json));
+                let dbs = objects(items_of(&mut json));
                 if then_tables {
                     for db in &dbs {
                         if let Some(name) = db.get("name").and_then(|n| n.as_str()) {
@@ -282,7 +361,7 @@ impl Reader {
                     query.push(("cursor", c.clone()));
                 }
                 let p = format!("raw/dbs/{}/tables", encode_segment(&database));
-                let json = match session.request(Method::GET, &p, &query, None, Idempotency::Idempotent).await {
+                let mut json = match session.request(Method::GET, &p, &query, None, Idempotency::Idempotent).await {
                     Ok(r) => r.json()?,
                     // A database that does not exist has no tables.
                     Err(CdfError::Api { status: 404, .. }) => {
@@ -294,7 +373,7 @@ impl Reader {
                 if let Some(c) = cursor_of(&json) {
                     self.steps.push_front(Step::RawTables { database: database.clone(), cursor: Some(c) });
                 }
-                let mut rows = objects(items_of(&json));
+                let mut rows = objects(items_of(&mut json));
                 for r in &mut rows {
                     r.insert("_raw_database".into(), json!(database));
                 }
@@ -306,7 +385,7 @@ impl Reader {
                     query.push(("cursor", c.clone()));
                 }
                 let p = format!("raw/dbs/{}/tables/{}/rows", encode_segment(&database), encode_segment(&table));
-                let json = match session.request(Method::GET, &p, &query, None, Idempotency::Idempotent).await {
+                let mut json = match session.request(Method::GET, &p, &query, None, Idempotency::Idempotent).await {
                     Ok(r) => r.json()?,
                     Err(CdfError::Api { status: 404, .. }) => {
                         session.log.note_handled();
@@ -321,7 +400,7 @@ impl Reader {
                         cursor: Some(c),
                     });
                 }
-                raw_rows(objects(items_of(&json)), &database, &table)
+                raw_rows(objects(items_of(&mut json)), &database, &table)
             }
             Step::RawRow { database, table, key } => {
                 let p = format!(

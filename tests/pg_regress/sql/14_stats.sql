@@ -45,9 +45,10 @@ BEGIN;
 SELECT try($$INSERT INTO cdf_tables.assets (external_id, name) VALUES ('st-bad', 'Refused')$$);
 ROLLBACK;
 -- ... and a request cancelled by statement_timeout (no answer: status 0, a failure).
-\! curl -fsS -X POST "$CDF_EMULATOR_URL/_admin/faults" -H 'content-type: application/json' -d '{"seed": 1, "rules": [{"endpoint": "POST /assets/list", "sequence": [{"stallMs": 3000}]}]}' > /dev/null
+-- (data sets: one list, not read in partitions side by side)
+\! curl -fsS -X POST "$CDF_EMULATOR_URL/_admin/faults" -H 'content-type: application/json' -d '{"seed": 1, "rules": [{"endpoint": "POST /datasets/list", "sequence": [{"stallMs": 3000}]}]}' > /dev/null
 SET statement_timeout = '300ms';
-SELECT count(*) FROM cdf_tables.assets;
+SELECT count(*) FROM cdf_tables.data_sets;
 RESET statement_timeout;
 \! curl -fsS -X DELETE "$CDF_EMULATOR_URL/_admin/faults" > /dev/null
 -- Another backend sees the same sums (shared memory). Figures that depend on timing or on ids
