@@ -72,7 +72,7 @@ SELECT s.endpoint, s.requests + s.retries = (e.value->>'requests')::bigint AS re
           FROM cdf.stats GROUP BY endpoint) s
   JOIN jsonb_each(:'emulator_stats'::jsonb->'endpoints') e
     ON e.key = CASE s.endpoint WHEN 'POST token_url' THEN 'POST /oauth2/token' ELSE s.endpoint END
- WHERE s.endpoint <> 'POST /assets/list'
+ WHERE s.endpoint <> 'POST /datasets/list'
  ORDER BY 1;
 -- Reset empties the statistics; it is the superuser's unless granted.
 SELECT cdf.stats_reset();
