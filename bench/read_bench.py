@@ -41,7 +41,7 @@ def load_series():
         t0 = time.perf_counter()
         conn.execute(
             "INSERT INTO cdf_tables.double_datapoints (external_id, timestamp, value)"
-            " SELECT %s, to_timestamp((%s + i * 1000) / 1000.0), (i % 1000) / 7.0 FROM generate_series(0, %s - 1) i",
+            " SELECT %s, to_timestamp((%s + i * 1000) / 1000.0), (i %% 1000) / 7.0 FROM generate_series(0, %s - 1) i",
             (SERIES, START_MS, N))
         say(f"== loaded {N:,} points of {SERIES} through the extension in {time.perf_counter() - t0:.1f} s")
     # sum over i of (i % 1000) / 7: the mean both readers must find.
