@@ -276,15 +276,25 @@ impl Reader {
                     if let Some(c) = cursor_of(&s) {
                         self.steps.push_front(Step::Datapoints { series: series.clone(), start, end, cursor: Some(c) });
                     }
-                    let id = s.get("id").cloned().unwrap_or(Json::Null);
-                    let xid = s.get("externalId").cloned().unwrap_or(Json::Null);
+                    // What addresses the series, on every point (a missing field reads as NULL, so
+                    // absent ones are left out: a page has up to 100,000 points).
                     let instance = s.get("instanceId").cloned().unwrap_or(Json::Null);
-                    for p in take_array(&mut s, "datapoints") {
+                    let address: Vec<(&str, Json)> = [
+                        ("id", s.get("id").cloned().unwrap_or(Json::Null)),
+                        ("external_id", s.get("externalId").cloned().unwrap_or(Json::Null)),
+                        ("instance_space", instance["space"].clone()),
+                        ("instance_external_id", instance["externalId"].clone()),
+                    ]
+                    .into_iter()
+                    .filter(|(_, v)| !v.is_null())
+                    .collect();
+                    let points = take_array(&mut s, "datapoints");
+                    rows.reserve(points.len());
+                    for p in points {
                         if let Json::Object(mut row) = p {
-                            row.insert("id".into(), id.clone());
-                            row.insert("external_id".into(), xid.clone());
-                            row.insert("instance_space".into(), instance["space"].clone());
-                            row.insert("instance_external_id".into(), instance["externalId"].clone());
+                            for (name, v) in &address {
+                                row.insert((*name).to_string(), v.clone());
+                            }
                             rows.push(row);
                         }
                     }
