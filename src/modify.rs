@@ -288,7 +288,7 @@ impl InsertState {
         }
         if self.writer.push_numbered(write, row) {
             self.send_requests(false, true);
-        } else if row % PROGRESS_EVERY_ROWS == 0 && self.writer.in_flight() > 0 {
+        } else if row.is_multiple_of(PROGRESS_EVERY_ROWS) && self.writer.in_flight() > 0 {
             backend::run(&self.ctx, async |_| cdf_client::runtime::let_requests_progress().await);
         }
     }
