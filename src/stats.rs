@@ -118,6 +118,31 @@ impl Table {
         }
     }
 
+    /// Moves the entries of dropped foreign tables of `database` into their server's entry for
+    /// the same endpoint (table 0) and removes those of dropped servers.
+    fn fold_dropped(&mut self, database: u32, servers: &[u32], tables: &[u32]) {
+        let old = self.entries[..self.len].to_vec();
+        self.len = 0;
+        let ours = |e: &Entry| e.database == database;
+        let mut folded = Vec::new();
+        for e in old {
+            if ours(&e) && servers.contains(&e.server) {
+                continue;
+            }
+            if ours(&e) && tables.contains(&e.table) {
+                folded.push(e);
+            } else {
+                self.entries[self.len] = e;
+                self.len += 1;
+            }
+        }
+        // After the kept entries, so a server's existing entry takes the counts.
+        for e in folded {
+            let key = Key { database, server: e.server, table: 0, endpoint: e.endpoint().to_string() };
+            self.add(&key, &e.counters);
+        }
+    }
+
     fn reset(&mut self) {
         self.len = 0;
         self.since = unsafe { pg_sys::GetCurrentTimestamp() };
@@ -370,6 +395,7 @@ fn rows() -> Vec<StatsRow> {
     let user = unsafe { pg_sys::GetUserId() };
     let see_all = unsafe { pg_sys::has_privs_of_role(user, pg_sys::Oid::from(pg_sys::ROLE_PG_READ_ALL_STATS)) };
     let big = |v: u64| v.min(i64::MAX as u64) as i64;
+    fold_dropped();
     let (since, entries) = snapshot();
     let since = (since != 0)
         .then(|| unsafe { pgrx::datum::TimestampWithTimeZone::from_datum(pg_sys::Datum::from(since), false) })
@@ -406,6 +432,63 @@ fn rows() -> Vec<StatsRow> {
             )
         })
         .collect()
+}
+
+/// Folds the statistics of foreign tables and servers dropped from this database
+/// (`Table::fold_dropped`): a dropped table's requests stay in its server's sums, shown with
+/// `foreign_table` NULL like requests made for no table, and its entry does not name a stale oid
+/// (which a new table could reuse). Run as the view is read; other databases' entries wait until
+/// the view is read there.
+fn fold_dropped() {
+    let database = unsafe { pg_sys::MyDatabaseId }.to_u32();
+    let (_, entries) = snapshot();
+    let (mut servers, mut tables) = (Vec::new(), Vec::new());
+    for e in entries.iter().filter(|e| e.database == database) {
+        if e.server != 0 && !servers.contains(&e.server) && !unsafe { catalog_row_exists(Catalog::Server, e.server) } {
+            servers.push(e.server);
+        }
+        if e.table != 0 && !tables.contains(&e.table) && !unsafe { catalog_row_exists(Catalog::Class, e.table) } {
+            tables.push(e.table);
+        }
+    }
+    if !servers.is_empty() || !tables.is_empty() {
+        with_table(|t| t.fold_dropped(database, &servers, &tables));
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Catalog {
+    Class,
+    Server,
+}
+
+/// Whether the catalog has a row with this oid, counting rows that transactions in progress
+/// insert or delete (a dirty snapshot): a table another session is creating has statistics
+/// already, and only a committed drop makes an object gone.
+unsafe fn catalog_row_exists(catalog: Catalog, oid: u32) -> bool {
+    let (relation, index, oid_column) = match catalog {
+        Catalog::Class => (pg_sys::RelationRelationId, pg_sys::ClassOidIndexId, pg_sys::Anum_pg_class_oid),
+        Catalog::Server => {
+            (pg_sys::ForeignServerRelationId, pg_sys::ForeignServerOidIndexId, pg_sys::Anum_pg_foreign_server_oid)
+        }
+    };
+    let lock = pg_sys::AccessShareLock as pg_sys::LOCKMODE;
+    let rel = pg_sys::table_open(relation, lock);
+    let mut key: pg_sys::ScanKeyData = std::mem::zeroed();
+    pg_sys::ScanKeyInit(
+        &mut key,
+        oid_column as pg_sys::AttrNumber,
+        pg_sys::BTEqualStrategyNumber as pg_sys::StrategyNumber,
+        pg_sys::Oid::from(pg_sys::F_OIDEQ),
+        pg_sys::Datum::from(oid),
+    );
+    let mut snapshot: pg_sys::SnapshotData = std::mem::zeroed();
+    snapshot.snapshot_type = pg_sys::SnapshotType::SNAPSHOT_DIRTY;
+    let scan = pg_sys::systable_beginscan(rel, pg_sys::Oid::from(index), true, &mut snapshot, 1, &mut key);
+    let found = !pg_sys::systable_getnext(scan).is_null();
+    pg_sys::systable_endscan(scan);
+    pg_sys::table_close(rel, lock);
+    found
 }
 
 /// Empties the statistics (all databases) and restarts their clock.

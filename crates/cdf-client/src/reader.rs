@@ -17,8 +17,10 @@ pub type Row = Map<String, Json>;
 /// One request still to make; `RawRows.limit` follows the bytes per row seen (`raw_page_limit`).
 #[derive(Debug, Clone)]
 enum Step {
+    /// `POST /{resource}/list` with `filter`, and `partition` ("m/n") for a partitioned scan.
     ItemsList {
         filter: Map<String, Json>,
+        partition: Option<String>,
         cursor: Option<String>,
     },
     ItemsByIds {
@@ -101,8 +103,11 @@ pub struct Reader {
     steps: VecDeque<Step>,
     /// Rows still wanted (a pushed LIMIT); `None`: all.
     remaining: Option<usize>,
-    /// The next page, fetched while PostgreSQL consumes the current one.
-    ahead: Option<Ahead>,
+    /// The next pages, fetched while PostgreSQL consumes the current one: one for a plan whose
+    /// steps follow each other, one per partition for a partitioned list.
+    ahead: VecDeque<Ahead>,
+    /// How many fetches may run at once (`ahead`'s length).
+    width: usize,
 }
 
 type Fetched = (VecDeque<Step>, Option<usize>, Result<Option<Vec<Row>>, CdfError>);
@@ -121,8 +126,16 @@ fn cursor_of(json: &Json) -> Option<String> {
     json.get("nextCursor").and_then(|c| c.as_str()).filter(|c| !c.is_empty()).map(str::to_string)
 }
 
-fn items_of(json: &Json) -> Vec<Json> {
-    json.get("items").and_then(|i| i.as_array()).cloned().unwrap_or_default()
+/// Moves the array under `field` out of a response (a page is read once: no copy of it).
+fn take_array(json: &mut Json, field: &str) -> Vec<Json> {
+    match json.get_mut(field).map(Json::take) {
+        Some(Json::Array(items)) => items,
+        _ => Vec::new(),
+    }
+}
+
+fn items_of(json: &mut Json) -> Vec<Json> {
+    take_array(json, "items")
 }
 
 fn objects(items: Vec<Json>) -> Vec<Row> {
@@ -141,7 +154,17 @@ impl Reader {
         let mut steps = VecDeque::new();
         match plan {
             ReadPlan::Nothing => {}
-            ReadPlan::List(filter) => steps.push_back(Step::ItemsList { filter, cursor: None }),
+            ReadPlan::List(filter) => match resource.list_partitions().filter(|_| filter.is_empty()) {
+                // CDF's parallel retrieval of an unfiltered list: each partition is a list of its
+                // own, fetched side by side; rows come in no particular order across partitions.
+                Some(n) => {
+                    for m in 1..=n {
+                        let partition = Some(format!("{m}/{n}"));
+                        steps.push_back(Step::ItemsList { filter: Map::new(), partition, cursor: None });
+                    }
+                }
+                None => steps.push_back(Step::ItemsList { filter, partition: None, cursor: None }),
+            },
             ReadPlan::ByIds(ids) => {
                 for chunk in ids.chunks(ITEMS_PAGE) {
                     steps.push_back(Step::ItemsByIds { ids: chunk.to_vec() });
@@ -198,13 +221,22 @@ impl Reader {
                 }
             }
         }
-        Reader { resource, steps, remaining: None, ahead: None }
+        let width = match steps.front() {
+            Some(Step::ItemsList { partition: Some(_), .. }) => steps.len(),
+            _ => 1,
+        };
+        Reader { resource, steps, remaining: None, ahead: VecDeque::new(), width }
     }
 
     /// Stops after `limit` rows: requests ask for no more than are still wanted, and no page
-    /// is fetched once they have arrived.
+    /// is fetched once they have arrived. A limited list is read as one list, not in partitions
+    /// (each partition would fetch a page the LIMIT may not need).
     pub fn limit(mut self, limit: Option<u64>) -> Reader {
         self.remaining = limit.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+        if self.remaining.is_some() && self.width > 1 {
+            self.steps = VecDeque::from([Step::ItemsList { filter: Map::new(), partition: None, cursor: None }]);
+            self.width = 1;
+        }
         self
     }
 
@@ -214,36 +246,66 @@ impl Reader {
     }
 
     /// The next page of rows; `None` when the plan is exhausted. Pages may be empty. While the
-    /// caller consumes it, the page after it is already being fetched.
+    /// caller consumes it, the pages after it are already being fetched (`width` at once, each a
+    /// task on a clone of the session; the memory is `width` pages).
     pub async fn next_page(&mut self, session: &mut Session) -> Result<Option<Vec<Row>>, CdfError> {
-        let page = match self.ahead.take() {
+        let page = match self.ahead.pop_front() {
             Some(mut ahead) => {
                 let (steps, remaining, page) = (&mut ahead.0).await.map_err(|e| CdfError::Protocol {
                     message: format!("fetching the next page was lost: {e}"),
                     request_id: None,
                 })?;
-                self.steps = steps;
-                self.remaining = remaining;
+                // What the fetched step left (its cursor's next page, steps it found) comes next.
+                for step in steps.into_iter().rev() {
+                    self.steps.push_front(step);
+                }
+                if self.remaining.is_some() {
+                    self.remaining = remaining;
+                }
                 page?
             }
-            None => self.fetch_page(session).await?,
+            None => {
+                // Nothing fetched ahead (the first page): the other partitions start, and the
+                // first step is fetched here, in the caller's `block_on` (a cancel drops it there,
+                // so the statistics count it).
+                let Some(first) = self.steps.pop_front() else {
+                    return Ok(None);
+                };
+                self.start_fetches(session, self.width - 1).await?;
+                self.steps.push_front(first);
+                self.fetch_page(session).await?
+            }
         };
-        if page.is_some() && !self.steps.is_empty() && self.remaining != Some(0) {
-            session.ensure_token().await?;
-            let mut own = session.clone();
-            let mut next = Reader {
-                resource: self.resource,
-                steps: std::mem::take(&mut self.steps),
-                remaining: self.remaining,
-                ahead: None,
-            };
-            self.ahead = Some(Ahead(tokio::spawn(async move {
-                let page = next.fetch_page(&mut own).await;
-                (std::mem::take(&mut next.steps), next.remaining, page)
-            })));
-            crate::runtime::let_requests_out().await;
+        if page.is_some() {
+            self.start_fetches(session, self.width).await?;
         }
         Ok(page)
+    }
+
+    /// Starts fetching the first steps, each a task on a clone of the session, until `upto`
+    /// fetches run (none once a LIMIT has its rows).
+    async fn start_fetches(&mut self, session: &mut Session, upto: usize) -> Result<(), CdfError> {
+        if self.steps.is_empty() || self.ahead.len() >= upto || self.remaining == Some(0) {
+            return Ok(());
+        }
+        session.ensure_token().await?;
+        while self.ahead.len() < upto {
+            let Some(step) = self.steps.pop_front() else { break };
+            let mut own = session.clone();
+            let mut one = Reader {
+                resource: self.resource,
+                steps: VecDeque::from([step]),
+                remaining: self.remaining,
+                ahead: VecDeque::new(),
+                width: 1,
+            };
+            self.ahead.push_back(Ahead(tokio::spawn(async move {
+                let page = one.fetch_page(&mut own).await;
+                (std::mem::take(&mut one.steps), one.remaining, page)
+            })));
+        }
+        crate::runtime::let_requests_out().await;
+        Ok(())
     }
 
     /// Fetches the page of the first step (following a cursor pushes the step back).
@@ -256,30 +318,33 @@ impl Reader {
         };
         let path = self.resource.api_path;
         let mut rows = match step {
-            Step::ItemsList { filter, cursor } => {
+            Step::ItemsList { filter, partition, cursor } => {
                 let mut body = json!({ "limit": self.page_size(ITEMS_PAGE) });
                 if !filter.is_empty() {
                     body["filter"] = Json::Object(filter.clone());
                 }
-                let json = post(session, format!("{path}/list"), with_cursor(body, &cursor)).await?;
-                if let Some(c) = cursor_of(&json) {
-                    self.steps.push_front(Step::ItemsList { filter, cursor: Some(c) });
+                if let Some(p) = &partition {
+                    body["partition"] = json!(p);
                 }
-                objects(items_of(&json))
+                let mut json = post(session, format!("{path}/list"), with_cursor(body, &cursor)).await?;
+                if let Some(c) = cursor_of(&json) {
+                    self.steps.push_front(Step::ItemsList { filter, partition, cursor: Some(c) });
+                }
+                objects(items_of(&mut json))
             }
             Step::ItemsByIds { ids } => {
-                let json =
+                let mut json =
                     post(session, format!("{path}/byids"), json!({ "items": ids, "ignoreUnknownIds": true })).await?;
-                objects(items_of(&json))
+                objects(items_of(&mut json))
             }
             Step::Runs { external_id, cursor } => {
                 let body =
                     with_cursor(json!({ "filter": { "externalId": external_id }, "limit": ITEMS_PAGE }), &cursor);
-                let json = post(session, format!("{path}/list"), body).await?;
+                let mut json = post(session, format!("{path}/list"), body).await?;
                 if let Some(c) = cursor_of(&json) {
                     self.steps.push_front(Step::Runs { external_id: external_id.clone(), cursor: Some(c) });
                 }
-                let mut rows = objects(items_of(&json));
+                let mut rows = objects(items_of(&mut json));
                 for r in &mut rows {
                     r.entry("externalId").or_insert_with(|| json!(external_id));
                 }
@@ -302,13 +367,11 @@ impl Reader {
                     "ignoreBadDataPoints": false,
                     "treatUncertainAsBad": false,
                 });
-                let json = post(session, "timeseries/data/list".into(), body).await?;
-                for s in items_of(&json) {
-                    if let Some(c) = cursor_of(&s) {
-                        self.steps.push_front(Step::Datapoints { series: series.clone(), start, end, cursor: Some(c) });
-                    }
+                let mut json = post(session, "timeseries/data/list".into(), body).await?;
+                if let Some(c) = json["items"].get(0).and_then(cursor_of) {
+                    self.steps.push_front(Step::Datapoints { series: series.clone(), start, end, cursor: Some(c) });
                 }
-                datapoint_rows(&json)
+                datapoint_rows(&mut json)
             }
             Step::LatestDatapoint { series, start, before } => {
                 let mut item = series.to_json();
@@ -320,8 +383,8 @@ impl Reader {
                     "ignoreBadDataPoints": false,
                     "treatUncertainAsBad": false,
                 });
-                let json = post(session, "timeseries/data/latest".into(), body).await?;
-                let mut rows = datapoint_rows(&json);
+                let mut json = post(session, "timeseries/data/latest".into(), body).await?;
+                let mut rows = datapoint_rows(&mut json);
                 rows.retain(|r| r.get("timestamp").and_then(Json::as_i64).is_some_and(|t| t >= start));
                 if let Some(t) = rows.first().and_then(|r| r.get("timestamp")).and_then(Json::as_i64) {
                     self.steps.push_front(Step::LatestDatapoint { series, start, before: t });
@@ -387,12 +450,12 @@ impl Reader {
                 if let Some(c) = &cursor {
                     query.push(("cursor", c.clone()));
                 }
-                let json =
+                let mut json =
                     session.request(Method::GET, "raw/dbs", &query, None, Idempotency::Idempotent).await?.json()?;
                 if let Some(c) = cursor_of(&json) {
                     self.steps.push_front(Step::RawDatabases { cursor: Some(c), then: then.clone() });
                 }
-                let dbs = objects(items_of(&json));
+                let dbs = objects(items_of(&mut json));
                 if then == RawThen::Rows {
                     dbs
                 } else {
@@ -415,7 +478,7 @@ impl Reader {
                     query.push(("cursor", c.clone()));
                 }
                 let p = format!("raw/dbs/{}/tables", encode_segment(&database));
-                let json = match session.request(Method::GET, &p, &query, None, Idempotency::Idempotent).await {
+                let mut json = match session.request(Method::GET, &p, &query, None, Idempotency::Idempotent).await {
                     Ok(r) => r.json()?,
                     // A database that does not exist has no tables.
                     Err(CdfError::Api { status: 404, .. }) => {
@@ -431,7 +494,7 @@ impl Reader {
                         then: then.clone(),
                     });
                 }
-                let mut rows = objects(items_of(&json));
+                let mut rows = objects(items_of(&mut json));
                 if let RawThen::TableRows { table } = &then {
                     let names = rows.iter().filter_map(|r| r.get("name").and_then(|n| n.as_str()));
                     let tables: Vec<String> =
@@ -475,8 +538,8 @@ impl Reader {
                     }
                     Err(e) => return Err(e),
                 };
-                let json = answer.json()?;
-                let rows = objects(items_of(&json));
+                let mut json = answer.json()?;
+                let rows = objects(items_of(&mut json));
                 if let Some(c) = cursor_of(&json) {
                     let limit = raw_page_limit(limit, rows.len(), answer.body.len());
                     self.steps.push_front(Step::RawRows {
@@ -535,22 +598,37 @@ fn raw_page_limit(limit: usize, rows: usize, bytes: usize) -> usize {
 
 /// The ids of the objects of a list response.
 fn ids_of(json: &Json) -> Vec<i64> {
-    items_of(json).iter().filter_map(|i| i.get("id").and_then(Json::as_i64)).collect()
+    json.get("items")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i.get("id").and_then(Json::as_i64))
+        .collect()
 }
 
-/// The points of a `/timeseries/data/list` or `/latest` response, each with its series.
-fn datapoint_rows(json: &Json) -> Vec<Row> {
+/// The points of a `/timeseries/data/list` or `/latest` response, each with its series (a
+/// missing field reads as NULL, so absent address fields are left out: a page has up to 100,000
+/// points).
+fn datapoint_rows(json: &mut Json) -> Vec<Row> {
     let mut rows = Vec::new();
-    for s in items_of(json) {
-        let id = s.get("id").cloned().unwrap_or(Json::Null);
-        let xid = s.get("externalId").cloned().unwrap_or(Json::Null);
+    for mut s in items_of(json) {
         let instance = s.get("instanceId").cloned().unwrap_or(Json::Null);
-        for p in s.get("datapoints").and_then(|d| d.as_array()).cloned().unwrap_or_default() {
+        let address: Vec<(&str, Json)> = [
+            ("id", s.get("id").cloned().unwrap_or(Json::Null)),
+            ("external_id", s.get("externalId").cloned().unwrap_or(Json::Null)),
+            ("instance_space", instance["space"].clone()),
+            ("instance_external_id", instance["externalId"].clone()),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.is_null())
+        .collect();
+        let points = take_array(&mut s, "datapoints");
+        rows.reserve(points.len());
+        for p in points {
             if let Json::Object(mut row) = p {
-                row.insert("id".into(), id.clone());
-                row.insert("external_id".into(), xid.clone());
-                row.insert("instance_space".into(), instance["space"].clone());
-                row.insert("instance_external_id".into(), instance["externalId"].clone());
+                for (name, v) in &address {
+                    row.insert((*name).to_string(), v.clone());
+                }
                 rows.push(row);
             }
         }

@@ -19,6 +19,13 @@ pub(crate) async fn let_requests_out() {
     }
 }
 
+/// Lets the requests in flight progress for a moment (write more of their bodies, read their
+/// answers) without waiting for anything: a backend producing rows calls it now and then, since
+/// a request body larger than the socket buffer otherwise moves on only at the next send.
+pub async fn let_requests_progress() {
+    let_requests_out().await;
+}
+
 pub struct Runtime {
     rt: tokio::runtime::Runtime,
 }

@@ -288,15 +288,9 @@ impl TableWriter {
         }
     }
 
-    /// Requests this writer may keep in flight at once; cut to what CDF documents for the
-    /// resource per identity. Files go one at a time: one file per request, and side by side
-    /// CDF would give them ids (and so list order) unlike the order of the rows.
+    /// Requests this writer may keep in flight at once (`Resource::write_concurrency`).
     pub fn set_max_concurrency(&mut self, max: usize) {
-        let cap = match self.resource.write {
-            WriteKind::File => 1,
-            _ => self.resource.documented_concurrency(),
-        };
-        self.concurrency = Concurrency::new(max.min(cap));
+        self.concurrency = Concurrency::new(self.resource.write_concurrency(max));
     }
 
     /// The concurrency in force now (lower than the maximum after 429s).

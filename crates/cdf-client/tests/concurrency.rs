@@ -234,6 +234,41 @@ fn a_child_asset_waits_for_the_request_that_creates_its_parent() {
 fn the_next_page_is_fetched_while_the_current_one_is_consumed() {
     let env = Env::start();
     let mut s = env.session();
+    let mut w = TableWriter::new(resource("raw_rows").unwrap(), InsertMode::Upsert);
+    for i in 0..25_000 {
+        let row = obj(json!({"key": format!("p-{i:05}"), "columns": {"i": i}}));
+        if w.push(WriteRow::RawRow { database: "db".into(), table: "t".into(), row }) {
+            env.run(w.send_buffered(&mut s)).unwrap();
+        }
+    }
+    env.run(w.flush(&mut s)).unwrap();
+    let endpoint = "GET /raw/dbs/{db}/tables/{table}/rows";
+    env.faults(json!([{ "endpoint": endpoint, "fault": { "latencyMs": 100 } }]));
+    let plan = cdf_tables::ReadPlan::RawRows { database: "db".into(), table: "t".into(), keys: None };
+    let mut reader = cdf_client::Reader::new(resource("raw_rows").unwrap(), plan);
+    let first = env.run(reader.next_page(&mut s)).unwrap().unwrap();
+    assert_eq!(first.len(), 10_000);
+    // PostgreSQL consumes the page (no block_on meanwhile): the next request is already out.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(env.requests(endpoint), 2, "the second page was fetched during consumption");
+    let t0 = std::time::Instant::now();
+    let second = env.run(reader.next_page(&mut s)).unwrap().unwrap();
+    assert!(t0.elapsed() < Duration::from_millis(90), "the second page was ready: {:?}", t0.elapsed());
+    let third = env.run(reader.next_page(&mut s)).unwrap().unwrap();
+    assert_eq!(env.run(reader.next_page(&mut s)).unwrap(), None);
+    let all: Vec<&str> = first.iter().chain(&second).chain(&third).map(|r| r["key"].as_str().unwrap()).collect();
+    let mut sorted = all.clone();
+    sorted.sort();
+    assert_eq!(all, sorted, "one list's pages come in its order");
+    sorted.dedup();
+    assert_eq!(sorted.len(), 25_000, "every row once, in pages");
+    assert_eq!(env.requests(endpoint), 3, "no request past the last cursor");
+}
+
+#[test]
+fn an_unfiltered_list_is_read_in_partitions_side_by_side() {
+    let env = Env::start();
+    let mut s = env.session();
     let mut w = TableWriter::new(resource("assets").unwrap(), InsertMode::Upsert);
     for i in 0..2500 {
         w.push(asset(&format!("p-{i:04}"), "paged"));
@@ -242,23 +277,28 @@ fn the_next_page_is_fetched_while_the_current_one_is_consumed() {
         }
     }
     env.run(w.flush(&mut s)).unwrap();
-    env.faults(json!([{ "endpoint": "POST /assets/list", "fault": { "latencyMs": 100 } }]));
+    let partitions = resource("assets").unwrap().list_partitions().expect("assets are listed in partitions");
+    assert!(partitions >= 2);
+    env.faults(json!([{ "endpoint": "POST /assets/list", "fault": { "latencyMs": 200 } }]));
+    let t0 = std::time::Instant::now();
     let mut reader =
         cdf_client::Reader::new(resource("assets").unwrap(), cdf_tables::ReadPlan::List(Default::default()));
-    let first = env.run(reader.next_page(&mut s)).unwrap().unwrap();
-    assert_eq!(first.len(), 1000);
-    // PostgreSQL consumes the page (no block_on meanwhile): the next request is already out.
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(env.requests("POST /assets/list"), 2, "the second page was fetched during consumption");
-    let t0 = std::time::Instant::now();
-    let second = env.run(reader.next_page(&mut s)).unwrap().unwrap();
-    assert!(t0.elapsed() < Duration::from_millis(90), "the second page was ready: {:?}", t0.elapsed());
-    let third = env.run(reader.next_page(&mut s)).unwrap().unwrap();
-    assert_eq!(env.run(reader.next_page(&mut s)).unwrap(), None);
-    let mut all: Vec<String> =
-        first.iter().chain(&second).chain(&third).map(|r| r["externalId"].as_str().unwrap().to_string()).collect();
+    let mut all = Vec::new();
+    while let Some(page) = env.run(reader.next_page(&mut s)).unwrap() {
+        assert!(page.len() <= 1000);
+        all.extend(page.into_iter().map(|r| r["externalId"].as_str().unwrap().to_string()));
+    }
+    let took = t0.elapsed();
+    assert_eq!(all.len(), 2500, "every row once");
     all.sort();
     all.dedup();
-    assert_eq!(all.len(), 2500, "every row once, in pages");
-    assert_eq!(env.requests("POST /assets/list"), 3, "no request past the last cursor");
+    assert_eq!(all.len(), 2500, "no row twice");
+    // Each partition holds under 1000 assets: one request each, all in flight together.
+    assert_eq!(env.requests("POST /assets/list"), partitions as u64);
+    let seen = env.endpoint("POST /assets/list")["max_concurrent"].as_u64().unwrap();
+    assert!(seen >= 2, "partitions were fetched side by side: {seen} at once");
+    assert!(took < Duration::from_millis(200 * partitions as u64 / 2), "partitions overlapped: {took:?}");
+    // Resources CDF does not partition are one list.
+    let labels = resource("labels").unwrap();
+    assert_eq!(labels.list_partitions(), None);
 }

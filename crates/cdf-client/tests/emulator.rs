@@ -360,19 +360,21 @@ fn item_lists_follow_cursors_over_several_pages() {
     let env = Env::start();
     let mut s = env.session();
     let mut w = TableWriter::new(resource("assets").unwrap(), InsertMode::Create);
-    let wanted: HashSet<String> = (0..2500).map(|i| format!("a-{i}")).collect();
+    // An unfiltered list is read in partitions: 10,000 assets are 1,250 per partition, two pages each.
+    let wanted: HashSet<String> = (0..10_000).map(|i| format!("a-{i}")).collect();
     for xid in &wanted {
         if w.push(asset(xid, "x")) {
             env.run(w.flush(&mut s)).unwrap();
         }
     }
     env.run(w.flush(&mut s)).unwrap();
-    assert_eq!(env.requests("POST /assets"), 3, "1000 per create request");
+    assert_eq!(env.requests("POST /assets"), 10, "1000 per create request");
     let (rows, _) = read_all(&env, &mut s, "assets", ReadPlan::List(Default::default()));
     let got: HashSet<String> = rows.iter().map(|r| r["externalId"].as_str().unwrap().to_string()).collect();
-    assert_eq!(rows.len(), 2500, "no row twice");
+    assert_eq!(rows.len(), 10_000, "no row twice");
     assert_eq!(got, wanted);
-    assert_eq!(env.requests("POST /assets/list"), 3);
+    assert_eq!(cdf_tables::limits::LIST_PARTITIONS, 8);
+    assert_eq!(env.requests("POST /assets/list"), 16, "two pages of each of the 8 partitions");
 }
 
 #[test]

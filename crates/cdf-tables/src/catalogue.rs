@@ -417,7 +417,10 @@ pub mod limits {
     pub const DATA_SETS_PER_REQUEST: usize = 10;
     /// Items per `/update` and `/delete` request.
     pub const CHANGES_PER_REQUEST: usize = 1_000;
-    pub const RAW_ROWS_PER_REQUEST: usize = 10_000;
+    /// Rows per RAW insert: half of the 10,000 CDF allows, as cognite-sdk sends. The last request
+    /// of a COPY is what the statement waits for, and a smaller one ends sooner (CDF's time per
+    /// RAW request grows with its rows and bytes); measured with `bench/copy_bench.sh`.
+    pub const RAW_ROWS_PER_REQUEST: usize = 5_000;
     /// Instances per `POST /models/instances` (and byids, delete): DMS's documented maximum
     /// (cognite-sdk-python `_CREATE_LIMIT`).
     pub const INSTANCES_PER_REQUEST: usize = 1_000;
@@ -439,6 +442,9 @@ pub mod limits {
     /// A RAW page larger than this is cut off and asked for again with fewer rows: room for rows
     /// twice the size of the ones seen so far, and above the largest single row CDF stores (5 MB).
     pub const RAW_PAGE_CAP: usize = 2 * RAW_PAGE_BYTES;
+    /// Partitions of an unfiltered list of a resource CDF lists in parallel (`"partition": "m/n"`,
+    /// at most 10), fetched side by side: as many as a statement keeps write requests in flight.
+    pub const LIST_PARTITIONS: usize = DEFAULT_CONCURRENT_REQUESTS;
     /// Write requests one statement keeps in flight unless `max_concurrent_requests` says
     /// otherwise (measured with `bench/copy_bench.sh` under the emulator's cdf profile).
     pub const DEFAULT_CONCURRENT_REQUESTS: usize = 8;
@@ -531,6 +537,28 @@ impl Resource {
             WriteKind::RawRows => limits::RAW_ROWS_PER_REQUEST,
             WriteKind::Datapoints { .. } => limits::DATAPOINTS_PER_REQUEST,
             WriteKind::SequenceRows => limits::SEQUENCE_ROWS_PER_REQUEST,
+        }
+    }
+
+    /// The write requests a statement keeps in flight when `max_concurrent_requests` asks for
+    /// `requested`: at least one, at most what CDF documents, and files one at a time (one file per
+    /// request; side by side CDF would give them ids, and so list order, unlike the rows' order).
+    pub fn write_concurrency(&self, requested: usize) -> usize {
+        match self.write {
+            WriteKind::File => 1,
+            _ => requested.clamp(1, self.documented_concurrency()),
+        }
+    }
+
+    /// How many partitions an unfiltered list of this resource is read in: the resources whose
+    /// `/list` takes CDF's `partition` (docs.cognite.com API, "Parallel retrieval"); `None` for
+    /// the others (data sets, labels, ...), read as one list.
+    pub fn list_partitions(&self) -> Option<usize> {
+        match (self.read, self.api_path) {
+            (ReadKind::Items, "assets" | "events" | "timeseries" | "files" | "sequences" | "relationships") => {
+                Some(limits::LIST_PARTITIONS)
+            }
+            _ => None,
         }
     }
 

@@ -552,6 +552,14 @@ impl BatchScope {
             _ => None,
         }
     }
+
+    /// The option's value as written in OPTIONS (and shown by EXPLAIN).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BatchScope::Statement => "statement",
+            BatchScope::Transaction => "transaction",
+        }
+    }
 }
 
 /// Looks an option up in a list.

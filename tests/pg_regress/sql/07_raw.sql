@@ -18,7 +18,7 @@ mes	batches	b-1	{}
 INSERT INTO cdf_tables.raw_rows (_raw_database, _raw_table, _raw_key, _raw_columns) VALUES ('erp', 'orders', 'o-1', '{"customer": "ACME", "status": "shipped"}');
 \! curl -fsS "$CDF_EMULATOR_URL/_admin/dump/demo/raw" | python3 -c 'import json,sys; [print(d["name"], t["name"], r["key"], json.dumps(r["columns"], sort_keys=True)) for d in json.load(sys.stdin)["items"] for t in d["tables"] for r in t["rows"]] '
 \! curl -fsS "$CDF_EMULATOR_URL/_admin/dump/demo/raw" | python3 -c 'import json,sys; [print(d["name"], sorted(t["name"] for t in d["tables"])) for d in json.load(sys.stdin)["items"]]'
--- 25,000 rows over two tables: requests of at most 10,000 rows, one table each.
+-- 25,000 rows over two tables: requests of at most 5,000 rows, one table each.
 \! curl -fsS -X POST "$CDF_EMULATOR_URL/_admin/reset" > /dev/null
 INSERT INTO cdf_tables.raw_rows (_raw_database, _raw_table, _raw_key, _raw_columns)
 SELECT 'bulk', 't' || (i % 2), 'k' || i, json_build_object('i', i, 'name', 'row ' || i) FROM generate_series(1, 25000) i;

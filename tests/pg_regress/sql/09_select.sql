@@ -3,7 +3,8 @@
 \! curl -fsS -X POST "$CDF_EMULATOR_URL/_admin/reset" > /dev/null
 INSERT INTO cdf_tables.assets (external_id, name, metadata)
 SELECT 'a-' || i, 'Asset ' || i, json_build_object('even', (i % 2 = 0)::text) FROM generate_series(1, 2500) i;
--- Whole table: every page, following cursors.
+-- Whole table: CDF's parallel retrieval, 8 partitions read side by side (each under 1000 rows:
+-- one request each), every row once.
 SELECT count(*), count(DISTINCT id), min(name), max(name) FROM cdf_tables.assets;
 \! python3 "$CDF_FDW_ROOT/tests/tools/emulator_dump.py" stats "POST /assets/list"
 -- external_id = / IN / ANY go to /byids.

@@ -45,10 +45,10 @@ BEGIN;
 SELECT try($$INSERT INTO cdf_tables.assets (external_id, name) VALUES ('st-bad', 'Refused')$$);
 ROLLBACK;
 -- ... and a request cancelled by statement_timeout (no answer: status 0, a failure).
-\! curl -fsS -X POST "$CDF_EMULATOR_URL/_admin/faults" -H 'content-type: application/json' -d '{"seed": 1, "rules": [{"endpoint": "POST /assets/list", "sequence": [{"stallMs": 3000}]}]}' > /dev/null
+-- (data sets: one list, not read in partitions side by side)
+\! curl -fsS -X POST "$CDF_EMULATOR_URL/_admin/faults" -H 'content-type: application/json' -d '{"seed": 1, "rules": [{"endpoint": "POST /datasets/list", "sequence": [{"stallMs": 3000}]}]}' > /dev/null
 SET statement_timeout = '300ms';
--- count(name) lists the assets (count(*) would be one /assets/aggregate request).
-SELECT count(name) FROM cdf_tables.assets;
+SELECT count(*) FROM cdf_tables.data_sets;
 RESET statement_timeout;
 \! curl -fsS -X DELETE "$CDF_EMULATOR_URL/_admin/faults" > /dev/null
 -- Another backend sees the same sums (shared memory). Figures that depend on timing or on ids
@@ -72,7 +72,7 @@ SELECT s.endpoint, s.requests + s.retries = (e.value->>'requests')::bigint AS re
           FROM cdf.stats GROUP BY endpoint) s
   JOIN jsonb_each(:'emulator_stats'::jsonb->'endpoints') e
     ON e.key = CASE s.endpoint WHEN 'POST token_url' THEN 'POST /oauth2/token' ELSE s.endpoint END
- WHERE s.endpoint <> 'POST /assets/list'
+ WHERE s.endpoint <> 'POST /datasets/list'
  ORDER BY 1;
 -- Reset empties the statistics; it is the superuser's unless granted.
 SELECT cdf.stats_reset();
