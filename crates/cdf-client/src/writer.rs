@@ -329,15 +329,26 @@ impl TableWriter {
     }
 
     /// Whether the buffer must be sent before `row` joins it: in create mode a repeated external
-    /// id goes in a later request, where CDF refuses it as it would any existing one.
+    /// id goes in a later request, where CDF refuses it as it would any existing one. A
+    /// data-modeling instance named again always goes in a later request: DMS applies each item's
+    /// properties as a patch, which merging the two items here would not reproduce.
     pub fn needs_flush_before(&self, row: &WriteRow) -> bool {
-        self.mode == InsertMode::Create && Self::external_id(row).is_some_and(|x| self.item_index.contains_key(x))
+        let later_request = self.mode == InsertMode::Create || Self::is_instance(row);
+        later_request && Self::item_key(row).is_some_and(|x| self.item_index.contains_key(&x))
     }
 
-    fn external_id(row: &WriteRow) -> Option<&str> {
-        match row {
-            WriteRow::Item(item) => item.get("externalId").and_then(Json::as_str),
-            _ => None,
+    fn is_instance(row: &WriteRow) -> bool {
+        matches!(row, WriteRow::Item(item) if item.contains_key("instanceType"))
+    }
+
+    /// What identifies an item within one request: its external id, and for a data-modeling
+    /// instance its space too (one external id may name a node in each space).
+    fn item_key(row: &WriteRow) -> Option<String> {
+        let WriteRow::Item(item) = row else { return None };
+        let xid = item.get("externalId").and_then(Json::as_str)?;
+        match item.get("space").and_then(Json::as_str) {
+            Some(space) if Self::is_instance(row) => Some(format!("{space}\u{0}{xid}")),
+            _ => Some(xid.to_string()),
         }
     }
 
@@ -350,8 +361,8 @@ impl TableWriter {
     /// `statement_row` is the row an error about this item names.
     pub fn push_numbered(&mut self, row: WriteRow, statement_row: u64) -> bool {
         self.rows_pushed = self.rows_pushed.max(statement_row);
-        if let (WriteRow::Item(item), Some(xid)) = (&row, Self::external_id(&row)) {
-            if let Some(&at) = self.item_index.get(xid) {
+        if let (WriteRow::Item(item), Some(xid)) = (&row, Self::item_key(&row)) {
+            if let Some(&at) = self.item_index.get(&xid) {
                 // Upsert: what create-then-update would leave (the later row's values win);
                 // ignore: the first row stays. (Create flushed first: needs_flush_before.)
                 if self.mode == InsertMode::Upsert {
@@ -361,7 +372,7 @@ impl TableWriter {
                 self.merged_rows += 1;
                 return false;
             }
-            self.item_index.insert(xid.to_string(), self.items.len());
+            self.item_index.insert(xid, self.items.len());
         }
         self.buffered_rows += 1;
         let mut group_size = 0;
@@ -1414,6 +1425,18 @@ mod tests {
         assert!(create.needs_flush_before(&again));
         assert!(!create.needs_flush_before(&item(json!({"externalId": "c", "name": "x"}))));
         assert!(!upsert.needs_flush_before(&again));
+        // Data-modeling instances: one external id in two spaces is two items; the same node
+        // named again goes in a later request (DMS patches each item's properties).
+        let node = |space: &str, name: &str| {
+            item(json!({"instanceType": "node", "space": space, "externalId": "n",
+                        "sources": [{"source": {"type": "view"}, "properties": {"name": name}}]}))
+        };
+        let mut nodes = TableWriter::new(&cdf_tables::catalogue::INSTANCES, InsertMode::Upsert);
+        nodes.push(node("a", "first"));
+        assert!(!nodes.needs_flush_before(&node("b", "other space")));
+        nodes.push(node("b", "other space"));
+        assert_eq!(nodes.items.len(), 2);
+        assert!(nodes.needs_flush_before(&node("a", "again")));
     }
 
     #[test]
