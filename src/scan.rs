@@ -294,14 +294,19 @@ unsafe fn pushable_condition(
 /// The pushed conditions of a plan as column names and operators.
 /// A typed RAW table's key column is named as raw_rows knows it (`_raw_key`).
 unsafe fn named_conditions(relid: pg_sys::Oid, private: &ScanPrivate) -> Vec<(String, QualOp)> {
-    private
+    let mut named: Vec<(String, QualOp)> = private
         .conditions
         .iter()
         .map(|c| {
             let name = attribute_name(relid, c.attno);
             (crate::typed_raw::pushed_column(relid, &name).map(str::to_string).unwrap_or(name), c.op)
         })
-        .collect()
+        .collect();
+    if crate::typed_raw::is_typed_raw(relid) {
+        // The table's options name its RAW table.
+        named.extend([("_raw_database".to_string(), QualOp::Eq), ("_raw_table".to_string(), QualOp::Eq)]);
+    }
+    named
 }
 
 unsafe fn attribute_name(relid: pg_sys::Oid, attno: pg_sys::AttrNumber) -> String {
@@ -827,7 +832,11 @@ pub unsafe extern "C-unwind" fn explain_foreign_scan(
         match &read {
             Some((Some(filter), _)) => text(c"CDF Filter", filter),
             Some((None, _)) => {}
-            None => text(c"CDF Filter", "(computed from parameters when the scan starts)"),
+            // Only lists take a filter (datapoints, RAW and byids reads have none to show).
+            None if !table_resource((*rel).rd_id).0.list_filters.is_empty() => {
+                text(c"CDF Filter", "(computed from parameters when the scan starts)")
+            }
+            None => {}
         }
         if let Some(limit) = private.limit {
             let note = match read {

@@ -41,7 +41,8 @@ SELECT count(*) FROM pumps WHERE space = 'elsewhere';
 EXPLAIN (COSTS OFF) SELECT external_id FROM pumps WHERE tags IS NULL;
 SELECT external_id FROM pumps WHERE tags IS NULL ORDER BY 1;
 SELECT external_id FROM pumps WHERE count IS NOT NULL ORDER BY 1;
--- LIKE 'prefix%' on text -> DMS prefix; other patterns stay local. EXPLAIN shows the filter sent.
+-- LIKE on text -> DMS prefix of the pattern's literal start (none for '%1'); PostgreSQL re-checks
+-- every pattern. EXPLAIN shows the filter sent.
 EXPLAIN (COSTS OFF) SELECT external_id FROM pumps WHERE name LIKE 'Pump%' AND external_id LIKE 'p%';
 EXPLAIN (COSTS OFF) SELECT external_id FROM pumps WHERE name LIKE '%1' AND name LIKE 'P_mp%';
 SELECT external_id FROM pumps WHERE name LIKE 'Pump 1%' ORDER BY 1;

@@ -58,7 +58,7 @@ SELECT pg_temp.compare($$SELECT date_bin('3 hours', timestamp, '2024-01-01 01:00
   FROM cdf_tables.double_datapoints WHERE external_id = 'agg' AND timestamp >= '2024-01-01 01:00' AND timestamp <= '2024-01-02 06:59:59.999' GROUP BY 1$$);
 SELECT pg_temp.compare($$SELECT date_trunc('hour', timestamp, 'UTC') AS b, min(value), count(*)
   FROM cdf_tables.double_datapoints WHERE external_id = 'agg' AND timestamp >= '2024-01-01 06:00' AND timestamp < '2024-01-01 18:00' GROUP BY 1$$);
-SELECT pg_temp.compare($$SELECT date_trunc('day', timestamp, 'UTC') AS day, avg(value), count(*)
+SELECT pg_temp.compare($$SELECT date_trunc('day', timestamp, 'UTC') AS day, round(avg(value)::numeric, 9) AS avg, count(*)
   FROM cdf_tables.double_datapoints WHERE external_id = 'agg' GROUP BY 1$$);
 SELECT pg_temp.compare($$SELECT date_bin('1 minute', timestamp, '2024-01-01 00:00:30') AS b, sum(value)
   FROM cdf_tables.double_datapoints WHERE external_id = 'agg' AND timestamp >= '2024-01-01 00:00:30' AND timestamp < '2024-01-01 01:00:30' GROUP BY 1$$);
