@@ -808,10 +808,13 @@ pub unsafe extern "C-unwind" fn explain_foreign_scan(
         let value = CString::new(value).unwrap();
         pg_sys::ExplainPropertyText(label.as_ptr(), value.as_ptr(), es);
     };
+    let mut lists = false;
     if view {
         crate::views::explain_read(node, &conditions, es);
     } else {
-        text(c"CDF Request", &describe_request(table_resource((*rel).rd_id).0, &conditions, private.descending));
+        let request = describe_request(table_resource((*rel).rd_id).0, &conditions, private.descending);
+        lists = request.contains("/list");
+        text(c"CDF Request", &request);
     }
     if !conditions.is_empty() {
         // Column names as the table has them (a typed RAW table's key is `_raw_key` to CDF).
@@ -833,7 +836,7 @@ pub unsafe extern "C-unwind" fn explain_foreign_scan(
             Some((Some(filter), _)) => text(c"CDF Filter", filter),
             Some((None, _)) => {}
             // Only lists take a filter (datapoints, RAW and byids reads have none to show).
-            None if !table_resource((*rel).rd_id).0.list_filters.is_empty() => {
+            None if lists && !table_resource((*rel).rd_id).0.list_filters.is_empty() => {
                 text(c"CDF Filter", "(computed from parameters when the scan starts)")
             }
             None => {}
