@@ -7,6 +7,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 start_postgres() {
   local name=$1 port=$2 dir="$CDF_FDW_RUN/$1"
   install -d -o postgres -g postgres "$dir"
+  # A cluster another major made (a benchmark run with another BENCH_PG_MAJOR) is made anew.
+  if [[ -f $dir/data/PG_VERSION ]] &&
+    [[ $(cat "$dir/data/PG_VERSION") != $("$PG_BIN/postgres" -V | sed -E 's/.* ([0-9]+)\..*/\1/') ]]; then
+    rm -rf "$dir/data"
+  fi
   if [[ ! -f $dir/data/PG_VERSION ]]; then
     # The socket is trusted; TCP needs a password (SCRAM), as logins made by cdf.create_user do.
     printf '%s\n' "$PGPASSWORD" >"$dir/pwfile" && chown postgres "$dir/pwfile"
