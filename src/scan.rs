@@ -584,41 +584,36 @@ pub unsafe extern "C-unwind" fn get_foreign_paths(
     // A remote call costs far more than a local row: keep the planner from rescanning.
     let startup = 100.0;
     let cost = |rows: f64| startup + rows * 0.1;
-    let (no_pathkeys, no_outer, no_private) = (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
-    if is_view_table(foreigntableid) {
+    let add = |rows: f64, total: f64, pathkeys, required_outer, private| {
         let path = crate::compat::create_foreignscan_path(
             root,
             baserel,
             rows,
             startup,
-            cost(rows),
-            no_pathkeys,
-            no_outer,
-            no_private,
+            total,
+            pathkeys,
+            required_outer,
+            private,
         );
         pg_sys::add_path(baserel, path as *mut pg_sys::Path);
+    };
+    if is_view_table(foreigntableid) {
+        add(rows, cost(rows), std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
         return;
     }
     let (resource, _) = table_resource(foreigntableid);
     let unreadable = 1.0e10;
     let (_, readable) = scan_estimate(root, baserel, foreigntableid, resource, None);
-    let total = if readable { cost(rows) } else { unreadable };
-    let path =
-        crate::compat::create_foreignscan_path(root, baserel, rows, startup, total, no_pathkeys, no_outer, no_private);
-    pg_sys::add_path(baserel, path as *mut pg_sys::Path);
+    add(
+        rows,
+        if readable { cost(rows) } else { unreadable },
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+    );
     if let Some((pathkeys, descending, rows)) = sorted_read(root, baserel, foreigntableid) {
         let private = pg_sys::lappend_int(std::ptr::null_mut(), i32::from(descending));
-        let path = crate::compat::create_foreignscan_path(
-            root,
-            baserel,
-            rows,
-            startup,
-            cost(rows),
-            pathkeys,
-            no_outer,
-            private,
-        );
-        pg_sys::add_path(baserel, path as *mut pg_sys::Path);
+        add(rows, cost(rows), pathkeys, std::ptr::null_mut(), private);
     }
     let mut seen: Vec<*mut pg_sys::Bitmapset> = Vec::new();
     for (rinfo, column) in join_equalities(root, baserel, foreigntableid, resource) {
@@ -631,18 +626,13 @@ pub unsafe extern "C-unwind" fn get_foreign_paths(
         // Registers the clauses PostgreSQL moves into this path (get_foreign_plan gets them).
         pg_sys::get_baserel_parampathinfo(root, baserel, required_outer);
         let (rows, readable) = scan_estimate(root, baserel, foreigntableid, resource, Some(&column));
-        let total = if readable { cost(rows) } else { unreadable };
-        let path = crate::compat::create_foreignscan_path(
-            root,
-            baserel,
+        add(
             rows,
-            startup,
-            total,
-            no_pathkeys,
+            if readable { cost(rows) } else { unreadable },
+            std::ptr::null_mut(),
             required_outer,
-            no_private,
+            std::ptr::null_mut(),
         );
-        pg_sys::add_path(baserel, path as *mut pg_sys::Path);
     }
 }
 

@@ -358,16 +358,7 @@ impl Reader {
                 if let Some(c) = &cursor {
                     item.insert("cursor".into(), json!(c));
                 }
-                // A table shows every stored point with its status: CDF hides bad and uncertain
-                // points and leaves statuses out unless asked.
-                let body = json!({
-                    "items": [item],
-                    "ignoreUnknownIds": true,
-                    "includeStatus": true,
-                    "ignoreBadDataPoints": false,
-                    "treatUncertainAsBad": false,
-                });
-                let mut json = post(session, "timeseries/data/list".into(), body).await?;
+                let mut json = post(session, "timeseries/data/list".into(), datapoints_request(item)).await?;
                 if let Some(c) = json["items"].get(0).and_then(cursor_of) {
                     self.steps.push_front(Step::Datapoints { series: series.clone(), start, end, cursor: Some(c) });
                 }
@@ -376,14 +367,7 @@ impl Reader {
             Step::LatestDatapoint { series, start, before } => {
                 let mut item = series.to_json();
                 item.insert("before".into(), json!(before));
-                let body = json!({
-                    "items": [item],
-                    "ignoreUnknownIds": true,
-                    "includeStatus": true,
-                    "ignoreBadDataPoints": false,
-                    "treatUncertainAsBad": false,
-                });
-                let mut json = post(session, "timeseries/data/latest".into(), body).await?;
+                let mut json = post(session, "timeseries/data/latest".into(), datapoints_request(item)).await?;
                 let mut rows = datapoint_rows(&mut json);
                 rows.retain(|r| r.get("timestamp").and_then(Json::as_i64).is_some_and(|t| t >= start));
                 if let Some(t) = rows.first().and_then(|r| r.get("timestamp")).and_then(Json::as_i64) {
@@ -604,6 +588,19 @@ fn ids_of(json: &Json) -> Vec<i64> {
         .flatten()
         .filter_map(|i| i.get("id").and_then(Json::as_i64))
         .collect()
+}
+
+/// The body of a `/timeseries/data/list` or `/latest` request for one series. A table shows
+/// every stored point with its status: CDF hides bad and uncertain points and leaves statuses
+/// out unless asked.
+fn datapoints_request(item: Map<String, Json>) -> Json {
+    json!({
+        "items": [item],
+        "ignoreUnknownIds": true,
+        "includeStatus": true,
+        "ignoreBadDataPoints": false,
+        "treatUncertainAsBad": false,
+    })
 }
 
 /// The points of a `/timeseries/data/list` or `/latest` response, each with its series (a
