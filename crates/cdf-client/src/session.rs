@@ -229,6 +229,32 @@ fn endpoint_name(method: &Method, url: &str) -> String {
 struct Failed {
     error: CdfError,
     retry_after: Option<Duration>,
+    timed_out: bool,
+}
+
+impl Failed {
+    fn answered(error: CdfError, retry_after: Option<Duration>) -> Self {
+        Failed { error, retry_after, timed_out: false }
+    }
+
+    fn network(error: CdfError, e: &reqwest::Error) -> Self {
+        Failed { error, retry_after: None, timed_out: e.is_timeout() }
+    }
+}
+
+/// The retries of one request so far.
+struct Attempts {
+    started: Instant,
+    retries: u32,
+    /// The last failure that was not a timeout: when the retry deadline cuts the final attempt
+    /// short, its timeout says less about the cause than the answer before it.
+    cause: Option<CdfError>,
+}
+
+impl Attempts {
+    fn new(started: Instant) -> Self {
+        Attempts { started, retries: 0, cause: None }
+    }
 }
 
 /// Percent-encodes one URL path segment (RAW database and table names may hold anything).
@@ -289,29 +315,36 @@ impl Session {
 
     /// After a retryable failure: sleeps the backoff and returns `None` to try again, or returns
     /// the error to give up with (retries or deadline exhausted).
-    async fn next_attempt(&self, attempt: &mut u32, failed: Failed, started: Instant) -> Option<CdfError> {
-        let deadline = started + self.retry.retry_deadline;
+    async fn next_attempt(&self, attempts: &mut Attempts, failed: Failed) -> Option<CdfError> {
+        let deadline = attempts.started + self.retry.retry_deadline;
+        let cut_by_deadline = failed.timed_out && Instant::now() + Duration::from_millis(5) >= deadline;
         let give_up = |why: &str| {
-            let error = match failed.error.clone() {
+            let (error, cut_off) = match (&attempts.cause, cut_by_deadline) {
+                (Some(cause), true) => (cause.clone(), "; the last attempt was cut off by the deadline"),
+                _ => (failed.error.clone(), ""),
+            };
+            Some(match error {
                 CdfError::Network { message } => CdfError::Network {
                     message: format!(
-                        "{message}; gave up after {} attempt(s) in {:.1} s ({why})",
-                        *attempt + 1,
-                        started.elapsed().as_secs_f64()
+                        "{message}; gave up after {} attempt(s) in {:.1} s ({why}){cut_off}",
+                        attempts.retries + 1,
+                        attempts.started.elapsed().as_secs_f64()
                     ),
                 },
                 other => other,
-            };
-            Some(error)
+            })
         };
-        if *attempt >= self.retry.max_retries {
+        if attempts.retries >= self.retry.max_retries {
             return give_up(&format!("at most {} retries", self.retry.max_retries));
         }
-        let wait = self.backoff(*attempt + 1, failed.retry_after);
-        if Instant::now() + wait >= deadline {
+        let wait = self.backoff(attempts.retries + 1, failed.retry_after);
+        if cut_by_deadline || Instant::now() + wait >= deadline {
             return give_up(&format!("retry deadline of {} s", self.retry.retry_deadline.as_secs_f64()));
         }
-        *attempt += 1;
+        if !failed.timed_out {
+            attempts.cause = Some(failed.error);
+        }
+        attempts.retries += 1;
         tokio::time::sleep(wait).await;
         None
     }
@@ -354,7 +387,7 @@ impl Session {
         let endpoint = format!("token endpoint {}", endpoint_name(&Method::POST, &self.server.token_url));
         let mut probe = Probe::start(&self.log, TOKEN_ENDPOINT.into());
         let deadline = started + self.retry.retry_deadline;
-        let mut attempt = 0;
+        let mut attempts = Attempts::new(started);
         // The token request changes nothing at the identity provider: it is retried like an
         // idempotent API request. Only a 400/401 answer says something about the credentials.
         loop {
@@ -368,10 +401,10 @@ impl Session {
                 Err(e) if is_certificate_failure(&e) => {
                     return Err(CdfError::Network { message: format!("{endpoint}: {}", describe_reqwest_error(&e)) })
                 }
-                Err(e) => Failed {
-                    error: CdfError::Network { message: format!("{endpoint}: {}", describe_reqwest_error(&e)) },
-                    retry_after: None,
-                },
+                Err(e) => Failed::network(
+                    CdfError::Network { message: format!("{endpoint}: {}", describe_reqwest_error(&e)) },
+                    &e,
+                ),
                 Ok(resp) => {
                     let status = resp.status();
                     let retry_after = retry_after_of(resp.headers());
@@ -379,12 +412,12 @@ impl Session {
                         Err(BodyError::TooLarge(why) | BodyError::Limit(why)) => {
                             return Err(CdfError::Protocol { message: format!("{endpoint}: {why}"), request_id: None })
                         }
-                        Err(BodyError::Network(e)) => Failed {
-                            error: CdfError::Network {
+                        Err(BodyError::Network(e)) => Failed::network(
+                            CdfError::Network {
                                 message: format!("{endpoint}: reading the answer: {}", describe_reqwest_error(&e)),
                             },
-                            retry_after: None,
-                        },
+                            &e,
+                        ),
                         Ok(body) if status.is_success() => {
                             probe.answer(status.as_u16(), body.len());
                             let accepted = self.accept_token(&body);
@@ -412,12 +445,12 @@ impl Session {
                             if !(status.as_u16() == 429 || status.is_server_error()) {
                                 return Err(error);
                             }
-                            Failed { error, retry_after }
+                            Failed::answered(error, retry_after)
                         }
                     }
                 }
             };
-            if let Some(error) = self.next_attempt(&mut attempt, failed, started).await {
+            if let Some(error) = self.next_attempt(&mut attempts, failed).await {
                 return Err(error);
             }
         }
@@ -524,7 +557,7 @@ impl Session {
         let deadline = started + self.retry.retry_deadline;
         let endpoint = endpoint_name(&method, url);
         let idempotent = idempotency == Idempotency::Idempotent;
-        let mut attempt: u32 = 0;
+        let mut attempts = Attempts::new(started);
         let mut refreshed_after_401 = false;
         loop {
             let fetching = Instant::now();
@@ -576,8 +609,8 @@ impl Session {
                         }
                         // The answer was cut off: CDF may have acted.
                         Err(BodyError::Network(e)) if idempotent => {
-                            let failed = Failed { error: network(&e), retry_after: None };
-                            match self.next_attempt(&mut attempt, failed, started).await {
+                            let failed = Failed::network(network(&e), &e);
+                            match self.next_attempt(&mut attempts, failed).await {
                                 Some(error) => return Err(error),
                                 None => continue,
                             }
@@ -606,7 +639,7 @@ impl Session {
                     if !retryable {
                         return Err(error);
                     }
-                    Failed { error, retry_after }
+                    Failed::answered(error, retry_after)
                 }
                 Err(e) => {
                     // A connection that was never established never carried the request, so even
@@ -616,10 +649,10 @@ impl Session {
                     if !(idempotent || never_sent) || is_certificate_failure(&e) {
                         return Err(network(&e));
                     }
-                    Failed { error: network(&e), retry_after: None }
+                    Failed::network(network(&e), &e)
                 }
             };
-            if let Some(error) = self.next_attempt(&mut attempt, failed, started).await {
+            if let Some(error) = self.next_attempt(&mut attempts, failed).await {
                 return Err(error);
             }
         }

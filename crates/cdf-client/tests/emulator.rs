@@ -108,6 +108,14 @@ fn only_400_and_401_from_the_identity_provider_are_auth_errors() {
     assert!(!message.contains("demo-secret"), "{message}");
     assert!(env.requests("POST /oauth2/token") >= 3, "retried until the deadline");
     assert_eq!(env.requests("POST /assets/list"), 0);
+
+    // When the deadline cuts the last attempt short, the error still names the answer before it.
+    env.faults(json!([{ "endpoint": "POST /oauth2/token", "sequence": [{ "status": 503 }, { "stallMs": 5000 }] }]));
+    let mut s = env.session();
+    s.retry.retry_deadline = Duration::from_millis(600);
+    let e = env.run(s.post_json("assets/list", &[], &json!({}), Idempotency::Idempotent)).unwrap_err();
+    let message = e.to_string();
+    assert!(message.contains("503") && message.contains("cut off by the deadline"), "{message}");
 }
 
 // ---------------------------------------------------------------- throttling and server errors

@@ -15,7 +15,7 @@ BEGIN
   node := jsonb_path_query_first(plan::jsonb, 'strict $.**?(@."Node Type" == "Foreign Scan")');
   IF NOT exact THEN
     RETURN format('limit %s, received more than used: %s, %s', coalesce(node->>'CDF Limit', 'none'),
-                  (node->>'CDF Rows Received')::int > (node->>'Actual Rows')::int, node->>'CDF Request');
+                  (node->>'CDF Rows Received')::numeric > (node->>'Actual Rows')::numeric, node->>'CDF Request');
   END IF;
   RETURN format('limit %s, requests %s, received %s, plan rows %s, %s', coalesce(node->>'CDF Limit', 'none'),
                 node->>'CDF Requests', node->>'CDF Rows Received', node->>'Plan Rows', node->>'CDF Request');
