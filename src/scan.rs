@@ -25,7 +25,7 @@ use crate::backend;
 use crate::context::{is_view_table, table_context, table_resource, TableContext};
 use crate::convert::{array_condition_fits, condition_value_fits, datum_to_value};
 use crate::errors;
-use crate::plan::{PushedCondition, ScanPrivate};
+use crate::plan::{ParamLimit, PushedCondition, ScanPrivate};
 use crate::tuple::{bind_columns, store_row, Binding};
 use crate::typed_raw::BoundTypedRaw;
 
@@ -37,6 +37,10 @@ pub struct ScanState {
     econtext: *mut pg_sys::ExprContext,
     /// LIMIT and order the planner pushed.
     shape: ReadShape,
+    /// A LIMIT that is a parameter (`LIMIT $1`): its count and OFFSET, evaluated at each start.
+    limit_exprs: Vec<*mut pg_sys::ExprState>,
+    /// The LIMIT of the last start (the planned one or the parameter's value), for EXPLAIN.
+    limit_used: Option<u64>,
     /// The filter of the list request the scan made, for EXPLAIN ANALYZE.
     sent_filter: Option<String>,
     /// Whether the planned LIMIT went to CDF (it does not when CDF answers a condition only in part).
@@ -60,13 +64,18 @@ impl ScanState {
             }
             quals.extend(typed.address_quals());
         }
-        let plan = plan_read(self.ctx.resource, &quals, self.shape)
+        let shape = ReadShape {
+            limit: self.shape.limit.or_else(|| parameter_limit_value(&self.limit_exprs, self.econtext)),
+            ..self.shape
+        };
+        self.limit_used = shape.limit;
+        let plan = plan_read(self.ctx.resource, &quals, shape)
             .unwrap_or_else(|m| errors::raise(PgSqlErrorCode::ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED, m, None));
         self.sent_filter = list_filter_text(&plan);
         // A LIMIT stops the reads only when CDF answers every condition exactly; otherwise
         // PostgreSQL's re-check could drop rows the LIMIT counted.
-        let limit = self.shape.limit.filter(|_| answers_every_condition(self.ctx.resource, &quals));
-        self.limit_sent = limit.is_some() || self.shape.limit.is_none();
+        let limit = shape.limit.filter(|_| answers_every_condition(self.ctx.resource, &quals));
+        self.limit_sent = limit.is_some() || shape.limit.is_none();
         self.reader = Some(Reader::new(self.ctx.resource, plan).limit(limit));
         self.page.clear();
     }
@@ -119,6 +128,25 @@ unsafe fn evaluate_conditions(
         quals.push(PushedQual { column: column.clone(), op: *op, value });
     }
     quals
+}
+
+/// LIMIT plus OFFSET of a parameter LIMIT, evaluated now; `None` for `LIMIT NULL` (no limit) or
+/// a plan without one.
+unsafe fn parameter_limit_value(exprs: &[*mut pg_sys::ExprState], econtext: *mut pg_sys::ExprContext) -> Option<u64> {
+    let mut total: u64 = 0;
+    for (i, expr) in exprs.iter().enumerate() {
+        let mut isnull = false;
+        let datum = pg_sys::ExecEvalExprSwitchContext(*expr, econtext, &mut isnull);
+        match (i, isnull) {
+            // LIMIT NULL is LIMIT ALL; OFFSET NULL is OFFSET 0.
+            (0, true) => return None,
+            (_, true) => {}
+            // int8 (the parser casts LIMIT and OFFSET to bigint); PostgreSQL's Limit rejects
+            // negative values before the scan runs.
+            (_, false) => total = total.saturating_add(u64::try_from(datum.value() as i64).unwrap_or(0)),
+        }
+    }
+    (!exprs.is_empty()).then_some(total)
 }
 
 /// The `filter` JSON of a list read, for EXPLAIN.
@@ -421,6 +449,65 @@ unsafe fn scan_limit(
         .then_some(limit as u64)
 }
 
+/// An expression the scan can evaluate when it starts: constants, and parameters of the
+/// statement (PREPARE, the extended protocol) under casts, functions and operators that are not
+/// volatile. No columns, no subquery results.
+unsafe fn statement_parameter_expression(node: *mut pg_sys::Node) -> bool {
+    if node.is_null() || pg_sys::contain_volatile_functions(node) {
+        return false;
+    }
+    let all = |args: *mut pg_sys::List| {
+        PgList::<pg_sys::Node>::from_pg(args).iter_ptr().all(|a| statement_parameter_expression(a))
+    };
+    match (*node).type_ {
+        pg_sys::NodeTag::T_Const => true,
+        pg_sys::NodeTag::T_Param => (*(node as *mut pg_sys::Param)).paramkind == pg_sys::ParamKind::PARAM_EXTERN,
+        pg_sys::NodeTag::T_RelabelType => {
+            statement_parameter_expression((*(node as *mut pg_sys::RelabelType)).arg as *mut pg_sys::Node)
+        }
+        pg_sys::NodeTag::T_FuncExpr => all((*(node as *mut pg_sys::FuncExpr)).args),
+        pg_sys::NodeTag::T_OpExpr => all((*(node as *mut pg_sys::OpExpr)).args),
+        _ => false,
+    }
+}
+
+/// A LIMIT (and OFFSET) whose value only the statement's parameters give (`LIMIT $1` in a
+/// generic plan), where a constant one would hold for the scan: the planner then has no
+/// `limit_tuples`, so the same conditions are checked here (one relation, a SELECT, every
+/// condition pushed, no grouping, aggregates, DISTINCT, window functions, set-returning
+/// functions or WITH TIES). The count and OFFSET expressions, evaluated when the scan starts.
+unsafe fn parameter_limit(
+    root: *mut pg_sys::PlannerInfo,
+    baserel: *mut pg_sys::RelOptInfo,
+    all_pushed: bool,
+) -> Option<(*mut pg_sys::Node, Option<*mut pg_sys::Node>)> {
+    let parse = (*root).parse;
+    let one_relation = (*baserel).reloptkind == pg_sys::RelOptKind::RELOPT_BASEREL
+        && pg_sys::bms_membership((*root).all_baserels) == pg_sys::BMS_Membership::BMS_SINGLETON;
+    let count = (*parse).limitCount;
+    let plain = (*parse).groupClause.is_null()
+        && (*parse).groupingSets.is_null()
+        && (*parse).distinctClause.is_null()
+        && !(*parse).hasAggs
+        && !(*parse).hasWindowFuncs
+        && !(*parse).hasTargetSRFs
+        && (*parse).havingQual.is_null()
+        && (*parse).setOperations.is_null()
+        && (*parse).limitOption != pg_sys::LimitOption::LIMIT_OPTION_WITH_TIES;
+    if !(all_pushed && one_relation && plain && (*parse).commandType == pg_sys::CmdType::CMD_SELECT)
+        || count.is_null()
+        || (*root).limit_tuples >= 1.0
+        || !statement_parameter_expression(count)
+    {
+        return None;
+    }
+    let offset = (*parse).limitOffset;
+    if !offset.is_null() && !statement_parameter_expression(offset) {
+        return None;
+    }
+    Some((count, (!offset.is_null()).then_some(offset)))
+}
+
 /// The planned view of the pushed conditions, for estimates.
 unsafe fn planned_quals(clauses: &[(*mut pg_sys::RestrictInfo, Option<Pushable>)]) -> Vec<PlannedQual> {
     clauses
@@ -708,13 +795,24 @@ pub unsafe extern "C-unwind" fn get_foreign_plan(
     // The LIMIT holds for the scan when the query has no ORDER BY or this path yields its order.
     if !view && ((*root).query_pathkeys.is_null() || sorted) {
         private.limit = scan_limit(root, baserel, all_pushed);
+        if private.limit.is_none() {
+            if let Some((count, offset)) = parameter_limit(root, baserel, all_pushed) {
+                // After the conditions' values in fdw_exprs.
+                exprs.push(count);
+                private.param_limit = ParamLimit::Count;
+                if let Some(offset) = offset {
+                    exprs.push(offset);
+                    private.param_limit = ParamLimit::WithOffset;
+                }
+            }
+        }
     }
     if crate::typed_raw::is_typed_raw(foreigntableid) {
         // The table's options name the RAW table.
         pushed_columns.extend(["_raw_database".to_string(), "_raw_table".to_string()]);
     }
     let present: Vec<&str> = pushed_columns.iter().map(String::as_str).collect();
-    let previewed = private.limit.is_some();
+    let previewed = private.limit.is_some() || private.param_limit != ParamLimit::None;
     if let Some((resource, table_name)) = classic.filter(|(r, _)| !requirements_met(r, &present) && !previewed) {
         errors::raise(
             PgSqlErrorCode::ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED,
@@ -770,7 +868,7 @@ unsafe fn explained_read(
     let private = ScanPrivate::from_list((*plan).fdw_private);
     let exprs = PgList::<pg_sys::Node>::from_pg((*plan).fdw_exprs);
     let params_bound = !(*(*node).ss.ps.state).es_param_list_info.is_null();
-    if !exprs.iter_ptr().all(|e| known_at_explain(e, params_bound)) {
+    if !exprs.iter_ptr().take(private.conditions.len()).all(|e| known_at_explain(e, params_bound)) {
         return None;
     }
     let mut conditions = Vec::new();
@@ -831,7 +929,16 @@ pub unsafe extern "C-unwind" fn explain_foreign_scan(
             }
             None => {}
         }
-        if let Some(limit) = private.limit {
+        let ran_limit = state.filter(|s| s.reader.is_some()).map(|s| s.limit_used);
+        let limit = match (private.limit, private.param_limit, ran_limit) {
+            (Some(limit), _, _) => Some(limit.to_string()),
+            (None, ParamLimit::None, _) => None,
+            // A parameter LIMIT: its value once the scan ran.
+            (None, _, Some(Some(limit))) => Some(format!("{limit} (from a parameter)")),
+            (None, _, Some(None)) => None,
+            (None, _, None) => Some("(computed from parameters when the scan starts)".to_string()),
+        };
+        if let Some(limit) = limit {
             let note = match read {
                 Some((_, false)) => " (not sent: CDF answers a condition only in part)",
                 _ => "",
@@ -864,6 +971,11 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignSca
     let descriptions = named_conditions((*rel).rd_id, &private);
     let exprs = PgList::<pg_sys::Node>::from_pg((*plan).fdw_exprs);
     let mut conditions = Vec::with_capacity(descriptions.len());
+    let limit_exprs = exprs
+        .iter_ptr()
+        .skip(descriptions.len())
+        .map(|e| pg_sys::ExecInitExpr(e as *mut pg_sys::Expr, node as *mut pg_sys::PlanState))
+        .collect();
     for ((column, op), expr) in descriptions.into_iter().zip(exprs.iter_ptr()) {
         let state = pg_sys::ExecInitExpr(expr as *mut pg_sys::Expr, node as *mut pg_sys::PlanState);
         conditions.push((column, op, state, pg_sys::exprType(expr)));
@@ -890,6 +1002,8 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignSca
         conditions,
         econtext: (*node).ss.ps.ps_ExprContext,
         shape: ReadShape { limit: private.limit, descending: private.descending },
+        limit_exprs,
+        limit_used: None,
         sent_filter: None,
         limit_sent: false,
         reader: None,
