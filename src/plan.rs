@@ -27,6 +27,9 @@ pub struct ScanPrivate {
     /// A LIMIT given as a parameter (`LIMIT $1` in a generic plan): the last entries of
     /// `fdw_exprs` are its count and, when `ParamLimit::WithOffset`, its OFFSET.
     pub param_limit: ParamLimit,
+    /// An object list CDF returns in the query's order (`sort`): the column's attribute number
+    /// and whether NULLs come first (the direction is `descending`).
+    pub sort: Option<(pg_sys::AttrNumber, bool)>,
 }
 
 /// How a LIMIT known only when the scan starts is kept in `fdw_exprs`.
@@ -77,13 +80,15 @@ impl ScanPrivate {
     pub unsafe fn to_list(&self) -> *mut pg_sys::List {
         // An integer list holds i32: a larger LIMIT is as good as none.
         let limit = self.limit.and_then(|n| i32::try_from(n).ok()).unwrap_or(-1);
-        let head = [limit, i32::from(self.descending), self.param_limit.exprs() as i32];
+        let (sort_attno, nulls_first) = self.sort.map_or((0, false), |(a, n)| (i32::from(a), n));
+        let head =
+            [limit, i32::from(self.descending), self.param_limit.exprs() as i32, sort_attno, i32::from(nulls_first)];
         int_list(head.into_iter().chain(self.conditions.iter().flat_map(|c| [i32::from(c.attno), op_code(c.op)])))
     }
 
     pub unsafe fn from_list(list: *mut pg_sys::List) -> ScanPrivate {
         let values = ints(list);
-        let Some((head, rest)) = values.split_at_checked(3) else { return ScanPrivate::default() };
+        let Some((head, rest)) = values.split_at_checked(5) else { return ScanPrivate::default() };
         let conditions = rest
             .chunks_exact(2)
             .map(|pair| PushedCondition { attno: pair[0] as pg_sys::AttrNumber, op: QualOp::ALL[pair[1] as usize] })
@@ -93,7 +98,8 @@ impl ScanPrivate {
             2 => ParamLimit::WithOffset,
             _ => ParamLimit::None,
         };
-        ScanPrivate { conditions, limit: u64::try_from(head[0]).ok(), descending: head[1] != 0, param_limit }
+        let sort = (head[3] > 0).then_some((head[3] as pg_sys::AttrNumber, head[4] != 0));
+        ScanPrivate { conditions, limit: u64::try_from(head[0]).ok(), descending: head[1] != 0, param_limit, sort }
     }
 }
 

@@ -16,7 +16,7 @@ use cdf_tables::reads::{
     answers_every_condition, describe_request, estimated_rows, pushable, requirement_message, requirements_met,
     PlannedQual, ReadShape, MAX_LATEST_READS,
 };
-use cdf_tables::{plan_read, PushedQual, QualOp, ReadPlan, Value};
+use cdf_tables::{plan_read, ListSort, PushedQual, QualOp, ReadPlan, Value};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::{PgList, PgMemoryContexts};
@@ -41,6 +41,8 @@ pub struct ScanState {
     limit_exprs: Vec<*mut pg_sys::ExprState>,
     /// The LIMIT of the last start (the planned one or the parameter's value), for EXPLAIN.
     limit_used: Option<u64>,
+    /// The `sort` of a list read in the query's order.
+    sort: Option<serde_json::Value>,
     /// The filter of the list request the scan made, for EXPLAIN ANALYZE.
     sent_filter: Option<String>,
     /// Whether the planned LIMIT went to CDF (it does not when CDF answers a condition only in part).
@@ -76,7 +78,7 @@ impl ScanState {
         // PostgreSQL's re-check could drop rows the LIMIT counted.
         let limit = shape.limit.filter(|_| answers_every_condition(self.ctx.resource, &quals));
         self.limit_sent = limit.is_some() || shape.limit.is_none();
-        self.reader = Some(Reader::new(self.ctx.resource, plan).limit(limit));
+        self.reader = Some(Reader::new(self.ctx.resource, plan).sorted(self.sort.clone()).limit(limit));
         self.page.clear();
     }
 
@@ -147,6 +149,17 @@ unsafe fn parameter_limit_value(exprs: &[*mut pg_sys::ExprState], econtext: *mut
         }
     }
     (!exprs.is_empty()).then_some(total)
+}
+
+/// The order a sorted list read asks CDF for.
+unsafe fn list_sort(
+    relid: pg_sys::Oid,
+    resource: &'static cdf_tables::Resource,
+    private: &ScanPrivate,
+) -> Option<ListSort> {
+    let (attno, nulls_first) = private.sort?;
+    let field = resource.sort_field(&attribute_name(relid, attno))?;
+    Some(ListSort { field, descending: private.descending, nulls_first })
 }
 
 /// The `filter` JSON of a list read, for EXPLAIN.
@@ -698,8 +711,14 @@ pub unsafe extern "C-unwind" fn get_foreign_paths(
         std::ptr::null_mut(),
         std::ptr::null_mut(),
     );
-    if let Some((pathkeys, descending, rows)) = sorted_read(root, baserel, foreigntableid) {
-        let private = pg_sys::lappend_int(std::ptr::null_mut(), i32::from(descending));
+    if let Some((pathkeys, descending, rows, sort)) = sorted_read(root, baserel, foreigntableid) {
+        // [descending] for datapoints and sequence rows; [descending, attno, nulls first] for a
+        // sorted object list.
+        let mut private = pg_sys::lappend_int(std::ptr::null_mut(), i32::from(descending));
+        if let Some((attno, nulls_first)) = sort {
+            private = pg_sys::lappend_int(private, i32::from(attno));
+            private = pg_sys::lappend_int(private, i32::from(nulls_first));
+        }
         add(rows, cost(rows), pathkeys, std::ptr::null_mut(), private);
     }
     let mut seen: Vec<*mut pg_sys::Bitmapset> = Vec::new();
@@ -725,12 +744,13 @@ pub unsafe extern "C-unwind" fn get_foreign_paths(
 
 /// A read in the query's order, when CDF returns rows in it: the points of one series by
 /// timestamp (ascending as listed; descending from `latest`, LIMIT n ≤ MAX_LATEST_READS), the
-/// rows of one sequence by row number likewise. The pathkeys, the direction, and the rows.
+/// rows of one sequence by row number likewise; an object list CDF sorts (`sorted_list`). The
+/// pathkeys, the direction, the rows, and for a list the sort column and NULLS FIRST.
 unsafe fn sorted_read(
     root: *mut pg_sys::PlannerInfo,
     baserel: *mut pg_sys::RelOptInfo,
     foreigntableid: pg_sys::Oid,
-) -> Option<(*mut pg_sys::List, bool, f64)> {
+) -> Option<SortedRead> {
     if is_view_table(foreigntableid) || (*root).query_pathkeys.is_null() {
         return None;
     }
@@ -738,7 +758,7 @@ unsafe fn sorted_read(
     let column = match resource.read {
         cdf_tables::ReadKind::Datapoints => c"timestamp",
         cdf_tables::ReadKind::SequenceRows => c"row_number",
-        _ => return None,
+        _ => return sorted_list(root, baserel, foreigntableid, resource),
     };
     let (pathkeys, descending) = ordering_on(root, baserel, foreigntableid, column)?;
     let clauses = classified_clauses(baserel, foreigntableid, resource);
@@ -760,7 +780,45 @@ unsafe fn sorted_read(
     if descending && limit.is_none_or(|n| n > MAX_LATEST_READS) {
         return None;
     }
-    Some((pathkeys, descending, estimated_rows(resource, &planned, limit)))
+    Some((pathkeys, descending, estimated_rows(resource, &planned, limit), None))
+}
+
+/// A sorted read: pathkeys, descending, rows, and for an object list (attno, NULLS FIRST).
+type SortedRead = (*mut pg_sys::List, bool, f64, Option<(pg_sys::AttrNumber, bool)>);
+
+/// `ORDER BY <column> [DESC] [NULLS FIRST|LAST] LIMIT n` on an object list CDF sorts by that
+/// column (`Resource::sort_field`): one list request with `sort` (and `nulls`, so any NULLs
+/// placement is met) returns the first n rows, and PostgreSQL does not sort. Only with a LIMIT
+/// the scan stops at (without one, a partitioned read and a local sort are faster), and not for
+/// id / external id lookups (byids does not sort).
+unsafe fn sorted_list(
+    root: *mut pg_sys::PlannerInfo,
+    baserel: *mut pg_sys::RelOptInfo,
+    foreigntableid: pg_sys::Oid,
+    resource: &'static cdf_tables::Resource,
+) -> Option<SortedRead> {
+    let pathkeys = PgList::<pg_sys::PathKey>::from_pg((*root).query_pathkeys);
+    if pathkeys.len() != 1 {
+        return None;
+    }
+    let pathkey = pathkeys.get_ptr(0)?;
+    let members = PgList::<pg_sys::EquivalenceMember>::from_pg((*(*pathkey).pk_eclass).ec_members);
+    let attno =
+        members.iter_ptr().find_map(|em| scanned_column((*em).em_expr as *mut pg_sys::Node, (*baserel).relid))?;
+    resource.sort_field(&attribute_name(foreigntableid, attno))?;
+    let clauses = classified_clauses(baserel, foreigntableid, resource);
+    let by_ids = planned_quals(&clauses)
+        .iter()
+        .any(|q| matches!(q.column.as_str(), "id" | "external_id") && matches!(q.op, QualOp::Eq | QualOp::In));
+    let all_pushed = clauses.iter().all(|(_, p)| p.is_some());
+    let limit = scan_limit(root, baserel, all_pushed);
+    if by_ids || (limit.is_none() && parameter_limit(root, baserel, all_pushed).is_none()) {
+        return None;
+    }
+    let (rows, _) = scan_estimate(root, baserel, foreigntableid, resource, None);
+    let rows = limit.map_or(rows, |n| rows.min(n as f64));
+    let descending = crate::compat::pathkey_descending(pathkey);
+    Some(((*root).query_pathkeys, descending, rows, Some((attno, (*pathkey).pk_nulls_first))))
 }
 
 #[pg_guard]
@@ -790,7 +848,12 @@ pub unsafe extern "C-unwind" fn get_foreign_plan(
     }
     let sorted = !(*best_path).path.pathkeys.is_null();
     if sorted {
-        private.descending = pg_sys::list_nth_int((*best_path).fdw_private, 0) != 0;
+        let path_private = (*best_path).fdw_private;
+        private.descending = pg_sys::list_nth_int(path_private, 0) != 0;
+        if (*path_private).length >= 3 {
+            let attno = pg_sys::list_nth_int(path_private, 1) as pg_sys::AttrNumber;
+            private.sort = Some((attno, pg_sys::list_nth_int(path_private, 2) != 0));
+        }
     }
     // The LIMIT holds for the scan when the query has no ORDER BY or this path yields its order.
     if !view && ((*root).query_pathkeys.is_null() || sorted) {
@@ -903,6 +966,9 @@ pub unsafe extern "C-unwind" fn explain_foreign_scan(
         let request = describe_request(table_resource((*rel).rd_id).0, &conditions, private.descending);
         lists = request.contains("/list");
         text(c"CDF Request", &request);
+        if let Some(sort) = list_sort((*rel).rd_id, table_resource((*rel).rd_id).0, &private) {
+            text(c"CDF Sort", &sort.to_json().to_string());
+        }
     }
     if !conditions.is_empty() {
         // Column names as the table has them (a typed RAW table's key is `_raw_key` to CDF).
@@ -988,6 +1054,7 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignSca
         return;
     }
     let ctx = table_context((*rel).rd_id, crate::compat::scan_user(node));
+    let sort = list_sort((*rel).rd_id, ctx.resource, &private).map(ListSort::to_json);
     let typed = crate::typed_raw::is_typed_raw((*rel).rd_id).then(|| crate::typed_raw::bind(rel, &ctx.table_name));
     let bindings = if typed.is_some() { Vec::new() } else { bind_columns(rel, ctx.resource, &ctx.table_name) };
     let used = used_attributes(plan);
@@ -1004,6 +1071,7 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignSca
         shape: ReadShape { limit: private.limit, descending: private.descending },
         limit_exprs,
         limit_used: None,
+        sort,
         sent_filter: None,
         limit_sent: false,
         reader: None,

@@ -123,6 +123,7 @@ fn scan_plan_data_survives_copy_object() {
         limit: Some(5),
         descending: true,
         param_limit: crate::plan::ParamLimit::WithOffset,
+        sort: Some((3, true)),
     };
     unsafe {
         assert_eq!(ScanPrivate::from_list(copied(private.to_list())), private);

@@ -124,6 +124,26 @@ pub struct ReadShape {
     pub descending: bool,
 }
 
+/// The order a list request asks CDF for (`sort`): one field, its direction, and where objects
+/// without it go (CDF takes `nulls` explicitly, so any PostgreSQL `NULLS FIRST/LAST` is met).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListSort {
+    pub field: &'static str,
+    pub descending: bool,
+    pub nulls_first: bool,
+}
+
+impl ListSort {
+    /// The `sort` of the list request body.
+    pub fn to_json(self) -> Json {
+        json!([{
+            "property": [self.field],
+            "order": if self.descending { "desc" } else { "asc" },
+            "nulls": if self.nulls_first { "first" } else { "last" },
+        }])
+    }
+}
+
 /// What a scan reads from CDF.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ReadPlan {
