@@ -223,6 +223,26 @@ unsafe fn scan_time_value(node: *mut pg_sys::Node, relid: pg_sys::Index) -> bool
     !own_column
 }
 
+/// `ARRAY[element]`, of the element's array type.
+unsafe fn one_element_array(element: *mut pg_sys::Node) -> Option<*mut pg_sys::Node> {
+    let element_type = pg_sys::exprType(element);
+    let array_type = pg_sys::get_array_type(element_type);
+    if array_type == pg_sys::InvalidOid {
+        return None;
+    }
+    let array = pg_sys::palloc0(std::mem::size_of::<pg_sys::ArrayExpr>()) as *mut pg_sys::ArrayExpr;
+    (*array).xpr.type_ = pg_sys::NodeTag::T_ArrayExpr;
+    (*array).array_typeid = array_type;
+    (*array).array_collid = pg_sys::exprCollation(element);
+    (*array).element_typeid = element_type;
+    let mut elements = PgList::<pg_sys::Node>::new();
+    elements.push(element);
+    (*array).elements = elements.into_pg();
+    (*array).multidims = false;
+    (*array).location = -1;
+    Some(array as *mut pg_sys::Node)
+}
+
 /// `column->>'key' = value` on a JSON column, as a `KeyEq` condition whose value is the
 /// expression `ARRAY['key', value]` (text).
 unsafe fn json_key_condition(
@@ -324,9 +344,17 @@ unsafe fn pushable_condition(
             if name != "=" {
                 return None;
             }
-            let att = scanned_column(args.get_ptr(0)?, relid)?;
-            let r = args.get_ptr(1)?;
-            scan_time_value(r, relid).then_some((att, QualOp::In, r))
+            let (l, r) = (args.get_ptr(0)?, args.get_ptr(1)?);
+            if let Some(att) = scanned_column(l, relid) {
+                return scan_time_value(r, relid).then_some((att, QualOp::In, r));
+            }
+            // `value = ANY(array_column)` (`a.id = ANY(e.asset_ids)`): the column overlaps
+            // `ARRAY[value]`.
+            let att = scanned_column(r, relid)?;
+            if !scan_time_value(l, relid) {
+                return None;
+            }
+            Some((att, QualOp::Overlaps, one_element_array(strip_relabel(l))?))
         }
         _ => None,
     }
@@ -560,7 +588,7 @@ unsafe fn scan_estimate(
     baserel: *mut pg_sys::RelOptInfo,
     foreigntableid: pg_sys::Oid,
     resource: &'static cdf_tables::Resource,
-    join: Option<&str>,
+    join: Option<&JoinKey>,
 ) -> (f64, bool) {
     let clauses = classified_clauses(baserel, foreigntableid, resource);
     // estimated_rows counts what ids, series and keys allow; every other condition (a list filter
@@ -589,15 +617,31 @@ unsafe fn scan_estimate(
             planned.push(PlannedQual { values: Some(1), column: column.into(), op: QualOp::Eq });
         }
     }
-    if let Some(column) = join {
-        planned.push(PlannedQual { column: column.to_string(), op: QualOp::Eq, values: Some(1) });
+    let mut join_selectivity = 1.0;
+    if let Some(key) = join {
+        // `=`: one key per outer row. `IN` / overlap with the outer row's array: as many as
+        // PostgreSQL's selectivity of the join clause leaves of the list.
+        let values = (key.op == QualOp::Eq).then_some(1);
+        planned.push(PlannedQual { column: key.column.clone(), op: key.op, values });
+        if key.op != QualOp::Eq {
+            // PostgreSQL has no statistics of a foreign array column (`a.id = ANY(e.asset_ids)`
+            // comes out as 1): one outer key is taken to leave at most 1% of the list.
+            join_selectivity = pg_sys::clause_selectivity(
+                root,
+                key.rinfo as *mut pg_sys::Node,
+                0,
+                pg_sys::JoinType::JOIN_INNER,
+                std::ptr::null_mut(),
+            )
+            .min(0.01);
+        }
     }
     // Without an ORDER BY, every path stops at the LIMIT (a sorted path says so itself).
     let limit = scan_limit(root, baserel, all_pushed).filter(|_| (*root).query_pathkeys.is_null());
     let present: Vec<&str> =
         planned.iter().filter(|q| matches!(q.op, QualOp::Eq | QualOp::In)).map(|q| q.column.as_str()).collect();
     let readable = requirements_met(resource, &present) || limit.is_some();
-    ((estimated_rows(resource, &planned, limit) * selectivity).max(1.0).round(), readable)
+    ((estimated_rows(resource, &planned, limit) * selectivity * join_selectivity).max(1.0).round(), readable)
 }
 
 /// Rows from what the pushed conditions allow (ids, keys, a LIMIT), times the selectivity of
@@ -630,14 +674,22 @@ unsafe extern "C-unwind" fn member_is_column(
     scanned_column((*em).em_expr as *mut pg_sys::Node, relid) == Some(attno)
 }
 
-/// Join clauses `column = <outer row's expression>` CDF can answer for each outer row: from the
-/// relation's join clauses and from equivalence classes (`a.x = b.y` PostgreSQL keeps as one).
-unsafe fn join_equalities(
+/// A join clause CDF answers for each outer row: `column = <outer value>`, `column = ANY(<outer
+/// array>)`, or `array_column && <outer array>` (also as `<outer value> = ANY(array_column)`).
+pub(crate) struct JoinKey {
+    rinfo: *mut pg_sys::RestrictInfo,
+    column: String,
+    op: QualOp,
+}
+
+/// The join clauses CDF can answer for each outer row: from the relation's join clauses and
+/// from equivalence classes (`a.x = b.y` PostgreSQL keeps as one).
+unsafe fn join_keys(
     root: *mut pg_sys::PlannerInfo,
     baserel: *mut pg_sys::RelOptInfo,
     foreigntableid: pg_sys::Oid,
     resource: &'static cdf_tables::Resource,
-) -> Vec<(*mut pg_sys::RestrictInfo, String)> {
+) -> Vec<JoinKey> {
     let relid = (*baserel).relid;
     let mut candidates: Vec<*mut pg_sys::RestrictInfo> = PgList::<pg_sys::RestrictInfo>::from_pg((*baserel).joininfo)
         .iter_ptr()
@@ -665,7 +717,11 @@ unsafe fn join_equalities(
         .filter_map(|rinfo| {
             let single = pg_sys::lappend(std::ptr::null_mut(), (*rinfo).clause.cast());
             let p = pushable_conditions(single, relid, foreigntableid, Some(resource)).pop()?;
-            (p.op == QualOp::Eq).then_some((rinfo, p.column))
+            matches!(p.op, QualOp::Eq | QualOp::In | QualOp::Overlaps).then_some(JoinKey {
+                rinfo,
+                column: p.column,
+                op: p.op,
+            })
         })
         .collect()
 }
@@ -722,8 +778,8 @@ pub unsafe extern "C-unwind" fn get_foreign_paths(
         add(rows, cost(rows), pathkeys, std::ptr::null_mut(), private);
     }
     let mut seen: Vec<*mut pg_sys::Bitmapset> = Vec::new();
-    for (rinfo, column) in join_equalities(root, baserel, foreigntableid, resource) {
-        let mut required_outer = pg_sys::bms_union((*rinfo).clause_relids, (*baserel).lateral_relids);
+    for key in join_keys(root, baserel, foreigntableid, resource) {
+        let mut required_outer = pg_sys::bms_union((*key.rinfo).clause_relids, (*baserel).lateral_relids);
         required_outer = pg_sys::bms_del_member(required_outer, (*baserel).relid as c_int);
         if pg_sys::bms_num_members(required_outer) == 0 || seen.iter().any(|s| pg_sys::bms_equal(*s, required_outer)) {
             continue;
@@ -731,7 +787,7 @@ pub unsafe extern "C-unwind" fn get_foreign_paths(
         seen.push(required_outer);
         // Registers the clauses PostgreSQL moves into this path (get_foreign_plan gets them).
         pg_sys::get_baserel_parampathinfo(root, baserel, required_outer);
-        let (rows, readable) = scan_estimate(root, baserel, foreigntableid, resource, Some(&column));
+        let (rows, readable) = scan_estimate(root, baserel, foreigntableid, resource, Some(&key));
         add(
             rows,
             if readable { cost(rows) } else { unreadable },
