@@ -759,6 +759,18 @@ mod tests {
     use super::*;
     use crate::catalogue::resource;
 
+    #[test]
+    fn events_sort_by_their_time_columns_with_explicit_nulls() {
+        let events = resource("events").unwrap();
+        assert_eq!(events.sort_field("start_time"), Some("startTime"));
+        assert_eq!(events.sort_field("last_updated_time"), Some("lastUpdatedTime"));
+        // CDF does not sort events by type; assets are not sorted at all.
+        assert_eq!(events.sort_field("type"), None);
+        assert_eq!(resource("assets").unwrap().sort_field("created_time"), None);
+        let sort = ListSort { field: "startTime", descending: true, nulls_first: false };
+        assert_eq!(sort.to_json(), json!([{"property": ["startTime"], "order": "desc", "nulls": "last"}]));
+    }
+
     fn q(column: &str, op: QualOp, value: Value) -> PushedQual {
         PushedQual { column: column.into(), op, value }
     }
