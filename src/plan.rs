@@ -24,6 +24,32 @@ pub struct ScanPrivate {
     pub limit: Option<u64>,
     /// The scan returns datapoints / sequence rows newest first (`ORDER BY timestamp DESC`).
     pub descending: bool,
+    /// A LIMIT given as a parameter (`LIMIT $1` in a generic plan): the last entries of
+    /// `fdw_exprs` are its count and, when `ParamLimit::WithOffset`, its OFFSET.
+    pub param_limit: ParamLimit,
+    /// An object list CDF returns in the query's order (`sort`): the column's attribute number
+    /// and whether NULLs come first (the direction is `descending`).
+    pub sort: Option<(pg_sys::AttrNumber, bool)>,
+}
+
+/// How a LIMIT known only when the scan starts is kept in `fdw_exprs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ParamLimit {
+    #[default]
+    None,
+    Count,
+    WithOffset,
+}
+
+impl ParamLimit {
+    /// How many `fdw_exprs` entries (after the conditions' values) the LIMIT takes.
+    pub fn exprs(self) -> usize {
+        match self {
+            ParamLimit::None => 0,
+            ParamLimit::Count => 1,
+            ParamLimit::WithOffset => 2,
+        }
+    }
 }
 
 /// `ModifyTable.fdw_privLists[i]`.
@@ -54,18 +80,26 @@ impl ScanPrivate {
     pub unsafe fn to_list(&self) -> *mut pg_sys::List {
         // An integer list holds i32: a larger LIMIT is as good as none.
         let limit = self.limit.and_then(|n| i32::try_from(n).ok()).unwrap_or(-1);
-        let head = [limit, i32::from(self.descending)];
+        let (sort_attno, nulls_first) = self.sort.map_or((0, false), |(a, n)| (i32::from(a), n));
+        let head =
+            [limit, i32::from(self.descending), self.param_limit.exprs() as i32, sort_attno, i32::from(nulls_first)];
         int_list(head.into_iter().chain(self.conditions.iter().flat_map(|c| [i32::from(c.attno), op_code(c.op)])))
     }
 
     pub unsafe fn from_list(list: *mut pg_sys::List) -> ScanPrivate {
         let values = ints(list);
-        let Some((head, rest)) = values.split_at_checked(2) else { return ScanPrivate::default() };
+        let Some((head, rest)) = values.split_at_checked(5) else { return ScanPrivate::default() };
         let conditions = rest
             .chunks_exact(2)
             .map(|pair| PushedCondition { attno: pair[0] as pg_sys::AttrNumber, op: QualOp::ALL[pair[1] as usize] })
             .collect();
-        ScanPrivate { conditions, limit: u64::try_from(head[0]).ok(), descending: head[1] != 0 }
+        let param_limit = match head[2] {
+            1 => ParamLimit::Count,
+            2 => ParamLimit::WithOffset,
+            _ => ParamLimit::None,
+        };
+        let sort = (head[3] > 0).then_some((head[3] as pg_sys::AttrNumber, head[4] != 0));
+        ScanPrivate { conditions, limit: u64::try_from(head[0]).ok(), descending: head[1] != 0, param_limit, sort }
     }
 }
 

@@ -16,7 +16,7 @@ use cdf_tables::reads::{
     answers_every_condition, describe_request, estimated_rows, pushable, requirement_message, requirements_met,
     PlannedQual, ReadShape, MAX_LATEST_READS,
 };
-use cdf_tables::{plan_read, PushedQual, QualOp, ReadPlan, Value};
+use cdf_tables::{plan_read, ListSort, PushedQual, QualOp, ReadPlan, Value};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::{PgList, PgMemoryContexts};
@@ -25,7 +25,7 @@ use crate::backend;
 use crate::context::{is_view_table, table_context, table_resource, TableContext};
 use crate::convert::{array_condition_fits, condition_value_fits, datum_to_value};
 use crate::errors;
-use crate::plan::{PushedCondition, ScanPrivate};
+use crate::plan::{ParamLimit, PushedCondition, ScanPrivate};
 use crate::tuple::{bind_columns, store_row, Binding};
 use crate::typed_raw::BoundTypedRaw;
 
@@ -37,6 +37,12 @@ pub struct ScanState {
     econtext: *mut pg_sys::ExprContext,
     /// LIMIT and order the planner pushed.
     shape: ReadShape,
+    /// A LIMIT that is a parameter (`LIMIT $1`): its count and OFFSET, evaluated at each start.
+    limit_exprs: Vec<*mut pg_sys::ExprState>,
+    /// The LIMIT of the last start (the planned one or the parameter's value), for EXPLAIN.
+    limit_used: Option<u64>,
+    /// The `sort` of a list read in the query's order.
+    sort: Option<serde_json::Value>,
     /// The filter of the list request the scan made, for EXPLAIN ANALYZE.
     sent_filter: Option<String>,
     /// Whether the planned LIMIT went to CDF (it does not when CDF answers a condition only in part).
@@ -60,14 +66,19 @@ impl ScanState {
             }
             quals.extend(typed.address_quals());
         }
-        let plan = plan_read(self.ctx.resource, &quals, self.shape)
+        let shape = ReadShape {
+            limit: self.shape.limit.or_else(|| parameter_limit_value(&self.limit_exprs, self.econtext)),
+            ..self.shape
+        };
+        self.limit_used = shape.limit;
+        let plan = plan_read(self.ctx.resource, &quals, shape)
             .unwrap_or_else(|m| errors::raise(PgSqlErrorCode::ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED, m, None));
         self.sent_filter = list_filter_text(&plan);
         // A LIMIT stops the reads only when CDF answers every condition exactly; otherwise
         // PostgreSQL's re-check could drop rows the LIMIT counted.
-        let limit = self.shape.limit.filter(|_| answers_every_condition(self.ctx.resource, &quals));
-        self.limit_sent = limit.is_some() || self.shape.limit.is_none();
-        self.reader = Some(Reader::new(self.ctx.resource, plan).limit(limit));
+        let limit = shape.limit.filter(|_| answers_every_condition(self.ctx.resource, &quals));
+        self.limit_sent = limit.is_some() || shape.limit.is_none();
+        self.reader = Some(Reader::new(self.ctx.resource, plan).sorted(self.sort.clone()).limit(limit));
         self.page.clear();
     }
 
@@ -119,6 +130,36 @@ unsafe fn evaluate_conditions(
         quals.push(PushedQual { column: column.clone(), op: *op, value });
     }
     quals
+}
+
+/// LIMIT plus OFFSET of a parameter LIMIT, evaluated now; `None` for `LIMIT NULL` (no limit) or
+/// a plan without one.
+unsafe fn parameter_limit_value(exprs: &[*mut pg_sys::ExprState], econtext: *mut pg_sys::ExprContext) -> Option<u64> {
+    let mut total: u64 = 0;
+    for (i, expr) in exprs.iter().enumerate() {
+        let mut isnull = false;
+        let datum = pg_sys::ExecEvalExprSwitchContext(*expr, econtext, &mut isnull);
+        match (i, isnull) {
+            // LIMIT NULL is LIMIT ALL; OFFSET NULL is OFFSET 0.
+            (0, true) => return None,
+            (_, true) => {}
+            // int8 (the parser casts LIMIT and OFFSET to bigint); PostgreSQL's Limit rejects
+            // negative values before the scan runs.
+            (_, false) => total = total.saturating_add(u64::try_from(datum.value() as i64).unwrap_or(0)),
+        }
+    }
+    (!exprs.is_empty()).then_some(total)
+}
+
+/// The order a sorted list read asks CDF for.
+unsafe fn list_sort(
+    relid: pg_sys::Oid,
+    resource: &'static cdf_tables::Resource,
+    private: &ScanPrivate,
+) -> Option<ListSort> {
+    let (attno, nulls_first) = private.sort?;
+    let field = resource.sort_field(&attribute_name(relid, attno))?;
+    Some(ListSort { field, descending: private.descending, nulls_first })
 }
 
 /// The `filter` JSON of a list read, for EXPLAIN.
@@ -180,6 +221,26 @@ unsafe fn scan_time_value(node: *mut pg_sys::Node, relid: pg_sys::Index) -> bool
         }
     });
     !own_column
+}
+
+/// `ARRAY[element]`, of the element's array type.
+unsafe fn one_element_array(element: *mut pg_sys::Node) -> Option<*mut pg_sys::Node> {
+    let element_type = pg_sys::exprType(element);
+    let array_type = pg_sys::get_array_type(element_type);
+    if array_type == pg_sys::InvalidOid {
+        return None;
+    }
+    let array = pg_sys::palloc0(std::mem::size_of::<pg_sys::ArrayExpr>()) as *mut pg_sys::ArrayExpr;
+    (*array).xpr.type_ = pg_sys::NodeTag::T_ArrayExpr;
+    (*array).array_typeid = array_type;
+    (*array).array_collid = pg_sys::exprCollation(element);
+    (*array).element_typeid = element_type;
+    let mut elements = PgList::<pg_sys::Node>::new();
+    elements.push(element);
+    (*array).elements = elements.into_pg();
+    (*array).multidims = false;
+    (*array).location = -1;
+    Some(array as *mut pg_sys::Node)
 }
 
 /// `column->>'key' = value` on a JSON column, as a `KeyEq` condition whose value is the
@@ -283,9 +344,17 @@ unsafe fn pushable_condition(
             if name != "=" {
                 return None;
             }
-            let att = scanned_column(args.get_ptr(0)?, relid)?;
-            let r = args.get_ptr(1)?;
-            scan_time_value(r, relid).then_some((att, QualOp::In, r))
+            let (l, r) = (args.get_ptr(0)?, args.get_ptr(1)?);
+            if let Some(att) = scanned_column(l, relid) {
+                return scan_time_value(r, relid).then_some((att, QualOp::In, r));
+            }
+            // `value = ANY(array_column)` (`a.id = ANY(e.asset_ids)`): the column overlaps
+            // `ARRAY[value]`.
+            let att = scanned_column(r, relid)?;
+            if !scan_time_value(l, relid) {
+                return None;
+            }
+            Some((att, QualOp::Overlaps, one_element_array(strip_relabel(l))?))
         }
         _ => None,
     }
@@ -421,6 +490,65 @@ unsafe fn scan_limit(
         .then_some(limit as u64)
 }
 
+/// An expression the scan can evaluate when it starts: constants, and parameters of the
+/// statement (PREPARE, the extended protocol) under casts, functions and operators that are not
+/// volatile. No columns, no subquery results.
+unsafe fn statement_parameter_expression(node: *mut pg_sys::Node) -> bool {
+    if node.is_null() || pg_sys::contain_volatile_functions(node) {
+        return false;
+    }
+    let all = |args: *mut pg_sys::List| {
+        PgList::<pg_sys::Node>::from_pg(args).iter_ptr().all(|a| statement_parameter_expression(a))
+    };
+    match (*node).type_ {
+        pg_sys::NodeTag::T_Const => true,
+        pg_sys::NodeTag::T_Param => (*(node as *mut pg_sys::Param)).paramkind == pg_sys::ParamKind::PARAM_EXTERN,
+        pg_sys::NodeTag::T_RelabelType => {
+            statement_parameter_expression((*(node as *mut pg_sys::RelabelType)).arg as *mut pg_sys::Node)
+        }
+        pg_sys::NodeTag::T_FuncExpr => all((*(node as *mut pg_sys::FuncExpr)).args),
+        pg_sys::NodeTag::T_OpExpr => all((*(node as *mut pg_sys::OpExpr)).args),
+        _ => false,
+    }
+}
+
+/// A LIMIT (and OFFSET) whose value only the statement's parameters give (`LIMIT $1` in a
+/// generic plan), where a constant one would hold for the scan: the planner then has no
+/// `limit_tuples`, so the same conditions are checked here (one relation, a SELECT, every
+/// condition pushed, no grouping, aggregates, DISTINCT, window functions, set-returning
+/// functions or WITH TIES). The count and OFFSET expressions, evaluated when the scan starts.
+unsafe fn parameter_limit(
+    root: *mut pg_sys::PlannerInfo,
+    baserel: *mut pg_sys::RelOptInfo,
+    all_pushed: bool,
+) -> Option<(*mut pg_sys::Node, Option<*mut pg_sys::Node>)> {
+    let parse = (*root).parse;
+    let one_relation = (*baserel).reloptkind == pg_sys::RelOptKind::RELOPT_BASEREL
+        && pg_sys::bms_membership((*root).all_baserels) == pg_sys::BMS_Membership::BMS_SINGLETON;
+    let count = (*parse).limitCount;
+    let plain = (*parse).groupClause.is_null()
+        && (*parse).groupingSets.is_null()
+        && (*parse).distinctClause.is_null()
+        && !(*parse).hasAggs
+        && !(*parse).hasWindowFuncs
+        && !(*parse).hasTargetSRFs
+        && (*parse).havingQual.is_null()
+        && (*parse).setOperations.is_null()
+        && (*parse).limitOption != pg_sys::LimitOption::LIMIT_OPTION_WITH_TIES;
+    if !(all_pushed && one_relation && plain && (*parse).commandType == pg_sys::CmdType::CMD_SELECT)
+        || count.is_null()
+        || (*root).limit_tuples >= 1.0
+        || !statement_parameter_expression(count)
+    {
+        return None;
+    }
+    let offset = (*parse).limitOffset;
+    if !offset.is_null() && !statement_parameter_expression(offset) {
+        return None;
+    }
+    Some((count, (!offset.is_null()).then_some(offset)))
+}
+
 /// The planned view of the pushed conditions, for estimates.
 unsafe fn planned_quals(clauses: &[(*mut pg_sys::RestrictInfo, Option<Pushable>)]) -> Vec<PlannedQual> {
     clauses
@@ -460,7 +588,7 @@ unsafe fn scan_estimate(
     baserel: *mut pg_sys::RelOptInfo,
     foreigntableid: pg_sys::Oid,
     resource: &'static cdf_tables::Resource,
-    join: Option<&str>,
+    join: Option<&JoinKey>,
 ) -> (f64, bool) {
     let clauses = classified_clauses(baserel, foreigntableid, resource);
     // estimated_rows counts what ids, series and keys allow; every other condition (a list filter
@@ -489,15 +617,31 @@ unsafe fn scan_estimate(
             planned.push(PlannedQual { values: Some(1), column: column.into(), op: QualOp::Eq });
         }
     }
-    if let Some(column) = join {
-        planned.push(PlannedQual { column: column.to_string(), op: QualOp::Eq, values: Some(1) });
+    let mut join_selectivity = 1.0;
+    if let Some(key) = join {
+        // `=`: one key per outer row. `IN` / overlap with the outer row's array: as many as
+        // PostgreSQL's selectivity of the join clause leaves of the list.
+        let values = (key.op == QualOp::Eq).then_some(1);
+        planned.push(PlannedQual { column: key.column.clone(), op: key.op, values });
+        if key.op != QualOp::Eq {
+            // PostgreSQL has no statistics of a foreign array column (`a.id = ANY(e.asset_ids)`
+            // comes out as 1): one outer key is taken to leave at most 1% of the list.
+            join_selectivity = pg_sys::clause_selectivity(
+                root,
+                key.rinfo as *mut pg_sys::Node,
+                0,
+                pg_sys::JoinType::JOIN_INNER,
+                std::ptr::null_mut(),
+            )
+            .min(0.01);
+        }
     }
     // Without an ORDER BY, every path stops at the LIMIT (a sorted path says so itself).
     let limit = scan_limit(root, baserel, all_pushed).filter(|_| (*root).query_pathkeys.is_null());
     let present: Vec<&str> =
         planned.iter().filter(|q| matches!(q.op, QualOp::Eq | QualOp::In)).map(|q| q.column.as_str()).collect();
     let readable = requirements_met(resource, &present) || limit.is_some();
-    ((estimated_rows(resource, &planned, limit) * selectivity).max(1.0).round(), readable)
+    ((estimated_rows(resource, &planned, limit) * selectivity * join_selectivity).max(1.0).round(), readable)
 }
 
 /// Rows from what the pushed conditions allow (ids, keys, a LIMIT), times the selectivity of
@@ -530,14 +674,22 @@ unsafe extern "C-unwind" fn member_is_column(
     scanned_column((*em).em_expr as *mut pg_sys::Node, relid) == Some(attno)
 }
 
-/// Join clauses `column = <outer row's expression>` CDF can answer for each outer row: from the
-/// relation's join clauses and from equivalence classes (`a.x = b.y` PostgreSQL keeps as one).
-unsafe fn join_equalities(
+/// A join clause CDF answers for each outer row: `column = <outer value>`, `column = ANY(<outer
+/// array>)`, or `array_column && <outer array>` (also as `<outer value> = ANY(array_column)`).
+pub(crate) struct JoinKey {
+    rinfo: *mut pg_sys::RestrictInfo,
+    column: String,
+    op: QualOp,
+}
+
+/// The join clauses CDF can answer for each outer row: from the relation's join clauses and
+/// from equivalence classes (`a.x = b.y` PostgreSQL keeps as one).
+unsafe fn join_keys(
     root: *mut pg_sys::PlannerInfo,
     baserel: *mut pg_sys::RelOptInfo,
     foreigntableid: pg_sys::Oid,
     resource: &'static cdf_tables::Resource,
-) -> Vec<(*mut pg_sys::RestrictInfo, String)> {
+) -> Vec<JoinKey> {
     let relid = (*baserel).relid;
     let mut candidates: Vec<*mut pg_sys::RestrictInfo> = PgList::<pg_sys::RestrictInfo>::from_pg((*baserel).joininfo)
         .iter_ptr()
@@ -565,7 +717,11 @@ unsafe fn join_equalities(
         .filter_map(|rinfo| {
             let single = pg_sys::lappend(std::ptr::null_mut(), (*rinfo).clause.cast());
             let p = pushable_conditions(single, relid, foreigntableid, Some(resource)).pop()?;
-            (p.op == QualOp::Eq).then_some((rinfo, p.column))
+            matches!(p.op, QualOp::Eq | QualOp::In | QualOp::Overlaps).then_some(JoinKey {
+                rinfo,
+                column: p.column,
+                op: p.op,
+            })
         })
         .collect()
 }
@@ -611,13 +767,19 @@ pub unsafe extern "C-unwind" fn get_foreign_paths(
         std::ptr::null_mut(),
         std::ptr::null_mut(),
     );
-    if let Some((pathkeys, descending, rows)) = sorted_read(root, baserel, foreigntableid) {
-        let private = pg_sys::lappend_int(std::ptr::null_mut(), i32::from(descending));
+    if let Some((pathkeys, descending, rows, sort)) = sorted_read(root, baserel, foreigntableid) {
+        // [descending] for datapoints and sequence rows; [descending, attno, nulls first] for a
+        // sorted object list.
+        let mut private = pg_sys::lappend_int(std::ptr::null_mut(), i32::from(descending));
+        if let Some((attno, nulls_first)) = sort {
+            private = pg_sys::lappend_int(private, i32::from(attno));
+            private = pg_sys::lappend_int(private, i32::from(nulls_first));
+        }
         add(rows, cost(rows), pathkeys, std::ptr::null_mut(), private);
     }
     let mut seen: Vec<*mut pg_sys::Bitmapset> = Vec::new();
-    for (rinfo, column) in join_equalities(root, baserel, foreigntableid, resource) {
-        let mut required_outer = pg_sys::bms_union((*rinfo).clause_relids, (*baserel).lateral_relids);
+    for key in join_keys(root, baserel, foreigntableid, resource) {
+        let mut required_outer = pg_sys::bms_union((*key.rinfo).clause_relids, (*baserel).lateral_relids);
         required_outer = pg_sys::bms_del_member(required_outer, (*baserel).relid as c_int);
         if pg_sys::bms_num_members(required_outer) == 0 || seen.iter().any(|s| pg_sys::bms_equal(*s, required_outer)) {
             continue;
@@ -625,7 +787,7 @@ pub unsafe extern "C-unwind" fn get_foreign_paths(
         seen.push(required_outer);
         // Registers the clauses PostgreSQL moves into this path (get_foreign_plan gets them).
         pg_sys::get_baserel_parampathinfo(root, baserel, required_outer);
-        let (rows, readable) = scan_estimate(root, baserel, foreigntableid, resource, Some(&column));
+        let (rows, readable) = scan_estimate(root, baserel, foreigntableid, resource, Some(&key));
         add(
             rows,
             if readable { cost(rows) } else { unreadable },
@@ -638,12 +800,13 @@ pub unsafe extern "C-unwind" fn get_foreign_paths(
 
 /// A read in the query's order, when CDF returns rows in it: the points of one series by
 /// timestamp (ascending as listed; descending from `latest`, LIMIT n ≤ MAX_LATEST_READS), the
-/// rows of one sequence by row number likewise. The pathkeys, the direction, and the rows.
+/// rows of one sequence by row number likewise; an object list CDF sorts (`sorted_list`). The
+/// pathkeys, the direction, the rows, and for a list the sort column and NULLS FIRST.
 unsafe fn sorted_read(
     root: *mut pg_sys::PlannerInfo,
     baserel: *mut pg_sys::RelOptInfo,
     foreigntableid: pg_sys::Oid,
-) -> Option<(*mut pg_sys::List, bool, f64)> {
+) -> Option<SortedRead> {
     if is_view_table(foreigntableid) || (*root).query_pathkeys.is_null() {
         return None;
     }
@@ -651,7 +814,7 @@ unsafe fn sorted_read(
     let column = match resource.read {
         cdf_tables::ReadKind::Datapoints => c"timestamp",
         cdf_tables::ReadKind::SequenceRows => c"row_number",
-        _ => return None,
+        _ => return sorted_list(root, baserel, foreigntableid, resource),
     };
     let (pathkeys, descending) = ordering_on(root, baserel, foreigntableid, column)?;
     let clauses = classified_clauses(baserel, foreigntableid, resource);
@@ -673,7 +836,45 @@ unsafe fn sorted_read(
     if descending && limit.is_none_or(|n| n > MAX_LATEST_READS) {
         return None;
     }
-    Some((pathkeys, descending, estimated_rows(resource, &planned, limit)))
+    Some((pathkeys, descending, estimated_rows(resource, &planned, limit), None))
+}
+
+/// A sorted read: pathkeys, descending, rows, and for an object list (attno, NULLS FIRST).
+type SortedRead = (*mut pg_sys::List, bool, f64, Option<(pg_sys::AttrNumber, bool)>);
+
+/// `ORDER BY <column> [DESC] [NULLS FIRST|LAST] LIMIT n` on an object list CDF sorts by that
+/// column (`Resource::sort_field`): one list request with `sort` (and `nulls`, so any NULLs
+/// placement is met) returns the first n rows, and PostgreSQL does not sort. Only with a LIMIT
+/// the scan stops at (without one, a partitioned read and a local sort are faster), and not for
+/// id / external id lookups (byids does not sort).
+unsafe fn sorted_list(
+    root: *mut pg_sys::PlannerInfo,
+    baserel: *mut pg_sys::RelOptInfo,
+    foreigntableid: pg_sys::Oid,
+    resource: &'static cdf_tables::Resource,
+) -> Option<SortedRead> {
+    let pathkeys = PgList::<pg_sys::PathKey>::from_pg((*root).query_pathkeys);
+    if pathkeys.len() != 1 {
+        return None;
+    }
+    let pathkey = pathkeys.get_ptr(0)?;
+    let members = PgList::<pg_sys::EquivalenceMember>::from_pg((*(*pathkey).pk_eclass).ec_members);
+    let attno =
+        members.iter_ptr().find_map(|em| scanned_column((*em).em_expr as *mut pg_sys::Node, (*baserel).relid))?;
+    resource.sort_field(&attribute_name(foreigntableid, attno))?;
+    let clauses = classified_clauses(baserel, foreigntableid, resource);
+    let by_ids = planned_quals(&clauses)
+        .iter()
+        .any(|q| matches!(q.column.as_str(), "id" | "external_id") && matches!(q.op, QualOp::Eq | QualOp::In));
+    let all_pushed = clauses.iter().all(|(_, p)| p.is_some());
+    let limit = scan_limit(root, baserel, all_pushed);
+    if by_ids || (limit.is_none() && parameter_limit(root, baserel, all_pushed).is_none()) {
+        return None;
+    }
+    let (rows, _) = scan_estimate(root, baserel, foreigntableid, resource, None);
+    let rows = limit.map_or(rows, |n| rows.min(n as f64));
+    let descending = crate::compat::pathkey_descending(pathkey);
+    Some(((*root).query_pathkeys, descending, rows, Some((attno, (*pathkey).pk_nulls_first))))
 }
 
 #[pg_guard]
@@ -703,18 +904,34 @@ pub unsafe extern "C-unwind" fn get_foreign_plan(
     }
     let sorted = !(*best_path).path.pathkeys.is_null();
     if sorted {
-        private.descending = pg_sys::list_nth_int((*best_path).fdw_private, 0) != 0;
+        let path_private = (*best_path).fdw_private;
+        private.descending = pg_sys::list_nth_int(path_private, 0) != 0;
+        if (*path_private).length >= 3 {
+            let attno = pg_sys::list_nth_int(path_private, 1) as pg_sys::AttrNumber;
+            private.sort = Some((attno, pg_sys::list_nth_int(path_private, 2) != 0));
+        }
     }
     // The LIMIT holds for the scan when the query has no ORDER BY or this path yields its order.
     if !view && ((*root).query_pathkeys.is_null() || sorted) {
         private.limit = scan_limit(root, baserel, all_pushed);
+        if private.limit.is_none() {
+            if let Some((count, offset)) = parameter_limit(root, baserel, all_pushed) {
+                // After the conditions' values in fdw_exprs.
+                exprs.push(count);
+                private.param_limit = ParamLimit::Count;
+                if let Some(offset) = offset {
+                    exprs.push(offset);
+                    private.param_limit = ParamLimit::WithOffset;
+                }
+            }
+        }
     }
     if crate::typed_raw::is_typed_raw(foreigntableid) {
         // The table's options name the RAW table.
         pushed_columns.extend(["_raw_database".to_string(), "_raw_table".to_string()]);
     }
     let present: Vec<&str> = pushed_columns.iter().map(String::as_str).collect();
-    let previewed = private.limit.is_some();
+    let previewed = private.limit.is_some() || private.param_limit != ParamLimit::None;
     if let Some((resource, table_name)) = classic.filter(|(r, _)| !requirements_met(r, &present) && !previewed) {
         errors::raise(
             PgSqlErrorCode::ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED,
@@ -770,7 +987,7 @@ unsafe fn explained_read(
     let private = ScanPrivate::from_list((*plan).fdw_private);
     let exprs = PgList::<pg_sys::Node>::from_pg((*plan).fdw_exprs);
     let params_bound = !(*(*node).ss.ps.state).es_param_list_info.is_null();
-    if !exprs.iter_ptr().all(|e| known_at_explain(e, params_bound)) {
+    if !exprs.iter_ptr().take(private.conditions.len()).all(|e| known_at_explain(e, params_bound)) {
         return None;
     }
     let mut conditions = Vec::new();
@@ -805,6 +1022,9 @@ pub unsafe extern "C-unwind" fn explain_foreign_scan(
         let request = describe_request(table_resource((*rel).rd_id).0, &conditions, private.descending);
         lists = request.contains("/list");
         text(c"CDF Request", &request);
+        if let Some(sort) = list_sort((*rel).rd_id, table_resource((*rel).rd_id).0, &private) {
+            text(c"CDF Sort", &sort.to_json().to_string());
+        }
     }
     if !conditions.is_empty() {
         // Column names as the table has them (a typed RAW table's key is `_raw_key` to CDF).
@@ -831,7 +1051,16 @@ pub unsafe extern "C-unwind" fn explain_foreign_scan(
             }
             None => {}
         }
-        if let Some(limit) = private.limit {
+        let ran_limit = state.filter(|s| s.reader.is_some()).map(|s| s.limit_used);
+        let limit = match (private.limit, private.param_limit, ran_limit) {
+            (Some(limit), _, _) => Some(limit.to_string()),
+            (None, ParamLimit::None, _) => None,
+            // A parameter LIMIT: its value once the scan ran.
+            (None, _, Some(Some(limit))) => Some(format!("{limit} (from a parameter)")),
+            (None, _, Some(None)) => None,
+            (None, _, None) => Some("(computed from parameters when the scan starts)".to_string()),
+        };
+        if let Some(limit) = limit {
             let note = match read {
                 Some((_, false)) => " (not sent: CDF answers a condition only in part)",
                 _ => "",
@@ -864,6 +1093,11 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignSca
     let descriptions = named_conditions((*rel).rd_id, &private);
     let exprs = PgList::<pg_sys::Node>::from_pg((*plan).fdw_exprs);
     let mut conditions = Vec::with_capacity(descriptions.len());
+    let limit_exprs = exprs
+        .iter_ptr()
+        .skip(descriptions.len())
+        .map(|e| pg_sys::ExecInitExpr(e as *mut pg_sys::Expr, node as *mut pg_sys::PlanState))
+        .collect();
     for ((column, op), expr) in descriptions.into_iter().zip(exprs.iter_ptr()) {
         let state = pg_sys::ExecInitExpr(expr as *mut pg_sys::Expr, node as *mut pg_sys::PlanState);
         conditions.push((column, op, state, pg_sys::exprType(expr)));
@@ -876,6 +1110,7 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignSca
         return;
     }
     let ctx = table_context((*rel).rd_id, crate::compat::scan_user(node));
+    let sort = list_sort((*rel).rd_id, ctx.resource, &private).map(ListSort::to_json);
     let typed = crate::typed_raw::is_typed_raw((*rel).rd_id).then(|| crate::typed_raw::bind(rel, &ctx.table_name));
     let bindings = if typed.is_some() { Vec::new() } else { bind_columns(rel, ctx.resource, &ctx.table_name) };
     let used = used_attributes(plan);
@@ -890,6 +1125,9 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignSca
         conditions,
         econtext: (*node).ss.ps.ps_ExprContext,
         shape: ReadShape { limit: private.limit, descending: private.descending },
+        limit_exprs,
+        limit_used: None,
+        sort,
         sent_filter: None,
         limit_sent: false,
         reader: None,

@@ -122,6 +122,8 @@ fn scan_plan_data_survives_copy_object() {
         conditions: QualOp::ALL.iter().enumerate().map(|(i, op)| PushedCondition { attno: i as i16 + 1, op: *op }).collect(),
         limit: Some(5),
         descending: true,
+        param_limit: crate::plan::ParamLimit::WithOffset,
+        sort: Some((3, true)),
     };
     unsafe {
         assert_eq!(ScanPrivate::from_list(copied(private.to_list())), private);

@@ -108,6 +108,8 @@ pub struct Reader {
     ahead: VecDeque<Ahead>,
     /// How many fetches may run at once (`ahead`'s length).
     width: usize,
+    /// The `sort` of list requests (`sorted`).
+    sort: Option<Json>,
 }
 
 type Fetched = (VecDeque<Step>, Option<usize>, Result<Option<Vec<Row>>, CdfError>);
@@ -225,7 +227,18 @@ impl Reader {
             Some(Step::ItemsList { partition: Some(_), .. }) => steps.len(),
             _ => 1,
         };
-        Reader { resource, steps, remaining: None, ahead: VecDeque::new(), width }
+        Reader { resource, steps, remaining: None, ahead: VecDeque::new(), width, sort: None }
+    }
+
+    /// Asks CDF to return a list in this order (`sort` of `POST /{resource}/list`); a sorted
+    /// list is read as one list, not in partitions (CDF orders each partition on its own).
+    pub fn sorted(mut self, sort: Option<Json>) -> Reader {
+        if sort.is_some() && self.width > 1 {
+            self.steps = VecDeque::from([Step::ItemsList { filter: Map::new(), partition: None, cursor: None }]);
+            self.width = 1;
+        }
+        self.sort = sort;
+        self
     }
 
     /// Stops after `limit` rows: requests ask for no more than are still wanted, and no page
@@ -298,6 +311,7 @@ impl Reader {
                 remaining: self.remaining,
                 ahead: VecDeque::new(),
                 width: 1,
+                sort: self.sort.clone(),
             };
             self.ahead.push_back(Ahead(tokio::spawn(async move {
                 let page = one.fetch_page(&mut own).await;
@@ -325,6 +339,9 @@ impl Reader {
                 }
                 if let Some(p) = &partition {
                     body["partition"] = json!(p);
+                }
+                if let Some(sort) = &self.sort {
+                    body["sort"] = sort.clone();
                 }
                 let mut json = post(session, format!("{path}/list"), with_cursor(body, &cursor)).await?;
                 if let Some(c) = cursor_of(&json) {

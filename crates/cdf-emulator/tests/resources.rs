@@ -210,3 +210,28 @@ async fn sessions_create_list_revoke() {
     assert_eq!(r.items()[0]["status"], "REVOKED");
     assert_eq!(api.get("/sessions?status=READY").await.items().len(), 1);
 }
+
+#[tokio::test]
+async fn events_list_sorts_with_nulls_placement_and_a_cursor() {
+    let api = Api::start().await;
+    api.create(
+        "events",
+        json!([{"externalId": "a", "startTime": 30}, {"externalId": "b"}, {"externalId": "c", "startTime": 10},
+               {"externalId": "d", "startTime": 20}]),
+    )
+    .await;
+    let order = |r: &Resp| r.items().iter().map(|e| e["externalId"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let sorted = |order: &str, nulls: &str| json!({"sort": [{"property": ["startTime"], "order": order, "nulls": nulls}], "limit": 2});
+    let first = api.post("/events/list", sorted("desc", "first")).await;
+    assert_eq!(order(&first), ["b", "a"]);
+    let cursor = first.body["nextCursor"].clone();
+    let mut rest = sorted("desc", "first");
+    rest["cursor"] = cursor;
+    let second = api.post("/events/list", rest).await;
+    assert_eq!(order(&second), ["d", "c"]);
+    assert!(second.body.get("nextCursor").is_none());
+    let asc = api.post("/events/list", json!({"sort": [{"property": ["startTime"]}]})).await;
+    assert_eq!(order(&asc), ["c", "d", "a", "b"], "auto: NULLs last ascending");
+    let r = api.post("/events/list", json!({"sort": [{"property": ["type"]}]})).await;
+    assert_eq!(r.status, 400);
+}

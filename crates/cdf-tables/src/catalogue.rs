@@ -477,7 +477,24 @@ pub struct Resource {
 /// events, time series, files, sequences).
 const AGGREGATE_COUNT_PATHS: &[&str] = &["assets", "events", "timeseries", "files", "sequences"];
 
+/// The columns `POST /{api_path}/list` sorts by (`sort` with `property`, `order` and `nulls`; API
+/// reference "Filter events": startTime, endTime, createdTime, lastUpdatedTime).
+const LIST_SORTS: &[(&str, &[&str])] = &[("events", &["start_time", "end_time", "created_time", "last_updated_time"])];
+
 impl Resource {
+    /// The JSON field `POST /{api_path}/list` sorts by for `column`, when CDF sorts by it.
+    pub fn sort_field(&self, column: &str) -> Option<&'static str> {
+        let (_, columns) =
+            LIST_SORTS.iter().find(|(path, _)| *path == self.api_path && self.read == ReadKind::Items)?;
+        if !columns.contains(&column) {
+            return None;
+        }
+        match self.column(column)?.field {
+            Field::Json(field) => Some(field),
+            _ => None,
+        }
+    }
+
     /// The list filter that answers conditions on `column`.
     pub fn list_filter(&self, column: &str) -> Option<&'static ListFilter> {
         self.list_filters.iter().find(|f| f.column == column)

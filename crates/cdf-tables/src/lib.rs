@@ -25,6 +25,6 @@ pub use mapping::{
 pub use options::{
     DeleteUnknown, InsertMode, NullValues, OptionError, OptionErrorKind, OptionTarget, UnknownReferences,
 };
-pub use reads::{plan_read, PushedQual, QualOp, ReadPlan};
+pub use reads::{plan_read, ListSort, PushedQual, QualOp, ReadPlan};
 pub use value::Value;
 pub use writes::{row_to_write, SeriesRef, WriteRow};

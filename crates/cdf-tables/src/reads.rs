@@ -124,6 +124,26 @@ pub struct ReadShape {
     pub descending: bool,
 }
 
+/// The order a list request asks CDF for (`sort`): one field, its direction, and where objects
+/// without it go (CDF takes `nulls` explicitly, so any PostgreSQL `NULLS FIRST/LAST` is met).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListSort {
+    pub field: &'static str,
+    pub descending: bool,
+    pub nulls_first: bool,
+}
+
+impl ListSort {
+    /// The `sort` of the list request body.
+    pub fn to_json(self) -> Json {
+        json!([{
+            "property": [self.field],
+            "order": if self.descending { "desc" } else { "asc" },
+            "nulls": if self.nulls_first { "first" } else { "last" },
+        }])
+    }
+}
+
 /// What a scan reads from CDF.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ReadPlan {
@@ -738,6 +758,18 @@ pub fn describe_request(resource: &Resource, pushed: &[(String, QualOp)], descen
 mod tests {
     use super::*;
     use crate::catalogue::resource;
+
+    #[test]
+    fn events_sort_by_their_time_columns_with_explicit_nulls() {
+        let events = resource("events").unwrap();
+        assert_eq!(events.sort_field("start_time"), Some("startTime"));
+        assert_eq!(events.sort_field("last_updated_time"), Some("lastUpdatedTime"));
+        // CDF does not sort events by type; assets are not sorted at all.
+        assert_eq!(events.sort_field("type"), None);
+        assert_eq!(resource("assets").unwrap().sort_field("created_time"), None);
+        let sort = ListSort { field: "startTime", descending: true, nulls_first: false };
+        assert_eq!(sort.to_json(), json!([{"property": ["startTime"], "order": "desc", "nulls": "last"}]));
+    }
 
     fn q(column: &str, op: QualOp, value: Value) -> PushedQual {
         PushedQual { column: column.into(), op, value }

@@ -36,15 +36,29 @@ SELECT read_shape($$SELECT * FROM cdf_tables.assets a JOIN (SELECT 'Asset ' || g
 SELECT read_shape($$SELECT count(*) FROM (SELECT DISTINCT source FROM cdf_tables.assets LIMIT 2) s$$, false);
 SELECT read_shape($$SELECT * FROM cdf_tables.assets WHERE external_id LIKE 'a-1%0' LIMIT 3$$, false);
 SELECT external_id FROM cdf_tables.assets WHERE external_id LIKE 'a-1%0' ORDER BY 1 LIMIT 3;
--- Generic plans keep a constant LIMIT; a parameter LIMIT is not pushed.
+-- Generic plans keep a constant LIMIT; a parameter LIMIT (and OFFSET) is sent with the value it
+-- has when the scan starts; LIMIT NULL reads everything.
 PREPARE first_of(text) AS SELECT name FROM cdf_tables.assets WHERE source = $1 LIMIT 2;
 PREPARE first_n(int) AS SELECT name FROM cdf_tables.assets LIMIT $1;
+PREPARE page_n(int, int) AS SELECT name FROM cdf_tables.assets WHERE source = 'even' LIMIT $1 OFFSET $2;
 SET plan_cache_mode = force_generic_plan;
 SELECT read_shape($$EXECUTE first_of('even')$$);
-SELECT read_shape($$EXECUTE first_n(2)$$, false);
+EXPLAIN (COSTS OFF) EXECUTE first_n(2);
+SELECT read_shape($$EXECUTE first_n(2)$$);
+SELECT read_shape($$EXECUTE first_n(7)$$);
+SELECT count(*) FROM (SELECT 1 FROM cdf_tables.assets LIMIT 7) s;
+SELECT read_shape($$EXECUTE page_n(3, 5)$$);
+CREATE TEMP TABLE paged AS EXECUTE page_n(3, 5);
+SELECT count(*) FROM paged;
+SELECT read_shape($$EXECUTE first_n(NULL)$$, false);
+-- A condition PostgreSQL alone evaluates keeps the parameter LIMIT off the scan.
+PREPARE undescribed(int) AS SELECT name FROM cdf_tables.assets WHERE description IS NULL LIMIT $1;
+SELECT read_shape($$EXECUTE undescribed(2)$$, false);
 RESET plan_cache_mode;
 DEALLOCATE first_of;
 DEALLOCATE first_n;
+DEALLOCATE page_n;
+DEALLOCATE undescribed;
 
 -- Datapoints: the newest point of a series, and the first ones, without reading the range.
 INSERT INTO cdf_tables.time_series (external_id, is_string) VALUES ('t', false), ('u', false), ('s', true);
@@ -98,6 +112,12 @@ SELECT try($$SELECT * FROM cdf_tables.double_datapoints$$);
 SELECT try($$SELECT * FROM cdf_tables.double_datapoints WHERE value > 0 LIMIT 3$$);
 SELECT count(*), count(DISTINCT external_id) FROM (SELECT * FROM cdf_tables.double_datapoints LIMIT 5003) s;
 SELECT read_shape($$SELECT * FROM cdf_tables.double_datapoints LIMIT 5$$);
+PREPARE preview_n(int) AS SELECT * FROM cdf_tables.double_datapoints LIMIT $1;
+SET plan_cache_mode = force_generic_plan;
+SELECT read_shape($$EXECUTE preview_n(4)$$);
+SELECT try($$EXECUTE preview_n(NULL)$$);
+RESET plan_cache_mode;
+DEALLOCATE preview_n;
 SELECT external_id, value FROM cdf_tables.string_datapoints LIMIT 5;
 SELECT count(*) FROM (SELECT * FROM cdf_tables.sequence_rows LIMIT 7) s;
 SELECT read_shape($$SELECT * FROM cdf_tables.sequence_rows LIMIT 7$$);

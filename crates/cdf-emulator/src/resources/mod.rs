@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::errors::{ApiError, ApiResult};
-use crate::store::{now_ms, Object};
+use crate::store::{now_ms, Collection, Object};
 use crate::Emulator;
 use generic::*;
 pub use project::{Kind, MetaStore, Project};
@@ -422,7 +422,15 @@ pub fn create(ctx: &Ctx, spec: &'static Spec, body: &Value) -> ApiResult<Reply> 
 pub fn list(ctx: &Ctx, spec: &'static Spec, body: &Value) -> ApiResult<Reply> {
     let top = body_object(body)?;
     check_keys(top, &["filter", "limit", "cursor", "partition", "aggregatedProperties", "sort", "fetchResources"], "")?;
-    let params = parse_list_params(top, 100, 1000)?;
+    let sort = parse_sort(spec, top.get("sort"))?;
+    // A sorted list's cursor is a position in the sorted matches, not an id.
+    let params = if sort.is_some() {
+        let mut without_cursor = top.clone();
+        without_cursor.remove("cursor");
+        parse_list_params(&without_cursor, 100, 1000)?
+    } else {
+        parse_list_params(top, 100, 1000)?
+    };
     let meta = ctx.project.meta.lock();
     let (filters, custom) = resolve_filter(spec, top.get("filter"), &meta)?;
     let custom_fn = custom_filters(spec, &custom, &meta)?;
@@ -430,7 +438,11 @@ pub fn list(ctx: &Ctx, spec: &'static Spec, body: &Value) -> ApiResult<Reply> {
     let visible_until = ctx.list_visible_until();
     let visible =
         |o: &Object| visible_until.is_none_or(|v| o.get("createdTime").and_then(|t| t.as_i64()).is_none_or(|t| t <= v));
-    let (page, next) = page(coll, &params, |o| visible(o) && matches(o, &filters) && custom_fn(o));
+    let keep = |o: &Object| visible(o) && matches(o, &filters) && custom_fn(o);
+    let (page, next) = match &sort {
+        Some(sort) => sorted_page(coll, &params, sort, top.get("cursor"), keep)?,
+        None => page(coll, &params, keep),
+    };
     let mut items: Vec<Value> = page.into_iter().map(|o| output(spec, o, &meta)).collect();
     if spec.kind == Kind::Assets {
         if let Some(props) = top.get("aggregatedProperties").and_then(|v| v.as_array()) {
@@ -443,6 +455,91 @@ pub fn list(ctx: &Ctx, spec: &'static Spec, body: &Value) -> ApiResult<Reply> {
     }
     let n = resp["items"].as_array().map(|a| a.len()).unwrap_or(0) as u64;
     Ok(Reply::json(200, &resp, n))
+}
+
+/// The properties `POST /{resource}/list` sorts by (API reference, "Filter events": `sort` on
+/// startTime, endTime, createdTime, lastUpdatedTime); other resources' sorts are not emulated.
+const SORTABLE: &[(Kind, &[&str])] = &[(Kind::Events, &["startTime", "endTime", "createdTime", "lastUpdatedTime"])];
+
+/// `"sort": [{"property": ["startTime"], "order": "asc"|"desc", "nulls": "first"|"last"|"auto"}]`
+/// (one property): the field, descending, and whether objects without it come first ("auto":
+/// last ascending, first descending, as CDF and PostgreSQL do).
+pub struct ListSort {
+    field: String,
+    descending: bool,
+    nulls_first: bool,
+}
+
+fn parse_sort(spec: &'static Spec, sort: Option<&Value>) -> ApiResult<Option<ListSort>> {
+    let items = match sort {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Array(items)) if items.len() == 1 => items,
+        Some(_) => return Err(ApiError::bad_request("sort: must be an array of one sort object")),
+    };
+    let item = items[0].as_object().ok_or_else(|| ApiError::bad_request("sort[0]: must be an object"))?;
+    check_keys(item, &["property", "order", "nulls"], "sort[0].")?;
+    let field = match item.get("property").and_then(|p| p.as_array()).map(|p| p.as_slice()) {
+        Some([Value::String(f)]) => f.clone(),
+        _ => return Err(ApiError::bad_request("sort[0].property: must be an array of one property name")),
+    };
+    let sortable = SORTABLE.iter().find(|(k, _)| *k == spec.kind).map_or(&[][..], |(_, f)| *f);
+    if !sortable.contains(&field.as_str()) {
+        return Err(ApiError::bad_request(format!("sort[0].property: cannot sort {} by \"{field}\"", spec.name)));
+    }
+    let descending = match item.get("order").and_then(|o| o.as_str()) {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(o) => return Err(ApiError::bad_request(format!("sort[0].order: \"{o}\" is not asc or desc"))),
+    };
+    let nulls_first = match item.get("nulls").and_then(|n| n.as_str()) {
+        None | Some("auto") => descending,
+        Some("first") => true,
+        Some("last") => false,
+        Some(n) => return Err(ApiError::bad_request(format!("sort[0].nulls: \"{n}\" is not first, last or auto"))),
+    };
+    Ok(Some(ListSort { field, descending, nulls_first }))
+}
+
+/// One page of the matching objects in `sort` order (ties by id), after the position the cursor
+/// (`"s<offset>"`) names.
+fn sorted_page<'a>(
+    coll: &'a Collection,
+    params: &ListParams,
+    sort: &ListSort,
+    cursor: Option<&Value>,
+    mut keep: impl FnMut(&Object) -> bool,
+) -> ApiResult<(Vec<&'a Object>, Option<String>)> {
+    let offset = match cursor {
+        None | Some(Value::Null) => 0,
+        Some(Value::String(c)) => c
+            .strip_prefix('s')
+            .and_then(|o| usize::from_str_radix(o, 16).ok())
+            .ok_or_else(|| ApiError::bad_request("cursor: invalid cursor"))?,
+        Some(_) => return Err(ApiError::bad_request("cursor: must be a string")),
+    };
+    let mut all: Vec<(i64, &Object)> = coll
+        .items
+        .iter()
+        .filter(|(key, _)| params.partition.is_none_or(|(m, n)| key.rem_euclid(n) == m - 1))
+        .filter(|(_, obj)| keep(obj))
+        .map(|(key, obj)| (*key, obj))
+        .collect();
+    let value = |o: &Object| o.get(&sort.field).and_then(|v| v.as_i64());
+    all.sort_by(|(ka, a), (kb, b)| {
+        let by_value = match (value(a), value(b)) {
+            (None, None) => std::cmp::Ordering::Equal,
+            (None, Some(_)) if sort.nulls_first => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some(_), None) if sort.nulls_first => std::cmp::Ordering::Greater,
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (Some(x), Some(y)) if sort.descending => y.cmp(&x),
+            (Some(x), Some(y)) => x.cmp(&y),
+        };
+        by_value.then(ka.cmp(kb))
+    });
+    let end = (offset + params.limit).min(all.len());
+    let next = (end < all.len()).then(|| format!("s{end:x}"));
+    Ok((all.get(offset..end).unwrap_or_default().iter().map(|(_, o)| *o).collect(), next))
 }
 
 /// The resources with `POST /{resource}/aggregate` (API reference: "Aggregate assets", events,
