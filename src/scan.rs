@@ -421,11 +421,28 @@ pub(crate) unsafe fn pushable_conditions(
             QualOp::Overlaps | QualOp::Contains => array_condition_fits(column_type, value_type),
             _ => condition_value_fits(column_type, value_type, op == QualOp::In),
         };
-        if push && fits {
+        if push && fits && !(op == QualOp::Like && like_without_literal_start(value)) {
             out.push(Pushable { attno, column, op, value });
         }
     }
     out
+}
+
+/// A constant LIKE pattern that starts with a wildcard (`'%1'`): CDF's prefix filters cannot
+/// narrow the read by it, so it is PostgreSQL's condition alone (and EXPLAIN does not list it).
+unsafe fn like_without_literal_start(value: *mut pg_sys::Node) -> bool {
+    let node = strip_relabel(value);
+    if (*node).type_ != pg_sys::NodeTag::T_Const {
+        return false;
+    }
+    let c = node as *mut pg_sys::Const;
+    if (*c).constisnull {
+        return false;
+    }
+    let pattern = pg_sys::text_to_cstring((*c).constvalue.cast_mut_ptr());
+    let empty = cdf_tables::reads::like_prefix(&std::ffi::CStr::from_ptr(pattern).to_string_lossy()).0.is_empty();
+    pg_sys::pfree(pattern.cast());
+    empty
 }
 
 /// How many values a condition allows, when the plan says: one for `=`, the elements of a
