@@ -26,7 +26,7 @@ use crate::context::{is_view_table, table_context, table_resource, TableContext}
 use crate::convert::{array_condition_fits, condition_value_fits, datum_to_value};
 use crate::errors;
 use crate::plan::{PushedCondition, ScanPrivate};
-use crate::tuple::{bind_columns, store_row, Binding};
+use crate::tuple::{bind_columns, store_point, store_row, Binding};
 use crate::typed_raw::BoundTypedRaw;
 
 pub struct ScanState {
@@ -83,7 +83,7 @@ impl ScanState {
             let page = backend::run(ctx, async |session| {
                 let mut page = reader.next_page(session).await?;
                 if let (Some(filler), Some(rows)) = (external_ids.as_mut(), page.as_mut()) {
-                    filler.fill(session, rows).await?;
+                    filler.fill(session, rows.iter_mut().filter_map(Row::item_mut)).await?;
                 }
                 Ok(page)
             });
@@ -919,9 +919,10 @@ pub unsafe extern "C-unwind" fn iterate_foreign_scan(
     let Some(row) = state.next_row() else {
         return slot;
     };
-    match &state.typed {
-        Some(typed) => typed.store(slot, &row),
-        None => store_row(slot, &state.bindings, &row),
+    match (&state.typed, &row) {
+        (Some(typed), Row::Item(item)) => typed.store(slot, item),
+        (None, Row::Item(item)) => store_row(slot, &state.bindings, item),
+        (_, Row::Point(point)) => store_point(slot, &state.bindings, point),
     }
     slot
 }

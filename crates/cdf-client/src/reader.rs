@@ -1,18 +1,43 @@
-//! Executes a `ReadPlan` page by page, following CDF's cursors. Each row comes back as a JSON
+//! Executes a `ReadPlan` page by page, following CDF's cursors. A row comes back as a JSON
 //! object in the API's field names, with what addresses it (series, RAW table) under the column
-//! names, ready for `cdf_tables::item_to_value`.
+//! names, ready for `cdf_tables::item_to_value`; a datapoint as a compact `Point`
+//! (`cdf_tables::point_to_value`), decoded from CDF's protobuf answer where CDF offers one.
 
 use std::collections::VecDeque;
 
 use cdf_tables::limits::{DATAPOINTS_PAGE, ITEMS_PAGE, RAW_PAGE_BYTES, RAW_PAGE_CAP, ROWS_PAGE};
-use cdf_tables::{ReadPlan, Resource, SeriesRef};
+use cdf_tables::{Point, PointStatus, PointValue, ReadPlan, Resource, SeriesAddress, SeriesRef};
 use reqwest::Method;
 use serde_json::{json, Map, Value as Json};
 
 use crate::error::CdfError;
-use crate::session::{encode_segment, Idempotency, Session};
+use crate::protobuf::decode_datapoint_list;
+use crate::session::{encode_segment, ApiResponse, Idempotency, Session};
 
-pub type Row = Map<String, Json>;
+/// One row of a read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Row {
+    /// An object of CDF's JSON answer (see the module comment).
+    Item(Map<String, Json>),
+    Point(Point),
+}
+
+impl Row {
+    pub fn item_mut(&mut self) -> Option<&mut Map<String, Json>> {
+        match self {
+            Row::Item(item) => Some(item),
+            Row::Point(_) => None,
+        }
+    }
+
+    /// The row as a JSON object (a point as CDF's JSON answer has it): for tests and comparisons.
+    pub fn to_json(&self) -> Map<String, Json> {
+        match self {
+            Row::Item(item) => item.clone(),
+            Row::Point(p) => p.to_json(),
+        }
+    }
+}
 
 /// One request still to make; `RawRows.limit` follows the bytes per row seen (`raw_page_limit`).
 #[derive(Debug, Clone)]
@@ -138,8 +163,12 @@ fn items_of(json: &mut Json) -> Vec<Json> {
     take_array(json, "items")
 }
 
-fn objects(items: Vec<Json>) -> Vec<Row> {
+fn objects(items: Vec<Json>) -> Vec<Map<String, Json>> {
     items.into_iter().filter_map(|i| if let Json::Object(m) = i { Some(m) } else { None }).collect()
+}
+
+fn item_rows(items: Vec<Map<String, Json>>) -> Vec<Row> {
+    items.into_iter().map(Row::Item).collect()
 }
 
 fn with_cursor(mut body: Json, cursor: &Option<String>) -> Json {
@@ -330,12 +359,12 @@ impl Reader {
                 if let Some(c) = cursor_of(&json) {
                     self.steps.push_front(Step::ItemsList { filter, partition, cursor: Some(c) });
                 }
-                objects(items_of(&mut json))
+                item_rows(objects(items_of(&mut json)))
             }
             Step::ItemsByIds { ids } => {
                 let mut json =
                     post(session, format!("{path}/byids"), json!({ "items": ids, "ignoreUnknownIds": true })).await?;
-                objects(items_of(&mut json))
+                item_rows(objects(items_of(&mut json)))
             }
             Step::Runs { external_id, cursor } => {
                 let body =
@@ -348,7 +377,7 @@ impl Reader {
                 for r in &mut rows {
                     r.entry("externalId").or_insert_with(|| json!(external_id));
                 }
-                rows
+                item_rows(rows)
             }
             Step::Datapoints { series, start, end, cursor } => {
                 let mut item = series.to_json();
@@ -358,22 +387,22 @@ impl Reader {
                 if let Some(c) = &cursor {
                     item.insert("cursor".into(), json!(c));
                 }
-                let mut json = post(session, "timeseries/data/list".into(), datapoints_request(item)).await?;
-                if let Some(c) = json["items"].get(0).and_then(cursor_of) {
+                let (points, next_cursor) = list_datapoints(session, datapoints_request(item)).await?;
+                if let Some(c) = next_cursor {
                     self.steps.push_front(Step::Datapoints { series: series.clone(), start, end, cursor: Some(c) });
                 }
-                datapoint_rows(&mut json)
+                points.into_iter().map(Row::Point).collect()
             }
             Step::LatestDatapoint { series, start, before } => {
                 let mut item = series.to_json();
                 item.insert("before".into(), json!(before));
-                let mut json = post(session, "timeseries/data/latest".into(), datapoints_request(item)).await?;
-                let mut rows = datapoint_rows(&mut json);
-                rows.retain(|r| r.get("timestamp").and_then(Json::as_i64).is_some_and(|t| t >= start));
-                if let Some(t) = rows.first().and_then(|r| r.get("timestamp")).and_then(Json::as_i64) {
-                    self.steps.push_front(Step::LatestDatapoint { series, start, before: t });
+                let json = post(session, "timeseries/data/latest".into(), datapoints_request(item)).await?;
+                let mut points = json_datapoints(&json);
+                points.retain(|p| p.timestamp >= start);
+                if let Some(p) = points.first() {
+                    self.steps.push_front(Step::LatestDatapoint { series, start, before: p.timestamp });
                 }
-                rows
+                points.into_iter().map(Row::Point).collect()
             }
             Step::LatestSequenceRow { sequence, start, before } => {
                 let mut body = sequence.to_json();
@@ -386,7 +415,7 @@ impl Reader {
                 if let Some(n) = rows.first().and_then(|r| r.get("rowNumber")).and_then(Json::as_i64) {
                     self.steps.push_front(Step::LatestSequenceRow { sequence, start, before: Some(n) });
                 }
-                rows
+                item_rows(rows)
             }
             Step::SeriesList { is_string, start, end, cursor } => {
                 let body = json!({ "filter": { "isString": is_string }, "limit": ITEMS_PAGE });
@@ -427,7 +456,7 @@ impl Reader {
                         cursor: Some(c),
                     });
                 }
-                sequence_rows(&json)
+                item_rows(sequence_rows(&json))
             }
             Step::RawDatabases { cursor, then } => {
                 let mut query = vec![("limit", ITEMS_PAGE.to_string())];
@@ -441,7 +470,7 @@ impl Reader {
                 }
                 let dbs = objects(items_of(&mut json));
                 if then == RawThen::Rows {
-                    dbs
+                    item_rows(dbs)
                 } else {
                     let then = if then == RawThen::Tables { RawThen::Rows } else { then };
                     for db in &dbs {
@@ -497,7 +526,7 @@ impl Reader {
                 for r in &mut rows {
                     r.insert("_raw_database".into(), json!(database));
                 }
-                rows
+                item_rows(rows)
             }
             Step::RawRows { database, table, cursor, limit } => {
                 let mut query = vec![("limit", self.page_size(limit).to_string())];
@@ -603,38 +632,73 @@ fn datapoints_request(item: Map<String, Json>) -> Json {
     })
 }
 
-/// The points of a `/timeseries/data/list` or `/latest` response, each with its series (a
-/// missing field reads as NULL, so absent address fields are left out: a page has up to 100,000
-/// points).
-fn datapoint_rows(json: &mut Json) -> Vec<Row> {
-    let mut rows = Vec::new();
-    for mut s in items_of(json) {
-        let instance = s.get("instanceId").cloned().unwrap_or(Json::Null);
-        let address: Vec<(&str, Json)> = [
-            ("id", s.get("id").cloned().unwrap_or(Json::Null)),
-            ("external_id", s.get("externalId").cloned().unwrap_or(Json::Null)),
-            ("instance_space", instance["space"].clone()),
-            ("instance_external_id", instance["externalId"].clone()),
-        ]
-        .into_iter()
-        .filter(|(_, v)| !v.is_null())
-        .collect();
-        let points = take_array(&mut s, "datapoints");
-        rows.reserve(points.len());
-        for p in points {
-            if let Json::Object(mut row) = p {
-                for (name, v) in &address {
-                    row.insert((*name).to_string(), v.clone());
+/// The media type of CDF's protobuf answers.
+const PROTOBUF: &str = "application/protobuf";
+
+/// The points of one `/timeseries/data/list` request for one series, and the cursor of its next
+/// page. Asks for protobuf, as the SDKs do (no JSON tree of 100,000 points to build and walk);
+/// reads JSON if that is what comes.
+async fn list_datapoints(session: &mut Session, body: Json) -> Result<(Vec<Point>, Option<String>), CdfError> {
+    let path = "timeseries/data/list";
+    let answer = session.post_accepting(path, &body, PROTOBUF, Idempotency::Idempotent).await?;
+    if !is_protobuf(&answer) {
+        let json = answer.json()?;
+        let cursor = json["items"].get(0).and_then(cursor_of);
+        return Ok((json_datapoints(&json), cursor));
+    }
+    let series = decode_datapoint_list(&answer.body).map_err(|e| CdfError::Protocol {
+        message: format!("{path}: the protobuf answer is malformed: {}", e.0),
+        request_id: answer.request_id.clone(),
+    })?;
+    let cursor = series.first().and_then(|s| s.next_cursor.clone());
+    let mut points = Vec::with_capacity(series.iter().map(|s| s.points.len()).sum());
+    for s in series {
+        points.extend(s.points);
+    }
+    Ok((points, cursor))
+}
+
+fn is_protobuf(answer: &ApiResponse) -> bool {
+    answer.content_type.as_deref().is_some_and(|t| t.starts_with(PROTOBUF) || t.starts_with("application/x-protobuf"))
+}
+
+/// The points of a JSON `/timeseries/data/list` or `/latest` answer. A numeric series spells
+/// NaN and the infinities as strings.
+fn json_datapoints(json: &Json) -> Vec<Point> {
+    let mut points = Vec::new();
+    for s in json.get("items").and_then(Json::as_array).into_iter().flatten() {
+        let text = |v: &Json| v.as_str().map(str::to_string);
+        let instance = s.get("instanceId");
+        let series = std::sync::Arc::new(SeriesAddress {
+            id: s.get("id").and_then(Json::as_i64),
+            external_id: s.get("externalId").and_then(text),
+            instance_space: instance.and_then(|i| i.get("space")).and_then(text),
+            instance_external_id: instance.and_then(|i| i.get("externalId")).and_then(text),
+        });
+        let is_string = s.get("isString").and_then(Json::as_bool).unwrap_or(false);
+        for p in s.get("datapoints").and_then(Json::as_array).into_iter().flatten() {
+            let value = match p.get("value") {
+                None | Some(Json::Null) => PointValue::Missing,
+                Some(Json::String(t)) if !is_string => {
+                    cdf_tables::points::non_finite_of(t).map_or_else(|| PointValue::Text(t.clone()), PointValue::Double)
                 }
-                rows.push(row);
-            }
+                Some(Json::String(t)) => PointValue::Text(t.clone()),
+                Some(Json::Number(n)) => n.as_f64().map_or(PointValue::Missing, PointValue::Double),
+                Some(other) => PointValue::Text(other.to_string()),
+            };
+            let status = p.get("status").map(|st| PointStatus {
+                code: st.get("code").and_then(Json::as_i64).unwrap_or(0),
+                symbol: st.get("symbol").and_then(Json::as_str).unwrap_or("").to_string(),
+            });
+            let timestamp = p.get("timestamp").and_then(Json::as_i64).unwrap_or(0);
+            points.push(Point { series: series.clone(), timestamp, value, status });
         }
     }
-    rows
+    points
 }
 
 /// The rows of a `/sequences/data/list` or `/latest` response, values keyed by column.
-fn sequence_rows(json: &Json) -> Vec<Row> {
+fn sequence_rows(json: &Json) -> Vec<Map<String, Json>> {
     let columns: Vec<String> = json
         .get("columns")
         .and_then(|c| c.as_array())
@@ -667,12 +731,12 @@ async fn post(session: &mut Session, path: String, body: Json) -> Result<Json, C
     session.post_json(&path, &[], &body, Idempotency::Idempotent).await?.json()
 }
 
-fn raw_rows(mut rows: Vec<Row>, database: &str, table: &str) -> Vec<Row> {
+fn raw_rows(mut rows: Vec<Map<String, Json>>, database: &str, table: &str) -> Vec<Row> {
     for r in &mut rows {
         r.insert("_raw_database".into(), json!(database));
         r.insert("_raw_table".into(), json!(table));
     }
-    rows
+    item_rows(rows)
 }
 
 #[cfg(test)]
