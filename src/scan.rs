@@ -67,7 +67,8 @@ impl ScanState {
         // PostgreSQL's re-check could drop rows the LIMIT counted.
         let limit = self.shape.limit.filter(|_| answers_every_condition(self.ctx.resource, &quals));
         self.limit_sent = limit.is_some() || self.shape.limit.is_none();
-        self.reader = Some(Reader::new(self.ctx.resource, plan).limit(limit));
+        let reader = Reader::new(self.ctx.resource, plan).limit(limit);
+        self.reader = Some(reader.concurrency(self.ctx.max_concurrent_requests));
         self.page.clear();
     }
 

@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 
-use cdf_tables::limits::{DATAPOINTS_PAGE, ITEMS_PAGE, RAW_PAGE_BYTES, RAW_PAGE_CAP, ROWS_PAGE};
+use cdf_tables::limits::{DATAPOINTS_PAGE, DATAPOINT_WINDOWS, ITEMS_PAGE, RAW_PAGE_BYTES, RAW_PAGE_CAP, ROWS_PAGE};
 use cdf_tables::{Point, PointStatus, PointValue, ReadPlan, Resource, SeriesAddress, SeriesRef};
 use reqwest::Method;
 use serde_json::{json, Map, Value as Json};
@@ -133,6 +133,11 @@ pub struct Reader {
     ahead: VecDeque<Ahead>,
     /// How many fetches may run at once (`ahead`'s length).
     width: usize,
+    /// Rows come in step order (a datapoints read: timestamp order per series). What a fetched
+    /// page leaves (its cursor's next page) is fetched next, before the pages already ahead, and
+    /// a series' range past a full page is split into time windows fetched side by side
+    /// (`windows_after`). Otherwise (partitions) continuations queue behind what is ahead.
+    ordered: bool,
 }
 
 type Fetched = (VecDeque<Step>, Option<usize>, Result<Option<Vec<Row>>, CdfError>);
@@ -254,7 +259,19 @@ impl Reader {
             Some(Step::ItemsList { partition: Some(_), .. }) => steps.len(),
             _ => 1,
         };
-        Reader { resource, steps, remaining: None, ahead: VecDeque::new(), width }
+        Reader { resource, steps, remaining: None, ahead: VecDeque::new(), width, ordered: false }
+    }
+
+    /// Reads the ranges of a datapoints read (ascending, without a LIMIT) in up to `requests`
+    /// time windows at once, at most `limits::DATAPOINT_WINDOWS` (each holds a page of up to
+    /// 100,000 points in memory), as the SDKs do; rows keep timestamp order per series.
+    pub fn concurrency(mut self, requests: usize) -> Reader {
+        let datapoints = !self.steps.is_empty() && self.steps.iter().all(|s| matches!(s, Step::Datapoints { .. }));
+        if datapoints && self.remaining.is_none() {
+            self.width = requests.clamp(1, DATAPOINT_WINDOWS);
+            self.ordered = true;
+        }
+        self
     }
 
     /// Stops after `limit` rows: requests ask for no more than are still wanted, and no page
@@ -262,9 +279,14 @@ impl Reader {
     /// (each partition would fetch a page the LIMIT may not need).
     pub fn limit(mut self, limit: Option<u64>) -> Reader {
         self.remaining = limit.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
-        if self.remaining.is_some() && self.width > 1 {
+        if self.remaining.is_some() && self.width > 1 && !self.ordered {
             self.steps = VecDeque::from([Step::ItemsList { filter: Map::new(), partition: None, cursor: None }]);
             self.width = 1;
+        }
+        if self.remaining.is_some() && self.ordered {
+            // Windows would fetch pages the LIMIT may not need.
+            self.width = 1;
+            self.ordered = false;
         }
         self
     }
@@ -278,6 +300,9 @@ impl Reader {
     /// caller consumes it, the pages after it are already being fetched (`width` at once, each a
     /// task on a clone of the session; the memory is `width` pages).
     pub async fn next_page(&mut self, session: &mut Session) -> Result<Option<Vec<Row>>, CdfError> {
+        if self.ordered {
+            return self.next_ordered_page(session).await;
+        }
         let page = match self.ahead.pop_front() {
             Some(mut ahead) => {
                 let (steps, remaining, page) = (&mut ahead.0).await.map_err(|e| CdfError::Protocol {
@@ -311,6 +336,44 @@ impl Reader {
         Ok(page)
     }
 
+    /// `next_page` of an ordered read: the page first in step order; what it leaves (the rest
+    /// of its series' range) is fetched before every page already ahead, in windows over the
+    /// free fetch slots.
+    async fn next_ordered_page(&mut self, session: &mut Session) -> Result<Option<Vec<Row>>, CdfError> {
+        let (left, page) = match self.ahead.pop_front() {
+            Some(mut ahead) => {
+                let (left, _, page) = (&mut ahead.0).await.map_err(|e| CdfError::Protocol {
+                    message: format!("fetching the next page was lost: {e}"),
+                    request_id: None,
+                })?;
+                (left, page?)
+            }
+            None => {
+                // The first page, fetched in the caller's `block_on` (a cancel drops it there).
+                let Some(first) = self.steps.pop_front() else {
+                    return Ok(None);
+                };
+                let later = std::mem::replace(&mut self.steps, VecDeque::from([first]));
+                let page = self.fetch_page(session).await?;
+                (std::mem::replace(&mut self.steps, later), page)
+            }
+        };
+        let Some(rows) = page else {
+            return Ok(None);
+        };
+        let free = self.width.saturating_sub(self.ahead.len()).max(1);
+        let next = windows_after(left, &rows, free);
+        if !next.is_empty() {
+            session.ensure_token().await?;
+            for step in next.into_iter().rev() {
+                let ahead = self.spawn_fetch(session, step);
+                self.ahead.push_front(ahead);
+            }
+        }
+        self.start_fetches(session, self.width).await?;
+        Ok(Some(rows))
+    }
+
     /// Starts fetching the first steps, each a task on a clone of the session, until `upto`
     /// fetches run (none once a LIMIT has its rows).
     async fn start_fetches(&mut self, session: &mut Session, upto: usize) -> Result<(), CdfError> {
@@ -320,21 +383,28 @@ impl Reader {
         session.ensure_token().await?;
         while self.ahead.len() < upto {
             let Some(step) = self.steps.pop_front() else { break };
-            let mut own = session.clone();
-            let mut one = Reader {
-                resource: self.resource,
-                steps: VecDeque::from([step]),
-                remaining: self.remaining,
-                ahead: VecDeque::new(),
-                width: 1,
-            };
-            self.ahead.push_back(Ahead(tokio::spawn(async move {
-                let page = one.fetch_page(&mut own).await;
-                (std::mem::take(&mut one.steps), one.remaining, page)
-            })));
+            let ahead = self.spawn_fetch(session, step);
+            self.ahead.push_back(ahead);
         }
         crate::runtime::let_requests_out().await;
         Ok(())
+    }
+
+    /// Fetches the page of `step` as a task on a clone of the session (with a valid token).
+    fn spawn_fetch(&self, session: &Session, step: Step) -> Ahead {
+        let mut own = session.clone();
+        let mut one = Reader {
+            resource: self.resource,
+            steps: VecDeque::from([step]),
+            remaining: self.remaining,
+            ahead: VecDeque::new(),
+            width: 1,
+            ordered: false,
+        };
+        Ahead(tokio::spawn(async move {
+            let page = one.fetch_page(&mut own).await;
+            (std::mem::take(&mut one.steps), one.remaining, page)
+        }))
     }
 
     /// Fetches the page of the first step (following a cursor pushes the step back).
@@ -597,6 +667,32 @@ impl Reader {
         session.log.note_rows_received(rows.len());
         Ok(Some(rows))
     }
+}
+
+/// What follows a datapoints page that left the rest of its range (`left`: its cursor's next
+/// page): with `free` fetch slots, that rest as up to `free` time windows, each as long as the
+/// page's span (about a page of points at the same density), the last one to the range's end.
+/// A window with more points than a page follows its cursor. Anything else is left as it is.
+fn windows_after(left: VecDeque<Step>, page: &[Row], free: usize) -> VecDeque<Step> {
+    let stamps = || page.iter().filter_map(|r| if let Row::Point(p) = r { Some(p.timestamp) } else { None });
+    let (Some(first), Some(last)) = (stamps().next(), stamps().last()) else {
+        return left;
+    };
+    if free < 2 || left.len() != 1 {
+        return left;
+    }
+    let Some(Step::Datapoints { series, end, cursor: Some(_), .. }) = left.front() else {
+        return left;
+    };
+    let span = last.saturating_sub(first).saturating_add(1).max(1);
+    let mut windows = VecDeque::with_capacity(free);
+    let mut start = last.saturating_add(1);
+    while start < *end && windows.len() < free {
+        let window_end = if windows.len() + 1 == free { *end } else { start.saturating_add(span).min(*end) };
+        windows.push_back(Step::Datapoints { series: series.clone(), start, end: window_end, cursor: None });
+        start = window_end;
+    }
+    windows
 }
 
 /// The `limit` of the next RAW rows page: as many rows as fit `RAW_PAGE_BYTES` at the bytes per

@@ -691,6 +691,26 @@ fn protobuf_datapoint_pages_read_as_the_json_pages_do() {
             assert_eq!(r, e, "row {i} of {by}");
         }
     }
+    // In time windows fetched side by side: the same rows in the same order, over more requests.
+    let plan = ReadPlan::Datapoints {
+        series: vec![SeriesRef::ExternalId("num".into()), SeriesRef::ExternalId("text".into())],
+        start: -100,
+        end: 1_000_000,
+        descending: false,
+    };
+    let before = env.requests("POST /timeseries/data/list");
+    let mut reader = Reader::new(resource("double_datapoints").unwrap(), plan).concurrency(4);
+    let mut windowed = Vec::new();
+    while let Some(page) = env.run(reader.next_page(&mut s)).expect("page") {
+        windowed.extend(page.iter().map(cdf_client::Row::to_json));
+    }
+    let mut expected = json_points(&env, &mut s, json!({ "externalId": "num" }), -100, 1_000_000);
+    expected.extend(json_points(&env, &mut s, json!({ "externalId": "text" }), -100, 1_000_000));
+    assert_eq!(windowed.len(), expected.len());
+    assert!(windowed == expected, "windowed rows differ from the JSON pages");
+    let windowed_requests = env.requests("POST /timeseries/data/list") - before - 3;
+    assert!(windowed_requests > 3, "the range past the first page went in windows: {windowed_requests} requests");
+
     // Two series in one read, one after the other.
     let plan = ReadPlan::Datapoints {
         series: vec![SeriesRef::ExternalId("text".into()), SeriesRef::ExternalId("num".into())],

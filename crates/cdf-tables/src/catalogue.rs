@@ -445,6 +445,10 @@ pub mod limits {
     /// Partitions of an unfiltered list of a resource CDF lists in parallel (`"partition": "m/n"`,
     /// at most 10), fetched side by side: as many as a statement keeps write requests in flight.
     pub const LIST_PARTITIONS: usize = DEFAULT_CONCURRENT_REQUESTS;
+    /// Time windows of one series' datapoints fetched side by side by a read (at most
+    /// `max_concurrent_requests`): each holds a page of up to 100,000 points while it waits its
+    /// turn, so memory stays a few pages; on a few cores more windows do not read faster.
+    pub const DATAPOINT_WINDOWS: usize = 4;
     /// Write requests one statement keeps in flight unless `max_concurrent_requests` says
     /// otherwise (measured with `bench/copy_bench.sh` under the emulator's cdf profile).
     pub const DEFAULT_CONCURRENT_REQUESTS: usize = 8;
