@@ -675,7 +675,7 @@ impl Reader {
 /// A window with more points than a page follows its cursor. Anything else is left as it is.
 fn windows_after(left: VecDeque<Step>, page: &[Row], free: usize) -> VecDeque<Step> {
     let stamps = || page.iter().filter_map(|r| if let Row::Point(p) = r { Some(p.timestamp) } else { None });
-    let (Some(first), Some(last)) = (stamps().next(), stamps().last()) else {
+    let (Some(first), Some(last)) = (stamps().next(), stamps().next_back()) else {
         return left;
     };
     if free < 2 || left.len() != 1 {
