@@ -885,6 +885,12 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignSca
         .filter(|b| uses_attribute(used, b.attidx + 1))
         .filter_map(|b| b.column.reference().map(|r| (b.column, r)))
         .collect();
+    // A SELECT stores only the columns its target list and conditions read (the others stay
+    // NULL): a million datapoints need not each make an external_id string nobody looks at.
+    // UPDATE and DELETE get whole rows, as their writes may read any column.
+    let select = (*(*(*node).ss.ps.state).es_plannedstmt).commandType == pg_sys::CmdType::CMD_SELECT;
+    let bindings =
+        if select { bindings.into_iter().filter(|b| uses_attribute(used, b.attidx + 1)).collect() } else { bindings };
     let state = ScanState {
         ctx,
         bindings,
