@@ -29,7 +29,23 @@ use crate::plan::{PushedCondition, ScanPrivate};
 use crate::tuple::{bind_columns, store_point, store_row, Binding};
 use crate::typed_raw::BoundTypedRaw;
 
+/// Which state `fdw_state` holds, its first field (both are `repr(C)`): iterating need not look
+/// the table's options up for every row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanKind {
+    Table,
+    View,
+}
+
+/// Whether the scan's `fdw_state` is a view table's (`views::ViewScan`).
+unsafe fn is_view_scan(node: *mut pg_sys::ForeignScanState) -> bool {
+    let kind = (*node).fdw_state as *const ScanKind;
+    !kind.is_null() && *kind == ScanKind::View
+}
+
+#[repr(C)]
 pub struct ScanState {
+    kind: ScanKind,
     ctx: TableContext,
     bindings: Vec<Binding>,
     /// Pushed conditions: column, operator, the value's ExprState and type.
@@ -892,6 +908,7 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignSca
     let bindings =
         if select { bindings.into_iter().filter(|b| uses_attribute(used, b.attidx + 1)).collect() } else { bindings };
     let state = ScanState {
+        kind: ScanKind::Table,
         ctx,
         bindings,
         conditions,
@@ -914,7 +931,7 @@ pub unsafe extern "C-unwind" fn iterate_foreign_scan(
 ) -> *mut pg_sys::TupleTableSlot {
     let slot = (*node).ss.ss_ScanTupleSlot;
     pg_sys::ExecClearTuple(slot);
-    if is_view_table((*(*node).ss.ss_currentRelation).rd_id) {
+    if is_view_scan(node) {
         return crate::views::iterate(node);
     }
     let Some(state) = ((*node).fdw_state as *mut ScanState).as_mut() else {

@@ -362,7 +362,11 @@ impl Reader {
             return Ok(None);
         };
         let free = self.width.saturating_sub(self.ahead.len()).max(1);
-        let next = windows_after(left, &rows, free);
+        let (next, rest) = windows_after(left, &rows, free, self.ahead.is_empty());
+        if let Some(rest) = rest {
+            // Nothing later is in flight: the rest of the range is the next step.
+            self.steps.push_front(rest);
+        }
         if !next.is_empty() {
             session.ensure_token().await?;
             for step in next.into_iter().rev() {
@@ -670,29 +674,39 @@ impl Reader {
 }
 
 /// What follows a datapoints page that left the rest of its range (`left`: its cursor's next
-/// page): with `free` fetch slots, that rest as up to `free` time windows, each as long as the
-/// page's span (about a page of points at the same density), the last one to the range's end.
-/// A window with more points than a page follows its cursor. Anything else is left as it is.
-fn windows_after(left: VecDeque<Step>, page: &[Row], free: usize) -> VecDeque<Step> {
+/// page): with `free` fetch slots, that rest as up to `free` time windows to fetch now, each as
+/// long as the page's span (about a page of points at the same density). When `nothing_after`
+/// is in flight, what lies past them is a step of its own (`rest`, fetched as a slot frees up);
+/// otherwise the last window runs to the range's end. A window with more points than a page
+/// follows its cursor. Anything else is left as it is.
+fn windows_after(
+    left: VecDeque<Step>,
+    page: &[Row],
+    free: usize,
+    nothing_after: bool,
+) -> (VecDeque<Step>, Option<Step>) {
     let stamps = || page.iter().filter_map(|r| if let Row::Point(p) = r { Some(p.timestamp) } else { None });
     let (Some(first), Some(last)) = (stamps().next(), stamps().next_back()) else {
-        return left;
+        return (left, None);
     };
     if free < 2 || left.len() != 1 {
-        return left;
+        return (left, None);
     }
     let Some(Step::Datapoints { series, end, cursor: Some(_), .. }) = left.front() else {
-        return left;
+        return (left, None);
     };
     let span = last.saturating_sub(first).saturating_add(1).max(1);
+    let window = |start: i64, end: i64| Step::Datapoints { series: series.clone(), start, end, cursor: None };
     let mut windows = VecDeque::with_capacity(free);
     let mut start = last.saturating_add(1);
     while start < *end && windows.len() < free {
-        let window_end = if windows.len() + 1 == free { *end } else { start.saturating_add(span).min(*end) };
-        windows.push_back(Step::Datapoints { series: series.clone(), start, end: window_end, cursor: None });
+        let last_one = windows.len() + 1 == free && !nothing_after;
+        let window_end = if last_one { *end } else { start.saturating_add(span).min(*end) };
+        windows.push_back(window(start, window_end));
         start = window_end;
     }
-    windows
+    let rest = (start < *end).then(|| window(start, *end));
+    (windows, rest)
 }
 
 /// The `limit` of the next RAW rows page: as many rows as fit `RAW_PAGE_BYTES` at the bytes per

@@ -448,7 +448,7 @@ pub mod limits {
     /// Time windows of one series' datapoints fetched side by side by a read (at most
     /// `max_concurrent_requests`): each holds a page of up to 100,000 points while it waits its
     /// turn, so memory stays a few pages; on a few cores more windows do not read faster.
-    pub const DATAPOINT_WINDOWS: usize = 4;
+    pub const DATAPOINT_WINDOWS: usize = 8;
     /// Write requests one statement keeps in flight unless `max_concurrent_requests` says
     /// otherwise (measured with `bench/copy_bench.sh` under the emulator's cdf profile).
     pub const DEFAULT_CONCURRENT_REQUESTS: usize = 8;
