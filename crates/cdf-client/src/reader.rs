@@ -853,6 +853,46 @@ fn raw_rows(mut rows: Vec<Map<String, Json>>, database: &str, table: &str) -> Ve
 mod tests {
     use super::*;
 
+    fn ranges(steps: &VecDeque<Step>) -> Vec<(i64, i64, bool)> {
+        steps
+            .iter()
+            .map(|s| match s {
+                Step::Datapoints { start, end, cursor, .. } => (*start, *end, cursor.is_some()),
+                other => panic!("not a datapoints step: {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_full_datapoints_page_splits_the_rest_of_its_range_into_windows() {
+        let series = std::sync::Arc::new(SeriesAddress::default());
+        let page: Vec<Row> = (0..100)
+            .map(|t| {
+                Row::Point(Point { series: series.clone(), timestamp: t, value: PointValue::Missing, status: None })
+            })
+            .collect();
+        let left = |end: i64| {
+            let series = SeriesRef::ExternalId("s".into());
+            VecDeque::from([Step::Datapoints { series, start: 0, end, cursor: Some("d99".into()) }])
+        };
+        // Windows as long as the page's span; the rest queued behind them.
+        let (windows, rest) = windows_after(left(1000), &page, 4, true);
+        assert_eq!(ranges(&windows), vec![(100, 200, false), (200, 300, false), (300, 400, false), (400, 500, false)]);
+        assert_eq!(ranges(&VecDeque::from_iter(rest)), vec![(500, 1000, false)]);
+        // Pages of later steps in flight: the last window runs to the end.
+        let (windows, rest) = windows_after(left(1000), &page, 3, false);
+        assert_eq!(ranges(&windows), vec![(100, 200, false), (200, 300, false), (300, 1000, false)]);
+        assert!(rest.is_none());
+        // Cut at the range's end.
+        let (windows, rest) = windows_after(left(250), &page, 4, true);
+        assert_eq!(ranges(&windows), vec![(100, 200, false), (200, 250, false)]);
+        assert!(rest.is_none());
+        // One free slot: the cursor's next page, as without windows.
+        let (windows, rest) = windows_after(left(1000), &page, 1, true);
+        assert_eq!(ranges(&windows), vec![(0, 1000, true)]);
+        assert!(rest.is_none());
+    }
+
     #[test]
     fn raw_pages_are_sized_by_the_bytes_per_row_seen() {
         // Ordinary rows: CDF's full page.
