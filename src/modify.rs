@@ -167,7 +167,7 @@ impl InsertState {
             let result = backend::run(ctx, async |session| {
                 let mut object = writer.write_returning(session, item).await?;
                 if let (Some(filler), Some(object)) = (filler.as_mut(), object.as_mut()) {
-                    filler.fill(session, std::slice::from_mut(object)).await.map_err(|error| WriteError {
+                    filler.fill(session, std::iter::once(object)).await.map_err(|error| WriteError {
                         error,
                         rows_written: writer.rows_written,
                         rows_in_failed_chunk: 0,

@@ -26,10 +26,26 @@ use crate::context::{is_view_table, table_context, table_resource, TableContext}
 use crate::convert::{array_condition_fits, condition_value_fits, datum_to_value};
 use crate::errors;
 use crate::plan::{ParamLimit, PushedCondition, ScanPrivate};
-use crate::tuple::{bind_columns, store_row, Binding};
+use crate::tuple::{bind_columns, store_point, store_row, Binding};
 use crate::typed_raw::BoundTypedRaw;
 
+/// Which state `fdw_state` holds, its first field (both are `repr(C)`): iterating need not look
+/// the table's options up for every row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanKind {
+    Table,
+    View,
+}
+
+/// Whether the scan's `fdw_state` is a view table's (`views::ViewScan`).
+unsafe fn is_view_scan(node: *mut pg_sys::ForeignScanState) -> bool {
+    let kind = (*node).fdw_state as *const ScanKind;
+    !kind.is_null() && *kind == ScanKind::View
+}
+
+#[repr(C)]
 pub struct ScanState {
+    kind: ScanKind,
     ctx: TableContext,
     bindings: Vec<Binding>,
     /// Pushed conditions: column, operator, the value's ExprState and type.
@@ -78,7 +94,8 @@ impl ScanState {
         // PostgreSQL's re-check could drop rows the LIMIT counted.
         let limit = shape.limit.filter(|_| answers_every_condition(self.ctx.resource, &quals));
         self.limit_sent = limit.is_some() || shape.limit.is_none();
-        self.reader = Some(Reader::new(self.ctx.resource, plan).sorted(self.sort.clone()).limit(limit));
+        let reader = Reader::new(self.ctx.resource, plan).sorted(self.sort.clone()).limit(limit);
+        self.reader = Some(reader.concurrency(self.ctx.max_concurrent_requests));
         self.page.clear();
     }
 
@@ -94,7 +111,7 @@ impl ScanState {
             let page = backend::run(ctx, async |session| {
                 let mut page = reader.next_page(session).await?;
                 if let (Some(filler), Some(rows)) = (external_ids.as_mut(), page.as_mut()) {
-                    filler.fill(session, rows).await?;
+                    filler.fill(session, rows.iter_mut().filter_map(Row::item_mut)).await?;
                 }
                 Ok(page)
             });
@@ -1136,7 +1153,14 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignSca
         .filter(|b| uses_attribute(used, b.attidx + 1))
         .filter_map(|b| b.column.reference().map(|r| (b.column, r)))
         .collect();
+    // A SELECT stores only the columns its target list and conditions read (the others stay
+    // NULL): a million datapoints need not each make an external_id string nobody looks at.
+    // UPDATE and DELETE get whole rows, as their writes may read any column.
+    let select = (*(*(*node).ss.ps.state).es_plannedstmt).commandType == pg_sys::CmdType::CMD_SELECT;
+    let bindings =
+        if select { bindings.into_iter().filter(|b| uses_attribute(used, b.attidx + 1)).collect() } else { bindings };
     let state = ScanState {
+        kind: ScanKind::Table,
         ctx,
         bindings,
         conditions,
@@ -1162,7 +1186,7 @@ pub unsafe extern "C-unwind" fn iterate_foreign_scan(
 ) -> *mut pg_sys::TupleTableSlot {
     let slot = (*node).ss.ss_ScanTupleSlot;
     pg_sys::ExecClearTuple(slot);
-    if is_view_table((*(*node).ss.ss_currentRelation).rd_id) {
+    if is_view_scan(node) {
         return crate::views::iterate(node);
     }
     let Some(state) = ((*node).fdw_state as *mut ScanState).as_mut() else {
@@ -1174,9 +1198,10 @@ pub unsafe extern "C-unwind" fn iterate_foreign_scan(
     let Some(row) = state.next_row() else {
         return slot;
     };
-    match &state.typed {
-        Some(typed) => typed.store(slot, &row),
-        None => store_row(slot, &state.bindings, &row),
+    match (&state.typed, &row) {
+        (Some(typed), Row::Item(item)) => typed.store(slot, item),
+        (None, Row::Item(item)) => store_row(slot, &state.bindings, item),
+        (_, Row::Point(point)) => store_point(slot, &state.bindings, point),
     }
     slot
 }

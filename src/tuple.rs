@@ -1,7 +1,7 @@
 //! Rows between PostgreSQL and CDF: which attribute of a foreign table is which catalogue column
 //! (`Binding`), a slot's values as `Value`s, and a CDF object stored into a slot.
 
-use cdf_tables::{Column, Resource, Value, ValueError, ValueErrorKind};
+use cdf_tables::{Column, Point, Resource, Value, ValueError, ValueErrorKind};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::PgTupleDesc;
@@ -62,13 +62,27 @@ pub unsafe fn store_row(
     bindings: &[Binding],
     row: &serde_json::Map<String, serde_json::Value>,
 ) {
+    store_values(slot, bindings, |column| cdf_tables::item_to_value(column, row));
+}
+
+/// Stores a datapoint as the slot's row.
+pub unsafe fn store_point(slot: *mut pg_sys::TupleTableSlot, bindings: &[Binding], point: &Point) {
+    store_values(slot, bindings, |column| cdf_tables::point_to_value(column, point));
+}
+
+/// Stores the value `value_of` gives each bound column as the slot's row.
+unsafe fn store_values(
+    slot: *mut pg_sys::TupleTableSlot,
+    bindings: &[Binding],
+    value_of: impl Fn(&Column) -> Result<Value, ValueError>,
+) {
     pg_sys::ExecClearTuple(slot);
     let natts = (*(*slot).tts_tupleDescriptor).natts as usize;
     let values = std::slice::from_raw_parts_mut((*slot).tts_values, natts);
     let nulls = std::slice::from_raw_parts_mut((*slot).tts_isnull, natts);
     nulls.fill(true);
     for b in bindings {
-        let value = cdf_tables::item_to_value(b.column, row)
+        let value = value_of(b.column)
             .unwrap_or_else(|e| errors::raise(PgSqlErrorCode::ERRCODE_FDW_INVALID_DATA_TYPE, e.to_string(), None));
         if let Some(d) = value_to_datum(value, b.typoid) {
             values[b.attidx] = d;

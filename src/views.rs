@@ -270,7 +270,10 @@ pub unsafe fn store_instance(slot: *mut pg_sys::TupleTableSlot, bound: &BoundVie
 
 /// A view table's scan: pushed conditions (column index into the table, operator, value
 /// expression and its type), and the read in progress.
+#[repr(C)]
 pub struct ViewScan {
+    /// First, as in `scan::ScanState`: tells the two apart behind `fdw_state`.
+    pub kind: crate::scan::ScanKind,
     pub bound: BoundView,
     pub conditions: Vec<(String, QualOp, *mut pg_sys::ExprState, pg_sys::Oid)>,
     pub econtext: *mut pg_sys::ExprContext,
@@ -291,7 +294,7 @@ impl ViewScan {
         conditions: Vec<(String, QualOp, *mut pg_sys::ExprState, pg_sys::Oid)>,
         econtext: *mut pg_sys::ExprContext,
     ) -> ViewScan {
-        ViewScan { bound, conditions, econtext, read: None, page: VecDeque::new() }
+        ViewScan { kind: crate::scan::ScanKind::View, bound, conditions, econtext, read: None, page: VecDeque::new() }
     }
 
     pub fn reset(&mut self) {

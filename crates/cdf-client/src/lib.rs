@@ -7,6 +7,7 @@ pub mod error;
 pub mod hierarchy;
 pub mod instances;
 pub mod metrics;
+pub mod protobuf;
 pub mod reader;
 pub mod references;
 pub mod runtime;

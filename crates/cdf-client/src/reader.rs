@@ -1,18 +1,43 @@
-//! Executes a `ReadPlan` page by page, following CDF's cursors. Each row comes back as a JSON
+//! Executes a `ReadPlan` page by page, following CDF's cursors. A row comes back as a JSON
 //! object in the API's field names, with what addresses it (series, RAW table) under the column
-//! names, ready for `cdf_tables::item_to_value`.
+//! names, ready for `cdf_tables::item_to_value`; a datapoint as a compact `Point`
+//! (`cdf_tables::point_to_value`), decoded from CDF's protobuf answer where CDF offers one.
 
 use std::collections::VecDeque;
 
-use cdf_tables::limits::{DATAPOINTS_PAGE, ITEMS_PAGE, RAW_PAGE_BYTES, RAW_PAGE_CAP, ROWS_PAGE};
-use cdf_tables::{ReadPlan, Resource, SeriesRef};
+use cdf_tables::limits::{DATAPOINTS_PAGE, DATAPOINT_WINDOWS, ITEMS_PAGE, RAW_PAGE_BYTES, RAW_PAGE_CAP, ROWS_PAGE};
+use cdf_tables::{Point, PointStatus, PointValue, ReadPlan, Resource, SeriesAddress, SeriesRef};
 use reqwest::Method;
 use serde_json::{json, Map, Value as Json};
 
 use crate::error::CdfError;
-use crate::session::{encode_segment, Idempotency, Session};
+use crate::protobuf::decode_datapoint_list;
+use crate::session::{encode_segment, ApiResponse, Idempotency, Session};
 
-pub type Row = Map<String, Json>;
+/// One row of a read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Row {
+    /// An object of CDF's JSON answer (see the module comment).
+    Item(Map<String, Json>),
+    Point(Point),
+}
+
+impl Row {
+    pub fn item_mut(&mut self) -> Option<&mut Map<String, Json>> {
+        match self {
+            Row::Item(item) => Some(item),
+            Row::Point(_) => None,
+        }
+    }
+
+    /// The row as a JSON object (a point as CDF's JSON answer has it): for tests and comparisons.
+    pub fn to_json(&self) -> Map<String, Json> {
+        match self {
+            Row::Item(item) => item.clone(),
+            Row::Point(p) => p.to_json(),
+        }
+    }
+}
 
 /// One request still to make; `RawRows.limit` follows the bytes per row seen (`raw_page_limit`).
 #[derive(Debug, Clone)]
@@ -110,6 +135,11 @@ pub struct Reader {
     width: usize,
     /// The `sort` of list requests (`sorted`).
     sort: Option<Json>,
+    /// Rows come in step order (a datapoints read: timestamp order per series). What a fetched
+    /// page leaves (its cursor's next page) is fetched next, before the pages already ahead, and
+    /// a series' range past a full page is split into time windows fetched side by side
+    /// (`windows_after`). Otherwise (partitions) continuations queue behind what is ahead.
+    ordered: bool,
 }
 
 type Fetched = (VecDeque<Step>, Option<usize>, Result<Option<Vec<Row>>, CdfError>);
@@ -140,8 +170,12 @@ fn items_of(json: &mut Json) -> Vec<Json> {
     take_array(json, "items")
 }
 
-fn objects(items: Vec<Json>) -> Vec<Row> {
+fn objects(items: Vec<Json>) -> Vec<Map<String, Json>> {
     items.into_iter().filter_map(|i| if let Json::Object(m) = i { Some(m) } else { None }).collect()
+}
+
+fn item_rows(items: Vec<Map<String, Json>>) -> Vec<Row> {
+    items.into_iter().map(Row::Item).collect()
 }
 
 fn with_cursor(mut body: Json, cursor: &Option<String>) -> Json {
@@ -227,7 +261,7 @@ impl Reader {
             Some(Step::ItemsList { partition: Some(_), .. }) => steps.len(),
             _ => 1,
         };
-        Reader { resource, steps, remaining: None, ahead: VecDeque::new(), width, sort: None }
+        Reader { resource, steps, remaining: None, ahead: VecDeque::new(), width, sort: None, ordered: false }
     }
 
     /// Asks CDF to return a list in this order (`sort` of `POST /{resource}/list`); a sorted
@@ -241,14 +275,31 @@ impl Reader {
         self
     }
 
+    /// Reads the ranges of a datapoints read (ascending, without a LIMIT) in up to `requests`
+    /// time windows at once, at most `limits::DATAPOINT_WINDOWS` (each holds a page of up to
+    /// 100,000 points in memory), as the SDKs do; rows keep timestamp order per series.
+    pub fn concurrency(mut self, requests: usize) -> Reader {
+        let datapoints = !self.steps.is_empty() && self.steps.iter().all(|s| matches!(s, Step::Datapoints { .. }));
+        if datapoints && self.remaining.is_none() {
+            self.width = requests.clamp(1, DATAPOINT_WINDOWS);
+            self.ordered = true;
+        }
+        self
+    }
+
     /// Stops after `limit` rows: requests ask for no more than are still wanted, and no page
     /// is fetched once they have arrived. A limited list is read as one list, not in partitions
     /// (each partition would fetch a page the LIMIT may not need).
     pub fn limit(mut self, limit: Option<u64>) -> Reader {
         self.remaining = limit.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
-        if self.remaining.is_some() && self.width > 1 {
+        if self.remaining.is_some() && self.width > 1 && !self.ordered {
             self.steps = VecDeque::from([Step::ItemsList { filter: Map::new(), partition: None, cursor: None }]);
             self.width = 1;
+        }
+        if self.remaining.is_some() && self.ordered {
+            // Windows would fetch pages the LIMIT may not need.
+            self.width = 1;
+            self.ordered = false;
         }
         self
     }
@@ -262,6 +313,9 @@ impl Reader {
     /// caller consumes it, the pages after it are already being fetched (`width` at once, each a
     /// task on a clone of the session; the memory is `width` pages).
     pub async fn next_page(&mut self, session: &mut Session) -> Result<Option<Vec<Row>>, CdfError> {
+        if self.ordered {
+            return self.next_ordered_page(session).await;
+        }
         let page = match self.ahead.pop_front() {
             Some(mut ahead) => {
                 let (steps, remaining, page) = (&mut ahead.0).await.map_err(|e| CdfError::Protocol {
@@ -295,6 +349,48 @@ impl Reader {
         Ok(page)
     }
 
+    /// `next_page` of an ordered read: the page first in step order; what it leaves (the rest
+    /// of its series' range) is fetched before every page already ahead, in windows over the
+    /// free fetch slots.
+    async fn next_ordered_page(&mut self, session: &mut Session) -> Result<Option<Vec<Row>>, CdfError> {
+        let (left, page) = match self.ahead.pop_front() {
+            Some(mut ahead) => {
+                let (left, _, page) = (&mut ahead.0).await.map_err(|e| CdfError::Protocol {
+                    message: format!("fetching the next page was lost: {e}"),
+                    request_id: None,
+                })?;
+                (left, page?)
+            }
+            None => {
+                // The first page, fetched in the caller's `block_on` (a cancel drops it there).
+                let Some(first) = self.steps.pop_front() else {
+                    return Ok(None);
+                };
+                let later = std::mem::replace(&mut self.steps, VecDeque::from([first]));
+                let page = self.fetch_page(session).await?;
+                (std::mem::replace(&mut self.steps, later), page)
+            }
+        };
+        let Some(rows) = page else {
+            return Ok(None);
+        };
+        let free = self.width.saturating_sub(self.ahead.len()).max(1);
+        let (next, rest) = windows_after(left, &rows, free, self.ahead.is_empty());
+        if let Some(rest) = rest {
+            // Nothing later is in flight: the rest of the range is the next step.
+            self.steps.push_front(rest);
+        }
+        if !next.is_empty() {
+            session.ensure_token().await?;
+            for step in next.into_iter().rev() {
+                let ahead = self.spawn_fetch(session, step);
+                self.ahead.push_front(ahead);
+            }
+        }
+        self.start_fetches(session, self.width).await?;
+        Ok(Some(rows))
+    }
+
     /// Starts fetching the first steps, each a task on a clone of the session, until `upto`
     /// fetches run (none once a LIMIT has its rows).
     async fn start_fetches(&mut self, session: &mut Session, upto: usize) -> Result<(), CdfError> {
@@ -304,22 +400,29 @@ impl Reader {
         session.ensure_token().await?;
         while self.ahead.len() < upto {
             let Some(step) = self.steps.pop_front() else { break };
-            let mut own = session.clone();
-            let mut one = Reader {
-                resource: self.resource,
-                steps: VecDeque::from([step]),
-                remaining: self.remaining,
-                ahead: VecDeque::new(),
-                width: 1,
-                sort: self.sort.clone(),
-            };
-            self.ahead.push_back(Ahead(tokio::spawn(async move {
-                let page = one.fetch_page(&mut own).await;
-                (std::mem::take(&mut one.steps), one.remaining, page)
-            })));
+            let ahead = self.spawn_fetch(session, step);
+            self.ahead.push_back(ahead);
         }
         crate::runtime::let_requests_out().await;
         Ok(())
+    }
+
+    /// Fetches the page of `step` as a task on a clone of the session (with a valid token).
+    fn spawn_fetch(&self, session: &Session, step: Step) -> Ahead {
+        let mut own = session.clone();
+        let mut one = Reader {
+            resource: self.resource,
+            steps: VecDeque::from([step]),
+            remaining: self.remaining,
+            ahead: VecDeque::new(),
+            width: 1,
+            sort: self.sort.clone(),
+            ordered: false,
+        };
+        Ahead(tokio::spawn(async move {
+            let page = one.fetch_page(&mut own).await;
+            (std::mem::take(&mut one.steps), one.remaining, page)
+        }))
     }
 
     /// Fetches the page of the first step (following a cursor pushes the step back).
@@ -347,12 +450,12 @@ impl Reader {
                 if let Some(c) = cursor_of(&json) {
                     self.steps.push_front(Step::ItemsList { filter, partition, cursor: Some(c) });
                 }
-                objects(items_of(&mut json))
+                item_rows(objects(items_of(&mut json)))
             }
             Step::ItemsByIds { ids } => {
                 let mut json =
                     post(session, format!("{path}/byids"), json!({ "items": ids, "ignoreUnknownIds": true })).await?;
-                objects(items_of(&mut json))
+                item_rows(objects(items_of(&mut json)))
             }
             Step::Runs { external_id, cursor } => {
                 let body =
@@ -365,7 +468,7 @@ impl Reader {
                 for r in &mut rows {
                     r.entry("externalId").or_insert_with(|| json!(external_id));
                 }
-                rows
+                item_rows(rows)
             }
             Step::Datapoints { series, start, end, cursor } => {
                 let mut item = series.to_json();
@@ -375,22 +478,22 @@ impl Reader {
                 if let Some(c) = &cursor {
                     item.insert("cursor".into(), json!(c));
                 }
-                let mut json = post(session, "timeseries/data/list".into(), datapoints_request(item)).await?;
-                if let Some(c) = json["items"].get(0).and_then(cursor_of) {
+                let (points, next_cursor) = list_datapoints(session, datapoints_request(item)).await?;
+                if let Some(c) = next_cursor {
                     self.steps.push_front(Step::Datapoints { series: series.clone(), start, end, cursor: Some(c) });
                 }
-                datapoint_rows(&mut json)
+                points.into_iter().map(Row::Point).collect()
             }
             Step::LatestDatapoint { series, start, before } => {
                 let mut item = series.to_json();
                 item.insert("before".into(), json!(before));
-                let mut json = post(session, "timeseries/data/latest".into(), datapoints_request(item)).await?;
-                let mut rows = datapoint_rows(&mut json);
-                rows.retain(|r| r.get("timestamp").and_then(Json::as_i64).is_some_and(|t| t >= start));
-                if let Some(t) = rows.first().and_then(|r| r.get("timestamp")).and_then(Json::as_i64) {
-                    self.steps.push_front(Step::LatestDatapoint { series, start, before: t });
+                let json = post(session, "timeseries/data/latest".into(), datapoints_request(item)).await?;
+                let mut points = json_datapoints(&json);
+                points.retain(|p| p.timestamp >= start);
+                if let Some(p) = points.first() {
+                    self.steps.push_front(Step::LatestDatapoint { series, start, before: p.timestamp });
                 }
-                rows
+                points.into_iter().map(Row::Point).collect()
             }
             Step::LatestSequenceRow { sequence, start, before } => {
                 let mut body = sequence.to_json();
@@ -403,7 +506,7 @@ impl Reader {
                 if let Some(n) = rows.first().and_then(|r| r.get("rowNumber")).and_then(Json::as_i64) {
                     self.steps.push_front(Step::LatestSequenceRow { sequence, start, before: Some(n) });
                 }
-                rows
+                item_rows(rows)
             }
             Step::SeriesList { is_string, start, end, cursor } => {
                 let body = json!({ "filter": { "isString": is_string }, "limit": ITEMS_PAGE });
@@ -444,7 +547,7 @@ impl Reader {
                         cursor: Some(c),
                     });
                 }
-                sequence_rows(&json)
+                item_rows(sequence_rows(&json))
             }
             Step::RawDatabases { cursor, then } => {
                 let mut query = vec![("limit", ITEMS_PAGE.to_string())];
@@ -458,7 +561,7 @@ impl Reader {
                 }
                 let dbs = objects(items_of(&mut json));
                 if then == RawThen::Rows {
-                    dbs
+                    item_rows(dbs)
                 } else {
                     let then = if then == RawThen::Tables { RawThen::Rows } else { then };
                     for db in &dbs {
@@ -514,7 +617,7 @@ impl Reader {
                 for r in &mut rows {
                     r.insert("_raw_database".into(), json!(database));
                 }
-                rows
+                item_rows(rows)
             }
             Step::RawRows { database, table, cursor, limit } => {
                 let mut query = vec![("limit", self.page_size(limit).to_string())];
@@ -587,6 +690,42 @@ impl Reader {
     }
 }
 
+/// What follows a datapoints page that left the rest of its range (`left`: its cursor's next
+/// page): with `free` fetch slots, that rest as up to `free` time windows to fetch now, each as
+/// long as the page's span (about a page of points at the same density). When `nothing_after`
+/// is in flight, what lies past them is a step of its own (`rest`, fetched as a slot frees up);
+/// otherwise the last window runs to the range's end. A window with more points than a page
+/// follows its cursor. Anything else is left as it is.
+fn windows_after(
+    left: VecDeque<Step>,
+    page: &[Row],
+    free: usize,
+    nothing_after: bool,
+) -> (VecDeque<Step>, Option<Step>) {
+    let stamps = || page.iter().filter_map(|r| if let Row::Point(p) = r { Some(p.timestamp) } else { None });
+    let (Some(first), Some(last)) = (stamps().next(), stamps().next_back()) else {
+        return (left, None);
+    };
+    if free < 2 || left.len() != 1 {
+        return (left, None);
+    }
+    let Some(Step::Datapoints { series, end, cursor: Some(_), .. }) = left.front() else {
+        return (left, None);
+    };
+    let span = last.saturating_sub(first).saturating_add(1).max(1);
+    let window = |start: i64, end: i64| Step::Datapoints { series: series.clone(), start, end, cursor: None };
+    let mut windows = VecDeque::with_capacity(free);
+    let mut start = last.saturating_add(1);
+    while start < *end && windows.len() < free {
+        let last_one = windows.len() + 1 == free && !nothing_after;
+        let window_end = if last_one { *end } else { start.saturating_add(span).min(*end) };
+        windows.push_back(window(start, window_end));
+        start = window_end;
+    }
+    let rest = (start < *end).then(|| window(start, *end));
+    (windows, rest)
+}
+
 /// The `limit` of the next RAW rows page: as many rows as fit `RAW_PAGE_BYTES` at the bytes per
 /// row of the page just read, between 1 and CDF's 10,000.
 fn raw_page_limit(limit: usize, rows: usize, bytes: usize) -> usize {
@@ -620,38 +759,73 @@ fn datapoints_request(item: Map<String, Json>) -> Json {
     })
 }
 
-/// The points of a `/timeseries/data/list` or `/latest` response, each with its series (a
-/// missing field reads as NULL, so absent address fields are left out: a page has up to 100,000
-/// points).
-fn datapoint_rows(json: &mut Json) -> Vec<Row> {
-    let mut rows = Vec::new();
-    for mut s in items_of(json) {
-        let instance = s.get("instanceId").cloned().unwrap_or(Json::Null);
-        let address: Vec<(&str, Json)> = [
-            ("id", s.get("id").cloned().unwrap_or(Json::Null)),
-            ("external_id", s.get("externalId").cloned().unwrap_or(Json::Null)),
-            ("instance_space", instance["space"].clone()),
-            ("instance_external_id", instance["externalId"].clone()),
-        ]
-        .into_iter()
-        .filter(|(_, v)| !v.is_null())
-        .collect();
-        let points = take_array(&mut s, "datapoints");
-        rows.reserve(points.len());
-        for p in points {
-            if let Json::Object(mut row) = p {
-                for (name, v) in &address {
-                    row.insert((*name).to_string(), v.clone());
+/// The media type of CDF's protobuf answers.
+const PROTOBUF: &str = "application/protobuf";
+
+/// The points of one `/timeseries/data/list` request for one series, and the cursor of its next
+/// page. Asks for protobuf, as the SDKs do (no JSON tree of 100,000 points to build and walk);
+/// reads JSON if that is what comes.
+async fn list_datapoints(session: &mut Session, body: Json) -> Result<(Vec<Point>, Option<String>), CdfError> {
+    let path = "timeseries/data/list";
+    let answer = session.post_accepting(path, &body, PROTOBUF, Idempotency::Idempotent).await?;
+    if !is_protobuf(&answer) {
+        let json = answer.json()?;
+        let cursor = json["items"].get(0).and_then(cursor_of);
+        return Ok((json_datapoints(&json), cursor));
+    }
+    let series = decode_datapoint_list(&answer.body).map_err(|e| CdfError::Protocol {
+        message: format!("{path}: the protobuf answer is malformed: {}", e.0),
+        request_id: answer.request_id.clone(),
+    })?;
+    let cursor = series.first().and_then(|s| s.next_cursor.clone());
+    let mut points = Vec::with_capacity(series.iter().map(|s| s.points.len()).sum());
+    for s in series {
+        points.extend(s.points);
+    }
+    Ok((points, cursor))
+}
+
+fn is_protobuf(answer: &ApiResponse) -> bool {
+    answer.content_type.as_deref().is_some_and(|t| t.starts_with(PROTOBUF) || t.starts_with("application/x-protobuf"))
+}
+
+/// The points of a JSON `/timeseries/data/list` or `/latest` answer. A numeric series spells
+/// NaN and the infinities as strings.
+fn json_datapoints(json: &Json) -> Vec<Point> {
+    let mut points = Vec::new();
+    for s in json.get("items").and_then(Json::as_array).into_iter().flatten() {
+        let text = |v: &Json| v.as_str().map(str::to_string);
+        let instance = s.get("instanceId");
+        let series = std::sync::Arc::new(SeriesAddress {
+            id: s.get("id").and_then(Json::as_i64),
+            external_id: s.get("externalId").and_then(text),
+            instance_space: instance.and_then(|i| i.get("space")).and_then(text),
+            instance_external_id: instance.and_then(|i| i.get("externalId")).and_then(text),
+        });
+        let is_string = s.get("isString").and_then(Json::as_bool).unwrap_or(false);
+        for p in s.get("datapoints").and_then(Json::as_array).into_iter().flatten() {
+            let value = match p.get("value") {
+                None | Some(Json::Null) => PointValue::Missing,
+                Some(Json::String(t)) if !is_string => {
+                    cdf_tables::points::non_finite_of(t).map_or_else(|| PointValue::Text(t.clone()), PointValue::Double)
                 }
-                rows.push(row);
-            }
+                Some(Json::String(t)) => PointValue::Text(t.clone()),
+                Some(Json::Number(n)) => n.as_f64().map_or(PointValue::Missing, PointValue::Double),
+                Some(other) => PointValue::Text(other.to_string()),
+            };
+            let status = p.get("status").map(|st| PointStatus {
+                code: st.get("code").and_then(Json::as_i64).unwrap_or(0),
+                symbol: st.get("symbol").and_then(Json::as_str).unwrap_or("").to_string(),
+            });
+            let timestamp = p.get("timestamp").and_then(Json::as_i64).unwrap_or(0);
+            points.push(Point { series: series.clone(), timestamp, value, status });
         }
     }
-    rows
+    points
 }
 
 /// The rows of a `/sequences/data/list` or `/latest` response, values keyed by column.
-fn sequence_rows(json: &Json) -> Vec<Row> {
+fn sequence_rows(json: &Json) -> Vec<Map<String, Json>> {
     let columns: Vec<String> = json
         .get("columns")
         .and_then(|c| c.as_array())
@@ -684,17 +858,57 @@ async fn post(session: &mut Session, path: String, body: Json) -> Result<Json, C
     session.post_json(&path, &[], &body, Idempotency::Idempotent).await?.json()
 }
 
-fn raw_rows(mut rows: Vec<Row>, database: &str, table: &str) -> Vec<Row> {
+fn raw_rows(mut rows: Vec<Map<String, Json>>, database: &str, table: &str) -> Vec<Row> {
     for r in &mut rows {
         r.insert("_raw_database".into(), json!(database));
         r.insert("_raw_table".into(), json!(table));
     }
-    rows
+    item_rows(rows)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ranges(steps: &VecDeque<Step>) -> Vec<(i64, i64, bool)> {
+        steps
+            .iter()
+            .map(|s| match s {
+                Step::Datapoints { start, end, cursor, .. } => (*start, *end, cursor.is_some()),
+                other => panic!("not a datapoints step: {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_full_datapoints_page_splits_the_rest_of_its_range_into_windows() {
+        let series = std::sync::Arc::new(SeriesAddress::default());
+        let page: Vec<Row> = (0..100)
+            .map(|t| {
+                Row::Point(Point { series: series.clone(), timestamp: t, value: PointValue::Missing, status: None })
+            })
+            .collect();
+        let left = |end: i64| {
+            let series = SeriesRef::ExternalId("s".into());
+            VecDeque::from([Step::Datapoints { series, start: 0, end, cursor: Some("d99".into()) }])
+        };
+        // Windows as long as the page's span; the rest queued behind them.
+        let (windows, rest) = windows_after(left(1000), &page, 4, true);
+        assert_eq!(ranges(&windows), vec![(100, 200, false), (200, 300, false), (300, 400, false), (400, 500, false)]);
+        assert_eq!(ranges(&VecDeque::from_iter(rest)), vec![(500, 1000, false)]);
+        // Pages of later steps in flight: the last window runs to the end.
+        let (windows, rest) = windows_after(left(1000), &page, 3, false);
+        assert_eq!(ranges(&windows), vec![(100, 200, false), (200, 300, false), (300, 1000, false)]);
+        assert!(rest.is_none());
+        // Cut at the range's end.
+        let (windows, rest) = windows_after(left(250), &page, 4, true);
+        assert_eq!(ranges(&windows), vec![(100, 200, false), (200, 250, false)]);
+        assert!(rest.is_none());
+        // One free slot: the cursor's next page, as without windows.
+        let (windows, rest) = windows_after(left(1000), &page, 1, true);
+        assert_eq!(ranges(&windows), vec![(0, 1000, true)]);
+        assert!(rest.is_none());
+    }
 
     #[test]
     fn raw_pages_are_sized_by_the_bytes_per_row_seen() {

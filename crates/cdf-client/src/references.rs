@@ -199,7 +199,13 @@ impl ExternalIdFiller {
         (!columns.is_empty()).then(|| ExternalIdFiller { columns, external_ids: HashMap::new() })
     }
 
-    pub async fn fill(&mut self, session: &mut Session, rows: &mut [Map<String, Json>]) -> Result<(), CdfError> {
+    /// Fills the object rows of a page (points have no references).
+    pub async fn fill<'r>(
+        &mut self,
+        session: &mut Session,
+        rows: impl Iterator<Item = &'r mut Map<String, Json>>,
+    ) -> Result<(), CdfError> {
+        let mut rows: Vec<&mut Map<String, Json>> = rows.collect();
         let ids_of = |row: &Map<String, Json>, r: &Reference| -> Vec<i64> {
             match row.get(r.id_field) {
                 Some(Json::Array(xs)) => xs.iter().filter_map(Json::as_i64).collect(),
@@ -208,7 +214,7 @@ impl ExternalIdFiller {
             }
         };
         let mut wanted: HashMap<&'static str, HashSet<i64>> = HashMap::new();
-        for row in rows.iter() {
+        for row in &rows {
             for (_, r) in &self.columns {
                 for id in ids_of(row, r) {
                     if !self.external_ids.contains_key(&(r.target, id)) {
@@ -230,7 +236,7 @@ impl ExternalIdFiller {
                 }
             }
         }
-        for row in rows.iter_mut() {
+        for row in &mut rows {
             for (column, r) in &self.columns {
                 let found: Vec<Json> = ids_of(row, r)
                     .into_iter()

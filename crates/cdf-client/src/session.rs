@@ -81,6 +81,8 @@ pub struct ApiResponse {
     pub status: u16,
     pub body: Vec<u8>,
     pub request_id: Option<String>,
+    /// The `content-type` of the answer (JSON unless a request asked for another, see `accept`).
+    pub content_type: Option<String>,
 }
 
 impl ApiResponse {
@@ -162,6 +164,8 @@ pub struct Session {
     page_cap: Option<usize>,
     /// Whether that request was cut off for being longer than `page_cap`.
     page_cut_off: bool,
+    /// The `accept` header of the next request (`post_accepting`).
+    accept: Option<&'static str>,
     /// Shared by every session that trusts the same CAs (cloning shares its connection pool).
     http: reqwest::Client,
     credentials: Credentials,
@@ -276,6 +280,7 @@ impl Session {
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             page_cap: None,
             page_cut_off: false,
+            accept: None,
             http,
             credentials,
             token: None,
@@ -553,6 +558,8 @@ impl Session {
         idempotency: Idempotency,
         probe: &mut Probe,
     ) -> Result<ApiResponse, CdfError> {
+        // Taken in the first poll: a cancelled request leaves no `accept` for the next one.
+        let accept = self.accept.take();
         let started = Instant::now();
         let deadline = started + self.retry.retry_deadline;
         let endpoint = endpoint_name(&method, url);
@@ -582,6 +589,9 @@ impl Session {
             if let Some(b) = &body {
                 req = req.header("content-type", "application/json").body(b.clone());
             }
+            if let Some(accept) = accept {
+                req = req.header("accept", accept);
+            }
             settle_pooled_connections().await;
             probe.attempt(body.as_ref().map_or(0, Vec::len));
             let network = |e: &reqwest::Error| CdfError::Network {
@@ -597,6 +607,8 @@ impl Session {
                         .get("cdf-is-auto-retryable")
                         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
                     let retry_after = retry_after_of(resp.headers());
+                    let content_type =
+                        resp.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_string);
                     let cap = self.page_cap.map_or(self.max_response_bytes, |c| c.min(self.max_response_bytes));
                     let bytes = match read_body(resp, cap).await {
                         Ok(b) => b,
@@ -619,7 +631,7 @@ impl Session {
                     };
                     probe.answer(status.as_u16(), bytes.len());
                     if status.is_success() {
-                        return Ok(ApiResponse { status: status.as_u16(), body: bytes, request_id });
+                        return Ok(ApiResponse { status: status.as_u16(), body: bytes, request_id, content_type });
                     }
                     if status == StatusCode::UNAUTHORIZED && !refreshed_after_401 {
                         refreshed_after_401 = true;
@@ -691,6 +703,19 @@ impl Session {
     ) -> Result<ApiResponse, CdfError> {
         let bytes = serde_json::to_vec(body).expect("serializing JSON cannot fail");
         self.request(Method::POST, path, query, Some(bytes), idempotency).await
+    }
+
+    /// `post_json` asking for an answer of the media type `accept` (CDF answers datapoint lists
+    /// in protobuf when asked); the answer's `content_type` tells what came.
+    pub async fn post_accepting(
+        &mut self,
+        path: &str,
+        body: &Json,
+        accept: &'static str,
+        idempotency: Idempotency,
+    ) -> Result<ApiResponse, CdfError> {
+        self.accept = Some(accept);
+        self.post_json(path, &[], body, idempotency).await
     }
 }
 

@@ -256,7 +256,8 @@ fn the_next_page_is_fetched_while_the_current_one_is_consumed() {
     assert!(t0.elapsed() < Duration::from_millis(90), "the second page was ready: {:?}", t0.elapsed());
     let third = env.run(reader.next_page(&mut s)).unwrap().unwrap();
     assert_eq!(env.run(reader.next_page(&mut s)).unwrap(), None);
-    let all: Vec<&str> = first.iter().chain(&second).chain(&third).map(|r| r["key"].as_str().unwrap()).collect();
+    let rows: Vec<_> = first.iter().chain(&second).chain(&third).map(cdf_client::Row::to_json).collect();
+    let all: Vec<&str> = rows.iter().map(|r| r["key"].as_str().unwrap()).collect();
     let mut sorted = all.clone();
     sorted.sort();
     assert_eq!(all, sorted, "one list's pages come in its order");
@@ -286,7 +287,7 @@ fn an_unfiltered_list_is_read_in_partitions_side_by_side() {
     let mut all = Vec::new();
     while let Some(page) = env.run(reader.next_page(&mut s)).unwrap() {
         assert!(page.len() <= 1000);
-        all.extend(page.into_iter().map(|r| r["externalId"].as_str().unwrap().to_string()));
+        all.extend(page.iter().map(|r| r.to_json()["externalId"].as_str().unwrap().to_string()));
     }
     let took = t0.elapsed();
     assert_eq!(all.len(), 2500, "every row once");

@@ -10,7 +10,7 @@ use cdf_client::session::RetryPolicy;
 use cdf_client::{CdfError, ChangeWriter, Idempotency, Reader, TableWriter};
 use cdf_tables::{resource, Change, InsertMode, ReadPlan, SeriesRef, WriteRow};
 use common::{obj, Env};
-use serde_json::json;
+use serde_json::{json, Map, Value as Json};
 
 fn asset(xid: &str, name: &str) -> WriteRow {
     WriteRow::Item(obj(json!({ "externalId": xid, "name": name })))
@@ -21,12 +21,13 @@ fn create_asset(env: &Env, s: &mut cdf_client::Session, xid: &str, name: &str) {
     env.run(s.post_json("assets", &[], &body, Idempotency::NotIdempotent)).expect("asset created");
 }
 
-fn read_all(env: &Env, s: &mut cdf_client::Session, table: &str, plan: ReadPlan) -> (Vec<cdf_client::Row>, usize) {
+/// The rows of a read as JSON objects (points as CDF's JSON answer holds them), and the pages.
+fn read_all(env: &Env, s: &mut cdf_client::Session, table: &str, plan: ReadPlan) -> (Vec<Map<String, Json>>, usize) {
     let mut reader = Reader::new(resource(table).unwrap(), plan);
     let (mut rows, mut pages) = (Vec::new(), 0);
     while let Some(page) = env.run(reader.next_page(s)).expect("page") {
         pages += 1;
-        rows.extend(page);
+        rows.extend(page.iter().map(cdf_client::Row::to_json));
     }
     (rows, pages)
 }
@@ -401,7 +402,7 @@ fn a_limited_filtered_list_stops_early_and_latest_reads_newest_first() {
     let mut reader = Reader::new(resource("assets").unwrap(), ReadPlan::List(filter)).limit(Some(1200));
     let mut rows = Vec::new();
     while let Some(page) = env.run(reader.next_page(&mut s)).expect("page") {
-        rows.extend(page);
+        rows.extend(page.iter().map(cdf_client::Row::to_json));
     }
     assert_eq!(rows.len(), 1200, "exactly the LIMIT");
     assert!(rows.iter().all(|r| r["source"] == "even"), "the filter reached the emulator");
@@ -424,7 +425,7 @@ fn a_limited_filtered_list_stops_early_and_latest_reads_newest_first() {
     let mut reader = Reader::new(resource("double_datapoints").unwrap(), plan).limit(Some(3));
     let mut stamps = Vec::new();
     while let Some(page) = env.run(reader.next_page(&mut s)).expect("page") {
-        stamps.extend(page.iter().map(|r| r["timestamp"].as_i64().unwrap()));
+        stamps.extend(page.iter().map(|r| r.to_json()["timestamp"].as_i64().unwrap()));
     }
     assert_eq!(stamps, vec![1_039, 1_038, 1_037], "newest first, below the exclusive end");
     assert_eq!(env.requests("POST /timeseries/data/latest"), 3, "one request per point, none after the LIMIT");
@@ -592,4 +593,141 @@ fn request_records_match_what_the_emulator_saw() {
     let upsert = s.log.drain();
     let summary: Vec<_> = upsert.iter().map(|r| (r.endpoint.as_str(), r.status, r.failed, r.rows_sent)).collect();
     assert_eq!(summary, [("POST /assets", 409, false, 0), ("POST /assets/update", 200, false, 1)]);
+}
+
+/// The rows of a JSON `/timeseries/data/list` answer to the reader's own request, each point
+/// with its series' address under the column names (what the reader delivered before it read
+/// protobuf into compact points).
+fn json_points(env: &Env, s: &mut cdf_client::Session, series: Json, start: i64, end: i64) -> Vec<Map<String, Json>> {
+    let mut rows = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut item = json!({ "start": start, "end": end, "limit": 100_000 });
+        item.as_object_mut().unwrap().extend(series.as_object().unwrap().clone());
+        if let Some(c) = &cursor {
+            item["cursor"] = json!(c);
+        }
+        let body = json!({ "items": [item], "ignoreUnknownIds": true, "includeStatus": true,
+            "ignoreBadDataPoints": false, "treatUncertainAsBad": false });
+        let answer = env.run(s.post_json("timeseries/data/list", &[], &body, Idempotency::Idempotent)).unwrap();
+        assert_eq!(answer.content_type.as_deref(), Some("application/json"));
+        let json = answer.json().unwrap();
+        let item = &json["items"][0];
+        for p in item["datapoints"].as_array().unwrap() {
+            let mut row = p.as_object().unwrap().clone();
+            for (column, field) in [("id", &item["id"]), ("external_id", &item["externalId"])] {
+                if !field.is_null() {
+                    row.insert(column.into(), field.clone());
+                }
+            }
+            if let Some(i) = item.get("instanceId") {
+                row.insert("instance_space".into(), i["space"].clone());
+                row.insert("instance_external_id".into(), i["externalId"].clone());
+            }
+            rows.push(row);
+        }
+        cursor = item.get("nextCursor").and_then(Json::as_str).map(str::to_string);
+        if cursor.is_none() {
+            return rows;
+        }
+    }
+}
+
+#[test]
+fn protobuf_datapoint_pages_read_as_the_json_pages_do() {
+    let env = Env::start();
+    let mut s = env.session();
+    let ts = json!({ "items": [
+        { "externalId": "num", "name": "num" },
+        { "externalId": "text", "name": "text", "isString": true }] });
+    env.run(s.post_json("timeseries", &[], &ts, Idempotency::NotIdempotent)).unwrap();
+    let node = json!({ "items": [{ "instanceType": "node", "space": "inst", "externalId": "node",
+        "sources": [{ "source": { "type": "view", "space": "cdf_cdm", "externalId": "CogniteTimeSeries", "version": "v1" },
+            "properties": { "type": "numeric" } }] }] });
+    env.run(s.post_json("models/spaces", &[], &json!({ "items": [{ "space": "inst" }] }), Idempotency::Idempotent))
+        .unwrap();
+    env.run(s.post_json("models/instances", &[], &node, Idempotency::Idempotent)).unwrap();
+    // Over two pages of the numeric series: statuses, a Bad point without value, NaN, the
+    // infinities, zero (which protobuf leaves out) and negative timestamps.
+    let mut points: Vec<Json> =
+        (0..150_000i64).map(|i| json!({ "timestamp": i - 10, "value": (i % 97) as f64 / 4.0 })).collect();
+    // CDF stores non-finite values on Bad points only.
+    let bad = json!({ "symbol": "Bad" });
+    points[3] = json!({ "timestamp": -7, "value": "NaN", "status": bad });
+    points[4] = json!({ "timestamp": -6, "value": "Infinity", "status": bad });
+    points[5] = json!({ "timestamp": -5, "value": "-Infinity", "status": bad });
+    points[6] = json!({ "timestamp": -4, "value": 0.0, "status": { "code": 1073741824 } });
+    points[7] = json!({ "timestamp": -3, "status": { "symbol": "Bad" } });
+    points[120_000] = json!({ "timestamp": 119_990, "value": 1.5, "status": { "code": 2147483648u32, "symbol": "BadSensorFailure" } });
+    let text = json!([{ "timestamp": 1, "value": "on" }, { "timestamp": 2, "value": "" },
+        { "timestamp": 3, "status": { "symbol": "Bad" } }, { "timestamp": 4, "value": "NaN", "status": { "code": 1073741824 } }]);
+    for chunk in points.chunks(100_000) {
+        let insert = json!({ "items": [{ "externalId": "num", "datapoints": chunk }] });
+        env.run(s.post_json("timeseries/data", &[], &insert, Idempotency::Idempotent)).unwrap();
+    }
+    let insert = json!({ "items": [
+        { "externalId": "text", "datapoints": text },
+        { "instanceId": { "space": "inst", "externalId": "node" }, "datapoints": [{ "timestamp": 9, "value": 2.0 }] }] });
+    env.run(s.post_json("timeseries/data", &[], &insert, Idempotency::Idempotent)).unwrap();
+
+    let node = SeriesRef::InstanceId { space: "inst".into(), external_id: "node".into() };
+    let cases = [
+        ("double_datapoints", SeriesRef::ExternalId("num".into()), json!({ "externalId": "num" })),
+        ("string_datapoints", SeriesRef::ExternalId("text".into()), json!({ "externalId": "text" })),
+        ("double_datapoints", node, json!({ "instanceId": { "space": "inst", "externalId": "node" } })),
+    ];
+    for (table, series, by) in cases {
+        let plan = ReadPlan::Datapoints { series: vec![series], start: -100, end: 1_000_000, descending: false };
+        let received = |s: &cdf_client::Session| s.log.drain().iter().map(|r| r.bytes_received).sum::<u64>();
+        received(&s);
+        let (read, _) = read_all(&env, &mut s, table, plan);
+        let protobuf_bytes = received(&s);
+        let expected = json_points(&env, &mut s, by.clone(), -100, 1_000_000);
+        let json_bytes = received(&s);
+        assert!(protobuf_bytes < json_bytes * 3 / 4, "read as protobuf: {protobuf_bytes} vs {json_bytes} bytes");
+        assert!(!expected.is_empty());
+        assert_eq!(read.len(), expected.len(), "{by}");
+        for (i, (r, e)) in read.iter().zip(&expected).enumerate() {
+            assert_eq!(r, e, "row {i} of {by}");
+        }
+    }
+    // In time windows fetched side by side: the same rows in the same order, over more requests.
+    let plan = ReadPlan::Datapoints {
+        series: vec![SeriesRef::ExternalId("num".into()), SeriesRef::ExternalId("text".into())],
+        start: -100,
+        end: 1_000_000,
+        descending: false,
+    };
+    let before = env.requests("POST /timeseries/data/list");
+    let mut reader = Reader::new(resource("double_datapoints").unwrap(), plan).concurrency(4);
+    let mut windowed = Vec::new();
+    while let Some(page) = env.run(reader.next_page(&mut s)).expect("page") {
+        windowed.extend(page.iter().map(cdf_client::Row::to_json));
+    }
+    let mut expected = json_points(&env, &mut s, json!({ "externalId": "num" }), -100, 1_000_000);
+    expected.extend(json_points(&env, &mut s, json!({ "externalId": "text" }), -100, 1_000_000));
+    assert_eq!(windowed.len(), expected.len());
+    assert!(windowed == expected, "windowed rows differ from the JSON pages");
+    let windowed_requests = env.requests("POST /timeseries/data/list") - before - 3;
+    assert!(windowed_requests > 3, "the range past the first page went in windows: {windowed_requests} requests");
+
+    // Two series in one read, one after the other.
+    let plan = ReadPlan::Datapoints {
+        series: vec![SeriesRef::ExternalId("text".into()), SeriesRef::ExternalId("num".into())],
+        start: 0,
+        end: 3,
+        descending: false,
+    };
+    let (read, _) = read_all(&env, &mut s, "double_datapoints", plan);
+    let got: Vec<(Json, Json)> = read.iter().map(|r| (r["external_id"].clone(), r["timestamp"].clone())).collect();
+    assert_eq!(
+        got,
+        vec![
+            (json!("text"), json!(1)),
+            (json!("text"), json!(2)),
+            (json!("num"), json!(0)),
+            (json!("num"), json!(1)),
+            (json!("num"), json!(2))
+        ]
+    );
 }

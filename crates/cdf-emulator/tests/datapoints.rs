@@ -163,6 +163,118 @@ async fn list_answers_protobuf_when_asked() {
     assert!(bytes.windows(8).any(|w| w == 2.5f64.to_le_bytes()));
 }
 
+/// The fields of a protobuf message, nested messages kept as bytes.
+fn proto_fields(buf: &[u8]) -> Vec<(u32, cdf_emulator::resources::protobuf::Val<'_>)> {
+    let mut r = cdf_emulator::resources::protobuf::Reader::new(buf);
+    let mut out = Vec::new();
+    while let Some(f) = r.next_field().expect("well-formed protobuf") {
+        out.push(f);
+    }
+    out
+}
+
+/// A decoded point: timestamp, value, status code, status symbol, nullValue.
+type ProtoPoint = (i64, Value, Option<u64>, Option<String>, bool);
+
+/// The points of the first item of a protobuf `/timeseries/data/list` answer.
+fn proto_points(body: &[u8]) -> Vec<ProtoPoint> {
+    use cdf_emulator::resources::protobuf::Val;
+    let item = proto_fields(body).into_iter().find_map(|(f, v)| match (f, v) {
+        (1, Val::Bytes(b)) => Some(b),
+        _ => None,
+    });
+    let mut points = Vec::new();
+    for (f, v) in proto_fields(item.expect("one item")) {
+        let (is_string, Val::Bytes(list)) = (f == 4, v) else { continue };
+        if f != 3 && f != 4 {
+            continue;
+        }
+        for (_, p) in proto_fields(list) {
+            let Val::Bytes(p) = p else { panic!("a point is a message") };
+            let (mut ts, mut value, mut code, mut symbol, mut null) = (0, Value::Null, None, None, false);
+            for (f, v) in proto_fields(p) {
+                match (f, v) {
+                    (1, Val::Varint(t)) => ts = t as i64,
+                    (2, Val::Fixed64(bits)) if !is_string => value = json!(f64::from_bits(bits)),
+                    (2, Val::Bytes(s)) if is_string => value = json!(std::str::from_utf8(s).unwrap()),
+                    (3, Val::Bytes(st)) => {
+                        for (f, v) in proto_fields(st) {
+                            match (f, v) {
+                                (1, Val::Varint(c)) => code = Some(c),
+                                (2, Val::Bytes(s)) => symbol = Some(std::str::from_utf8(s).unwrap().to_string()),
+                                _ => {}
+                            }
+                        }
+                    }
+                    (4, Val::Varint(n)) => null = n != 0,
+                    _ => panic!("unexpected field {f} in a point"),
+                }
+            }
+            points.push((ts, value, code, symbol, null));
+        }
+    }
+    points
+}
+
+#[tokio::test]
+async fn protobuf_points_carry_statuses_and_missing_values_as_cdf_sends_them() {
+    let api = Api::start().await;
+    series(&api).await;
+    let r = api
+        .post(
+            "/timeseries/data",
+            json!({"items": [
+                {"externalId": "num", "datapoints": [
+                    {"timestamp": 1, "value": 2.5},
+                    {"timestamp": 2, "value": 3, "status": {"code": 1073741824}},
+                    {"timestamp": 3, "status": {"symbol": "Bad"}},
+                    {"timestamp": 4, "value": 0, "status": {"code": 2147483648u32, "symbol": "BadSensorFailure"}}]},
+                {"externalId": "str", "datapoints": [
+                    {"timestamp": 1, "value": "on"},
+                    {"timestamp": 2, "status": {"symbol": "Bad"}}]}]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let ask = |xid: &str| {
+        json!({"items": [{"externalId": xid, "start": 0, "end": 10}], "includeStatus": true,
+            "ignoreBadDataPoints": false, "treatUncertainAsBad": false})
+    };
+    let proto = |body: Value| {
+        let req = api.http.post(api.url("/timeseries/data/list")).bearer_auth(&api.token);
+        async move {
+            let resp = req.header("accept", "application/protobuf").json(&body).send().await.unwrap();
+            assert_eq!(resp.headers()["content-type"], "application/protobuf");
+            resp.bytes().await.unwrap().to_vec()
+        }
+    };
+    assert_eq!(
+        proto_points(&proto(ask("num")).await),
+        vec![
+            (1, json!(2.5), None, None, false),
+            (2, json!(3.0), Some(1_073_741_824), Some("Uncertain".into()), false),
+            (3, Value::Null, Some(2_147_483_648), Some("Bad".into()), true),
+            (4, json!(0.0), Some(2_147_483_648), Some("BadSensorFailure".into()), false),
+        ]
+    );
+    assert_eq!(
+        proto_points(&proto(ask("str")).await),
+        vec![(1, json!("on"), None, None, false), (2, Value::Null, Some(2_147_483_648), Some("Bad".into()), true)]
+    );
+    // CDF's defaults: Bad points hidden, Uncertain ones too, no status sent.
+    let plain = json!({"items": [{"externalId": "num", "start": 0, "end": 10}], "treatUncertainAsBad": false});
+    let points = proto_points(&proto(plain).await);
+    assert_eq!(points, vec![(1, json!(2.5), None, None, false), (2, json!(3.0), None, None, false)]);
+    // The JSON answer to the same request is unchanged.
+    let r = api.post("/timeseries/data/list", ask("num")).await;
+    assert_eq!(
+        r.items()[0]["datapoints"],
+        json!([{"timestamp": 1, "value": 2.5},
+            {"timestamp": 2, "value": 3.0, "status": {"code": 1073741824, "symbol": "Uncertain"}},
+            {"timestamp": 3, "status": {"code": 2147483648u32, "symbol": "Bad"}},
+            {"timestamp": 4, "value": 0.0, "status": {"code": 2147483648u32, "symbol": "BadSensorFailure"}}])
+    );
+}
+
 #[tokio::test]
 async fn deleting_a_series_drops_its_datapoints() {
     let api = Api::start().await;

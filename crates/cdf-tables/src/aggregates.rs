@@ -207,12 +207,7 @@ impl AggregateRequest {
 fn number(v: &Json) -> Option<f64> {
     match v {
         Json::Number(n) => n.as_f64(),
-        Json::String(s) => match s.as_str() {
-            "NaN" => Some(f64::NAN),
-            "Infinity" => Some(f64::INFINITY),
-            "-Infinity" => Some(f64::NEG_INFINITY),
-            _ => None,
-        },
+        Json::String(s) => crate::points::non_finite_of(s),
         _ => None,
     }
 }

@@ -7,6 +7,7 @@ pub mod catalogue;
 pub mod changes;
 pub mod mapping;
 pub mod options;
+pub mod points;
 pub mod reads;
 pub mod typed_raw;
 pub mod value;
@@ -19,12 +20,13 @@ pub use catalogue::{
 };
 pub use changes::{clear_op, delete_change, identity_columns, insert_update_change, update_changes, Change};
 pub use mapping::{
-    apply_input_policy, item_to_value, mark_cleared_fields, row_references, row_to_item, value_to_json, EmptyStrings,
-    InputPolicy, SubMillisecond, ValueError, ValueErrorKind,
+    apply_input_policy, item_to_value, mark_cleared_fields, point_to_value, row_references, row_to_item, value_to_json,
+    EmptyStrings, InputPolicy, SubMillisecond, ValueError, ValueErrorKind,
 };
 pub use options::{
     DeleteUnknown, InsertMode, NullValues, OptionError, OptionErrorKind, OptionTarget, UnknownReferences,
 };
+pub use points::{Point, PointStatus, PointValue, SeriesAddress};
 pub use reads::{plan_read, ListSort, PushedQual, QualOp, ReadPlan};
 pub use value::Value;
 pub use writes::{row_to_write, SeriesRef, WriteRow};

@@ -8,6 +8,7 @@ use crate::catalogue::{
     Access, Column, ColumnType, Field, MetadataLimits, Reference, TimeDomain, MAX_DATAPOINT_MS, MAX_TIMESTAMP_MS,
     MIN_DATAPOINT_MS,
 };
+use crate::points::{non_finite_text, Point, PointValue};
 use crate::value::{format_timestamp_micros, Value};
 
 /// Largest magnitude CDF accepts for a numeric datapoint.
@@ -266,13 +267,7 @@ pub fn value_to_json(column: &Column, value: &Value) -> Result<Json, ValueError>
         (ColumnType::Bool, Value::Bool(b)) => Json::Bool(*b),
         (ColumnType::Double, Value::Double(d)) => {
             let Some(n) = Number::from_f64(*d) else {
-                let shown = if d.is_nan() {
-                    "NaN"
-                } else if *d > 0.0 {
-                    "Infinity"
-                } else {
-                    "-Infinity"
-                };
+                let shown = crate::points::non_finite_text(*d);
                 return Err(err(column, format!("{shown} is not a number CDF can store")));
             };
             Json::Number(n)
@@ -427,6 +422,47 @@ pub fn item_to_value(column: &Column, item: &Map<String, Json>) -> Result<Value,
         ColumnType::Double => Value::Double(raw.as_f64().ok_or_else(bad)?),
         ColumnType::TimestampTz => Value::Timestamp(raw.as_i64().ok_or_else(bad)?.checked_mul(1000).ok_or_else(bad)?),
         ColumnType::Json => Value::Json(raw.clone()),
+    })
+}
+
+/// The value of a datapoints-table column for a compact point, by the column's `Field` as
+/// `item_to_value` reads it from a JSON point: `timestamp`, `value`, `status.code`/`symbol`,
+/// and the series' address under the column's name.
+pub fn point_to_value(column: &Column, point: &Point) -> Result<Value, ValueError> {
+    Ok(match column.field {
+        Field::Json("timestamp") => {
+            let bad = || err(column, format!("CDF returned timestamp {}, which is out of range", point.timestamp));
+            Value::Timestamp(point.timestamp.checked_mul(1000).ok_or_else(bad)?)
+        }
+        Field::Json("value") => match (&point.value, column.ty) {
+            (PointValue::Missing, _) => Value::Null,
+            (PointValue::Double(x), ColumnType::Double) => Value::Double(*x),
+            (PointValue::Text(s), ColumnType::Text | ColumnType::Varchar(_)) => Value::Text(s.clone()),
+            // What item_to_value makes of a JSON number in a text column.
+            (PointValue::Double(x), ColumnType::Text | ColumnType::Varchar(_)) => {
+                Value::Text(Number::from_f64(*x).map_or_else(|| non_finite_text(*x).to_string(), |n| n.to_string()))
+            }
+            (PointValue::Text(s), ty) => {
+                return Err(err(
+                    column,
+                    format!("CDF returned {}, which does not fit {}", Json::from(s.as_str()), ty.sql()),
+                ))
+            }
+            (PointValue::Double(x), ty) => {
+                return Err(err(column, format!("CDF returned {x}, which does not fit {}", ty.sql())))
+            }
+        },
+        Field::Nested("status", "code") => point.status.as_ref().map_or(Value::Null, |s| Value::Int(s.code)),
+        Field::Nested("status", "symbol") => {
+            point.status.as_ref().map_or(Value::Null, |s| Value::Text(s.symbol.clone()))
+        }
+        Field::Address => match point.series.column(column.name) {
+            Json::Null => Value::Null,
+            Json::Number(n) => Value::Int(n.as_i64().unwrap_or_default()),
+            Json::String(s) => Value::Text(s),
+            other => Value::Json(other),
+        },
+        _ => Value::Null,
     })
 }
 
@@ -597,5 +633,47 @@ mod tests {
         let mut item = row_to_item(&row).unwrap();
         mark_cleared_fields(&mut item, &row);
         assert_eq!(Json::Object(item), json!({"name": "x", "description": null, "labels": null}));
+    }
+
+    #[test]
+    fn a_compact_point_reads_as_its_json_point_does() {
+        use crate::points::{PointStatus, SeriesAddress};
+        use std::sync::Arc;
+        let series = Arc::new(SeriesAddress {
+            id: Some(7),
+            external_id: Some("s".into()),
+            instance_space: Some("sp".into()),
+            instance_external_id: Some("node".into()),
+        });
+        let status = Some(PointStatus { code: 2_147_483_648, symbol: "Bad".into() });
+        let points = [
+            (
+                Point { series: series.clone(), timestamp: 1_000, value: PointValue::Double(2.5), status: None },
+                "double",
+            ),
+            (Point { series: series.clone(), timestamp: -5, value: PointValue::Missing, status }, "double"),
+            (
+                Point { series: Arc::default(), timestamp: 3, value: PointValue::Text("a".into()), status: None },
+                "string",
+            ),
+            (Point { series: series.clone(), timestamp: 4, value: PointValue::Double(3.0), status: None }, "string"),
+        ];
+        for (point, kind) in &points {
+            let table = resource(&format!("{kind}_datapoints")).unwrap();
+            for column in table.columns {
+                assert_eq!(
+                    point_to_value(column, point),
+                    item_to_value(column, &point.to_json()),
+                    "{} of {point:?}",
+                    column.name
+                );
+            }
+        }
+        // Values JSON cannot hold as numbers are doubles all the same.
+        let nan = Point { series, timestamp: 1, value: PointValue::Double(f64::NAN), status: None };
+        assert!(matches!(point_to_value(c("double_datapoints", "value"), &nan), Ok(Value::Double(x)) if x.is_nan()));
+        let text = Point { value: PointValue::Text("x".into()), ..nan };
+        let e = point_to_value(c("double_datapoints", "value"), &text).unwrap_err();
+        assert_eq!(e.message, "CDF returned \"x\", which does not fit DOUBLE PRECISION");
     }
 }

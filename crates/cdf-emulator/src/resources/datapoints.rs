@@ -60,8 +60,11 @@ impl PointStatus {
         self.code >> 30 == 1
     }
     pub fn json(&self) -> Value {
-        let symbol = self.symbol.clone().unwrap_or_else(|| category(self.code).to_string());
-        json!({"code": self.code, "symbol": symbol})
+        json!({"code": self.code, "symbol": self.symbol()})
+    }
+    /// The symbol given, or the category's.
+    pub fn symbol(&self) -> String {
+        self.symbol.clone().unwrap_or_else(|| category(self.code).to_string())
     }
 }
 
@@ -899,13 +902,20 @@ pub fn list(ctx: &Ctx, body: &Value) -> ApiResult<Reply> {
                 m.int64(12, if text { 2 } else { 1 });
                 m.message(if text { 4 } else { 3 }, |dps| {
                     for (ts, v) in points {
+                        // NumericDatapoint / StringDatapoint: timestamp = 1, value = 2,
+                        // Status status = 3 { code = 1, symbol = 2 }, bool nullValue = 4.
                         dps.message(1, |p| {
                             p.int64(1, *ts);
                             match &v.value {
                                 DpVal::Num(x) => p.double(2, *x),
                                 DpVal::Text(s) => p.string(2, s),
-                                DpVal::Missing if text => {}
-                                DpVal::Missing => p.double(2, f64::NAN),
+                                DpVal::Missing => p.boolean(4, true),
+                            }
+                            if let Some(st) = &v.status {
+                                p.message(3, |sm| {
+                                    sm.int64(1, i64::from(st.code));
+                                    sm.string(2, &st.symbol());
+                                });
                             }
                         });
                     }
