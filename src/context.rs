@@ -3,7 +3,9 @@
 //! them is missing. Everything a scan or modify learns from the catalogs comes from here.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ffi::CStr;
+use std::rc::Rc;
 
 use cdf_client::{Credentials, ServerConfig};
 use cdf_tables::options::{self as opts};
@@ -74,27 +76,74 @@ fn required(options: &[(String, String)], name: &str, server: &str) -> String {
     }
 }
 
+/// A foreign table's own catalog entry.
+#[derive(Debug)]
+pub struct ForeignTableInfo {
+    pub name: String,
+    pub server_oid: pg_sys::Oid,
+    pub options: Vec<(String, String)>,
+}
+
+thread_local! {
+    /// Catalog facts per foreign table and per (foreign table, user), kept until an
+    /// invalidation (see `invalidation`): statements of row-at-a-time clients reuse them.
+    static TABLES: RefCell<HashMap<pg_sys::Oid, Rc<ForeignTableInfo>>> = RefCell::new(HashMap::new());
+    static CONNECTIONS: RefCell<HashMap<(pg_sys::Oid, pg_sys::Oid), Connection>> = RefCell::new(HashMap::new());
+}
+
+/// Drops the cached facts of `relid` (or of every table), on a catalog invalidation.
+fn forget(relid: Option<pg_sys::Oid>) {
+    match relid {
+        Some(relid) => {
+            TABLES.with_borrow_mut(|t| t.remove(&relid));
+            CONNECTIONS.with_borrow_mut(|c| c.retain(|(table, _), _| *table != relid));
+        }
+        None => {
+            TABLES.with_borrow_mut(HashMap::clear);
+            CONNECTIONS.with_borrow_mut(HashMap::clear);
+        }
+    }
+}
+
+/// The name, server and options of a foreign table (cached).
+pub fn foreign_table(relid: pg_sys::Oid) -> Rc<ForeignTableInfo> {
+    if let Some(info) = TABLES.with_borrow(|t| t.get(&relid).cloned()) {
+        return info;
+    }
+    let generation = crate::invalidation::generation("foreign tables", forget);
+    // No borrow is held here: reading the catalogs may run the invalidation callbacks.
+    let info = unsafe {
+        let table = pg_sys::GetForeignTable(relid);
+        Rc::new(ForeignTableInfo {
+            name: CStr::from_ptr(pg_sys::get_rel_name(relid)).to_string_lossy().into_owned(),
+            server_oid: (*table).serverid,
+            options: def_elems((*table).options),
+        })
+    };
+    if crate::invalidation::unchanged_since(generation) {
+        TABLES.with_borrow_mut(|t| t.insert(relid, info.clone()));
+    }
+    info
+}
+
 /// The resource and name of a foreign table, without touching servers or user mappings (the
 /// planner needs no credentials).
 pub fn table_resource(relid: pg_sys::Oid) -> (&'static Resource, String) {
-    unsafe {
-        let table = pg_sys::GetForeignTable(relid);
-        let options = def_elems((*table).options);
-        let name = CStr::from_ptr(pg_sys::get_rel_name(relid)).to_string_lossy().into_owned();
-        // A typed RAW table reads and writes through raw_rows (see `typed_raw`).
-        let typed_raw = cdf_tables::typed_raw::TypedRawTable::is_typed_raw(&options);
-        let resource_name = if typed_raw { "raw_rows" } else { opts::get(&options, "resource").unwrap_or_default() };
-        match cdf_tables::resource(resource_name) {
-            Some(r) => (r, name),
-            None => {
-                ErrorReport::new(
-                    PgSqlErrorCode::ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE,
-                    format!("foreign table \"{name}\" names unknown CDF resource \"{resource_name}\""),
-                    function_name!(),
-                )
-                .report(PgLogLevel::ERROR);
-                unreachable!()
-            }
+    let table = foreign_table(relid);
+    let options = &table.options;
+    // A typed RAW table reads and writes through raw_rows (see `typed_raw`).
+    let typed_raw = cdf_tables::typed_raw::TypedRawTable::is_typed_raw(options);
+    let resource_name = if typed_raw { "raw_rows" } else { opts::get(options, "resource").unwrap_or_default() };
+    match cdf_tables::resource(resource_name) {
+        Some(r) => (r, table.name.clone()),
+        None => {
+            ErrorReport::new(
+                PgSqlErrorCode::ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE,
+                format!("foreign table \"{}\" names unknown CDF resource \"{resource_name}\"", table.name),
+                function_name!(),
+            )
+            .report(PgLogLevel::ERROR);
+            unreachable!()
         }
     }
 }
@@ -173,20 +222,27 @@ impl Connected for Connection {
 /// Whether a foreign table is a view table (options space, view, version) rather than a
 /// classic resource.
 pub fn is_view_table(relid: pg_sys::Oid) -> bool {
-    unsafe {
-        let table = pg_sys::GetForeignTable(relid);
-        opts::get(&def_elems((*table).options), "view").is_some()
-    }
+    opts::get(&foreign_table(relid).options, "view").is_some()
 }
 
-/// The connection of a foreign table for `user` (see `table_context`).
+/// The connection of a foreign table for `user` (see `table_context`), cached per table and
+/// user until an invalidation (ALTER SERVER / FOREIGN TABLE / USER MAPPING take effect for the
+/// next statement).
 pub fn connection(relid: pg_sys::Oid, user: pg_sys::Oid) -> Connection {
-    unsafe {
-        let table = pg_sys::GetForeignTable(relid);
-        let table_options = def_elems((*table).options);
-        let table_name = CStr::from_ptr(pg_sys::get_rel_name(relid)).to_string_lossy().into_owned();
-        Connection { table_oid: relid, ..server_connection((*table).serverid, table_name, table_options, user) }
+    let user = if user == pg_sys::InvalidOid { unsafe { pg_sys::GetUserId() } } else { user };
+    if let Some(cached) = CONNECTIONS.with_borrow(|c| c.get(&(relid, user)).cloned()) {
+        return cached;
     }
+    let generation = crate::invalidation::generation("foreign tables", forget);
+    let table = foreign_table(relid);
+    let connection = Connection {
+        table_oid: relid,
+        ..server_connection(table.server_oid, table.name.clone(), table.options.clone(), user)
+    };
+    if crate::invalidation::unchanged_since(generation) {
+        CONNECTIONS.with_borrow_mut(|c| c.insert((relid, user), connection.clone()));
+    }
+    connection
 }
 
 /// The connection to a server for `user`, on behalf of a table (or, for IMPORT FOREIGN SCHEMA,

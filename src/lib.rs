@@ -12,6 +12,7 @@ mod context;
 mod convert;
 mod errors;
 mod import;
+mod invalidation;
 mod modify;
 mod options;
 mod plan;

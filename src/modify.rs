@@ -4,8 +4,9 @@
 //! and sent in chunks of the endpoint's maximum; the rest goes out at `End*`. The buffer is the
 //! only place rows wait, so backend memory is bounded by one chunk whatever the size of the COPY.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ffi::c_int;
-
 use std::ffi::CString;
 
 use cdf_client::references::{ExternalIdFiller, Pushed, ReferenceError, ReferenceResolver, Resolved, RowReferences};
@@ -77,7 +78,7 @@ impl InsertState {
         let rel = (*rinfo).ri_RelationDesc;
         let ctx = table_context((*rel).rd_id, modify_user(mtstate, rinfo));
         let typed = is_typed_raw((*rel).rd_id).then(|| crate::typed_raw::bind(rel, &ctx.table_name));
-        let bindings = if typed.is_some() { Vec::new() } else { bind_columns(rel, ctx.resource, &ctx.table_name) };
+        let bindings = if typed.is_some() { Vec::new() } else { table_bindings(rel, &ctx) };
         let mode = if on_conflict_do_nothing { InsertMode::Ignore } else { ctx.insert_mode };
         let returning = returning && ctx.resource.returns_objects();
         let changes = mode.changes_existing().then(|| change_writer_for_insert(&ctx, mode, returning));
@@ -392,6 +393,35 @@ impl InsertState {
             Ok(_) => {}
         }
     }
+}
+
+thread_local! {
+    /// Column bindings per foreign table, kept until an invalidation of it (see `invalidation`).
+    static BINDINGS: RefCell<HashMap<pg_sys::Oid, Vec<Binding>>> = RefCell::new(HashMap::new());
+}
+
+/// Drops the cached bindings of `relid` (or of every table), on a catalog invalidation.
+pub fn forget(relid: Option<pg_sys::Oid>) {
+    BINDINGS.with_borrow_mut(|b| match relid {
+        Some(relid) => {
+            b.remove(&relid);
+        }
+        None => b.clear(),
+    });
+}
+
+/// `bind_columns` of a foreign table, cached: a row-at-a-time client binds once.
+unsafe fn table_bindings(rel: pg_sys::Relation, ctx: &TableContext) -> Vec<Binding> {
+    let relid = (*rel).rd_id;
+    if let Some(bindings) = BINDINGS.with_borrow(|b| b.get(&relid).cloned()) {
+        return bindings;
+    }
+    let generation = crate::invalidation::generation("column bindings", forget);
+    let bindings = bind_columns(rel, ctx.resource, &ctx.table_name);
+    if crate::invalidation::unchanged_since(generation) {
+        BINDINGS.with_borrow_mut(|b| b.insert(relid, bindings.clone()));
+    }
+    bindings
 }
 
 /// The writer of an INSERT whose insert_mode changes existing objects, refusing tables and
@@ -745,7 +775,7 @@ pub unsafe extern "C-unwind" fn begin_foreign_modify(
         install(rinfo, ModifyState::Change(state));
         return;
     }
-    let bindings = bind_columns(rel, ctx.resource, &ctx.table_name);
+    let bindings = table_bindings(rel, &ctx);
     let identity = identity_of(rel, &ctx.table_name, ctx.resource)
         .into_iter()
         .map(|column| {

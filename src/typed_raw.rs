@@ -9,7 +9,6 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use serde_json::{Map, Value as Json};
 
-use crate::context::def_elems;
 use crate::errors;
 use crate::views::{datum_to_json, declared_columns, json_to_datum, ViewBinding};
 
@@ -18,14 +17,14 @@ pub const KEY_COLUMN: &str = "_raw_key";
 
 /// Whether a foreign table is a typed RAW table (options database, table, primary_key).
 pub fn is_typed_raw(relid: pg_sys::Oid) -> bool {
-    unsafe { TypedRawTable::is_typed_raw(&def_elems((*pg_sys::GetForeignTable(relid)).options)) }
+    TypedRawTable::is_typed_raw(&crate::context::foreign_table(relid).options)
 }
 
 /// The primary-key column of a typed RAW table, when it is one.
 pub fn primary_key(relid: pg_sys::Oid) -> Option<String> {
-    let options = unsafe { def_elems((*pg_sys::GetForeignTable(relid)).options) };
-    TypedRawTable::is_typed_raw(&options)
-        .then(|| cdf_tables::options::get(&options, "primary_key").unwrap_or_default().to_string())
+    let options = &crate::context::foreign_table(relid).options;
+    TypedRawTable::is_typed_raw(options)
+        .then(|| cdf_tables::options::get(options, "primary_key").unwrap_or_default().to_string())
 }
 
 /// The raw_rows column a condition on `column` of `relid` stands for: the primary key is the
@@ -48,9 +47,9 @@ fn raw_column(name: &str) -> &'static Column {
 
 /// Binds a typed RAW table's columns, with clear errors for a missing key and unreadable types.
 pub unsafe fn bind(rel: pg_sys::Relation, table_name: &str) -> BoundTypedRaw {
-    let options = def_elems((*pg_sys::GetForeignTable((*rel).rd_id)).options);
+    let options = &crate::context::foreign_table((*rel).rd_id).options;
     let (declared, bindings) = declared_columns(rel);
-    let table = TypedRawTable::bind(table_name, &options, &declared).unwrap_or_else(|e| {
+    let table = TypedRawTable::bind(table_name, options, &declared).unwrap_or_else(|e| {
         let code = if e.unknown_column {
             PgSqlErrorCode::ERRCODE_FDW_COLUMN_NAME_NOT_FOUND
         } else {

@@ -100,9 +100,9 @@ fn series_ref(row: &[(&'static Column, Value)]) -> Result<SeriesRef, ValueError>
     }
     match (id, xid) {
         (Some(Value::Int(i)), None) => Ok(SeriesRef::Id(*i)),
-        (None, Some(Value::Text(x))) => {
+        (None, Some(value @ Value::Text(x))) => {
             let (c, _) = named(row, "external_id").expect("bound");
-            value_to_json(c, &Value::Text(x.clone()))?;
+            value_to_json(c, value)?;
             Ok(SeriesRef::ExternalId(x.clone()))
         }
         (Some(_), Some(_)) => Err(invalid("external_id", "give either id or external_id of the series, not both")),
