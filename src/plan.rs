@@ -158,3 +158,12 @@ pub unsafe fn statement_flags(private: &mut ModifyPrivate, plan: *mut pg_sys::Mo
         .get_ptr(subplan_index as usize)
         .is_some_and(|l| !l.is_null());
 }
+
+/// Which state `fdw_state` holds, its first field (both are `repr(C)`): iterating need not look
+/// the table's options up for every row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ScanKind {
+    Table,
+    View,
+}

@@ -25,17 +25,9 @@ use crate::backend;
 use crate::context::{is_view_table, table_context, table_resource, TableContext};
 use crate::convert::{array_condition_fits, condition_value_fits, datum_to_value};
 use crate::errors;
-use crate::plan::{ParamLimit, PushedCondition, ScanPrivate};
+use crate::plan::{ParamLimit, PushedCondition, ScanKind, ScanPrivate};
 use crate::tuple::{bind_columns, store_point, store_row, Binding};
 use crate::typed_raw::BoundTypedRaw;
-
-/// Which state `fdw_state` holds, its first field (both are `repr(C)`): iterating need not look
-/// the table's options up for every row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ScanKind {
-    Table,
-    View,
-}
 
 /// Whether the scan's `fdw_state` is a view table's (`views::ViewScan`).
 unsafe fn is_view_scan(node: *mut pg_sys::ForeignScanState) -> bool {

@@ -273,7 +273,7 @@ pub unsafe fn store_instance(slot: *mut pg_sys::TupleTableSlot, bound: &BoundVie
 #[repr(C)]
 pub struct ViewScan {
     /// First, as in `scan::ScanState`: tells the two apart behind `fdw_state`.
-    pub kind: crate::scan::ScanKind,
+    pub kind: crate::plan::ScanKind,
     pub bound: BoundView,
     pub conditions: Vec<(String, QualOp, *mut pg_sys::ExprState, pg_sys::Oid)>,
     pub econtext: *mut pg_sys::ExprContext,
@@ -294,7 +294,7 @@ impl ViewScan {
         conditions: Vec<(String, QualOp, *mut pg_sys::ExprState, pg_sys::Oid)>,
         econtext: *mut pg_sys::ExprContext,
     ) -> ViewScan {
-        ViewScan { kind: crate::scan::ScanKind::View, bound, conditions, econtext, read: None, page: VecDeque::new() }
+        ViewScan { kind: crate::plan::ScanKind::View, bound, conditions, econtext, read: None, page: VecDeque::new() }
     }
 
     pub fn reset(&mut self) {
