@@ -282,10 +282,11 @@ pub struct ViewScan {
 }
 
 /// Whether a condition on this column can narrow a view-table read. Identity columns always;
-/// properties with `=`, `IN` and ranges (the value's type was checked against the column's).
-/// An edge's type and end nodes (and a node's direct relation `type`) stay local.
+/// properties with `=`, `IN` and ranges (the value's type was checked against the column's), and
+/// node references (an edge's type and end nodes, direct relations) with `=` and `IN`;
+/// `cdf_tables::views::plan_read` leaves out what DMS cannot answer.
 pub fn pushable(column: &str, _op: QualOp) -> bool {
-    !matches!(column, "version" | "created_time" | "last_updated_time" | "type" | "start_node" | "end_node")
+    !matches!(column, "version" | "created_time" | "last_updated_time")
 }
 
 impl ViewScan {

@@ -870,6 +870,11 @@ pub fn plan_read(table: &ViewTable, quals: &[(String, QualOp, Json)]) -> ViewRea
         return ViewRead::ByIds(ids);
     }
     let mut filters = Vec::new();
+    // The one space the read is of, if it is of one: a TEXT node reference names a node there.
+    let single_space: Option<String> = match &spaces {
+        Some(s) if s.len() == 1 => s[0].as_str().map(str::to_string),
+        _ => None,
+    };
     if let Some(s) = spaces {
         filters.push(json!({"in": {"property": [table.instance_type(), "space"], "values": s}}));
     }
@@ -883,6 +888,21 @@ pub fn plan_read(table: &ViewTable, quals: &[(String, QualOp, Json)]) -> ViewRea
             let property = table.property_ref(ci).expect("a property column");
             let exists = json!({"exists": {"property": property}});
             filters.push(if *op == QualOp::IsNull { json!({"not": exists}) } else { exists });
+            continue;
+        }
+        if let Some(property) = node_reference_property(table, ci) {
+            // An edge's type and end nodes, and direct relations: `=` / `IN` of node references.
+            let text = matches!(c.sql.base, SqlType::Text | SqlType::Varchar);
+            let reference = |v: &Json| node_reference(v, text, single_space.as_deref());
+            let filter = match (op, v) {
+                (QualOp::Eq, v) => reference(v).map(|r| json!({"equals": {"property": property, "value": r}})),
+                (QualOp::In, Json::Array(a)) if a.len() <= 1000 => {
+                    let refs: Option<Vec<Json>> = a.iter().filter(|x| !x.is_null()).map(reference).collect();
+                    refs.map(|rs| json!({"in": {"property": property, "values": rs}}))
+                }
+                _ => None,
+            };
+            filters.extend(filter);
             continue;
         }
         // Only scalar, directly comparable properties: lists, JSON and direct relations stay local.
@@ -926,6 +946,41 @@ pub fn plan_read(table: &ViewTable, quals: &[(String, QualOp, Json)]) -> ViewRea
         _ => Some(json!({"and": filters})),
     };
     ViewRead::List(filter)
+}
+
+/// The DMS property of a column holding one node reference: an edge's `type`, `startNode` or
+/// `endNode`, or a single direct relation.
+fn node_reference_property(table: &ViewTable, column: usize) -> Option<Json> {
+    let c = &table.columns[column];
+    match c.kind {
+        ViewColumnKind::EdgeType | ViewColumnKind::StartNode | ViewColumnKind::EndNode => {
+            let field = EDGE_COLUMNS.iter().find(|(_, k, _)| *k == c.kind).map(|(.., f)| *f)?;
+            Some(json!(["edge", field]))
+        }
+        ViewColumnKind::Property(i) => {
+            let p = &table.view.properties[i];
+            (p.kind == PropKind::Direct && !p.list).then(|| table.property_ref(column)).flatten()
+        }
+        _ => None,
+    }
+}
+
+/// The node reference a condition's value names, as the column reads it back: a JSONB
+/// `{"space", "externalId"}`, or a TEXT external id of a node in the row's own space (known only
+/// when the read is of one space; a TEXT value naming another space reads as its JSON text).
+/// `None`: the condition stays PostgreSQL's.
+fn node_reference(v: &Json, text: bool, single_space: Option<&str>) -> Option<Json> {
+    match v {
+        Json::String(x) if text && !x.starts_with('{') => {
+            Some(json!({"space": single_space?, "externalId": x}))
+        }
+        Json::Object(o) if !text => {
+            let space = o.get("space")?.as_str()?;
+            let external_id = o.get("externalId")?.as_str()?;
+            Some(json!({"space": space, "externalId": external_id}))
+        }
+        _ => None,
+    }
 }
 
 /// Whether a column holds text DMS can match by prefix (identity or a text-like property).
@@ -1160,6 +1215,35 @@ mod tests {
         );
         let ViewRead::List(Some(filter)) = plan_read(&t, &[]) else { panic!("a list") };
         assert_eq!(filter, json!({"in": {"property": ["edge", "space"], "values": ["inst"]}}));
+
+        // Node references: a TEXT external id names a node in the read's one space, a JSONB
+        // value names its own; a TEXT value that reads as another space's JSON, a JSONB
+        // string, or an IN with such a value stays PostgreSQL's.
+        let q = |column: &str, op, v: Json| (column.to_string(), op, v);
+        let pushed = |quals: &[(String, QualOp, Json)]| match plan_read(&t, quals) {
+            // The first filter is the instance space's.
+            ViewRead::List(Some(Json::Object(f))) => {
+                f.get("and").and_then(Json::as_array).map(|a| a[1..].to_vec()).unwrap_or_default()
+            }
+            other => panic!("{other:?}"),
+        };
+        let node = |s: &str, x: &str| json!({"space": s, "externalId": x});
+        assert_eq!(
+            pushed(&[
+                q("start_node", QualOp::Eq, json!("p1")),
+                q("end_node", QualOp::Eq, node("other", "p2")),
+                q("type", QualOp::In, json!(["flows", null, "pipes"])),
+            ]),
+            [
+                json!({"equals": {"property": ["edge", "startNode"], "value": node("inst", "p1")}}),
+                json!({"equals": {"property": ["edge", "endNode"], "value": node("other", "p2")}}),
+                json!({"in": {"property": ["edge", "type"], "values": [node("inst", "flows"), node("inst", "pipes")]}}),
+            ]
+        );
+        let local: Vec<Json> = Vec::new();
+        assert_eq!(pushed(&[q("start_node", QualOp::Eq, json!(r#"{"space":"x","externalId":"p1"}"#))]), local);
+        assert_eq!(pushed(&[q("end_node", QualOp::Eq, json!("p2"))]), local);
+        assert_eq!(pushed(&[q("end_node", QualOp::In, json!([node("inst", "p2"), "p3"]))]), local);
     }
 
     #[test]

@@ -28,6 +28,25 @@ INSERT INTO flows (external_id, type, start_node, end_node, rate, medium) VALUES
 SELECT space, external_id, version, type, start_node, end_node, rate, medium FROM flows ORDER BY external_id;
 EXPLAIN (COSTS OFF) SELECT external_id FROM flows WHERE external_id = 'f12';
 EXPLAIN (COSTS OFF) SELECT external_id FROM flows WHERE medium = 'steam' AND start_node = 'p2';
+-- An edge's type and end nodes are pushed as DMS equals/in of node references ({space,
+-- externalId}; a TEXT column names a node in the table's instance_space); each answer equals
+-- PostgreSQL's own evaluation over a local copy (EXCEPT ALL both ways).
+EXPLAIN (COSTS OFF) SELECT external_id FROM flows WHERE end_node = '{"space": "plant", "externalId": "p2"}' AND type IN ('pipe', 'hose');
+CREATE TEMP TABLE flows_local AS SELECT * FROM flows;
+CREATE FUNCTION same_as_local(cond text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE n bigint; differ bigint;
+BEGIN
+  EXECUTE format('SELECT count(*) FROM flows WHERE %s', cond) INTO n;
+  EXECUTE format('SELECT count(*) FROM ((SELECT external_id FROM flows WHERE %1$s EXCEPT ALL SELECT external_id FROM flows_local WHERE %1$s)'
+                 ' UNION ALL (SELECT external_id FROM flows_local WHERE %1$s EXCEPT ALL SELECT external_id FROM flows WHERE %1$s)) d', cond) INTO differ;
+  RETURN format('%s row(s), %s difference(s)', n, differ);
+END $$;
+SELECT cond, same_as_local(cond) FROM (VALUES
+  ($$start_node = 'p2'$$), ($$start_node IN ('p1', 'p2', 'p9')$$), ($$start_node = '{"space":"plant","externalId":"p1"}'$$),
+  ($$end_node = '{"space": "plant", "externalId": "p3"}'$$), ($$end_node = '"p3"'$$),
+  ($$end_node IN ('{"space": "plant", "externalId": "p2"}', '{"space": "other", "externalId": "p3"}')$$),
+  ($$type = 'pipe'$$), ($$type = 'hose'$$), ($$type IN ('pipe', NULL)$$), ($$type IS NULL$$)) v(cond);
+DROP FUNCTION same_as_local(text);
 SELECT external_id, rate FROM flows WHERE external_id IN ('f12', 'nope');
 SELECT external_id FROM flows WHERE medium = 'steam' AND start_node = 'p2';
 -- Errors: an edge needs its type and end nodes; a required property.
