@@ -971,9 +971,7 @@ fn node_reference_property(table: &ViewTable, column: usize) -> Option<Json> {
 /// `None`: the condition stays PostgreSQL's.
 fn node_reference(v: &Json, text: bool, single_space: Option<&str>) -> Option<Json> {
     match v {
-        Json::String(x) if text && !x.starts_with('{') => {
-            Some(json!({"space": single_space?, "externalId": x}))
-        }
+        Json::String(x) if text && !x.starts_with('{') => Some(json!({"space": single_space?, "externalId": x})),
         Json::Object(o) if !text => {
             let space = o.get("space")?.as_str()?;
             let external_id = o.get("externalId")?.as_str()?;
