@@ -102,6 +102,10 @@ SELECT foreign_table_name FROM information_schema.foreign_tables WHERE foreign_t
 \d core."CogniteAsset"
 INSERT INTO core."CogniteAsset" (external_id, name, parent) VALUES ('root', 'Root', NULL), ('child', 'Child', '"root"');
 SELECT external_id, name, parent, root, path FROM core."CogniteAsset" ORDER BY 1;
+-- A direct relation condition is a DMS equals / in of the node reference.
+EXPLAIN (COSTS OFF) SELECT external_id FROM core."CogniteAsset" WHERE parent = '{"space": "inst", "externalId": "root"}';
+SELECT external_id FROM core."CogniteAsset" WHERE parent = '{"externalId": "root", "space": "inst"}';
+SELECT external_id FROM core."CogniteAsset" WHERE root IN ('{"space": "inst", "externalId": "root"}', '{"space": "x", "externalId": "y"}') ORDER BY 1;
 SELECT try($$INSERT INTO core."CogniteAsset" (external_id, path) VALUES ('x', '{}')$$);
 INSERT INTO core."CogniteTimeSeries" (external_id, name, type, "isStep") VALUES ('ts1', 'Temperature', 'numeric', false);
 INSERT INTO core."CogniteEquipment" (external_id, name, asset) VALUES ('eq1', 'Motor', '"child"');
