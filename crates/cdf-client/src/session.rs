@@ -261,6 +261,25 @@ impl Attempts {
     }
 }
 
+/// The error of a request whose retries ran out (`why`): the last failure, or, when the deadline
+/// cut the last attempt short, the answer before it.
+fn gave_up(attempts: &Attempts, failed: Failed, cut_by_deadline: bool, why: &str) -> CdfError {
+    let (error, cut_off) = match (&attempts.cause, cut_by_deadline) {
+        (Some(cause), true) => (cause.clone(), "; the last attempt was cut off by the deadline"),
+        _ => (failed.error, ""),
+    };
+    match error {
+        CdfError::Network { message } => CdfError::Network {
+            message: format!(
+                "{message}; gave up after {} attempt(s) in {:.1} s ({why}){cut_off}",
+                attempts.retries + 1,
+                attempts.started.elapsed().as_secs_f64()
+            ),
+        },
+        other => other,
+    }
+}
+
 /// Percent-encodes one URL path segment (RAW database and table names may hold anything).
 pub fn encode_segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -323,34 +342,24 @@ impl Session {
     async fn next_attempt(&self, attempts: &mut Attempts, failed: Failed) -> Option<CdfError> {
         let deadline = attempts.started + self.retry.retry_deadline;
         let cut_by_deadline = failed.timed_out && Instant::now() + Duration::from_millis(5) >= deadline;
-        let give_up = |why: &str| {
-            let (error, cut_off) = match (&attempts.cause, cut_by_deadline) {
-                (Some(cause), true) => (cause.clone(), "; the last attempt was cut off by the deadline"),
-                _ => (failed.error.clone(), ""),
-            };
-            Some(match error {
-                CdfError::Network { message } => CdfError::Network {
-                    message: format!(
-                        "{message}; gave up after {} attempt(s) in {:.1} s ({why}){cut_off}",
-                        attempts.retries + 1,
-                        attempts.started.elapsed().as_secs_f64()
-                    ),
-                },
-                other => other,
-            })
-        };
+        let past_deadline = || format!("retry deadline of {} s", self.retry.retry_deadline.as_secs_f64());
         if attempts.retries >= self.retry.max_retries {
-            return give_up(&format!("at most {} retries", self.retry.max_retries));
+            let why = format!("at most {} retries", self.retry.max_retries);
+            return Some(gave_up(attempts, failed, cut_by_deadline, &why));
         }
         let wait = self.backoff(attempts.retries + 1, failed.retry_after);
         if cut_by_deadline || Instant::now() + wait >= deadline {
-            return give_up(&format!("retry deadline of {} s", self.retry.retry_deadline.as_secs_f64()));
+            return Some(gave_up(attempts, failed, cut_by_deadline, &past_deadline()));
+        }
+        tokio::time::sleep(wait).await;
+        // A loaded machine may oversleep: no time left is the deadline, with this failure.
+        if self.attempt_timeout(deadline).is_none() {
+            return Some(gave_up(attempts, failed, false, &past_deadline()));
         }
         if !failed.timed_out {
             attempts.cause = Some(failed.error);
         }
         attempts.retries += 1;
-        tokio::time::sleep(wait).await;
         None
     }
 

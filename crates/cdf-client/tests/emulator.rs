@@ -101,7 +101,7 @@ fn only_400_and_401_from_the_identity_provider_are_auth_errors() {
     // is over; never an authentication error.
     env.faults(json!([{ "endpoint": "POST /oauth2/token", "fault": { "status": 503 } }]));
     let mut s = env.session();
-    s.retry.retry_deadline = Duration::from_millis(400);
+    s.retry.retry_deadline = Duration::from_millis(1000);
     s.retry.max_retries = 1000; // the deadline, not the count, ends it
     let e = env.run(s.post_json("assets/list", &[], &json!({}), Idempotency::Idempotent)).unwrap_err();
     let CdfError::Network { message } = &e else { panic!("not a network error: {e:?}") };
