@@ -85,6 +85,33 @@ impl ItemsBody<'_> {
     }
 }
 
+/// FNV-1a: the group index is looked up once per row (a datapoint COPY's series key), where
+/// SipHash's protection against chosen keys costs more than it guards (keys are the statement's
+/// own rows, and each lookup compares the key too).
+struct FnvHasher(u64);
+
+impl Default for FnvHasher {
+    fn default() -> FnvHasher {
+        FnvHasher(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for FnvHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = self.0;
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type GroupIndex = HashMap<GroupKey, usize, std::hash::BuildHasherDefault<FnvHasher>>;
+
 fn hash_of(value: impl Hash) -> u64 {
     let mut h = std::hash::DefaultHasher::new();
     value.hash(&mut h);
@@ -235,7 +262,7 @@ pub struct TableWriter {
     mode: InsertMode,
     items: Vec<PendingItem>,
     groups: Vec<Group>,
-    group_index: HashMap<GroupKey, usize>,
+    group_index: GroupIndex,
     buffered_rows: usize,
     /// Serialized size of the buffered entries.
     buffered_bytes: usize,
@@ -270,7 +297,7 @@ impl TableWriter {
             mode: resource.effective_insert_mode(mode),
             items: Vec::new(),
             groups: Vec::new(),
-            group_index: HashMap::new(),
+            group_index: GroupIndex::default(),
             buffered_rows: 0,
             buffered_bytes: 0,
             buffered_values: 0,
@@ -307,9 +334,8 @@ impl TableWriter {
         self.running.len()
     }
 
-    /// Adds an entry to its group; returns the group's size.
-    fn push_grouped(&mut self, key: GroupKey, entry: Json, row_key: Option<u64>, position: Option<i64>) -> usize {
-        let entry = entry.to_string();
+    /// Adds a serialized entry to its group; returns the group's size.
+    fn push_grouped(&mut self, key: GroupKey, entry: String, row_key: Option<u64>, position: Option<i64>) -> usize {
         self.buffered_bytes += entry.len();
         let i = match self.group_index.get(&key) {
             Some(&i) => i,
@@ -382,15 +408,15 @@ impl TableWriter {
                 self.item_rows.push(statement_row);
             }
             WriteRow::RawTable { database, table } => {
-                self.push_grouped(GroupKey::Database(database), Json::Object(table), None, None);
+                self.push_grouped(GroupKey::Database(database), Json::Object(table).to_string(), None, None);
             }
             WriteRow::RawRow { database, table, row } => {
                 let key = row.get("key").and_then(Json::as_str).map(|k| hash_of(("raw", &database, &table, k)));
-                group_size = self.push_grouped(GroupKey::RawTable(database, table), Json::Object(row), key, None);
+                let entry = Json::Object(row).to_string();
+                group_size = self.push_grouped(GroupKey::RawTable(database, table), entry, key, None);
             }
             WriteRow::Datapoint { series, point } => {
-                let timestamp = point.get("timestamp").and_then(Json::as_i64).unwrap_or(0);
-                self.push_grouped(GroupKey::Series(series), Json::Object(point), None, Some(timestamp));
+                self.push_grouped(GroupKey::Series(series), point.to_json_text(), None, Some(point.timestamp));
             }
             WriteRow::SequenceRow { sequence, row_number, values } => {
                 let columns: Vec<String> = values.keys().cloned().collect();
@@ -398,7 +424,7 @@ impl TableWriter {
                 let values: Vec<Json> = values.into_values().collect();
                 self.push_grouped(
                     GroupKey::Sequence(sequence, columns),
-                    json!({ "rowNumber": row_number, "values": values }),
+                    json!({ "rowNumber": row_number, "values": values }).to_string(),
                     None,
                     Some(row_number),
                 );
@@ -1076,9 +1102,7 @@ enum RowKey {
 impl RowKey {
     fn of_write(row: &WriteRow) -> Option<RowKey> {
         match row {
-            WriteRow::Datapoint { series, point } => {
-                Some(RowKey::Datapoint(series.clone(), point.get("timestamp")?.as_i64()?))
-            }
+            WriteRow::Datapoint { series, point } => Some(RowKey::Datapoint(series.clone(), point.timestamp)),
             WriteRow::SequenceRow { sequence, row_number, .. } => {
                 Some(RowKey::SequenceRow(sequence.clone(), *row_number))
             }
@@ -1333,7 +1357,7 @@ impl ChangeWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cdf_tables::resource;
+    use cdf_tables::{resource, DatapointRow, PointValue};
 
     #[test]
     fn upsert_patch_sets_values_but_not_identity_or_immutables() {
@@ -1369,7 +1393,7 @@ mod tests {
         let mut w = TableWriter::new(r, InsertMode::Upsert);
         let point = |i: i64| WriteRow::Datapoint {
             series: SeriesRef::ExternalId(format!("s{}", i % 3)),
-            point: json!({"timestamp": i, "value": 1.0}).as_object().unwrap().clone(),
+            point: DatapointRow { timestamp: i, value: PointValue::Double(1.0), status: None },
         };
         for i in 0..(DATAPOINTS_PER_REQUEST as i64 - 1) {
             assert!(!w.push(point(i)));
@@ -1379,12 +1403,12 @@ mod tests {
         for i in 0..(SERIES_PER_REQUEST as i64 - 1) {
             assert!(!w.push(WriteRow::Datapoint {
                 series: SeriesRef::Id(i),
-                point: json!({"timestamp": 0, "value": 1.0}).as_object().unwrap().clone(),
+                point: DatapointRow { timestamp: 0, value: PointValue::Double(1.0), status: None },
             }));
         }
         assert!(w.push(WriteRow::Datapoint {
             series: SeriesRef::Id(-1),
-            point: json!({"timestamp": 0, "value": 1.0}).as_object().unwrap().clone(),
+            point: DatapointRow { timestamp: 0, value: PointValue::Double(1.0), status: None },
         }));
     }
 
