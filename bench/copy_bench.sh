@@ -30,6 +30,7 @@
 #   BENCH_PROFILES="fast cdf"     emulator profiles to run, in order (the memory run uses the first)
 #   BENCH_PG_PORT=55434 BENCH_EMULATOR_PORT=54082
 #   BENCH_SKIP_BUILD=1            use the installed extension and target/release/cdf-emulator as they are
+#   BENCH_MAX_CONCURRENT_REQUESTS the server's max_concurrent_requests (unset: the extension's defaults)
 #   BENCH_PG_MAJOR=16             run on that major's tree from scripts/setup.sh instead of Debian's 15
 #                                 (scripts/test_versions.sh installs a debug build there: do not
 #                                 combine with BENCH_SKIP_BUILD=1 after it)

@@ -43,7 +43,8 @@ CREATE SERVER cdf FOREIGN DATA WRAPPER cdf_fdw OPTIONS (
   base_url  '$CDF_EMULATOR_URL',
   project   'demo',
   token_url '$CDF_EMULATOR_URL/oauth2/token',
-  scopes    'https://cdf/.default');
+  scopes    'https://cdf/.default'${BENCH_MAX_CONCURRENT_REQUESTS:+,
+  max_concurrent_requests '$BENCH_MAX_CONCURRENT_REQUESTS'});
 CREATE USER MAPPING FOR CURRENT_USER SERVER cdf
   OPTIONS (client_id 'demo-client', client_secret 'demo-secret');
 CREATE SCHEMA cdf_tables;

@@ -61,12 +61,45 @@ enum GroupKey {
 
 type PendingItem = Map<String, Json>;
 
+/// Serialized JSON entries back to back in one buffer: no allocation per entry, and a request
+/// body copies them in one pass.
+#[derive(Default)]
+struct Entries {
+    text: Vec<u8>,
+    /// Where each entry ends in `text`.
+    ends: Vec<usize>,
+}
+
+impl Entries {
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Appends the entry `write` writes; returns its size.
+    fn push_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> usize {
+        let start = self.text.len();
+        write(&mut self.text);
+        self.ends.push(self.text.len());
+        self.text.len() - start
+    }
+
+    /// Entries `range` of the buffer.
+    fn slice(&self, range: std::ops::Range<usize>) -> impl Iterator<Item = &[u8]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(self.ends.iter().copied()).skip(range.start).take(range.len()).map(|(a, b)| &self.text[a..b])
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        self.slice(0..self.len())
+    }
+}
+
 /// Buffered entries of one series, sequence, RAW table or database, kept serialized: a JSON
 /// text is a few dozen bytes where a parsed object is several hundred, and 100,000 datapoints
 /// wait here before each request.
 struct Group {
     key: GroupKey,
-    entries: Vec<String>,
+    entries: Entries,
     /// RAW rows: the hash of each row's key, for the key check of requests in flight.
     row_keys: Vec<u64>,
     /// Datapoints and sequence rows: lowest and highest timestamp or row number.
@@ -84,6 +117,33 @@ impl ItemsBody<'_> {
         serde_json::to_vec(self).expect("serializing JSON cannot fail")
     }
 }
+
+/// FNV-1a: the group index is looked up once per row (a datapoint COPY's series key), where
+/// SipHash's protection against chosen keys costs more than it guards (keys are the statement's
+/// own rows, and each lookup compares the key too).
+struct FnvHasher(u64);
+
+impl Default for FnvHasher {
+    fn default() -> FnvHasher {
+        FnvHasher(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for FnvHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = self.0;
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type GroupIndex = HashMap<GroupKey, usize, std::hash::BuildHasherDefault<FnvHasher>>;
 
 fn hash_of(value: impl Hash) -> u64 {
     let mut h = std::hash::DefaultHasher::new();
@@ -235,7 +295,7 @@ pub struct TableWriter {
     mode: InsertMode,
     items: Vec<PendingItem>,
     groups: Vec<Group>,
-    group_index: HashMap<GroupKey, usize>,
+    group_index: GroupIndex,
     buffered_rows: usize,
     /// Serialized size of the buffered entries.
     buffered_bytes: usize,
@@ -270,7 +330,7 @@ impl TableWriter {
             mode: resource.effective_insert_mode(mode),
             items: Vec::new(),
             groups: Vec::new(),
-            group_index: HashMap::new(),
+            group_index: GroupIndex::default(),
             buffered_rows: 0,
             buffered_bytes: 0,
             buffered_values: 0,
@@ -307,20 +367,24 @@ impl TableWriter {
         self.running.len()
     }
 
-    /// Adds an entry to its group; returns the group's size.
-    fn push_grouped(&mut self, key: GroupKey, entry: Json, row_key: Option<u64>, position: Option<i64>) -> usize {
-        let entry = entry.to_string();
-        self.buffered_bytes += entry.len();
+    /// Adds the entry `write` serializes to its group; returns the group's size.
+    fn push_grouped(
+        &mut self,
+        key: GroupKey,
+        write: impl FnOnce(&mut Vec<u8>),
+        row_key: Option<u64>,
+        position: Option<i64>,
+    ) -> usize {
         let i = match self.group_index.get(&key) {
             Some(&i) => i,
             None => {
                 self.group_index.insert(key.clone(), self.groups.len());
-                self.groups.push(Group { key, entries: Vec::new(), row_keys: Vec::new(), range: None });
+                self.groups.push(Group { key, entries: Entries::default(), row_keys: Vec::new(), range: None });
                 self.groups.len() - 1
             }
         };
         let group = &mut self.groups[i];
-        group.entries.push(entry);
+        self.buffered_bytes += group.entries.push_with(write);
         group.row_keys.extend(row_key);
         if let Some(p) = position {
             group.range = Some(group.range.map_or((p, p), |(lo, hi)| (lo.min(p), hi.max(p))));
@@ -382,15 +446,16 @@ impl TableWriter {
                 self.item_rows.push(statement_row);
             }
             WriteRow::RawTable { database, table } => {
-                self.push_grouped(GroupKey::Database(database), Json::Object(table), None, None);
+                self.push_grouped(GroupKey::Database(database), json_entry(Json::Object(table)), None, None);
             }
             WriteRow::RawRow { database, table, row } => {
                 let key = row.get("key").and_then(Json::as_str).map(|k| hash_of(("raw", &database, &table, k)));
-                group_size = self.push_grouped(GroupKey::RawTable(database, table), Json::Object(row), key, None);
+                let entry = json_entry(Json::Object(row));
+                group_size = self.push_grouped(GroupKey::RawTable(database, table), entry, key, None);
             }
             WriteRow::Datapoint { series, point } => {
-                let timestamp = point.get("timestamp").and_then(Json::as_i64).unwrap_or(0);
-                self.push_grouped(GroupKey::Series(series), Json::Object(point), None, Some(timestamp));
+                let timestamp = Some(point.timestamp);
+                self.push_grouped(GroupKey::Series(series), |out| point.write_json(out), None, timestamp);
             }
             WriteRow::SequenceRow { sequence, row_number, values } => {
                 let columns: Vec<String> = values.keys().cloned().collect();
@@ -398,7 +463,7 @@ impl TableWriter {
                 let values: Vec<Json> = values.into_values().collect();
                 self.push_grouped(
                     GroupKey::Sequence(sequence, columns),
-                    json!({ "rowNumber": row_number, "values": values }),
+                    json_entry(json!({ "rowNumber": row_number, "values": values })),
                     None,
                     Some(row_number),
                 );
@@ -638,7 +703,8 @@ impl TableWriter {
                 for group in groups {
                     let GroupKey::Database(db) = group.key else { continue };
                     let path = format!("raw/dbs/{}/tables", encode_segment(&db));
-                    let tables: Vec<Json> = group.entries.iter().filter_map(|t| serde_json::from_str(t).ok()).collect();
+                    let tables: Vec<Json> =
+                        group.entries.iter().filter_map(|t| serde_json::from_slice(t).ok()).collect();
                     for chunk in tables.chunks(RAW_NAMES_PER_REQUEST) {
                         requests.push(Request {
                             keys: Keys::default(),
@@ -657,16 +723,16 @@ impl TableWriter {
                 for group in groups {
                     let GroupKey::RawTable(db, table) = group.key else { continue };
                     let path = format!("raw/dbs/{}/tables/{}/rows", encode_segment(&db), encode_segment(&table));
-                    for (chunk, keys) in
-                        group.entries.chunks(RAW_ROWS_PER_REQUEST).zip(group.row_keys.chunks(RAW_ROWS_PER_REQUEST))
-                    {
+                    let starts = (0..group.entries.len()).step_by(RAW_ROWS_PER_REQUEST);
+                    for (start, keys) in starts.zip(group.row_keys.chunks(RAW_ROWS_PER_REQUEST)) {
+                        let chunk = start..group.entries.len().min(start + RAW_ROWS_PER_REQUEST);
                         requests.push(Request {
                             keys: Keys { writes: keys.iter().copied().collect(), ..Keys::default() },
                             rows: chunk.len(),
                             kind: RequestKind::Post {
                                 path: path.clone(),
                                 query: vec![("ensureParent", "true".into())],
-                                body: items_body(chunk.iter().map(String::as_str)),
+                                body: items_body(group.entries.slice(chunk)),
                                 idempotency: Idempotency::Idempotent,
                             },
                         });
@@ -677,14 +743,14 @@ impl TableWriter {
                 let datapoints = matches!(resource.write, WriteKind::Datapoints { .. });
                 let n = groups.iter().map(|g| g.entries.len()).sum();
                 let mut keys = Keys::default();
-                let entries: Vec<String> = groups
+                let entries: Vec<Vec<u8>> = groups
                     .into_iter()
                     .filter_map(|group| {
                         let (lo, hi) = group.range.unwrap_or((0, 0));
                         match group.key {
                             GroupKey::Series(series) => {
                                 keys.ranges.insert(hash_of(("series", &series)), (lo, hi));
-                                Some(object_with_arrays(series.to_json(), &[("datapoints", &group.entries)]))
+                                Some(object_with_array(series.to_json(), "datapoints", group.entries.iter()))
                             }
                             GroupKey::Sequence(sequence, columns) => {
                                 // Rows of one sequence with other columns overlap too.
@@ -692,7 +758,7 @@ impl TableWriter {
                                 *range = (range.0.min(lo), range.1.max(hi));
                                 let mut item = sequence.to_json();
                                 item.insert("columns".into(), json!(columns));
-                                Some(object_with_arrays(item, &[("rows", &group.entries)]))
+                                Some(object_with_array(item, "rows", group.entries.iter()))
                             }
                             _ => None,
                         }
@@ -705,7 +771,7 @@ impl TableWriter {
                         kind: RequestKind::Post {
                             path: if datapoints { "timeseries/data" } else { "sequences/data" }.into(),
                             query: vec![],
-                            body: items_body(entries.iter().map(String::as_str)),
+                            body: items_body(entries.iter().map(Vec::as_slice)),
                             idempotency: Idempotency::Idempotent,
                         },
                     });
@@ -1012,33 +1078,40 @@ pub fn update_patch(resource: &Resource, item: &Map<String, Json>) -> Json {
 }
 
 /// `{"items":[...]}` from already serialized items.
-fn items_body<'a>(items: impl Iterator<Item = &'a str>) -> Vec<u8> {
+fn items_body<'a>(items: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
     let mut body = Vec::with_capacity(1 << 16);
     body.extend_from_slice(b"{\"items\":[");
     for (i, item) in items.enumerate() {
         if i > 0 {
             body.push(b',');
         }
-        body.extend_from_slice(item.as_bytes());
+        body.extend_from_slice(item);
     }
     body.extend_from_slice(b"]}");
     body
 }
 
-/// Serializes `object` with extra array fields whose elements are already serialized.
-fn object_with_arrays(object: Map<String, Json>, arrays: &[(&str, &[String])]) -> String {
-    let mut out = Json::Object(object).to_string();
+/// A JSON value's text as a grouped entry.
+fn json_entry(value: Json) -> impl FnOnce(&mut Vec<u8>) {
+    move |out| serde_json::to_writer(out, &value).expect("serializing JSON cannot fail")
+}
+
+/// Serializes `object` with an extra array field whose elements are already serialized.
+fn object_with_array<'a>(object: Map<String, Json>, name: &str, elements: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut out = serde_json::to_vec(&object).expect("serializing JSON cannot fail");
     out.pop(); // the closing brace
-    for (name, elements) in arrays {
-        if out.len() > 1 {
-            out.push(',');
-        }
-        out.push_str(&Json::String((*name).to_string()).to_string());
-        out.push_str(":[");
-        out.push_str(&elements.join(","));
-        out.push(']');
+    if out.len() > 1 {
+        out.push(b',');
     }
-    out.push('}');
+    serde_json::to_writer(&mut out, name).expect("serializing JSON cannot fail");
+    out.extend_from_slice(b":[");
+    for (i, element) in elements.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(element);
+    }
+    out.extend_from_slice(b"]}");
     out
 }
 
@@ -1076,9 +1149,7 @@ enum RowKey {
 impl RowKey {
     fn of_write(row: &WriteRow) -> Option<RowKey> {
         match row {
-            WriteRow::Datapoint { series, point } => {
-                Some(RowKey::Datapoint(series.clone(), point.get("timestamp")?.as_i64()?))
-            }
+            WriteRow::Datapoint { series, point } => Some(RowKey::Datapoint(series.clone(), point.timestamp)),
             WriteRow::SequenceRow { sequence, row_number, .. } => {
                 Some(RowKey::SequenceRow(sequence.clone(), *row_number))
             }
@@ -1333,7 +1404,7 @@ impl ChangeWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cdf_tables::resource;
+    use cdf_tables::{resource, DatapointRow, PointValue};
 
     #[test]
     fn upsert_patch_sets_values_but_not_identity_or_immutables() {
@@ -1347,20 +1418,23 @@ mod tests {
 
     #[test]
     fn serialized_entries_assemble_into_valid_bodies() {
-        let item = object_with_arrays(
+        let mut entries = Entries::default();
+        for entry in [&b"{\"timestamp\":1,\"value\":2.5}"[..], b"{\"timestamp\":2,\"value\":3}", b"{}"] {
+            entries.push_with(|out| out.extend_from_slice(entry));
+        }
+        assert_eq!(entries.slice(1..3).collect::<Vec<_>>(), [&b"{\"timestamp\":2,\"value\":3}"[..], b"{}"]);
+        let item = object_with_array(
             json!({"externalId": "x"}).as_object().unwrap().clone(),
-            &[(
-                "datapoints",
-                &["{\"timestamp\":1,\"value\":2.5}".to_string(), "{\"timestamp\":2,\"value\":3}".to_string()],
-            )],
+            "datapoints",
+            entries.slice(0..2),
         );
-        let body: Json = serde_json::from_slice(&items_body(std::iter::once(item.as_str()))).unwrap();
+        let body: Json = serde_json::from_slice(&items_body(std::iter::once(item.as_slice()))).unwrap();
         assert_eq!(
             body,
             json!({"items": [{"externalId": "x", "datapoints": [{"timestamp": 1, "value": 2.5}, {"timestamp": 2, "value": 3}]}]})
         );
-        let empty = object_with_arrays(Map::new(), &[("rows", &[])]);
-        assert_eq!(serde_json::from_str::<Json>(&empty).unwrap(), json!({"rows": []}));
+        let empty = object_with_array(Map::new(), "rows", std::iter::empty());
+        assert_eq!(serde_json::from_slice::<Json>(&empty).unwrap(), json!({"rows": []}));
     }
 
     #[test]
@@ -1369,7 +1443,7 @@ mod tests {
         let mut w = TableWriter::new(r, InsertMode::Upsert);
         let point = |i: i64| WriteRow::Datapoint {
             series: SeriesRef::ExternalId(format!("s{}", i % 3)),
-            point: json!({"timestamp": i, "value": 1.0}).as_object().unwrap().clone(),
+            point: DatapointRow { timestamp: i, value: PointValue::Double(1.0), status: None },
         };
         for i in 0..(DATAPOINTS_PER_REQUEST as i64 - 1) {
             assert!(!w.push(point(i)));
@@ -1379,12 +1453,12 @@ mod tests {
         for i in 0..(SERIES_PER_REQUEST as i64 - 1) {
             assert!(!w.push(WriteRow::Datapoint {
                 series: SeriesRef::Id(i),
-                point: json!({"timestamp": 0, "value": 1.0}).as_object().unwrap().clone(),
+                point: DatapointRow { timestamp: 0, value: PointValue::Double(1.0), status: None },
             }));
         }
         assert!(w.push(WriteRow::Datapoint {
             series: SeriesRef::Id(-1),
-            point: json!({"timestamp": 0, "value": 1.0}).as_object().unwrap().clone(),
+            point: DatapointRow { timestamp: 0, value: PointValue::Double(1.0), status: None },
         }));
     }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use cdf_client::session::RetryPolicy;
 use cdf_client::{Session, TableWriter};
-use cdf_tables::{resource, InsertMode, SeriesRef, WriteRow};
+use cdf_tables::{resource, DatapointRow, InsertMode, PointValue, SeriesRef, WriteRow};
 use common::{obj, Env};
 use serde_json::{json, Value as Json};
 
@@ -79,7 +79,7 @@ fn datapoints_and_raw_rows_of_one_key_never_race() {
     dp.set_max_concurrency(8);
     let point = |series: &str, t: i64, v: f64| WriteRow::Datapoint {
         series: SeriesRef::ExternalId(series.into()),
-        point: obj(json!({"timestamp": t, "value": v})),
+        point: DatapointRow { timestamp: t, value: PointValue::Double(v), status: None },
     };
     for xid in ["same", "apart"] {
         let body = json!({"items": [{"externalId": xid}]});

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use cdf_client::session::RetryPolicy;
 use cdf_client::{CdfError, ChangeWriter, Idempotency, Reader, TableWriter};
-use cdf_tables::{resource, Change, InsertMode, ReadPlan, SeriesRef, WriteRow};
+use cdf_tables::{resource, Change, DatapointRow, InsertMode, PointValue, ReadPlan, SeriesRef, WriteRow};
 use common::{obj, Env};
 use serde_json::{json, Map, Value as Json};
 
@@ -151,7 +151,7 @@ fn server_errors_500_to_504_are_retried_for_idempotent_requests() {
     for (t, v) in [(1000, 1.5), (2000, 2.5), (3000, -3.0)] {
         w.push(WriteRow::Datapoint {
             series: SeriesRef::ExternalId("ts1".into()),
-            point: obj(json!({ "timestamp": t, "value": v })),
+            point: DatapointRow { timestamp: t, value: PointValue::Double(v), status: None },
         });
     }
     env.run(w.flush(&mut s)).expect("retried through 500, 502, 503 and 504");
@@ -412,7 +412,7 @@ fn a_limited_filtered_list_stops_early_and_latest_reads_newest_first() {
     env.run(s.post_json("timeseries", &[], &ts, Idempotency::NotIdempotent)).unwrap();
     let mut w = TableWriter::new(resource("double_datapoints").unwrap(), InsertMode::Upsert);
     for i in 0..50 {
-        let point = obj(json!({ "timestamp": 1_000 + i, "value": i as f64 }));
+        let point = DatapointRow { timestamp: 1_000 + i, value: PointValue::Double(i as f64), status: None };
         w.push(WriteRow::Datapoint { series: SeriesRef::ExternalId("t".into()), point });
     }
     env.run(w.flush(&mut s)).unwrap();
@@ -450,7 +450,7 @@ fn datapoints_follow_cursors_over_several_pages() {
     let n: i64 = 200_500;
     let mut w = TableWriter::new(resource("double_datapoints").unwrap(), InsertMode::Upsert);
     for i in 0..n {
-        let point = obj(json!({ "timestamp": 1_000_000 + i, "value": i as f64 }));
+        let point = DatapointRow { timestamp: 1_000_000 + i, value: PointValue::Double(i as f64), status: None };
         if w.push(WriteRow::Datapoint { series: SeriesRef::ExternalId("big".into()), point }) {
             env.run(w.flush(&mut s)).unwrap();
         }

@@ -29,4 +29,4 @@ pub use options::{
 pub use points::{Point, PointStatus, PointValue, SeriesAddress};
 pub use reads::{plan_read, ListSort, PushedQual, QualOp, ReadPlan};
 pub use value::Value;
-pub use writes::{row_to_write, SeriesRef, WriteRow};
+pub use writes::{row_to_write, DatapointRow, SeriesRef, WriteRow, WriteStatus};

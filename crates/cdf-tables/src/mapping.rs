@@ -226,6 +226,17 @@ fn check_metadata(column: &Column, v: &Json, limits: &MetadataLimits) -> Result<
     Ok(())
 }
 
+/// The checks a text value of a text column passes (`value_to_json` without building JSON).
+pub fn check_text(column: &Column, s: &str) -> Result<(), ValueError> {
+    check_length(column, s)?;
+    if column.in_url_path && (s == "." || s == "..") {
+        // URL parsers resolve these (also as %2E) before the request leaves: the name
+        // could be written but never read, updated or deleted by key again.
+        return Err(err(column, format!("\"{s}\" cannot be a RAW name or key: CDF's URLs cannot address it")));
+    }
+    Ok(())
+}
+
 /// Converts one non-NULL column value to its CDF JSON value.
 pub fn value_to_json(column: &Column, value: &Value) -> Result<Json, ValueError> {
     let mismatch = || err(column, format!("a {} value cannot be stored in a {} column", value.kind(), column.ty.sql()));
@@ -243,12 +254,7 @@ pub fn value_to_json(column: &Column, value: &Value) -> Result<Json, ValueError>
             Json::Array(out)
         }
         (ColumnType::Text | ColumnType::Varchar(_), Value::Text(s)) => {
-            check_length(column, s)?;
-            if column.in_url_path && (s == "." || s == "..") {
-                // URL parsers resolve these (also as %2E) before the request leaves: the name
-                // could be written but never read, updated or deleted by key again.
-                return Err(err(column, format!("\"{s}\" cannot be a RAW name or key: CDF's URLs cannot address it")));
-            }
+            check_text(column, s)?;
             Json::String(s.clone())
         }
         (ColumnType::TextArray, Value::TextArray(items)) => {
