@@ -298,7 +298,11 @@ impl Reader {
             self.ordered = true;
             // Count aggregates exist for numeric series only.
             let numeric = !matches!(self.resource.write, WriteKind::Datapoints { is_string: true });
-            self.probe = self.width > 1 && numeric;
+            let long = self
+                .steps
+                .iter()
+                .any(|s| matches!(s, Step::Datapoints { start, end, .. } if end - start >= PROBE_SPAN));
+            self.probe = self.width > 1 && numeric && long;
         }
         self
     }
@@ -816,6 +820,10 @@ fn windows_after(
     (windows, rest)
 }
 
+/// A read probes first when a range spans at least this: shorter ones hold less than a page at
+/// up to one point a second (100,000 points are 28 hours), where the probe's round trip would
+/// only add to the one request the read needs.
+const PROBE_SPAN: i64 = 86_400_000;
 /// Series per count probe (CDF's items per `/timeseries/data/list` request).
 const PROBE_SERIES: usize = 100;
 /// Intervals a probe asks for per series (CDF's aggregate limit); it aims at half as many.
