@@ -398,6 +398,8 @@ pub(crate) struct Pushable {
     pub op: QualOp,
     /// The value expression, evaluated when the scan starts.
     pub value: *mut pg_sys::Node,
+    /// The clause it comes from.
+    pub clause: *mut pg_sys::Node,
 }
 
 /// The conditions among `quals` (plain clauses) that go to CDF.
@@ -431,7 +433,7 @@ pub(crate) unsafe fn pushable_conditions(
             _ => condition_value_fits(column_type, value_type, op == QualOp::In),
         };
         if push && fits && !(op == QualOp::Like && like_without_literal_start(value)) {
-            out.push(Pushable { attno, column, op, value });
+            out.push(Pushable { attno, column, op, value, clause });
         }
     }
     out
@@ -921,7 +923,13 @@ pub unsafe extern "C-unwind" fn get_foreign_plan(
     let mut pushed_columns: Vec<String> = Vec::new();
     let pushed = pushable_conditions(quals, (*baserel).relid, foreigntableid, classic.as_ref().map(|(r, _)| *r));
     let all_pushed = pushed.len() == PgList::<pg_sys::Node>::from_pg(quals).len();
-    for Pushable { attno, column, op, value } in pushed {
+    let answered = match &classic {
+        Some((resource, _)) if resource.read == cdf_tables::ReadKind::Datapoints => {
+            answered_exactly(foreigntableid, &pushed)
+        }
+        _ => Vec::new(),
+    };
+    for Pushable { attno, column, op, value, .. } in pushed {
         exprs.push(value);
         private.conditions.push(PushedCondition { attno, op });
         if matches!(op, QualOp::Eq | QualOp::In) {
@@ -972,10 +980,17 @@ pub unsafe extern "C-unwind" fn get_foreign_plan(
             ),
         );
     }
-    // Every condition stays in the local filter: pushing down only narrows what is fetched.
+    // A condition stays in the local filter unless CDF's answer meets it exactly (it is still
+    // listed among EXPLAIN's CDF Conditions): pushing down otherwise only narrows what is fetched.
+    let mut local = PgList::<pg_sys::Node>::new();
+    for clause in PgList::<pg_sys::Node>::from_pg(quals).iter_ptr() {
+        if !answered.contains(&clause) {
+            local.push(clause);
+        }
+    }
     pg_sys::make_foreignscan(
         tlist,
-        quals,
+        local.into_pg(),
         (*baserel).relid,
         exprs.into_pg(),
         private.to_list(),
@@ -983,6 +998,49 @@ pub unsafe extern "C-unwind" fn get_foreign_plan(
         std::ptr::null_mut(),
         outer_plan,
     )
+}
+
+/// The clauses of a datapoints scan whose rows CDF's answer meets exactly, so PostgreSQL need
+/// not check them on each of a million rows: the time range (`reads::bounds` turns a
+/// timestamptz value, sub-millisecond ones included, into CDF's whole-ms bounds exactly; a NULL
+/// value reads nothing, as the strict operator keeps nothing) and the series when one
+/// condition names it by `id` or `external_id` (each row's address is CDF's answer for that
+/// identifier). Values of another type (cast at comparison), several series conditions (only one
+/// is sent) and instance ids stay local.
+unsafe fn answered_exactly(foreigntableid: pg_sys::Oid, pushed: &[Pushable]) -> Vec<*mut pg_sys::Node> {
+    let column_type = |p: &Pushable| pg_sys::get_atttype(foreigntableid, p.attno);
+    let typed = |p: &Pushable, oid: pg_sys::Oid| {
+        let column = match oid {
+            pg_sys::INT8ARRAYOID => pg_sys::INT8OID,
+            pg_sys::TEXTARRAYOID => pg_sys::TEXTOID,
+            other => other,
+        };
+        let column_fits =
+            column_type(p) == column || (column == pg_sys::TEXTOID && column_type(p) == pg_sys::VARCHAROID);
+        column_fits && pg_sys::exprType(p.value) == oid
+    };
+    let address = ["id", "external_id", "instance_space", "instance_external_id"];
+    let series: Vec<&Pushable> = pushed.iter().filter(|p| address.contains(&p.column.as_str())).collect();
+    let mut exact = Vec::new();
+    if let [only] = series.as_slice() {
+        let types = match (only.column.as_str(), only.op) {
+            ("id", QualOp::Eq) => Some(pg_sys::INT8OID),
+            ("id", QualOp::In) => Some(pg_sys::INT8ARRAYOID),
+            ("external_id", QualOp::Eq) => Some(pg_sys::TEXTOID),
+            ("external_id", QualOp::In) => Some(pg_sys::TEXTARRAYOID),
+            _ => None,
+        };
+        if types.is_some_and(|oid| typed(only, oid)) {
+            exact.push(only.clause);
+        }
+    }
+    for p in pushed.iter().filter(|p| p.column == "timestamp") {
+        let range = matches!(p.op, QualOp::Eq | QualOp::Lt | QualOp::Le | QualOp::Gt | QualOp::Ge);
+        if range && typed(p, pg_sys::TIMESTAMPTZOID) {
+            exact.push(p.clause);
+        }
+    }
+    exact
 }
 
 /// Whether EXPLAIN can evaluate the expression without running anything: constants, and

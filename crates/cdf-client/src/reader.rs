@@ -5,6 +5,7 @@
 
 use std::collections::VecDeque;
 
+use cdf_tables::catalogue::WriteKind;
 use cdf_tables::limits::{DATAPOINTS_PAGE, DATAPOINT_WINDOWS, ITEMS_PAGE, RAW_PAGE_BYTES, RAW_PAGE_CAP, ROWS_PAGE};
 use cdf_tables::{Point, PointStatus, PointValue, ReadPlan, Resource, SeriesAddress, SeriesRef};
 use reqwest::Method;
@@ -140,6 +141,9 @@ pub struct Reader {
     /// a series' range past a full page is split into time windows fetched side by side
     /// (`windows_after`). Otherwise (partitions) continuations queue behind what is ahead.
     ordered: bool,
+    /// Before the first page of an ordered datapoints read: ask CDF how many points each series
+    /// has where (`plan_windows`), so windows start at once instead of after a first page.
+    probe: bool,
 }
 
 type Fetched = (VecDeque<Step>, Option<usize>, Result<Option<Vec<Row>>, CdfError>);
@@ -261,7 +265,16 @@ impl Reader {
             Some(Step::ItemsList { partition: Some(_), .. }) => steps.len(),
             _ => 1,
         };
-        Reader { resource, steps, remaining: None, ahead: VecDeque::new(), width, sort: None, ordered: false }
+        Reader {
+            resource,
+            steps,
+            remaining: None,
+            ahead: VecDeque::new(),
+            width,
+            sort: None,
+            ordered: false,
+            probe: false,
+        }
     }
 
     /// Asks CDF to return a list in this order (`sort` of `POST /{resource}/list`); a sorted
@@ -283,6 +296,13 @@ impl Reader {
         if datapoints && self.remaining.is_none() {
             self.width = requests.clamp(1, DATAPOINT_WINDOWS);
             self.ordered = true;
+            // Count aggregates exist for numeric series only.
+            let numeric = !matches!(self.resource.write, WriteKind::Datapoints { is_string: true });
+            let long = self
+                .steps
+                .iter()
+                .any(|s| matches!(s, Step::Datapoints { start, end, .. } if end - start >= PROBE_SPAN));
+            self.probe = self.width > 1 && numeric && long;
         }
         self
     }
@@ -300,6 +320,7 @@ impl Reader {
             // Windows would fetch pages the LIMIT may not need.
             self.width = 1;
             self.ordered = false;
+            self.probe = false;
         }
         self
     }
@@ -353,6 +374,10 @@ impl Reader {
     /// of its series' range) is fetched before every page already ahead, in windows over the
     /// free fetch slots.
     async fn next_ordered_page(&mut self, session: &mut Session) -> Result<Option<Vec<Row>>, CdfError> {
+        if std::mem::take(&mut self.probe) {
+            self.plan_windows(session).await?;
+            self.start_fetches(session, self.width).await?;
+        }
         let (left, page) = match self.ahead.pop_front() {
             Some(mut ahead) => {
                 let (left, _, page) = (&mut ahead.0).await.map_err(|e| CdfError::Protocol {
@@ -391,6 +416,74 @@ impl Reader {
         Ok(Some(rows))
     }
 
+    /// Replaces the datapoints steps by time windows of about `window_points(total)` points each,
+    /// cut where a count-aggregate probe (one request per 100 series, answered per interval, not
+    /// per point) says the points are: windows start side by side at once, a series without
+    /// points in its range costs one request, and a window rarely needs a second page. A series
+    /// the probe does not answer for, or a probe CDF refuses, keeps its step as it was.
+    async fn plan_windows(&mut self, session: &mut Session) -> Result<(), CdfError> {
+        let steps: Vec<Step> = std::mem::take(&mut self.steps).into();
+        let mut planned = VecDeque::with_capacity(steps.len());
+        for chunk in steps.chunks(PROBE_SERIES) {
+            let items: Vec<Json> = chunk
+                .iter()
+                .map(|s| match s {
+                    Step::Datapoints { series, start, end, .. } => {
+                        let mut item = series.to_json();
+                        item.insert("start".into(), json!(start));
+                        item.insert("end".into(), json!(end));
+                        item.insert("aggregates".into(), json!(["count"]));
+                        item.insert("granularity".into(), json!(probe_granularity(*start, *end)));
+                        item.insert("limit".into(), json!(PROBE_INTERVALS));
+                        Json::Object(item)
+                    }
+                    _ => Json::Null,
+                })
+                .collect();
+            let mut body = datapoints_request(Map::new());
+            body["items"] = Json::Array(items);
+            body.as_object_mut().map(|b| b.remove("includeStatus"));
+            let answer = match post(session, "timeseries/data/list".into(), body).await {
+                Ok(answer) => answer,
+                Err(CdfError::Api { status: 400 | 422, .. }) => {
+                    session.log.note_handled();
+                    planned.extend(chunk.iter().cloned());
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let counted = answer.get("items").and_then(Json::as_array).map(Vec::as_slice).unwrap_or_default();
+            for step in chunk {
+                let Step::Datapoints { series, start, end, cursor: None } = step else {
+                    planned.push_back(step.clone());
+                    continue;
+                };
+                match counted.iter().find(|c| answers_for(c, series)) {
+                    Some(c) => {
+                        let counts = interval_counts(c);
+                        let total = counts.iter().map(|(_, n)| n).sum::<i64>();
+                        let cuts = window_cuts(&counts, *start, *end, window_points(total, self.width));
+                        let mut from = *start;
+                        // A series the probe finds empty still gets its one request: CDF
+                        // computes aggregates after the points arrive, so a count may lag.
+                        for to in cuts.into_iter().chain([*end]) {
+                            planned.push_back(Step::Datapoints {
+                                series: series.clone(),
+                                start: from,
+                                end: to,
+                                cursor: None,
+                            });
+                            from = to;
+                        }
+                    }
+                    None => planned.push_back(step.clone()),
+                }
+            }
+        }
+        self.steps = planned;
+        Ok(())
+    }
+
     /// Starts fetching the first steps, each a task on a clone of the session, until `upto`
     /// fetches run (none once a LIMIT has its rows).
     async fn start_fetches(&mut self, session: &mut Session, upto: usize) -> Result<(), CdfError> {
@@ -418,6 +511,7 @@ impl Reader {
             width: 1,
             sort: self.sort.clone(),
             ordered: false,
+            probe: false,
         };
         Ahead(tokio::spawn(async move {
             let page = one.fetch_page(&mut own).await;
@@ -724,6 +818,79 @@ fn windows_after(
     }
     let rest = (start < *end).then(|| window(start, *end));
     (windows, rest)
+}
+
+/// A read probes first when a range spans at least this: shorter ones hold less than a page at
+/// up to one point a second (100,000 points are 28 hours), where the probe's round trip would
+/// only add to the one request the read needs.
+const PROBE_SPAN: i64 = 86_400_000;
+/// Series per count probe (CDF's items per `/timeseries/data/list` request).
+const PROBE_SERIES: usize = 100;
+/// Intervals a probe asks for per series (CDF's aggregate limit); it aims at half as many.
+const PROBE_INTERVALS: i64 = 10_000;
+/// Fewer points than this are not worth a window of their own (a request's latency).
+const MIN_WINDOW_POINTS: i64 = 10_000;
+
+/// A granularity CDF accepts that cuts `[start, end)` into at most about 5,000 intervals.
+fn probe_granularity(start: i64, end: i64) -> String {
+    let per = ceil_div(end.saturating_sub(start), PROBE_INTERVALS / 2);
+    for (unit, ms, most) in [("s", 1_000, 120), ("m", 60_000, 120), ("h", 3_600_000, 48)] {
+        if per <= ms * most {
+            return format!("{}{unit}", ceil_div(per, ms));
+        }
+    }
+    format!("{}d", ceil_div(per, 86_400_000))
+}
+
+/// `a / b` rounded up, at least 1 (`a`, `b` > 0 here; `i64::div_ceil` is not stable).
+fn ceil_div(a: i64, b: i64) -> i64 {
+    (a.max(1) as u64).div_ceil(b.max(1) as u64) as i64
+}
+
+/// Whether an item of CDF's answer is the series `series` names.
+fn answers_for(item: &Json, series: &SeriesRef) -> bool {
+    match series {
+        SeriesRef::Id(id) => item.get("id").and_then(Json::as_i64) == Some(*id),
+        SeriesRef::ExternalId(x) => item.get("externalId").and_then(Json::as_str) == Some(x.as_str()),
+        SeriesRef::InstanceId { space, external_id } => item.get("instanceId").is_some_and(|i| {
+            i.get("space").and_then(Json::as_str) == Some(space.as_str())
+                && i.get("externalId").and_then(Json::as_str) == Some(external_id.as_str())
+        }),
+    }
+}
+
+/// The (interval start, count) pairs of one series of a count-aggregate answer, in time order.
+fn interval_counts(item: &Json) -> Vec<(i64, i64)> {
+    let points = item.get("datapoints").and_then(Json::as_array).into_iter().flatten();
+    let mut counts: Vec<(i64, i64)> = points
+        .filter_map(|p| Some((p.get("timestamp")?.as_i64()?, p.get("count").and_then(Json::as_i64).unwrap_or(0))))
+        .collect();
+    counts.sort_unstable();
+    counts
+}
+
+/// Points per window of a series with `total` points read over `slots` fetch slots: two rounds
+/// of windows (the next window's request goes out as PostgreSQL consumes a page), no window
+/// above a page, none below `MIN_WINDOW_POINTS` unless the series has fewer.
+fn window_points(total: i64, slots: usize) -> i64 {
+    let two_rounds = ceil_div(total, 2 * slots.max(1) as i64);
+    two_rounds.max(MIN_WINDOW_POINTS).min(DATAPOINTS_PAGE as i64)
+}
+
+/// Where to cut `[start, end)` into windows of about `per_window` points, from interval counts:
+/// at interval starts strictly inside the range, so the windows cover it without gap. An interval
+/// with more than `per_window` points is a window of its own (it follows its cursor).
+fn window_cuts(counts: &[(i64, i64)], start: i64, end: i64, per_window: i64) -> Vec<i64> {
+    let mut cuts = Vec::new();
+    let mut in_window = 0;
+    for &(at, n) in counts {
+        if in_window > 0 && in_window + n > per_window && at > cuts.last().copied().unwrap_or(start) && at < end {
+            cuts.push(at);
+            in_window = 0;
+        }
+        in_window += n;
+    }
+    cuts
 }
 
 /// The `limit` of the next RAW rows page: as many rows as fit `RAW_PAGE_BYTES` at the bytes per

@@ -731,3 +731,71 @@ fn protobuf_datapoint_pages_read_as_the_json_pages_do() {
         ]
     );
 }
+
+#[test]
+fn windows_planned_from_a_count_probe_read_what_a_serial_read_does() {
+    let env = Env::start();
+    let mut s = env.session();
+    let names = ["gappy", "one", "empty", "sparse", "unwritten"];
+    let ts: Vec<Json> = names.iter().map(|n| json!({ "externalId": n, "name": n })).collect();
+    env.run(s.post_json("timeseries", &[], &json!({ "items": ts }), Idempotency::NotIdempotent)).unwrap();
+    // Two dense clusters (a point a second) with a gap between them (windows over the gap hold
+    // nothing), one point, a series whose points all lie outside the ranges, and a point every
+    // 997 s. Ranges of a day or more are probed; shorter ones read as before.
+    let dense = (0..120_000i64).chain(500_000..640_000);
+    let mut writes: Vec<(&str, Vec<Json>)> =
+        vec![("gappy", dense.map(|t| json!({ "timestamp": t * 1000, "value": (t % 13) as f64 })).collect())];
+    writes.push(("one", vec![json!({ "timestamp": 777_777_000, "value": 1.0 })]));
+    writes.push(("empty", vec![json!({ "timestamp": 5_000_000_000i64, "value": 2.0 })]));
+    writes.push(("sparse", (0..900i64).map(|i| json!({ "timestamp": i * 997_000, "value": i as f64 })).collect()));
+    for (name, points) in writes {
+        for chunk in points.chunks(100_000) {
+            let insert = json!({ "items": [{ "externalId": name, "datapoints": chunk }] });
+            env.run(s.post_json("timeseries/data", &[], &insert, Idempotency::Idempotent)).unwrap();
+        }
+    }
+    let series: Vec<SeriesRef> = names.iter().map(|n| SeriesRef::ExternalId(n.to_string())).collect();
+    let ranges = [
+        (0, 1_000_000_000),
+        (-5, 640_000_000),
+        (119_999_500, 500_000_001),
+        (777_000_000, 900_000_000),
+        (777_777_000, 777_777_001),
+        (700_000_000, 710_000_000),
+    ];
+    for (start, end) in ranges {
+        let plan = || ReadPlan::Datapoints { series: series.clone(), start, end, descending: false };
+        let (serial, _) = read_all(&env, &mut s, "double_datapoints", plan());
+        let before = env.requests("POST /timeseries/data/list");
+        let mut reader = Reader::new(resource("double_datapoints").unwrap(), plan()).concurrency(8);
+        let mut windowed = Vec::new();
+        while let Some(page) = env.run(reader.next_page(&mut s)).expect("page") {
+            windowed.extend(page.iter().map(cdf_client::Row::to_json));
+        }
+        let requests = env.requests("POST /timeseries/data/list") - before;
+        assert_eq!(windowed.len(), serial.len(), "[{start}, {end})");
+        for (i, (w, r)) in windowed.iter().zip(&serial).enumerate() {
+            assert_eq!(w, r, "row {i} of [{start}, {end})");
+        }
+        // At least one request per series (a count may lag behind the points), and the probe
+        // for the ranges of a day or more.
+        let probed = u64::from(end - start >= 86_400_000);
+        assert!(requests >= names.len() as u64 + probed, "[{start}, {end}): {requests} requests");
+    }
+    // The 260,000 points of [0, 1,000,000 s) in windows of at most a page, cut where the points are:
+    // no window needed a second page.
+    let plan =
+        ReadPlan::Datapoints { series: vec![series[0].clone()], start: 0, end: 1_000_000_000, descending: false };
+    let before = env.requests("POST /timeseries/data/list");
+    let mut reader = Reader::new(resource("double_datapoints").unwrap(), plan).concurrency(8);
+    let mut rows = 0;
+    while let Some(page) = env.run(reader.next_page(&mut s)).expect("page") {
+        assert!(page.len() <= 100_000);
+        rows += page.len();
+    }
+    assert_eq!(rows, 260_000);
+    let requests = env.requests("POST /timeseries/data/list") - before;
+    // 1 probe + 17 windows of at most 16,250 points (4-minute intervals of 240 points): about two
+    // rounds of 8 (read after a first page instead, it takes 10 or 11 requests).
+    assert_eq!(requests, 18, "{requests} requests");
+}

@@ -585,6 +585,16 @@ pub fn plan_read(resource: &Resource, quals: &[PushedQual], shape: ReadShape) ->
                 None => ReadPlan::Nothing,
             },
         },
+        // A strict comparison with NULL keeps no row: the scan leaves exact datapoint
+        // conditions to CDF (scan.rs `answered_exactly`), so their NULLs must read nothing.
+        ReadKind::Datapoints
+            if quals.iter().any(|q| {
+                matches!(q.op, QualOp::Eq | QualOp::In | QualOp::Lt | QualOp::Le | QualOp::Gt | QualOp::Ge)
+                    && q.value == Value::Null
+            }) =>
+        {
+            ReadPlan::Nothing
+        }
         ReadKind::Datapoints => {
             let (lo, hi) = bounds(quals, "timestamp", true);
             let start = lo.unwrap_or(MIN_DATAPOINT_MS).max(MIN_DATAPOINT_MS);

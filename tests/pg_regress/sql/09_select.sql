@@ -43,9 +43,8 @@ SELECT count(value), sum(value) FROM cdf_tables.double_datapoints WHERE external
 SELECT external_id, timestamp AT TIME ZONE 'UTC', value FROM cdf_tables.double_datapoints
  WHERE external_id IN ('t', 'u') AND timestamp <= '2024-01-01 00:01:00+00' ORDER BY 1, 2;
 SELECT value FROM cdf_tables.string_datapoints WHERE external_id = 's';
--- The 200,000 points of 't' (no upper time bound): a first page of 100,000, then the rest of the
--- range in 8 windows of that page's span side by side (one holds the other 100,000 points) and
--- the range past them.
+-- The 200,000 points of 't' (no upper time bound): a count probe first (answered per interval),
+-- then windows cut where the points are, of at most a page each, fetched side by side.
 \! python3 "$CDF_FDW_ROOT/tests/tools/emulator_dump.py" stats "POST /timeseries/data/list"
 -- RAW rows need database and table; a key goes to GET .../rows/{key}.
 INSERT INTO cdf_tables.raw_rows SELECT 'db', 'tbl', 'k' || i, json_build_object('i', i) FROM generate_series(1, 12000) i;
