@@ -1080,15 +1080,22 @@ pub fn update_patch(resource: &Resource, item: &Map<String, Json>) -> Json {
 /// `{"items":[...]}` from already serialized items.
 fn items_body<'a>(items: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
     let mut body = Vec::with_capacity(1 << 16);
-    body.extend_from_slice(b"{\"items\":[");
-    for (i, item) in items.enumerate() {
-        if i > 0 {
-            body.push(b',');
-        }
-        body.extend_from_slice(item);
-    }
-    body.extend_from_slice(b"]}");
+    body.extend_from_slice(b"{\"items\":");
+    push_array(&mut body, items);
+    body.push(b'}');
     body
+}
+
+/// Appends `[e1,e2,...]` of already serialized elements.
+fn push_array<'a>(out: &mut Vec<u8>, elements: impl Iterator<Item = &'a [u8]>) {
+    out.push(b'[');
+    for (i, element) in elements.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(element);
+    }
+    out.push(b']');
 }
 
 /// A JSON value's text as a grouped entry.
@@ -1104,14 +1111,9 @@ fn object_with_array<'a>(object: Map<String, Json>, name: &str, elements: impl I
         out.push(b',');
     }
     serde_json::to_writer(&mut out, name).expect("serializing JSON cannot fail");
-    out.extend_from_slice(b":[");
-    for (i, element) in elements.enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(element);
-    }
-    out.extend_from_slice(b"]}");
+    out.push(b':');
+    push_array(&mut out, elements);
+    out.push(b'}');
     out
 }
 
