@@ -170,6 +170,69 @@ pub unsafe fn updated_cols(root: *mut pg_sys::PlannerInfo, rte: *mut pg_sys::Ran
     }
 }
 
+/// A path joining two relations in one foreign scan (no outer plan: such paths are only made
+/// where no row is re-checked by EvalPlanQual).
+pub unsafe fn create_foreign_join_path(
+    root: *mut pg_sys::PlannerInfo,
+    joinrel: *mut pg_sys::RelOptInfo,
+    rows: f64,
+    startup_cost: f64,
+    total_cost: f64,
+    fdw_private: *mut pg_sys::List,
+) -> *mut pg_sys::ForeignPath {
+    #[cfg(any(feature = "pg14", feature = "pg15", feature = "pg16"))]
+    return pg_sys::create_foreign_join_path(
+        root,
+        joinrel,
+        std::ptr::null_mut(),
+        rows,
+        startup_cost,
+        total_cost,
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        fdw_private,
+    );
+    #[cfg(feature = "pg17")]
+    return pg_sys::create_foreign_join_path(
+        root,
+        joinrel,
+        std::ptr::null_mut(),
+        rows,
+        startup_cost,
+        total_cost,
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        fdw_private,
+    );
+    #[cfg(feature = "pg18")]
+    return pg_sys::create_foreign_join_path(
+        root,
+        joinrel,
+        std::ptr::null_mut(),
+        rows,
+        0,
+        startup_cost,
+        total_cost,
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        fdw_private,
+    );
+}
+
+/// The base relations (range-table indexes) a scan of a join reads. 16 split them from the
+/// outer joins' relids.
+pub unsafe fn scan_base_relids(plan: *mut pg_sys::ForeignScan) -> *mut pg_sys::Bitmapset {
+    #[cfg(any(feature = "pg14", feature = "pg15"))]
+    return (*plan).fs_relids;
+    #[cfg(not(any(feature = "pg14", feature = "pg15")))]
+    return (*plan).fs_base_relids;
+}
+
 /// The role a foreign scan checks permissions as (a view's owner), or `InvalidOid` for the
 /// current user. 16 moved it from the range-table entry into the plan node.
 pub unsafe fn scan_user(node: *mut pg_sys::ForeignScanState) -> pg_sys::Oid {

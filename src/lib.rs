@@ -13,6 +13,7 @@ mod convert;
 mod errors;
 mod import;
 mod invalidation;
+mod join;
 mod modify;
 mod options;
 mod plan;

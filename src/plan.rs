@@ -52,6 +52,21 @@ impl ParamLimit {
     }
 }
 
+/// `ForeignScan.fdw_private` of a batched join of two tables (scanrelid 0): which side drives,
+/// each side's pushed conditions (their values are `fdw_exprs`, the driving side's first), and
+/// the join key. Sides are told apart by range-table order, which setrefs keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinPrivate {
+    /// The driving (outer) side is the join's first base relation.
+    pub driver_first: bool,
+    pub driver: Vec<PushedCondition>,
+    pub lookup: Vec<PushedCondition>,
+    /// The looked-up side's key column and the join's operator on it (`=`, `= ANY`, `&&`).
+    pub lookup_key: PushedCondition,
+    /// The driving side's column that gives the keys.
+    pub driver_key: pg_sys::AttrNumber,
+}
+
 /// `ModifyTable.fdw_privLists[i]`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ModifyPrivate {
@@ -100,6 +115,46 @@ impl ScanPrivate {
         };
         let sort = (head[3] > 0).then_some((head[3] as pg_sys::AttrNumber, head[4] != 0));
         ScanPrivate { conditions, limit: u64::try_from(head[0]).ok(), descending: head[1] != 0, param_limit, sort }
+    }
+}
+
+fn condition_ints(conditions: &[PushedCondition]) -> impl Iterator<Item = i32> + '_ {
+    std::iter::once(conditions.len() as i32).chain(conditions.iter().flat_map(|c| [i32::from(c.attno), op_code(c.op)]))
+}
+
+fn conditions_of(values: &mut impl Iterator<Item = i32>) -> Vec<PushedCondition> {
+    let n = values.next().unwrap_or(0);
+    (0..n).filter_map(|_| Some(condition_of(values.next()?, values.next()?))).collect()
+}
+
+fn condition_of(attno: i32, op: i32) -> PushedCondition {
+    PushedCondition { attno: attno as pg_sys::AttrNumber, op: QualOp::ALL[op as usize] }
+}
+
+impl JoinPrivate {
+    pub unsafe fn to_list(&self) -> *mut pg_sys::List {
+        let key = [i32::from(self.lookup_key.attno), op_code(self.lookup_key.op), i32::from(self.driver_key)];
+        int_list(
+            std::iter::once(i32::from(self.driver_first))
+                .chain(condition_ints(&self.driver))
+                .chain(condition_ints(&self.lookup))
+                .chain(key),
+        )
+    }
+
+    pub unsafe fn from_list(list: *mut pg_sys::List) -> JoinPrivate {
+        let mut values = ints(list).into_iter();
+        let driver_first = values.next().is_some_and(|v| v != 0);
+        let driver = conditions_of(&mut values);
+        let lookup = conditions_of(&mut values);
+        let mut next = || values.next().unwrap_or(0);
+        let lookup_key = condition_of(next(), next());
+        JoinPrivate { driver_first, driver, lookup, lookup_key, driver_key: next() as pg_sys::AttrNumber }
+    }
+
+    /// Whether a scan's private data is a join's (an integer list; an aggregate's holds its JSON).
+    pub unsafe fn is_join(list: *mut pg_sys::List) -> bool {
+        !list.is_null() && (*list).type_ == pg_sys::NodeTag::T_IntList
     }
 }
 

@@ -3,7 +3,7 @@
 use pgrx::pg_sys;
 use pgrx::PgBox;
 
-use crate::{import, modify, scan, upper};
+use crate::{import, join, modify, scan, upper};
 
 pub fn build() -> PgBox<pg_sys::FdwRoutine> {
     let mut r = unsafe { PgBox::<pg_sys::FdwRoutine>::alloc_node(pg_sys::NodeTag::T_FdwRoutine) };
@@ -18,6 +18,7 @@ pub fn build() -> PgBox<pg_sys::FdwRoutine> {
     r.ReScanForeignScan = Some(upper::rescan_foreign_scan);
     r.EndForeignScan = Some(scan::end_foreign_scan);
     r.GetForeignUpperPaths = Some(upper::get_foreign_upper_paths);
+    r.GetForeignJoinPaths = Some(join::get_foreign_join_paths);
 
     r.AddForeignUpdateTargets = Some(modify::add_foreign_update_targets);
     r.PlanForeignModify = Some(modify::plan_foreign_modify);

@@ -67,7 +67,13 @@ impl ScanState {
     /// Evaluates the pushed conditions and plans the CDF reads; runs at the first row and after
     /// each rescan, when parameter values may have changed.
     unsafe fn start(&mut self) {
+        self.start_with(Vec::new());
+    }
+
+    /// As `start`, with `extra` conditions besides the pushed ones (a batched join's keys).
+    pub(crate) unsafe fn start_with(&mut self, extra: Vec<PushedQual>) {
         let mut quals = evaluate_conditions(&self.conditions, self.econtext);
+        quals.extend(extra);
         if let Some(typed) = &self.typed {
             for q in &mut quals {
                 q.value = crate::typed_raw::key_value(std::mem::replace(&mut q.value, Value::Null));
@@ -91,8 +97,50 @@ impl ScanState {
         self.page.clear();
     }
 
+    /// The scan of one side of a batched join: `bindings` are the columns it stores (at their
+    /// places in the join's row), `conditions` its pushed ones; no LIMIT, no order.
+    pub(crate) fn join_side(
+        ctx: TableContext,
+        bindings: Vec<Binding>,
+        conditions: Vec<(String, QualOp, *mut pg_sys::ExprState, pg_sys::Oid)>,
+        econtext: *mut pg_sys::ExprContext,
+    ) -> ScanState {
+        let references = bindings.iter().filter_map(|b| b.column.reference().map(|r| (b.column, r))).collect();
+        ScanState {
+            kind: ScanKind::Table,
+            ctx,
+            bindings,
+            conditions,
+            econtext,
+            shape: ReadShape::default(),
+            limit_exprs: Vec::new(),
+            limit_used: None,
+            sort: None,
+            sent_filter: None,
+            limit_sent: true,
+            reader: None,
+            page: VecDeque::new(),
+            external_ids: ExternalIdFiller::new(references),
+            typed: None,
+        }
+    }
+
+    pub(crate) fn context(&self) -> &TableContext {
+        &self.ctx
+    }
+
+    pub(crate) fn bindings(&self) -> &[Binding] {
+        &self.bindings
+    }
+
+    /// Forgets the read, so that the next `start` reads anew.
+    pub(crate) fn reset(&mut self) {
+        self.reader = None;
+        self.page.clear();
+    }
+
     /// The next row, fetching pages as needed; `None` at the end.
-    fn next_row(&mut self) -> Option<Row> {
+    pub(crate) fn next_row(&mut self) -> Option<Row> {
         loop {
             if let Some(row) = self.page.pop_front() {
                 return Some(row);
@@ -371,7 +419,7 @@ unsafe fn pushable_condition(
 
 /// The pushed conditions of a plan as column names and operators.
 /// A typed RAW table's key column is named as raw_rows knows it (`_raw_key`).
-unsafe fn named_conditions(relid: pg_sys::Oid, private: &ScanPrivate) -> Vec<(String, QualOp)> {
+pub(crate) unsafe fn named_conditions(relid: pg_sys::Oid, private: &ScanPrivate) -> Vec<(String, QualOp)> {
     let mut named: Vec<(String, QualOp)> = private
         .conditions
         .iter()
@@ -670,6 +718,16 @@ unsafe fn scan_estimate(
         planned.iter().filter(|q| matches!(q.op, QualOp::Eq | QualOp::In)).map(|q| q.column.as_str()).collect();
     let readable = requirements_met(resource, &present) || limit.is_some();
     ((estimated_rows(resource, &planned, limit) * selectivity * join_selectivity).max(1.0).round(), readable)
+}
+
+/// Whether a scan of the relation can say what to read from its own conditions.
+pub(crate) unsafe fn readable_alone(
+    root: *mut pg_sys::PlannerInfo,
+    baserel: *mut pg_sys::RelOptInfo,
+    foreigntableid: pg_sys::Oid,
+) -> bool {
+    let (resource, _) = table_resource(foreigntableid);
+    scan_estimate(root, baserel, foreigntableid, resource, None).1
 }
 
 /// Rows from what the pushed conditions allow (ids, keys, a LIMIT), times the selectivity of
@@ -1265,8 +1323,7 @@ pub unsafe extern "C-unwind" fn rescan_foreign_scan(node: *mut pg_sys::ForeignSc
         return;
     }
     if let Some(state) = ((*node).fdw_state as *mut ScanState).as_mut() {
-        state.reader = None;
-        state.page.clear();
+        state.reset();
     }
 }
 

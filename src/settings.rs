@@ -12,6 +12,9 @@ static ALLOWED_URLS: GucSetting<Option<CString>> = GucSetting::<Option<CString>>
 /// `cdf_fdw.allow_unqualified_changes`: lets UPDATE and DELETE without WHERE through.
 pub static ALLOW_UNQUALIFIED_CHANGES: GucSetting<bool> = GucSetting::<bool>::new(false);
 
+/// `cdf_fdw.enable_join_pushdown`: joins of two cdf_fdw tables may be read as one batched scan.
+pub static ENABLE_JOIN_PUSHDOWN: GucSetting<bool> = GucSetting::<bool>::new(true);
+
 /// `cdf_fdw.max_response_size` (kB): the largest CDF or identity-provider answer a backend reads.
 static MAX_RESPONSE_KB: GucSetting<i32> =
     GucSetting::<i32>::new((cdf_client::session::DEFAULT_MAX_RESPONSE_BYTES / 1024) as i32);
@@ -56,6 +59,14 @@ pub fn register() {
         c"Allows UPDATE and DELETE without a WHERE clause on cdf_fdw tables.",
         c"Off by default: DELETE FROM assets would delete every asset of the CDF project.",
         &ALLOW_UNQUALIFIED_CHANGES,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"cdf_fdw.enable_join_pushdown",
+        c"Lets the planner read a join of two cdf_fdw tables as one scan that looks the inner side up in batches of keys.",
+        c"Off: such joins are planned as PostgreSQL's own joins (a nested loop then sends one request per outer row).",
+        &ENABLE_JOIN_PUSHDOWN,
         GucContext::Userset,
         GucFlags::default(),
     );

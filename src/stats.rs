@@ -249,6 +249,17 @@ pub struct NodeUsage {
 }
 
 impl NodeUsage {
+    /// Adds another node's usage (both sides of a join scan are one plan node).
+    pub fn merge(&mut self, other: &NodeUsage) {
+        self.total.merge(&other.total);
+        for (endpoint, n) in &other.endpoints {
+            match self.endpoints.iter_mut().find(|(e, _)| e == endpoint) {
+                Some((_, m)) => *m += n,
+                None => self.endpoints.push((endpoint.clone(), *n)),
+            }
+        }
+    }
+
     fn add(&mut self, r: &RequestRecord) {
         self.total.add(r);
         match self.endpoints.iter_mut().find(|(e, _)| *e == r.endpoint) {

@@ -1,6 +1,7 @@
 //! Rows between PostgreSQL and CDF: which attribute of a foreign table is which catalogue column
 //! (`Binding`), a slot's values as `Value`s, and a CDF object stored into a slot.
 
+use cdf_client::Row;
 use cdf_tables::{Column, Point, Resource, Value, ValueError, ValueErrorKind};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -77,10 +78,46 @@ unsafe fn store_values(
     value_of: impl Fn(&Column) -> Result<Value, ValueError>,
 ) {
     pg_sys::ExecClearTuple(slot);
-    let natts = (*(*slot).tts_tupleDescriptor).natts as usize;
-    let values = std::slice::from_raw_parts_mut((*slot).tts_values, natts);
-    let nulls = std::slice::from_raw_parts_mut((*slot).tts_isnull, natts);
+    let (values, nulls) = slot_arrays(slot);
     nulls.fill(true);
+    fill_values(values, nulls, bindings, value_of);
+    pg_sys::ExecStoreVirtualTuple(slot);
+}
+
+/// Stores two rows side by side as the slot's row (a join's): each side's bindings name its
+/// places in the slot.
+pub unsafe fn store_joined(slot: *mut pg_sys::TupleTableSlot, sides: [(&[Binding], &Row); 2]) {
+    pg_sys::ExecClearTuple(slot);
+    let (values, nulls) = slot_arrays(slot);
+    nulls.fill(true);
+    for (bindings, row) in sides {
+        fill_values(values, nulls, bindings, |column| row_value(column, row));
+    }
+    pg_sys::ExecStoreVirtualTuple(slot);
+}
+
+/// The value of a catalogue column in a row CDF returned.
+pub fn row_value(column: &Column, row: &Row) -> Result<Value, ValueError> {
+    match row {
+        Row::Item(item) => cdf_tables::item_to_value(column, item),
+        Row::Point(point) => cdf_tables::point_to_value(column, point),
+    }
+}
+
+unsafe fn slot_arrays<'a>(slot: *mut pg_sys::TupleTableSlot) -> (&'a mut [pg_sys::Datum], &'a mut [bool]) {
+    let natts = (*(*slot).tts_tupleDescriptor).natts as usize;
+    (
+        std::slice::from_raw_parts_mut((*slot).tts_values, natts),
+        std::slice::from_raw_parts_mut((*slot).tts_isnull, natts),
+    )
+}
+
+unsafe fn fill_values(
+    values: &mut [pg_sys::Datum],
+    nulls: &mut [bool],
+    bindings: &[Binding],
+    value_of: impl Fn(&Column) -> Result<Value, ValueError>,
+) {
     for b in bindings {
         let value = value_of(b.column)
             .unwrap_or_else(|e| errors::raise(PgSqlErrorCode::ERRCODE_FDW_INVALID_DATA_TYPE, e.to_string(), None));
@@ -89,7 +126,6 @@ unsafe fn store_values(
             nulls[b.attidx] = false;
         }
     }
-    pg_sys::ExecStoreVirtualTuple(slot);
 }
 
 /// Reads the bound attributes of a slot into values; the caller raises a value that cannot be

@@ -7,7 +7,8 @@ use std::ffi::c_int;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
-use crate::{aggregate, scan};
+use crate::plan::JoinPrivate;
+use crate::{aggregate, join, scan};
 
 #[pg_guard]
 pub unsafe extern "C-unwind" fn get_foreign_upper_paths(
@@ -22,9 +23,14 @@ pub unsafe extern "C-unwind" fn get_foreign_upper_paths(
     }
 }
 
-/// A scan of an upper relation: scanrelid 0.
+/// A scan without a relation of its own (scanrelid 0): an aggregate's or a join's.
 unsafe fn is_upper_scan(node: *mut pg_sys::ForeignScanState) -> bool {
     (*((*node).ss.ps.plan as *mut pg_sys::ForeignScan)).scan.scanrelid == 0
+}
+
+/// A scan of a join of two tables (its private data says so).
+unsafe fn is_join_scan(node: *mut pg_sys::ForeignScanState) -> bool {
+    JoinPrivate::is_join((*((*node).ss.ps.plan as *mut pg_sys::ForeignScan)).fdw_private)
 }
 
 #[pg_guard]
@@ -40,6 +46,9 @@ pub unsafe extern "C-unwind" fn get_foreign_plan(
     if (*rel).reloptkind == pg_sys::RelOptKind::RELOPT_UPPER_REL {
         return aggregate::plan_scan(best_path, tlist, outer_plan);
     }
+    if (*rel).reloptkind == pg_sys::RelOptKind::RELOPT_JOINREL {
+        return join::plan_scan(root, best_path, tlist, outer_plan);
+    }
     scan::get_foreign_plan(root, rel, foreigntableid, best_path, tlist, scan_clauses, outer_plan)
 }
 
@@ -49,6 +58,9 @@ pub unsafe extern "C-unwind" fn explain_foreign_scan(
     es: *mut pg_sys::ExplainState,
 ) {
     if is_upper_scan(node) {
+        if is_join_scan(node) {
+            return join::explain(node, es);
+        }
         return aggregate::explain(node, es);
     }
     scan::explain_foreign_scan(node, es)
@@ -57,6 +69,9 @@ pub unsafe extern "C-unwind" fn explain_foreign_scan(
 #[pg_guard]
 pub unsafe extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignScanState, eflags: c_int) {
     if is_upper_scan(node) {
+        if is_join_scan(node) {
+            return join::begin(node, eflags);
+        }
         return aggregate::begin(node, eflags);
     }
     scan::begin_foreign_scan(node, eflags)
@@ -67,6 +82,9 @@ pub unsafe extern "C-unwind" fn iterate_foreign_scan(
     node: *mut pg_sys::ForeignScanState,
 ) -> *mut pg_sys::TupleTableSlot {
     if is_upper_scan(node) {
+        if is_join_scan(node) {
+            return join::iterate(node);
+        }
         return aggregate::iterate(node);
     }
     scan::iterate_foreign_scan(node)
@@ -75,6 +93,9 @@ pub unsafe extern "C-unwind" fn iterate_foreign_scan(
 #[pg_guard]
 pub unsafe extern "C-unwind" fn rescan_foreign_scan(node: *mut pg_sys::ForeignScanState) {
     if is_upper_scan(node) {
+        if is_join_scan(node) {
+            return join::rescan(node);
+        }
         return aggregate::rescan(node);
     }
     scan::rescan_foreign_scan(node)

@@ -5,6 +5,7 @@ pub mod aggregates;
 pub mod capabilities;
 pub mod catalogue;
 pub mod changes;
+pub mod joins;
 pub mod mapping;
 pub mod options;
 pub mod points;

@@ -1,5 +1,8 @@
 -- Joins use the outer row's key: a parameterized scan (nested loop) sends one request per outer
 -- row with its key; the results equal a plan that reads the inner table whole (or a local copy).
+-- Joins of two CDF tables are batched into one scan by default (37_batched_joins); here that is
+-- off, to show the parameterized scans.
+SET cdf_fdw.enable_join_pushdown = off;
 \! curl -fsS -X POST "$CDF_EMULATOR_URL/_admin/reset" > /dev/null
 INSERT INTO cdf_tables.time_series (external_id, name) VALUES ('j1', 'One'), ('j2', 'Two'), ('j3', 'Three'), ('other', 'Other');
 INSERT INTO cdf_tables.double_datapoints (external_id, timestamp, value)

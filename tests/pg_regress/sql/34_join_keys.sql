@@ -3,6 +3,9 @@
 -- `e.asset_ids && ARRAY[a.id]`; assets byids for the ids of an event). Results equal the join
 -- PostgreSQL computes over local copies, both ways (EXCEPT ALL), with NULL and empty arrays,
 -- duplicate ids in an array, outer rows without a match, and more than 100 outer rows.
+-- The parameterized scans are shown with batched joins of two CDF tables off; the end of the
+-- file runs the same joins batched (one scan looking the inner side up per batch of keys).
+SET cdf_fdw.enable_join_pushdown = off;
 \! curl -fsS -X POST "$CDF_EMULATOR_URL/_admin/reset" > /dev/null
 INSERT INTO cdf_tables.assets (external_id, name, source)
 SELECT 'ja-' || i, 'Asset ' || i, CASE WHEN i <= 3 THEN 'plant' END FROM generate_series(1, 130) i;
@@ -97,5 +100,55 @@ RESET plan_cache_mode;
 DEALLOCATE events_of;
 -- A plain WHERE `value = ANY(asset_ids)` is sent as the assetIds filter too.
 EXPLAIN (COSTS OFF) SELECT external_id FROM cdf_tables.events WHERE 12345 = ANY(asset_ids);
+-- Batched: the same joins of two CDF tables as one Foreign Scan. The outer side is read once;
+-- the inner side once per batch of keys (100 asset ids per assetIds filter, 1000 per byids),
+-- where the nested loop above sent a request per outer row.
+RESET cdf_fdw.enable_join_pushdown;
+CREATE FUNCTION join_scan(sql text) RETURNS TABLE (relations text, lookups numeric, requests text)
+LANGUAGE plpgsql AS $$
+DECLARE plan json;
+BEGIN
+  EXECUTE 'EXPLAIN (ANALYZE, FORMAT JSON, TIMING OFF, SUMMARY OFF) ' || sql INTO plan;
+  RETURN QUERY SELECT n->>'Relations', (n->>'CDF Lookups')::numeric, n->>'CDF Requests'
+    FROM jsonb_path_query(plan::jsonb, 'strict $.**?(@."Node Type" == "Foreign Scan")') n;
+END $$;
+EXPLAIN (COSTS OFF)
+SELECT a.external_id, e.external_id FROM cdf_tables.assets a JOIN cdf_tables.events e ON a.id = ANY(e.asset_ids)
+ WHERE a.source = 'plant';
+SELECT differences(
+  $$SELECT a.external_id, e.external_id FROM cdf_tables.assets a JOIN cdf_tables.events e ON a.id = ANY(e.asset_ids) WHERE a.source = 'plant'$$,
+  $$SELECT a.external_id, e.external_id FROM local_assets a JOIN local_events e ON a.id = ANY(e.asset_ids) WHERE a.source = 'plant'$$);
+SELECT * FROM join_scan($$SELECT a.external_id, e.external_id FROM cdf_tables.assets a JOIN cdf_tables.events e ON a.id = ANY(e.asset_ids) WHERE a.source = 'plant'$$);
+-- All 130 assets drive: two lookups of the events (100 + 30 ids), not 130.
+SET enable_hashjoin = off;
+SET enable_mergejoin = off;
+EXPLAIN (COSTS OFF)
+SELECT a.external_id, e.external_id FROM cdf_tables.assets a JOIN cdf_tables.events e ON e.asset_ids && ARRAY[a.id];
+SELECT differences(
+  $$SELECT a.external_id, e.external_id FROM cdf_tables.assets a JOIN cdf_tables.events e ON e.asset_ids && ARRAY[a.id]$$,
+  $$SELECT a.external_id, e.external_id FROM local_assets a JOIN local_events e ON e.asset_ids && ARRAY[a.id]$$);
+SELECT * FROM join_scan($$SELECT a.external_id, e.external_id FROM cdf_tables.assets a JOIN cdf_tables.events e ON e.asset_ids && ARRAY[a.id]$$);
+-- Events to their assets: one byids lookup for the ids of all 260 events (duplicates and NULL
+-- arrays too).
+EXPLAIN (COSTS OFF)
+SELECT e.external_id, a.external_id FROM cdf_tables.events e JOIN cdf_tables.assets a ON a.id = ANY(e.asset_ids) WHERE e.type <> 'x';
+SELECT differences(
+  $$SELECT e.external_id, a.external_id FROM cdf_tables.events e JOIN cdf_tables.assets a ON a.id = ANY(e.asset_ids) WHERE e.type <> 'x'$$,
+  $$SELECT e.external_id, a.external_id FROM local_events e JOIN local_assets a ON a.id = ANY(e.asset_ids) WHERE e.type <> 'x'$$);
+SELECT * FROM join_scan($$SELECT e.external_id, a.external_id FROM cdf_tables.events e JOIN cdf_tables.assets a ON a.id = ANY(e.asset_ids) WHERE e.type <> 'x'$$);
+RESET enable_hashjoin;
+RESET enable_mergejoin;
+-- A generic plan with parameters on both sides.
+PREPARE alarm_assets(text, text) AS SELECT e.external_id AS event, a.external_id AS asset FROM cdf_tables.events e
+  JOIN cdf_tables.assets a ON a.id = ANY(e.asset_ids) WHERE e.type = $1 AND a.external_id LIKE $2;
+SET plan_cache_mode = force_generic_plan;
+EXPLAIN (COSTS OFF) EXECUTE alarm_assets('alarm', 'ja-%');
+CREATE TEMP TABLE got AS EXECUTE alarm_assets('alarm', 'ja-%');
+SELECT differences(
+  $$SELECT * FROM got$$,
+  $$SELECT e.external_id, a.external_id FROM local_events e JOIN local_assets a ON a.id = ANY(e.asset_ids) WHERE e.type = 'alarm' AND a.external_id LIKE 'ja-%'$$);
+RESET plan_cache_mode;
+DEALLOCATE alarm_assets;
+DROP FUNCTION join_scan(text);
 DROP FUNCTION differences(text, text);
 DROP FUNCTION scans(text);
