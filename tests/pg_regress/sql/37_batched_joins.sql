@@ -127,10 +127,12 @@ SELECT differences(
   $$SELECT ts.name, d.timestamp, d.value FROM cdf_tables.time_series ts JOIN cdf_tables.double_datapoints d ON d.external_id = ts.external_id$$,
   $$SELECT ts.name, d.timestamp, d.value FROM local_series ts JOIN local_points d ON d.external_id = ts.external_id$$);
 \! curl -fsS -X DELETE "$CDF_EMULATOR_URL/_admin/faults" > /dev/null
--- Not batched: outer joins, row locks, and with the setting off.
-EXPLAIN (COSTS OFF)
-SELECT ts.name, d.value FROM cdf_tables.time_series ts
-  LEFT JOIN cdf_tables.double_datapoints d ON d.external_id = ts.external_id WHERE ts.external_id = 'b-1';
+-- Not batched: outer joins (PostgreSQL's own join, no Relations), and with the setting off.
+SELECT relations, lookups FROM join_scan($$SELECT ts.name, d.value FROM cdf_tables.time_series ts
+  LEFT JOIN cdf_tables.double_datapoints d ON d.external_id = ts.external_id WHERE ts.external_id IN ('b-1', 'b-150')$$);
+SELECT differences(
+  $$SELECT ts.name, d.value FROM cdf_tables.time_series ts LEFT JOIN cdf_tables.double_datapoints d ON d.external_id = ts.external_id WHERE ts.external_id IN ('b-1', 'b-150')$$,
+  $$SELECT ts.name, d.value FROM local_series ts LEFT JOIN local_points d ON d.external_id = ts.external_id WHERE ts.external_id IN ('b-1', 'b-150')$$);
 SET cdf_fdw.enable_join_pushdown = off;
 EXPLAIN (COSTS OFF)
 SELECT ts.name, d.value FROM cdf_tables.time_series ts
