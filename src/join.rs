@@ -331,13 +331,21 @@ pub unsafe fn explain(node: *mut pg_sys::ForeignScanState, es: *mut pg_sys::Expl
         (c"CDF Inner Request", c"CDF Inner Conditions", &lookup, Some((key_column.clone(), private.lookup_key.op))),
     ] {
         let mut conditions = named(side);
-        if let Some((column, op)) = key {
-            conditions.push((column, if op == QualOp::Eq { QualOp::In } else { op }));
+        if let Some((column, op)) = &key {
+            conditions.push((column.clone(), if *op == QualOp::Eq { QualOp::In } else { *op }));
         }
         text(label, describe_request(table_resource(side.table).0, &conditions, false));
         if !conditions.is_empty() {
             let list: Vec<String> = conditions.iter().map(|(c, op)| format!("{c} {}", op.code())).collect();
             text(conditions_label, list.join(", "));
+        }
+        // The driving side's list filter, as its own scan shows it (the inner one holds the keys,
+        // known only when the scan runs).
+        if key.is_none() {
+            let filter = scan::explained_filter(node, table_resource(side.table).0, named(side), &side.exprs);
+            if let Some(Some(filter)) = filter {
+                text(c"CDF Outer Filter", filter);
+            }
         }
     }
     if !(*es).analyze {

@@ -1127,20 +1127,42 @@ unsafe fn explained_read(
     let rel = (*node).ss.ss_currentRelation;
     let plan = (*node).ss.ps.plan as *mut pg_sys::ForeignScan;
     let private = ScanPrivate::from_list((*plan).fdw_private);
-    let exprs = PgList::<pg_sys::Node>::from_pg((*plan).fdw_exprs);
-    let params_bound = !(*(*node).ss.ps.state).es_param_list_info.is_null();
-    if !exprs.iter_ptr().take(private.conditions.len()).all(|e| known_at_explain(e, params_bound)) {
-        return None;
-    }
-    let mut conditions = Vec::new();
-    for ((column, op), expr) in named_conditions((*rel).rd_id, &private).into_iter().zip(exprs.iter_ptr()) {
-        let state = pg_sys::ExecInitExpr(expr as *mut pg_sys::Expr, node as *mut pg_sys::PlanState);
-        conditions.push((column, op, state, pg_sys::exprType(expr)));
-    }
-    let quals = evaluate_conditions(&conditions, (*node).ss.ps.ps_ExprContext);
+    let exprs: Vec<*mut pg_sys::Node> = PgList::<pg_sys::Node>::from_pg((*plan).fdw_exprs).iter_ptr().collect();
+    let quals = conditions_at_explain(node, named_conditions((*rel).rd_id, &private), &exprs)?;
     let shape = ReadShape { limit: private.limit, descending: private.descending };
     let filter = plan_read(resource, &quals, shape).ok().as_ref().and_then(list_filter_text);
     Some((filter, answers_every_condition(resource, &quals)))
+}
+
+/// The pushed conditions with their values, when EXPLAIN knows them (constants, bound
+/// parameters); `exprs` are their value expressions, in order.
+unsafe fn conditions_at_explain(
+    node: *mut pg_sys::ForeignScanState,
+    named: Vec<(String, QualOp)>,
+    exprs: &[*mut pg_sys::Node],
+) -> Option<Vec<PushedQual>> {
+    let params_bound = !(*(*node).ss.ps.state).es_param_list_info.is_null();
+    if !exprs.iter().take(named.len()).all(|e| known_at_explain(*e, params_bound)) {
+        return None;
+    }
+    let mut conditions = Vec::new();
+    for ((column, op), expr) in named.into_iter().zip(exprs) {
+        let state = pg_sys::ExecInitExpr(*expr as *mut pg_sys::Expr, node as *mut pg_sys::PlanState);
+        conditions.push((column, op, state, pg_sys::exprType(*expr)));
+    }
+    Some(evaluate_conditions(&conditions, (*node).ss.ps.ps_ExprContext))
+}
+
+/// The list filter a read with these pushed conditions sends, when EXPLAIN knows their values:
+/// `Some(None)` when it sends none (not a list, or no filter).
+pub(crate) unsafe fn explained_filter(
+    node: *mut pg_sys::ForeignScanState,
+    resource: &'static cdf_tables::Resource,
+    named: Vec<(String, QualOp)>,
+    exprs: &[*mut pg_sys::Node],
+) -> Option<Option<String>> {
+    let quals = conditions_at_explain(node, named, exprs)?;
+    Some(plan_read(resource, &quals, ReadShape::default()).ok().as_ref().and_then(list_filter_text))
 }
 
 #[pg_guard]
