@@ -1202,6 +1202,75 @@ mod tests {
     }
 
     #[test]
+    fn a_page_of_a_batch_spans_windows_by_its_own_series_points() {
+        let address =
+            |x: &str| std::sync::Arc::new(SeriesAddress { external_id: Some(x.into()), ..Default::default() });
+        let (s, other) = (address("s"), address("other"));
+        let point = |series: &std::sync::Arc<SeriesAddress>, timestamp| {
+            Row::Point(Point { series: series.clone(), timestamp, value: PointValue::Missing, status: None })
+        };
+        // 1,000 points of "s" (its share of the request) over [0, 1000), then another series'.
+        let page: Vec<Row> = (0..1000).map(|t| point(&s, t)).chain((0..5).map(|t| point(&other, t * 10_000))).collect();
+        let series = SeriesRef::ExternalId("s".into());
+        let left =
+            VecDeque::from([Step::Datapoints { series, start: 0, end: 1_000_000_000, cursor: Some("c".into()) }]);
+        let (windows, rest) = windows_after(left, &page, 2, true);
+        // A full page at that density spans 100 times as long.
+        assert_eq!(ranges(&windows), vec![(1000, 101_000, false), (101_000, 201_000, false)]);
+        assert_eq!(ranges(&VecDeque::from_iter(rest)), vec![(201_000, 1_000_000_000, false)]);
+    }
+
+    #[test]
+    fn small_ranges_share_requests_and_a_series_is_in_a_batch_once() {
+        let range = |x: &str, start| SeriesRange {
+            series: SeriesRef::ExternalId(x.into()),
+            start,
+            end: start + 10,
+            cursor: None,
+        };
+        let shape = |steps: &VecDeque<Step>| -> Vec<Vec<(String, i64)>> {
+            steps
+                .iter()
+                .map(|s| {
+                    let items = match s {
+                        Step::DatapointsBatch { items } => items.clone(),
+                        other => into_ranges([other.clone()]),
+                    };
+                    let name = |r: &SeriesRange| match &r.series {
+                        SeriesRef::ExternalId(x) => x.clone(),
+                        other => panic!("{other:?}"),
+                    };
+                    items.iter().map(|r| (name(r), r.start)).collect()
+                })
+                .collect()
+        };
+        // Unknown counts: 100 items per request.
+        let steps = batched((0..250).map(|i| (range(&format!("s{i}"), 0), None)));
+        assert_eq!(shape(&steps).iter().map(Vec::len).collect::<Vec<_>>(), vec![100, 100, 50]);
+        // Counted: as many as the even split covers; a full window alone; a series' second
+        // window after the batch holding its first.
+        let steps = batched([
+            (range("a", 0), Some(3_000)),
+            (range("b", 0), Some(3_000)),
+            (range("c", 0), Some(3_000)),
+            (range("c", 10), Some(10)),
+            (range("d", 0), Some(60_000)),
+            (range("e", 0), Some(0)),
+        ]);
+        let expected: Vec<Vec<(String, i64)>> = vec![
+            vec![("a".into(), 0), ("b".into(), 0), ("c".into(), 0)],
+            vec![("c".into(), 10)],
+            vec![("d".into(), 0)],
+            vec![("e".into(), 0)],
+        ];
+        assert_eq!(shape(&steps), expected);
+        assert!(matches!(steps[1], Step::Datapoints { .. }), "a batch of one is a plain request");
+        // 4,000 points each: 25 per request (a share of 100,000 / 25 covers them).
+        let steps = batched((0..40).map(|i| (range(&format!("s{i}"), 0), Some(4_000))));
+        assert_eq!(shape(&steps).iter().map(Vec::len).collect::<Vec<_>>(), vec![25, 15]);
+    }
+
+    #[test]
     fn raw_pages_are_sized_by_the_bytes_per_row_seen() {
         // Ordinary rows: CDF's full page.
         assert_eq!(raw_page_limit(ROWS_PAGE, 10_000, 2_000_000), ROWS_PAGE);

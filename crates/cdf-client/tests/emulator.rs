@@ -900,7 +900,7 @@ fn many_series_of_a_few_points_share_two_requests() {
         let rows = read_points(&env, &mut s, plan, width);
         assert_points_read(&rows, &written, &format!("width {width:?}"));
         let requests = env.requests("POST /timeseries/data/list") - before;
-        assert_eq!(requests, 2, "151 series in requests of 100 items, width {width:?}");
+        assert_eq!(requests, 2, "151 series in requests of 100 items (was one each), width {width:?}");
     }
     // Alone, the unknown series is no error either.
     let plan = ReadPlan::Datapoints {
@@ -930,8 +930,9 @@ fn series_past_their_share_of_a_request_follow_their_cursors() {
     write_points(&env, &mut s, &written);
     let mut in_range = written.clone();
     in_range.insert("outside".into(), Vec::new());
-    // Serial, with windows after a first page (a range under a day), and probed (a day or more).
-    for (width, end) in [(None, 200_000_000), (Some(8), 80_000_000), (Some(8), 200_000_000)] {
+    // Serial, side by side without a probe (a range under a day), and probed (a day or more).
+    // One request per series before: 48, 47 and 62.
+    for (width, end, most) in [(None, 200_000_000, 5), (Some(8), 80_000_000, 5), (Some(8), 200_000_000, 20)] {
         let mut expected = in_range.clone();
         for stamps in expected.values_mut() {
             stamps.retain(|t| *t < end);
@@ -942,8 +943,7 @@ fn series_past_their_share_of_a_request_follow_their_cursors() {
         let what = format!("width {width:?}, end {end}");
         assert_points_read(&rows, &expected, &what);
         let requests = env.requests("POST /timeseries/data/list") - before;
-        eprintln!("{what}: {requests} requests for {} points", rows.len());
-        assert!(requests <= 24, "{what}: {requests} requests");
+        assert!(requests <= most, "{what}: {requests} requests");
     }
 }
 
