@@ -26,6 +26,8 @@ use cdf_tables::{Point, PointStatus, PointValue, SeriesAddress};
 /// The points of one series of an answer, and the cursor to its next page.
 #[derive(Debug, Default)]
 pub struct SeriesPoints {
+    /// Which series answered (also when it has no points: a multi-item answer's cursors).
+    pub series: Arc<SeriesAddress>,
     pub points: Vec<Point>,
     pub next_cursor: Option<String>,
 }
@@ -154,7 +156,7 @@ fn decode_item(item: &[u8]) -> Decoded<SeriesPoints> {
     for (is_string, body) in bodies {
         decode_points(body, is_string, &series, &mut points)?;
     }
-    Ok(SeriesPoints { points, next_cursor })
+    Ok(SeriesPoints { series, points, next_cursor })
 }
 
 fn decode_points(body: &[u8], is_string: bool, series: &Arc<SeriesAddress>, out: &mut Vec<Point>) -> Decoded<()> {

@@ -12,7 +12,7 @@ use reqwest::Method;
 use serde_json::{json, Map, Value as Json};
 
 use crate::error::CdfError;
-use crate::protobuf::decode_datapoint_list;
+use crate::protobuf::{decode_datapoint_list, SeriesPoints};
 use crate::session::{encode_segment, ApiResponse, Idempotency, Session};
 
 /// One row of a read.
@@ -61,6 +61,11 @@ enum Step {
         start: i64,
         end: i64,
         cursor: Option<String>,
+    },
+    /// Several series in one `/timeseries/data/list` request, each item with its own range,
+    /// cursor and an even share of the request's points (`batched`).
+    DatapointsBatch {
+        items: Vec<SeriesRange>,
     },
     SequenceRows {
         sequence: SeriesRef,
@@ -111,6 +116,70 @@ enum Step {
         table: String,
         key: String,
     },
+}
+
+/// One series' range of a datapoints read, as an item of a multi-item request.
+#[derive(Debug, Clone)]
+struct SeriesRange {
+    series: SeriesRef,
+    start: i64,
+    end: i64,
+    cursor: Option<String>,
+}
+
+impl SeriesRange {
+    fn step(self) -> Step {
+        let SeriesRange { series, start, end, cursor } = self;
+        Step::Datapoints { series, start, end, cursor }
+    }
+}
+
+/// The series ranges of datapoints steps (other steps have none).
+fn into_ranges(steps: impl IntoIterator<Item = Step>) -> Vec<SeriesRange> {
+    let mut ranges = Vec::new();
+    for step in steps {
+        match step {
+            Step::Datapoints { series, start, end, cursor } => ranges.push(SeriesRange { series, start, end, cursor }),
+            Step::DatapointsBatch { items } => ranges.extend(items),
+            _ => {}
+        }
+    }
+    ranges
+}
+
+/// The steps of the ranges of an ascending datapoints read, in their order, each with the points
+/// it is expected to hold if a probe counted them. A range expected to fill `MIN_WINDOW_POINTS`
+/// is a request of its own (a long series' windows, side by side); the others share requests of
+/// up to `LIST_ITEMS` items, as many as the even split of a page still covers each one's
+/// expected points (unknown: whatever does not fit follows its cursor). A series is in a batch
+/// once at most, and a batch comes before that series' later ranges: its points keep time order.
+fn batched(ranges: impl IntoIterator<Item = (SeriesRange, Option<i64>)>) -> VecDeque<Step> {
+    fn flush(steps: &mut VecDeque<Step>, batch: &mut Vec<SeriesRange>) {
+        match batch.len() {
+            0 => {}
+            1 => steps.extend(batch.pop().map(SeriesRange::step)),
+            _ => steps.push_back(Step::DatapointsBatch { items: std::mem::take(batch) }),
+        }
+    }
+    let mut steps = VecDeque::new();
+    let mut batch: Vec<SeriesRange> = Vec::new();
+    let mut most = 0;
+    for (range, expected) in ranges {
+        let expected = expected.unwrap_or(0);
+        let fits = batch.len() < LIST_ITEMS && (batch.len() as i64 + 1) * most.max(expected) <= DATAPOINTS_PAGE as i64;
+        if !fits || expected >= MIN_WINDOW_POINTS || batch.iter().any(|b| b.series == range.series) {
+            flush(&mut steps, &mut batch);
+            most = 0;
+        }
+        if expected >= MIN_WINDOW_POINTS {
+            steps.push_back(range.step());
+        } else {
+            most = most.max(expected);
+            batch.push(range);
+        }
+    }
+    flush(&mut steps, &mut batch);
+    steps
 }
 
 /// What listing RAW databases or tables leads to.
@@ -215,14 +284,14 @@ impl Reader {
                     steps.push_back(Step::Runs { external_id, cursor: None });
                 }
             }
-            ReadPlan::Datapoints { series, start, end, descending } => {
+            ReadPlan::Datapoints { series, start, end, descending: true } => {
                 for s in series {
-                    steps.push_back(if descending {
-                        Step::LatestDatapoint { series: s, start, before: end }
-                    } else {
-                        Step::Datapoints { series: s, start, end, cursor: None }
-                    });
+                    steps.push_back(Step::LatestDatapoint { series: s, start, before: end });
                 }
+            }
+            ReadPlan::Datapoints { series, start, end, descending: false } => {
+                let ranges = series.into_iter().map(|series| (SeriesRange { series, start, end, cursor: None }, None));
+                steps = batched(ranges);
             }
             ReadPlan::SequenceRows { sequences, start, end, descending } => {
                 for s in sequences {
@@ -292,16 +361,18 @@ impl Reader {
     /// time windows at once, at most `limits::DATAPOINT_WINDOWS` (each holds a page of up to
     /// 100,000 points in memory), as the SDKs do; rows keep timestamp order per series.
     pub fn concurrency(mut self, requests: usize) -> Reader {
-        let datapoints = !self.steps.is_empty() && self.steps.iter().all(|s| matches!(s, Step::Datapoints { .. }));
+        let datapoints = !self.steps.is_empty()
+            && self.steps.iter().all(|s| matches!(s, Step::Datapoints { .. } | Step::DatapointsBatch { .. }));
         if datapoints && self.remaining.is_none() {
             self.width = requests.clamp(1, DATAPOINT_WINDOWS);
             self.ordered = true;
             // Count aggregates exist for numeric series only.
             let numeric = !matches!(self.resource.write, WriteKind::Datapoints { is_string: true });
-            let long = self
-                .steps
-                .iter()
-                .any(|s| matches!(s, Step::Datapoints { start, end, .. } if end - start >= PROBE_SPAN));
+            let long = self.steps.iter().any(|s| match s {
+                Step::Datapoints { start, end, .. } => end - start >= PROBE_SPAN,
+                Step::DatapointsBatch { items } => items.iter().any(|i| i.end - i.start >= PROBE_SPAN),
+                _ => false,
+            });
             self.probe = self.width > 1 && numeric && long;
         }
         self
@@ -312,6 +383,10 @@ impl Reader {
     /// (each partition would fetch a page the LIMIT may not need).
     pub fn limit(mut self, limit: Option<u64>) -> Reader {
         self.remaining = limit.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+        if self.remaining.is_some() && self.steps.iter().any(|s| matches!(s, Step::DatapointsBatch { .. })) {
+            // One series after the other, each asking for no more rows than are still wanted.
+            self.steps = into_ranges(std::mem::take(&mut self.steps)).into_iter().map(SeriesRange::step).collect();
+        }
         if self.remaining.is_some() && self.width > 1 && !self.ordered {
             self.steps = VecDeque::from([Step::ItemsList { filter: Map::new(), partition: None, cursor: None }]);
             self.width = 1;
@@ -418,26 +493,23 @@ impl Reader {
 
     /// Replaces the datapoints steps by time windows of about `window_points(total)` points each,
     /// cut where a count-aggregate probe (one request per 100 series, answered per interval, not
-    /// per point) says the points are: windows start side by side at once, a series without
-    /// points in its range costs one request, and a window rarely needs a second page. A series
-    /// the probe does not answer for, or a probe CDF refuses, keeps its step as it was.
+    /// per point) says the points are: windows start side by side at once, series with few
+    /// points share requests (`batched`), and a window rarely needs a second page. A series the
+    /// probe does not answer for, or a probe CDF refuses, keeps its range as it was.
     async fn plan_windows(&mut self, session: &mut Session) -> Result<(), CdfError> {
-        let steps: Vec<Step> = std::mem::take(&mut self.steps).into();
-        let mut planned = VecDeque::with_capacity(steps.len());
-        for chunk in steps.chunks(PROBE_SERIES) {
+        let ranges = into_ranges(std::mem::take(&mut self.steps));
+        let mut planned: Vec<(SeriesRange, Option<i64>)> = Vec::with_capacity(ranges.len());
+        for chunk in ranges.chunks(LIST_ITEMS) {
             let items: Vec<Json> = chunk
                 .iter()
-                .map(|s| match s {
-                    Step::Datapoints { series, start, end, .. } => {
-                        let mut item = series.to_json();
-                        item.insert("start".into(), json!(start));
-                        item.insert("end".into(), json!(end));
-                        item.insert("aggregates".into(), json!(["count"]));
-                        item.insert("granularity".into(), json!(probe_granularity(*start, *end)));
-                        item.insert("limit".into(), json!(PROBE_INTERVALS));
-                        Json::Object(item)
-                    }
-                    _ => Json::Null,
+                .map(|r| {
+                    let mut item = r.series.to_json();
+                    item.insert("start".into(), json!(r.start));
+                    item.insert("end".into(), json!(r.end));
+                    item.insert("aggregates".into(), json!(["count"]));
+                    item.insert("granularity".into(), json!(probe_granularity(r.start, r.end)));
+                    item.insert("limit".into(), json!(PROBE_INTERVALS));
+                    Json::Object(item)
                 })
                 .collect();
             let mut body = datapoints_request(Map::new());
@@ -447,40 +519,37 @@ impl Reader {
                 Ok(answer) => answer,
                 Err(CdfError::Api { status: 400 | 422, .. }) => {
                     session.log.note_handled();
-                    planned.extend(chunk.iter().cloned());
+                    planned.extend(chunk.iter().map(|r| (r.clone(), None)));
                     continue;
                 }
                 Err(e) => return Err(e),
             };
             let counted = answer.get("items").and_then(Json::as_array).map(Vec::as_slice).unwrap_or_default();
-            for step in chunk {
-                let Step::Datapoints { series, start, end, cursor: None } = step else {
-                    planned.push_back(step.clone());
+            for range in chunk {
+                let found = counted.iter().find(|c| names(&address_of(c), &range.series));
+                let Some(c) = found.filter(|_| range.cursor.is_none()) else {
+                    planned.push((range.clone(), None));
                     continue;
                 };
-                match counted.iter().find(|c| answers_for(c, series)) {
-                    Some(c) => {
-                        let counts = interval_counts(c);
-                        let total = counts.iter().map(|(_, n)| n).sum::<i64>();
-                        let cuts = window_cuts(&counts, *start, *end, window_points(total, self.width));
-                        let mut from = *start;
-                        // A series the probe finds empty still gets its one request: CDF
-                        // computes aggregates after the points arrive, so a count may lag.
-                        for to in cuts.into_iter().chain([*end]) {
-                            planned.push_back(Step::Datapoints {
-                                series: series.clone(),
-                                start: from,
-                                end: to,
-                                cursor: None,
-                            });
-                            from = to;
-                        }
+                let counts = interval_counts(c);
+                let total = counts.iter().map(|(_, n)| n).sum::<i64>();
+                let cuts = window_cuts(&counts, range.start, range.end, window_points(total, self.width));
+                let mut from = range.start;
+                let mut intervals = counts.iter().peekable();
+                // A series the probe finds empty still gets its one request: CDF computes
+                // aggregates after the points arrive, so a count may lag.
+                for to in cuts.into_iter().chain([range.end]) {
+                    let mut expected = 0;
+                    while let Some((_, n)) = intervals.next_if(|(at, _)| *at < to) {
+                        expected += n;
                     }
-                    None => planned.push_back(step.clone()),
+                    let window = SeriesRange { series: range.series.clone(), start: from, end: to, cursor: None };
+                    planned.push((window, Some(expected)));
+                    from = to;
                 }
             }
         }
-        self.steps = planned;
+        self.steps = batched(planned);
         Ok(())
     }
 
@@ -572,11 +641,57 @@ impl Reader {
                 if let Some(c) = &cursor {
                     item.insert("cursor".into(), json!(c));
                 }
-                let (points, next_cursor) = list_datapoints(session, datapoints_request(item)).await?;
-                if let Some(c) = next_cursor {
+                let answered = list_datapoints(session, datapoints_request(item)).await?;
+                if let Some(c) = answered.first().and_then(|a| a.next_cursor.clone()) {
                     self.steps.push_front(Step::Datapoints { series: series.clone(), start, end, cursor: Some(c) });
                 }
-                points.into_iter().map(Row::Point).collect()
+                answered.into_iter().flat_map(|a| a.points).map(Row::Point).collect()
+            }
+            Step::DatapointsBatch { items } => {
+                let limit = DATAPOINTS_PAGE / items.len().max(1);
+                let body_items = items
+                    .iter()
+                    .map(|r| {
+                        let mut item = r.series.to_json();
+                        item.insert("start".into(), json!(r.start));
+                        item.insert("end".into(), json!(r.end));
+                        item.insert("limit".into(), json!(limit));
+                        if let Some(c) = &r.cursor {
+                            item.insert("cursor".into(), json!(c));
+                        }
+                        Json::Object(item)
+                    })
+                    .collect();
+                let mut body = datapoints_request(Map::new());
+                body["items"] = Json::Array(body_items);
+                let answered = list_datapoints(session, body).await?;
+                // The answer lists the series in the request's order, leaving out unknown ones
+                // (`ignoreUnknownIds`); a series may be asked for more than once.
+                let mut asked = items.into_iter();
+                let mut continuing = Vec::new();
+                let mut rows = Vec::with_capacity(answered.iter().map(|a| a.points.len()).sum());
+                for a in answered {
+                    let Some(range) = asked.find(|r| names(&a.series, &r.series)) else {
+                        return Err(CdfError::Protocol {
+                            message: format!(
+                                "timeseries/data/list answered for a series not asked for: {:?}",
+                                a.series
+                            ),
+                            request_id: None,
+                        });
+                    };
+                    if let Some(c) = a.next_cursor {
+                        continuing.push(SeriesRange { cursor: Some(c), ..range });
+                    }
+                    rows.extend(a.points.into_iter().map(Row::Point));
+                }
+                // The series with more points go on together, with larger shares of a page.
+                match continuing.len() {
+                    0 => {}
+                    1 => self.steps.push_front(continuing.remove(0).step()),
+                    _ => self.steps.push_front(Step::DatapointsBatch { items: continuing }),
+                }
+                rows
             }
             Step::LatestDatapoint { series, start, before } => {
                 let mut item = series.to_json();
@@ -786,7 +901,8 @@ impl Reader {
 
 /// What follows a datapoints page that left the rest of its range (`left`: its cursor's next
 /// page): with `free` fetch slots, that rest as up to `free` time windows to fetch now, each as
-/// long as the page's span (about a page of points at the same density). When `nothing_after`
+/// long as a full page of the series' points would span at the density of the page's (a batch
+/// page holds a share of a page per series). When `nothing_after`
 /// is in flight, what lies past them is a step of its own (`rest`, fetched as a slot frees up);
 /// otherwise the last window runs to the range's end. A window with more points than a page
 /// follows its cursor. Anything else is left as it is.
@@ -796,17 +912,20 @@ fn windows_after(
     free: usize,
     nothing_after: bool,
 ) -> (VecDeque<Step>, Option<Step>) {
-    let stamps = || page.iter().filter_map(|r| if let Row::Point(p) = r { Some(p.timestamp) } else { None });
-    let (Some(first), Some(last)) = (stamps().next(), stamps().next_back()) else {
-        return (left, None);
-    };
     if free < 2 || left.len() != 1 {
         return (left, None);
     }
     let Some(Step::Datapoints { series, end, cursor: Some(_), .. }) = left.front() else {
         return (left, None);
     };
-    let span = last.saturating_sub(first).saturating_add(1).max(1);
+    let points = || page.iter().filter_map(|r| if let Row::Point(p) = r { Some(p) } else { None });
+    let stamps = || points().filter(|p| names(&p.series, series)).map(|p| p.timestamp);
+    let (Some(first), Some(last)) = (stamps().next(), stamps().next_back()) else {
+        return (left, None);
+    };
+    let own = stamps().count();
+    let share = if own < points().count() { (DATAPOINTS_PAGE / own.max(1)) as i64 } else { 1 };
+    let span = last.saturating_sub(first).saturating_add(1).saturating_mul(share).max(1);
     let window = |start: i64, end: i64| Step::Datapoints { series: series.clone(), start, end, cursor: None };
     let mut windows = VecDeque::with_capacity(free);
     let mut start = last.saturating_add(1);
@@ -824,8 +943,9 @@ fn windows_after(
 /// up to one point a second (100,000 points are 28 hours), where the probe's round trip would
 /// only add to the one request the read needs.
 const PROBE_SPAN: i64 = 86_400_000;
-/// Series per count probe (CDF's items per `/timeseries/data/list` request).
-const PROBE_SERIES: usize = 100;
+/// Items per `/timeseries/data/list` request (CDF's maximum): series per count probe or batch.
+/// A batch's even split of a page gives each at least 1,000 points.
+const LIST_ITEMS: usize = 100;
 /// Intervals a probe asks for per series (CDF's aggregate limit); it aims at half as many.
 const PROBE_INTERVALS: i64 = 10_000;
 /// Fewer points than this are not worth a window of their own (a request's latency).
@@ -845,18 +965,6 @@ fn probe_granularity(start: i64, end: i64) -> String {
 /// `a / b` rounded up, at least 1 (`a`, `b` > 0 here; `i64::div_ceil` is not stable).
 fn ceil_div(a: i64, b: i64) -> i64 {
     (a.max(1) as u64).div_ceil(b.max(1) as u64) as i64
-}
-
-/// Whether an item of CDF's answer is the series `series` names.
-fn answers_for(item: &Json, series: &SeriesRef) -> bool {
-    match series {
-        SeriesRef::Id(id) => item.get("id").and_then(Json::as_i64) == Some(*id),
-        SeriesRef::ExternalId(x) => item.get("externalId").and_then(Json::as_str) == Some(x.as_str()),
-        SeriesRef::InstanceId { space, external_id } => item.get("instanceId").is_some_and(|i| {
-            i.get("space").and_then(Json::as_str) == Some(space.as_str())
-                && i.get("externalId").and_then(Json::as_str) == Some(external_id.as_str())
-        }),
-    }
 }
 
 /// The (interval start, count) pairs of one series of a count-aggregate answer, in time order.
@@ -929,46 +1037,62 @@ fn datapoints_request(item: Map<String, Json>) -> Json {
 /// The media type of CDF's protobuf answers.
 const PROTOBUF: &str = "application/protobuf";
 
-/// The points of one `/timeseries/data/list` request for one series, and the cursor of its next
-/// page. Asks for protobuf, as the SDKs do (no JSON tree of 100,000 points to build and walk);
-/// reads JSON if that is what comes.
-async fn list_datapoints(session: &mut Session, body: Json) -> Result<(Vec<Point>, Option<String>), CdfError> {
+/// The series of one `/timeseries/data/list` answer, each with its points and the cursor of its
+/// next page. Asks for protobuf, as the SDKs do (no JSON tree of 100,000 points to build and
+/// walk); reads JSON if that is what comes.
+async fn list_datapoints(session: &mut Session, body: Json) -> Result<Vec<SeriesPoints>, CdfError> {
     let path = "timeseries/data/list";
     let answer = session.post_accepting(path, &body, PROTOBUF, Idempotency::Idempotent).await?;
     if !is_protobuf(&answer) {
         let json = answer.json()?;
-        let cursor = json["items"].get(0).and_then(cursor_of);
-        return Ok((json_datapoints(&json), cursor));
+        return Ok(json.get("items").and_then(Json::as_array).into_iter().flatten().map(json_series).collect());
     }
-    let series = decode_datapoint_list(&answer.body).map_err(|e| CdfError::Protocol {
+    decode_datapoint_list(&answer.body).map_err(|e| CdfError::Protocol {
         message: format!("{path}: the protobuf answer is malformed: {}", e.0),
         request_id: answer.request_id.clone(),
-    })?;
-    let cursor = series.first().and_then(|s| s.next_cursor.clone());
-    let mut points = Vec::with_capacity(series.iter().map(|s| s.points.len()).sum());
-    for s in series {
-        points.extend(s.points);
-    }
-    Ok((points, cursor))
+    })
 }
 
 fn is_protobuf(answer: &ApiResponse) -> bool {
     answer.content_type.as_deref().is_some_and(|t| t.starts_with(PROTOBUF) || t.starts_with("application/x-protobuf"))
 }
 
-/// The points of a JSON `/timeseries/data/list` or `/latest` answer. A numeric series spells
-/// NaN and the infinities as strings.
+/// The points of a JSON `/timeseries/data/list` or `/latest` answer.
 fn json_datapoints(json: &Json) -> Vec<Point> {
+    let items = json.get("items").and_then(Json::as_array).into_iter().flatten();
+    items.flat_map(|s| json_series(s).points).collect()
+}
+
+/// Which series an item of a JSON answer is.
+fn address_of(item: &Json) -> SeriesAddress {
+    let text = |v: &Json| v.as_str().map(str::to_string);
+    let instance = item.get("instanceId");
+    SeriesAddress {
+        id: item.get("id").and_then(Json::as_i64),
+        external_id: item.get("externalId").and_then(text),
+        instance_space: instance.and_then(|i| i.get("space")).and_then(text),
+        instance_external_id: instance.and_then(|i| i.get("externalId")).and_then(text),
+    }
+}
+
+/// Whether `address` (from CDF's answer, which names a series every way it can) is `series`.
+fn names(address: &SeriesAddress, series: &SeriesRef) -> bool {
+    match series {
+        SeriesRef::Id(id) => address.id == Some(*id),
+        SeriesRef::ExternalId(x) => address.external_id.as_deref() == Some(x.as_str()),
+        SeriesRef::InstanceId { space, external_id } => {
+            address.instance_space.as_deref() == Some(space.as_str())
+                && address.instance_external_id.as_deref() == Some(external_id.as_str())
+        }
+    }
+}
+
+/// One series of a JSON `/timeseries/data/list` or `/latest` answer. A numeric series spells
+/// NaN and the infinities as strings.
+fn json_series(s: &Json) -> SeriesPoints {
+    let series = std::sync::Arc::new(address_of(s));
     let mut points = Vec::new();
-    for s in json.get("items").and_then(Json::as_array).into_iter().flatten() {
-        let text = |v: &Json| v.as_str().map(str::to_string);
-        let instance = s.get("instanceId");
-        let series = std::sync::Arc::new(SeriesAddress {
-            id: s.get("id").and_then(Json::as_i64),
-            external_id: s.get("externalId").and_then(text),
-            instance_space: instance.and_then(|i| i.get("space")).and_then(text),
-            instance_external_id: instance.and_then(|i| i.get("externalId")).and_then(text),
-        });
+    {
         let is_string = s.get("isString").and_then(Json::as_bool).unwrap_or(false);
         for p in s.get("datapoints").and_then(Json::as_array).into_iter().flatten() {
             let value = match p.get("value") {
@@ -988,7 +1112,7 @@ fn json_datapoints(json: &Json) -> Vec<Point> {
             points.push(Point { series: series.clone(), timestamp, value, status });
         }
     }
-    points
+    SeriesPoints { next_cursor: cursor_of(s), series, points }
 }
 
 /// The rows of a `/sequences/data/list` or `/latest` response, values keyed by column.
@@ -1049,7 +1173,7 @@ mod tests {
 
     #[test]
     fn a_full_datapoints_page_splits_the_rest_of_its_range_into_windows() {
-        let series = std::sync::Arc::new(SeriesAddress::default());
+        let series = std::sync::Arc::new(SeriesAddress { external_id: Some("s".into()), ..Default::default() });
         let page: Vec<Row> = (0..100)
             .map(|t| {
                 Row::Point(Point { series: series.clone(), timestamp: t, value: PointValue::Missing, status: None })
@@ -1075,6 +1199,75 @@ mod tests {
         let (windows, rest) = windows_after(left(1000), &page, 1, true);
         assert_eq!(ranges(&windows), vec![(0, 1000, true)]);
         assert!(rest.is_none());
+    }
+
+    #[test]
+    fn a_page_of_a_batch_spans_windows_by_its_own_series_points() {
+        let address =
+            |x: &str| std::sync::Arc::new(SeriesAddress { external_id: Some(x.into()), ..Default::default() });
+        let (s, other) = (address("s"), address("other"));
+        let point = |series: &std::sync::Arc<SeriesAddress>, timestamp| {
+            Row::Point(Point { series: series.clone(), timestamp, value: PointValue::Missing, status: None })
+        };
+        // 1,000 points of "s" (its share of the request) over [0, 1000), then another series'.
+        let page: Vec<Row> = (0..1000).map(|t| point(&s, t)).chain((0..5).map(|t| point(&other, t * 10_000))).collect();
+        let series = SeriesRef::ExternalId("s".into());
+        let left =
+            VecDeque::from([Step::Datapoints { series, start: 0, end: 1_000_000_000, cursor: Some("c".into()) }]);
+        let (windows, rest) = windows_after(left, &page, 2, true);
+        // A full page at that density spans 100 times as long.
+        assert_eq!(ranges(&windows), vec![(1000, 101_000, false), (101_000, 201_000, false)]);
+        assert_eq!(ranges(&VecDeque::from_iter(rest)), vec![(201_000, 1_000_000_000, false)]);
+    }
+
+    #[test]
+    fn small_ranges_share_requests_and_a_series_is_in_a_batch_once() {
+        let range = |x: &str, start| SeriesRange {
+            series: SeriesRef::ExternalId(x.into()),
+            start,
+            end: start + 10,
+            cursor: None,
+        };
+        let shape = |steps: &VecDeque<Step>| -> Vec<Vec<(String, i64)>> {
+            steps
+                .iter()
+                .map(|s| {
+                    let items = match s {
+                        Step::DatapointsBatch { items } => items.clone(),
+                        other => into_ranges([other.clone()]),
+                    };
+                    let name = |r: &SeriesRange| match &r.series {
+                        SeriesRef::ExternalId(x) => x.clone(),
+                        other => panic!("{other:?}"),
+                    };
+                    items.iter().map(|r| (name(r), r.start)).collect()
+                })
+                .collect()
+        };
+        // Unknown counts: 100 items per request.
+        let steps = batched((0..250).map(|i| (range(&format!("s{i}"), 0), None)));
+        assert_eq!(shape(&steps).iter().map(Vec::len).collect::<Vec<_>>(), vec![100, 100, 50]);
+        // Counted: as many as the even split covers; a full window alone; a series' second
+        // window after the batch holding its first.
+        let steps = batched([
+            (range("a", 0), Some(3_000)),
+            (range("b", 0), Some(3_000)),
+            (range("c", 0), Some(3_000)),
+            (range("c", 10), Some(10)),
+            (range("d", 0), Some(60_000)),
+            (range("e", 0), Some(0)),
+        ]);
+        let expected: Vec<Vec<(String, i64)>> = vec![
+            vec![("a".into(), 0), ("b".into(), 0), ("c".into(), 0)],
+            vec![("c".into(), 10)],
+            vec![("d".into(), 0)],
+            vec![("e".into(), 0)],
+        ];
+        assert_eq!(shape(&steps), expected);
+        assert!(matches!(steps[1], Step::Datapoints { .. }), "a batch of one is a plain request");
+        // 4,000 points each: 25 per request (a share of 100,000 / 25 covers them).
+        let steps = batched((0..40).map(|i| (range(&format!("s{i}"), 0), Some(4_000))));
+        assert_eq!(shape(&steps).iter().map(Vec::len).collect::<Vec<_>>(), vec![25, 15]);
     }
 
     #[test]

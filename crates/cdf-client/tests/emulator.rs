@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 use cdf_client::session::RetryPolicy;
@@ -633,6 +633,16 @@ fn json_points(env: &Env, s: &mut cdf_client::Session, series: Json, start: i64,
     }
 }
 
+/// The rows of a datapoints read per series, in the order they came: a read of several series
+/// keeps timestamp order within each, but may interleave them page by page.
+fn by_series(rows: &[Map<String, Json>]) -> BTreeMap<String, Vec<Map<String, Json>>> {
+    let mut series: BTreeMap<String, Vec<Map<String, Json>>> = BTreeMap::new();
+    for r in rows {
+        series.entry(r["external_id"].to_string()).or_default().push(r.clone());
+    }
+    series
+}
+
 #[test]
 fn protobuf_datapoint_pages_read_as_the_json_pages_do() {
     let env = Env::start();
@@ -707,7 +717,7 @@ fn protobuf_datapoint_pages_read_as_the_json_pages_do() {
     let mut expected = json_points(&env, &mut s, json!({ "externalId": "num" }), -100, 1_000_000);
     expected.extend(json_points(&env, &mut s, json!({ "externalId": "text" }), -100, 1_000_000));
     assert_eq!(windowed.len(), expected.len());
-    assert!(windowed == expected, "windowed rows differ from the JSON pages");
+    assert!(by_series(&windowed) == by_series(&expected), "windowed rows differ from the JSON pages");
     let windowed_requests = env.requests("POST /timeseries/data/list") - before - 3;
     assert!(windowed_requests > 3, "the range past the first page went in windows: {windowed_requests} requests");
 
@@ -774,13 +784,17 @@ fn windows_planned_from_a_count_probe_read_what_a_serial_read_does() {
         }
         let requests = env.requests("POST /timeseries/data/list") - before;
         assert_eq!(windowed.len(), serial.len(), "[{start}, {end})");
-        for (i, (w, r)) in windowed.iter().zip(&serial).enumerate() {
-            assert_eq!(w, r, "row {i} of [{start}, {end})");
+        let (windowed, serial) = (by_series(&windowed), by_series(&serial));
+        assert_eq!(windowed.keys().collect::<Vec<_>>(), serial.keys().collect::<Vec<_>>());
+        for (name, rows) in &serial {
+            for (i, (w, r)) in windowed[name].iter().zip(rows).enumerate() {
+                assert_eq!(w, r, "row {i} of {name} in [{start}, {end})");
+            }
         }
-        // At least one request per series (a count may lag behind the points), and the probe
-        // for the ranges of a day or more.
+        // The probe for the ranges of a day or more, then the series with few points share one
+        // request (each still asked for: a count may lag behind the points).
         let probed = u64::from(end - start >= 86_400_000);
-        assert!(requests >= names.len() as u64 + probed, "[{start}, {end}): {requests} requests");
+        assert!(requests > probed, "[{start}, {end}): {requests} requests");
     }
     // The 260,000 points of [0, 1,000,000 s) in windows of at most a page, cut where the points are:
     // no window needed a second page.
@@ -798,4 +812,161 @@ fn windows_planned_from_a_count_probe_read_what_a_serial_read_does() {
     // 1 probe + 17 windows of at most 16,250 points (4-minute intervals of 240 points): about two
     // rounds of 8 (read after a first page instead, it takes 10 or 11 requests).
     assert_eq!(requests, 18, "{requests} requests");
+}
+
+// ---------------------------------------------------------------- datapoints of many series
+
+/// Creates the series and writes each a point at each of its timestamps (the value is the
+/// timestamp), in requests within CDF's limits.
+fn write_points(env: &Env, s: &mut cdf_client::Session, written: &BTreeMap<String, Vec<i64>>) {
+    let names: Vec<&String> = written.keys().collect();
+    for chunk in names.chunks(1000) {
+        let ts: Vec<Json> = chunk.iter().map(|n| json!({ "externalId": n, "name": n })).collect();
+        env.run(s.post_json("timeseries", &[], &json!({ "items": ts }), Idempotency::NotIdempotent)).unwrap();
+    }
+    let mut items = Vec::new();
+    let mut points = 0;
+    for (name, stamps) in written {
+        for (c, chunk) in stamps.chunks(50_000).enumerate() {
+            // A series appears once per insert.
+            if points + chunk.len() > 100_000 || c > 0 {
+                let insert = json!({ "items": std::mem::take(&mut items) });
+                env.run(s.post_json("timeseries/data", &[], &insert, Idempotency::Idempotent)).unwrap();
+                points = 0;
+            }
+            let datapoints: Vec<Json> = chunk.iter().map(|t| json!({ "timestamp": t, "value": *t as f64 })).collect();
+            items.push(json!({ "externalId": name, "datapoints": datapoints }));
+            points += chunk.len();
+        }
+    }
+    if !items.is_empty() {
+        let insert = json!({ "items": items });
+        env.run(s.post_json("timeseries/data", &[], &insert, Idempotency::Idempotent)).unwrap();
+    }
+}
+
+/// A datapoints read of `plan`, with `width` requests at once (`Reader::concurrency`) if given.
+fn read_points(env: &Env, s: &mut cdf_client::Session, plan: ReadPlan, width: Option<usize>) -> Vec<Map<String, Json>> {
+    let mut reader = Reader::new(resource("double_datapoints").unwrap(), plan);
+    if let Some(width) = width {
+        reader = reader.concurrency(width);
+    }
+    let mut rows = Vec::new();
+    while let Some(page) = env.run(reader.next_page(s)).expect("page") {
+        rows.extend(page.iter().map(cdf_client::Row::to_json));
+    }
+    rows
+}
+
+/// Every written point arrived once, each series' in timestamp order, with its own value.
+fn assert_points_read(rows: &[Map<String, Json>], written: &BTreeMap<String, Vec<i64>>, what: &str) {
+    let read: BTreeMap<String, Vec<i64>> = by_series(rows)
+        .into_iter()
+        .map(|(name, rows)| {
+            assert!(rows.iter().all(|r| r["value"].as_f64() == r["timestamp"].as_i64().map(|t| t as f64)), "{what}");
+            (name, rows.iter().map(|r| r["timestamp"].as_i64().unwrap()).collect())
+        })
+        .collect();
+    let expected: BTreeMap<String, Vec<i64>> = written
+        .iter()
+        .filter(|(_, stamps)| !stamps.is_empty())
+        .map(|(name, stamps)| (json!(name).to_string(), stamps.clone()))
+        .collect();
+    assert_eq!(read.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>(), "{what}: the series read");
+    for (name, stamps) in &expected {
+        assert!(&read[name] == stamps, "{what}: {name} read {} points, {} written", read[name].len(), stamps.len());
+    }
+}
+
+fn series_of(written: &BTreeMap<String, Vec<i64>>) -> Vec<SeriesRef> {
+    written.keys().map(|n| SeriesRef::ExternalId(n.clone())).collect()
+}
+
+#[test]
+fn many_series_of_a_few_points_share_two_requests() {
+    let env = Env::start();
+    let mut s = env.session();
+    // 150 series of 0 to 3 points; one series asked for twice would read twice, so none is.
+    let written: BTreeMap<String, Vec<i64>> =
+        (0..150i64).map(|i| (format!("s{i:03}"), (0..i % 4).map(|k| 1_000 + i * 10 + k).collect())).collect();
+    write_points(&env, &mut s, &written);
+    let mut series = series_of(&written);
+    // An unknown series reads as empty, as it does alone (`ignoreUnknownIds`).
+    series.insert(7, SeriesRef::ExternalId("never-created".into()));
+    for width in [None, Some(8)] {
+        let plan = ReadPlan::Datapoints { series: series.clone(), start: 0, end: 10_000_000, descending: false };
+        let before = env.requests("POST /timeseries/data/list");
+        let rows = read_points(&env, &mut s, plan, width);
+        assert_points_read(&rows, &written, &format!("width {width:?}"));
+        let requests = env.requests("POST /timeseries/data/list") - before;
+        assert_eq!(requests, 2, "151 series in requests of 100 items (was one each), width {width:?}");
+    }
+    // Alone, the unknown series is no error either.
+    let plan = ReadPlan::Datapoints {
+        series: vec![SeriesRef::ExternalId("never-created".into())],
+        start: 0,
+        end: 10_000_000,
+        descending: false,
+    };
+    assert!(read_points(&env, &mut s, plan, None).is_empty());
+}
+
+#[test]
+fn series_past_their_share_of_a_request_follow_their_cursors() {
+    let env = Env::start();
+    let mut s = env.session();
+    // One long series (150,000 points a second apart: 42 hours), 40 of 4,000 points (more than
+    // their share of a request of 46 items), 5 without points in the range.
+    let mut written: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    written.insert("big".into(), (0..150_000i64).map(|k| k * 1000).collect());
+    for i in 0..40i64 {
+        written.insert(format!("mid{i:02}"), (0..4_000i64).map(|k| k * 1000 + i).collect());
+    }
+    for i in 0..5 {
+        written.insert(format!("empty{i}"), Vec::new());
+    }
+    written.insert("outside".into(), vec![300_000_000]);
+    write_points(&env, &mut s, &written);
+    let mut in_range = written.clone();
+    in_range.insert("outside".into(), Vec::new());
+    // Serial, side by side without a probe (a range under a day), and probed (a day or more).
+    // One request per series before: 48, 47 and 62.
+    for (width, end, most) in [(None, 200_000_000, 5), (Some(8), 80_000_000, 5), (Some(8), 200_000_000, 20)] {
+        let mut expected = in_range.clone();
+        for stamps in expected.values_mut() {
+            stamps.retain(|t| *t < end);
+        }
+        let plan = ReadPlan::Datapoints { series: series_of(&written), start: 0, end, descending: false };
+        let before = env.requests("POST /timeseries/data/list");
+        let rows = read_points(&env, &mut s, plan, width);
+        let what = format!("width {width:?}, end {end}");
+        assert_points_read(&rows, &expected, &what);
+        let requests = env.requests("POST /timeseries/data/list") - before;
+        assert!(requests <= most, "{what}: {requests} requests");
+    }
+}
+
+#[test]
+fn a_throttled_or_failed_multi_item_request_is_retried_without_duplicates() {
+    let env = Env::start();
+    let mut s = env.session();
+    let mut written: BTreeMap<String, Vec<i64>> =
+        (0..120i64).map(|i| (format!("s{i:03}"), (0..5).map(|k| i * 100 + k).collect())).collect();
+    // More than its share of the first request: it goes on in a request of its own.
+    written.insert("long".into(), (0..3_000).collect());
+    write_points(&env, &mut s, &written);
+    for width in [None, Some(8)] {
+        // The first request throttled, the second failing (once after CDF did the work), then
+        // the continuation throttled.
+        env.faults(json!([{ "endpoint": "POST /timeseries/data/list", "sequence": [
+            { "status": 429 }, null, { "status": 503 }, { "status": 503, "afterProcessing": true }, null,
+            { "status": 429 }, null
+        ]}]));
+        let plan = ReadPlan::Datapoints { series: series_of(&written), start: 0, end: 1_000_000, descending: false };
+        let before = env.faults_injected();
+        let rows = read_points(&env, &mut s, plan, width);
+        assert_points_read(&rows, &written, &format!("width {width:?}"));
+        assert_eq!(env.faults_injected() - before, 4, "width {width:?}: every fault hit a request");
+        env.faults(json!([]));
+    }
 }
