@@ -173,6 +173,23 @@ unsafe fn evaluate_conditions(
     for (column, op, expr_state, typoid) in conditions {
         let mut isnull = false;
         let datum = pg_sys::ExecEvalExprSwitchContext(*expr_state, econtext, &mut isnull);
+        if !isnull && *typoid == pg_sys::TIMESTAMPTZOID {
+            // 'infinity' / '-infinity' (the extreme int64 values): a bound every CDF time meets
+            // (left out), or none does (NULL: nothing to read, as a NULL comparison).
+            let micros = datum.value() as i64;
+            if micros == i64::MAX || micros == i64::MIN {
+                let positive = micros == i64::MAX;
+                let always = match op {
+                    QualOp::Lt | QualOp::Le => positive,
+                    QualOp::Gt | QualOp::Ge => !positive,
+                    _ => false,
+                };
+                if !always {
+                    quals.push(PushedQual { column: column.clone(), op: *op, value: Value::Null });
+                }
+                continue;
+            }
+        }
         let value = if isnull {
             Value::Null
         } else {

@@ -221,6 +221,35 @@ type Fetched = (VecDeque<Step>, Option<usize>, Result<Option<Vec<Row>>, CdfError
 /// dropping it (a rescan, the end of the scan) aborts it.
 struct Ahead(tokio::task::JoinHandle<Fetched>);
 
+/// Count probes in flight; dropped (an error, a cancel), they stop.
+struct Probes(Vec<tokio::task::JoinHandle<Result<Json, CdfError>>>);
+
+impl Drop for Probes {
+    fn drop(&mut self) {
+        self.0.iter().for_each(|p| p.abort());
+    }
+}
+
+/// The count-aggregate request that says where the points of these ranges are.
+fn probe_request(chunk: &[SeriesRange]) -> Json {
+    let items: Vec<Json> = chunk
+        .iter()
+        .map(|r| {
+            let mut item = r.series.to_json();
+            item.insert("start".into(), json!(r.start));
+            item.insert("end".into(), json!(r.end));
+            item.insert("aggregates".into(), json!(["count"]));
+            item.insert("granularity".into(), json!(probe_granularity(r.start, r.end)));
+            item.insert("limit".into(), json!(PROBE_INTERVALS));
+            Json::Object(item)
+        })
+        .collect();
+    let mut body = datapoints_request(Map::new());
+    body["items"] = Json::Array(items);
+    body.as_object_mut().map(|b| b.remove("includeStatus"));
+    body
+}
+
 impl Drop for Ahead {
     fn drop(&mut self) {
         self.0.abort();
@@ -499,23 +528,27 @@ impl Reader {
     async fn plan_windows(&mut self, session: &mut Session) -> Result<(), CdfError> {
         let ranges = into_ranges(std::mem::take(&mut self.steps));
         let mut planned: Vec<(SeriesRange, Option<i64>)> = Vec::with_capacity(ranges.len());
-        for chunk in ranges.chunks(LIST_ITEMS) {
-            let items: Vec<Json> = chunk
+        let chunks: Vec<&[SeriesRange]> = ranges.chunks(LIST_ITEMS).collect();
+        // The probes of all chunks go out side by side (a batched join's lookup of 1000 series
+        // is one round trip of probes, not ten), each on a clone of the session.
+        session.ensure_token().await?;
+        let mut probes = Probes(
+            chunks
                 .iter()
-                .map(|r| {
-                    let mut item = r.series.to_json();
-                    item.insert("start".into(), json!(r.start));
-                    item.insert("end".into(), json!(r.end));
-                    item.insert("aggregates".into(), json!(["count"]));
-                    item.insert("granularity".into(), json!(probe_granularity(r.start, r.end)));
-                    item.insert("limit".into(), json!(PROBE_INTERVALS));
-                    Json::Object(item)
+                .map(|chunk| {
+                    let mut own = session.clone();
+                    let body = probe_request(chunk);
+                    tokio::spawn(async move { post(&mut own, "timeseries/data/list".into(), body).await })
                 })
-                .collect();
-            let mut body = datapoints_request(Map::new());
-            body["items"] = Json::Array(items);
-            body.as_object_mut().map(|b| b.remove("includeStatus"));
-            let answer = match post(session, "timeseries/data/list".into(), body).await {
+                .collect(),
+        );
+        crate::runtime::let_requests_out().await;
+        for (chunk, probe) in chunks.iter().zip(probes.0.iter_mut()) {
+            let answer = probe.await.map_err(|e| CdfError::Protocol {
+                message: format!("a datapoints count request was lost: {e}"),
+                request_id: None,
+            })?;
+            let answer = match answer {
                 Ok(answer) => answer,
                 Err(CdfError::Api { status: 400 | 422, .. }) => {
                     session.log.note_handled();
@@ -525,7 +558,7 @@ impl Reader {
                 Err(e) => return Err(e),
             };
             let counted = answer.get("items").and_then(Json::as_array).map(Vec::as_slice).unwrap_or_default();
-            for range in chunk {
+            for range in chunk.iter() {
                 let found = counted.iter().find(|c| names(&address_of(c), &range.series));
                 let Some(c) = found.filter(|_| range.cursor.is_none()) else {
                     planned.push((range.clone(), None));

@@ -36,12 +36,12 @@ pub fn keys_of(value: &Value) -> Vec<JoinKey> {
 }
 
 /// How many keys one inner read takes at most: every id of a byids lookup is sent (in requests
-/// of CDF's 1000 items), a list filter takes `MAX_FILTER_VALUES` values (more are not sent, so
-/// the read would not narrow), datapoints and sequence rows a request's 100 series, RAW rows
-/// one key per request (read side by side).
+/// of CDF's 1000 items), and the series of a datapoints lookup (in requests of 100 series, side
+/// by side); a list filter takes `MAX_FILTER_VALUES` values (more are not sent, so the read would
+/// not narrow); sequence rows and RAW rows are one read per key (side by side).
 pub fn batch_size(resource: &Resource, column: &str) -> usize {
     match (resource.read, column) {
-        (ReadKind::Items, "id" | "external_id") => 1000,
+        (ReadKind::Items | ReadKind::Datapoints, "id" | "external_id") => 1000,
         _ => MAX_FILTER_VALUES,
     }
 }
@@ -193,11 +193,12 @@ mod tests {
     }
 
     #[test]
-    fn lookups_by_id_take_a_thousand_keys_and_list_filters_a_hundred() {
+    fn lookups_by_id_and_of_series_take_a_thousand_keys_and_list_filters_a_hundred() {
         let assets = crate::resource("assets").unwrap();
         let events = crate::resource("events").unwrap();
         assert_eq!(batch_size(assets, "id"), 1000);
         assert_eq!(batch_size(events, "asset_ids"), MAX_FILTER_VALUES);
-        assert_eq!(batch_size(crate::resource("double_datapoints").unwrap(), "external_id"), 100);
+        assert_eq!(batch_size(crate::resource("double_datapoints").unwrap(), "external_id"), 1000);
+        assert_eq!(batch_size(crate::resource("sequence_rows").unwrap(), "external_id"), MAX_FILTER_VALUES);
     }
 }

@@ -1,10 +1,11 @@
 -- A join of two CDF tables is one Foreign Scan: the outer side is read once, the inner side is
--- looked up once per batch of the outer rows' keys (100 series per datapoints lookup, 1000 ids
--- per byids, one RAW key per request, side by side), not once per outer row. Every condition is
+-- looked up once per batch of the outer rows' keys (1000 series per datapoints lookup, in
+-- requests of 100; 1000 ids per byids; 100 values per list filter; one RAW key per request, side
+-- by side), not once per outer row. Every condition is
 -- re-checked on the joined rows, so results equal the join PostgreSQL computes over local
 -- copies (EXCEPT ALL both ways).
 \! curl -fsS -X POST "$CDF_EMULATOR_URL/_admin/reset" > /dev/null
--- 150 series (more than one batch), 3 points each; series b-150 has none, 'x-1' is not a series
+-- 150 series (two datapoints requests of one lookup), 3 points each; series b-150 has none, 'x-1' is not a series
 -- of the outer side.
 INSERT INTO cdf_tables.time_series (external_id, name, unit)
 SELECT 'b-' || i, 'Batch ' || i, CASE WHEN i % 2 = 0 THEN 'bar' ELSE 'degC' END FROM generate_series(1, 150) i;
@@ -138,5 +139,13 @@ EXPLAIN (COSTS OFF)
 SELECT ts.name, d.value FROM cdf_tables.time_series ts
   JOIN cdf_tables.double_datapoints d ON d.external_id = ts.external_id WHERE ts.external_id = 'b-1';
 RESET cdf_fdw.enable_join_pushdown;
+-- Infinite time bounds: 'infinity' bounds nothing, and nothing is past it.
+SELECT count(*) FROM cdf_tables.double_datapoints WHERE external_id = 'b-1' AND timestamp < 'infinity';
+SELECT count(*) FROM cdf_tables.double_datapoints WHERE external_id = 'b-1' AND timestamp >= '-infinity';
+SELECT count(*) FROM cdf_tables.double_datapoints WHERE external_id = 'b-1' AND timestamp > 'infinity';
+SELECT count(*) FROM cdf_tables.double_datapoints WHERE external_id = 'b-1' AND timestamp <= '-infinity';
+SELECT count(*) = (SELECT count(*) FROM local_series) AS all_series FROM cdf_tables.time_series
+ WHERE created_time < 'infinity' AND last_updated_time > '-infinity';
+SELECT count(*) FROM cdf_tables.time_series WHERE created_time > 'infinity';
 DROP FUNCTION join_scan(text);
 DROP FUNCTION differences(text, text);
