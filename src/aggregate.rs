@@ -442,8 +442,10 @@ impl AggregateScan {
             Source::Datapoints(request) => request,
             Source::Count => {
                 let path = self.ctx.resource.api_path;
-                let count = backend::run(&self.ctx, async |session| count_objects(session, path).await)
-                    .unwrap_or_else(|e| errors::raise_cdf(&e, Some(&context)));
+                let count = backend::run(&self.ctx, async |session| {
+                    count_objects(session, path, &serde_json::Map::new()).await
+                })
+                .unwrap_or_else(|e| errors::raise_cdf(&e, Some(&context)));
                 return vec![self.plan.columns.iter().map(|_| count.into_datum()).collect()];
             }
         };

@@ -126,6 +126,17 @@ pub fn foreign_table(relid: pg_sys::Oid) -> Rc<ForeignTableInfo> {
     info
 }
 
+/// An option of a foreign table, else of its server, without touching user mappings (the
+/// planner needs no credentials).
+pub fn table_or_server_option(relid: pg_sys::Oid, name: &str) -> Option<String> {
+    let table = foreign_table(relid);
+    if let Some(value) = opts::get(&table.options, name) {
+        return Some(value.to_string());
+    }
+    let server_options = unsafe { def_elems((*pg_sys::GetForeignServer(table.server_oid)).options) };
+    opts::get(&server_options, name).map(str::to_string)
+}
+
 /// The resource and name of a foreign table, without touching servers or user mappings (the
 /// planner needs no credentials).
 pub fn table_resource(relid: pg_sys::Oid) -> (&'static Resource, String) {

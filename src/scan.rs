@@ -10,6 +10,7 @@
 use std::collections::VecDeque;
 use std::ffi::{c_int, CStr, CString};
 
+use cdf_client::aggregates::count_objects;
 use cdf_client::references::ExternalIdFiller;
 use cdf_client::{Reader, Row};
 use cdf_tables::reads::{
@@ -761,7 +762,61 @@ pub unsafe extern "C-unwind" fn get_foreign_rel_size(
         return;
     }
     let (resource, _) = table_resource(foreigntableid);
-    (*baserel).rows = scan_estimate(root, baserel, foreigntableid, resource, None).0;
+    (*baserel).rows = match remote_estimate(root, baserel, foreigntableid, resource) {
+        Some(rows) => rows,
+        None => scan_estimate(root, baserel, foreigntableid, resource, None).0,
+    };
+}
+
+/// With `use_remote_estimate`, the rows of a list read: CDF's count of the objects its list
+/// filter matches (one `POST /{resource}/aggregate` while planning), times the selectivity of
+/// the conditions CDF does not filter by. `None` (the plain estimate stands) for resources
+/// without aggregate counts, byids lookups (their ids count), a condition whose value planning
+/// does not know (a parameter of a generic plan), or a count CDF does not give.
+unsafe fn remote_estimate(
+    root: *mut pg_sys::PlannerInfo,
+    baserel: *mut pg_sys::RelOptInfo,
+    foreigntableid: pg_sys::Oid,
+    resource: &'static cdf_tables::Resource,
+) -> Option<f64> {
+    let enabled = || crate::context::table_or_server_option(foreigntableid, "use_remote_estimate");
+    if !resource.has_aggregate_count() || enabled().as_deref() != Some("true") {
+        return None;
+    }
+    let mut quals = Vec::new();
+    let mut local = PgList::<pg_sys::RestrictInfo>::new();
+    for (rinfo, pushed) in classified_clauses(baserel, foreigntableid, resource) {
+        let Some(p) = pushed else {
+            local.push(rinfo);
+            continue;
+        };
+        let value = strip_relabel(pg_sys::estimate_expression_value(root, p.value));
+        if (*value).type_ != pg_sys::NodeTag::T_Const {
+            return None;
+        }
+        let c = value as *mut pg_sys::Const;
+        let value =
+            if (*c).constisnull { Value::Null } else { datum_to_value((*c).constvalue, (*c).consttype).ok()? };
+        quals.push(PushedQual { column: p.column, op: p.op, value });
+    }
+    if quals
+        .iter()
+        .any(|q| matches!(q.column.as_str(), "id" | "external_id") && matches!(q.op, QualOp::Eq | QualOp::In))
+    {
+        return None;
+    }
+    let (filter, _) = cdf_tables::reads::list_filter(resource, &quals)?;
+    let ctx = table_context(foreigntableid, (*baserel).userid);
+    let path = ctx.resource.api_path;
+    let count = backend::run(&ctx, async |session| count_objects(session, path, &filter).await).ok()?;
+    let selectivity = pg_sys::clauselist_selectivity(
+        root,
+        local.into_pg(),
+        (*baserel).relid as c_int,
+        pg_sys::JoinType::JOIN_INNER,
+        std::ptr::null_mut(),
+    );
+    Some((count as f64 * selectivity).max(1.0).round())
 }
 
 /// Matches the equivalence class member that is column `arg` = (relid, attno).

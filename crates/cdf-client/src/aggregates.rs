@@ -40,9 +40,17 @@ pub async fn read_aggregates(
     Ok(intervals)
 }
 
-/// How many objects of a resource CDF holds: `POST /{api_path}/aggregate`, no filter.
-pub async fn count_objects(session: &mut Session, api_path: &str) -> Result<i64, CdfError> {
-    let body = serde_json::json!({ "aggregate": "count" });
+/// How many objects of a resource CDF holds that match a list filter (empty: all of them):
+/// `POST /{api_path}/aggregate`.
+pub async fn count_objects(
+    session: &mut Session,
+    api_path: &str,
+    filter: &serde_json::Map<String, serde_json::Value>,
+) -> Result<i64, CdfError> {
+    let mut body = serde_json::json!({ "aggregate": "count" });
+    if !filter.is_empty() {
+        body["filter"] = serde_json::Value::Object(filter.clone());
+    }
     let json =
         session.post_json(&format!("{api_path}/aggregate"), &[], &body, Idempotency::Idempotent).await?.json()?;
     session.log.note_rows_received(1);

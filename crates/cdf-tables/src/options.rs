@@ -47,6 +47,7 @@ impl OptionTarget {
                 "allow_insecure_http",
                 "max_concurrent_requests",
                 "batch_scope",
+                "use_remote_estimate",
             ],
             OptionTarget::UserMapping => &["client_id", "client_secret"],
             OptionTarget::Table => &[
@@ -67,6 +68,7 @@ impl OptionTarget {
                 "hierarchy_buffer_mb",
                 "max_concurrent_requests",
                 "batch_scope",
+                "use_remote_estimate",
             ],
         }
     }
@@ -448,8 +450,8 @@ fn validate_value(name: &str, value: &str) -> Result<(), OptionError> {
         "base_url" | "token_url" if !(value.starts_with("https://") || value.starts_with("http://")) => {
             (format!("option \"{name}\" must be an http(s) URL, got \"{value}\""), None)
         }
-        "allow_insecure_http" if value != "true" && value != "false" => {
-            (format!("allow_insecure_http must be 'true' or 'false', got \"{value}\""), None)
+        "allow_insecure_http" | "use_remote_estimate" if value != "true" && value != "false" => {
+            (format!("{name} must be 'true' or 'false', got \"{value}\""), None)
         }
         "ca_file" if !value.starts_with('/') => (format!("ca_file must be an absolute path, got \"{value}\""), None),
         // It becomes a path segment of every API URL: nothing that could end or climb the path.
