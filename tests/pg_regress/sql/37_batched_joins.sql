@@ -122,6 +122,15 @@ SELECT ts.external_id, r._raw_columns->>'tag' FROM cdf_tables.time_series ts
 SELECT ts.external_id, r._raw_columns->>'tag' FROM cdf_tables.time_series ts
   JOIN cdf_tables.raw_rows r ON r._raw_key = ts.external_id
  WHERE r._raw_database = 'plant' AND r._raw_table = 'tags' AND ts.external_id IN ('b-1', 'b-2', 'b-4') ORDER BY 1;
+-- Three CDF tables: one pair is a join scan, the third joins it as PostgreSQL plans.
+CREATE TEMP TABLE local_raw AS SELECT * FROM cdf_tables.raw_rows WHERE _raw_database = 'plant' AND _raw_table = 'tags';
+SELECT differences(
+  $$SELECT ts.external_id, d.value, r._raw_columns->>'tag' FROM cdf_tables.time_series ts
+      JOIN cdf_tables.double_datapoints d ON d.external_id = ts.external_id
+      JOIN cdf_tables.raw_rows r ON r._raw_key = ts.external_id AND r._raw_database = 'plant' AND r._raw_table = 'tags'$$,
+  $$SELECT ts.external_id, d.value, r._raw_columns->>'tag' FROM local_series ts
+      JOIN local_points d ON d.external_id = ts.external_id
+      JOIN local_raw r ON r._raw_key = ts.external_id$$);
 -- A 503 and a 429 during the lookups are retried: no row lost or doubled.
 \! curl -fsS -X POST "$CDF_EMULATOR_URL/_admin/faults" -H 'content-type: application/json' -d '{"seed": 1, "rules": [{"endpoint": "POST /timeseries/data/list", "sequence": [{"status": 503}, {"status": 429, "retryAfter": 0}]}]}' > /dev/null
 SELECT differences(
