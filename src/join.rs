@@ -20,7 +20,7 @@ use pgrx::{PgList, PgMemoryContexts};
 use crate::context::{is_view_table, table_context, table_resource};
 use crate::errors;
 use crate::plan::{JoinPrivate, PushedCondition, ScanPrivate};
-use crate::scan::{self, Pushable, ScanState};
+use crate::scan::{self, attribute_name, Pushable, ScanState};
 use crate::tuple::{bind_columns, row_value, store_joined, Binding};
 
 /// The table of a base relation the join can read: a classic cdf_fdw table (not a view or
@@ -290,10 +290,6 @@ unsafe fn named(side: &Side) -> Vec<(String, QualOp)> {
     scan::named_conditions(side.table, &private)
 }
 
-unsafe fn attribute_name(table: pg_sys::Oid, attno: pg_sys::AttrNumber) -> String {
-    CStr::from_ptr(pg_sys::get_attname(table, attno, false)).to_string_lossy().into_owned()
-}
-
 /// How a query names a side: its alias, else the table's name.
 unsafe fn alias(node: *mut pg_sys::ForeignScanState, rti: pg_sys::Index) -> String {
     let rte = pg_sys::list_nth((*(*node).ss.ps.state).es_range_table, rti as c_int - 1) as *mut pg_sys::RangeTblEntry;
@@ -396,11 +392,7 @@ unsafe fn side_scan(node: *mut pg_sys::ForeignScanState, side: &Side) -> ScanSta
             bindings.push(Binding { attidx: i, ..*b });
         }
     }
-    let mut conditions = Vec::with_capacity(side.exprs.len());
-    for ((column, op), expr) in named(side).into_iter().zip(&side.exprs) {
-        let state = pg_sys::ExecInitExpr(*expr as *mut pg_sys::Expr, node as *mut pg_sys::PlanState);
-        conditions.push((column, op, state, pg_sys::exprType(*expr)));
-    }
+    let conditions = scan::init_conditions(node, named(side), &side.exprs);
     ScanState::join_side(ctx, bindings, conditions, (*node).ss.ps.ps_ExprContext)
 }
 
@@ -458,7 +450,7 @@ impl JoinScan {
             self.batch.push(row, keys);
         }
         if !self.driver_started {
-            self.driver.start_with(Vec::new());
+            self.driver.start();
             self.driver_started = true;
         }
         while !self.driver_done && !self.batch.is_full() {

@@ -42,7 +42,7 @@ pub struct ScanState {
     ctx: TableContext,
     bindings: Vec<Binding>,
     /// Pushed conditions: column, operator, the value's ExprState and type.
-    conditions: Vec<(String, QualOp, *mut pg_sys::ExprState, pg_sys::Oid)>,
+    conditions: Vec<Condition>,
     econtext: *mut pg_sys::ExprContext,
     /// LIMIT and order the planner pushed.
     shape: ReadShape,
@@ -67,7 +67,7 @@ pub struct ScanState {
 impl ScanState {
     /// Evaluates the pushed conditions and plans the CDF reads; runs at the first row and after
     /// each rescan, when parameter values may have changed.
-    unsafe fn start(&mut self) {
+    pub(crate) unsafe fn start(&mut self) {
         self.start_with(Vec::new());
     }
 
@@ -103,10 +103,10 @@ impl ScanState {
     pub(crate) fn join_side(
         ctx: TableContext,
         bindings: Vec<Binding>,
-        conditions: Vec<(String, QualOp, *mut pg_sys::ExprState, pg_sys::Oid)>,
+        conditions: Vec<Condition>,
         econtext: *mut pg_sys::ExprContext,
     ) -> ScanState {
-        let references = bindings.iter().filter_map(|b| b.column.reference().map(|r| (b.column, r))).collect();
+        let external_ids = external_id_filler(&bindings);
         ScanState {
             kind: ScanKind::Table,
             ctx,
@@ -121,7 +121,7 @@ impl ScanState {
             limit_sent: true,
             reader: None,
             page: VecDeque::new(),
-            external_ids: ExternalIdFiller::new(references),
+            external_ids,
             typed: None,
         }
     }
@@ -165,11 +165,33 @@ impl ScanState {
     }
 }
 
+/// A scan's pushed condition: column, operator, the value's ExprState and type.
+pub(crate) type Condition = (String, QualOp, *mut pg_sys::ExprState, pg_sys::Oid);
+
+/// The pushed conditions of a scan node, their value expressions (`exprs`, in order) made ready
+/// for evaluation.
+pub(crate) unsafe fn init_conditions(
+    node: *mut pg_sys::ForeignScanState,
+    named: Vec<(String, QualOp)>,
+    exprs: &[*mut pg_sys::Node],
+) -> Vec<Condition> {
+    named
+        .into_iter()
+        .zip(exprs)
+        .map(|((column, op), expr)| {
+            let state = pg_sys::ExecInitExpr(*expr as *mut pg_sys::Expr, node as *mut pg_sys::PlanState);
+            (column, op, state, pg_sys::exprType(*expr))
+        })
+        .collect()
+}
+
+/// The reference columns among `bindings` whose external ids the scan looks up.
+fn external_id_filler<'a>(bindings: impl IntoIterator<Item = &'a Binding>) -> Option<ExternalIdFiller> {
+    ExternalIdFiller::new(bindings.into_iter().filter_map(|b| b.column.reference().map(|r| (b.column, r))).collect())
+}
+
 /// The pushed conditions with their values, evaluated now (constants and parameters).
-unsafe fn evaluate_conditions(
-    conditions: &[(String, QualOp, *mut pg_sys::ExprState, pg_sys::Oid)],
-    econtext: *mut pg_sys::ExprContext,
-) -> Vec<PushedQual> {
+unsafe fn evaluate_conditions(conditions: &[Condition], econtext: *mut pg_sys::ExprContext) -> Vec<PushedQual> {
     let mut quals = Vec::with_capacity(conditions.len());
     for (column, op, expr_state, typoid) in conditions {
         let mut isnull = false;
@@ -453,7 +475,7 @@ pub(crate) unsafe fn named_conditions(relid: pg_sys::Oid, private: &ScanPrivate)
     named
 }
 
-unsafe fn attribute_name(relid: pg_sys::Oid, attno: pg_sys::AttrNumber) -> String {
+pub(crate) unsafe fn attribute_name(relid: pg_sys::Oid, attno: pg_sys::AttrNumber) -> String {
     CStr::from_ptr(pg_sys::get_attname(relid, attno, false)).to_string_lossy().into_owned()
 }
 
@@ -1217,11 +1239,7 @@ unsafe fn conditions_at_explain(
     if !exprs.iter().take(named.len()).all(|e| known_at_explain(*e, params_bound)) {
         return None;
     }
-    let mut conditions = Vec::new();
-    for ((column, op), expr) in named.into_iter().zip(exprs) {
-        let state = pg_sys::ExecInitExpr(*expr as *mut pg_sys::Expr, node as *mut pg_sys::PlanState);
-        conditions.push((column, op, state, pg_sys::exprType(*expr)));
-    }
+    let conditions = init_conditions(node, named, exprs);
     Some(evaluate_conditions(&conditions, (*node).ss.ps.ps_ExprContext))
 }
 
@@ -1327,17 +1345,13 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignSca
     let plan = (*node).ss.ps.plan as *mut pg_sys::ForeignScan;
     let private = ScanPrivate::from_list((*plan).fdw_private);
     let descriptions = named_conditions((*rel).rd_id, &private);
-    let exprs = PgList::<pg_sys::Node>::from_pg((*plan).fdw_exprs);
-    let mut conditions = Vec::with_capacity(descriptions.len());
+    let exprs: Vec<*mut pg_sys::Node> = PgList::<pg_sys::Node>::from_pg((*plan).fdw_exprs).iter_ptr().collect();
     let limit_exprs = exprs
-        .iter_ptr()
+        .iter()
         .skip(descriptions.len())
-        .map(|e| pg_sys::ExecInitExpr(e as *mut pg_sys::Expr, node as *mut pg_sys::PlanState))
+        .map(|e| pg_sys::ExecInitExpr(*e as *mut pg_sys::Expr, node as *mut pg_sys::PlanState))
         .collect();
-    for ((column, op), expr) in descriptions.into_iter().zip(exprs.iter_ptr()) {
-        let state = pg_sys::ExecInitExpr(expr as *mut pg_sys::Expr, node as *mut pg_sys::PlanState);
-        conditions.push((column, op, state, pg_sys::exprType(expr)));
-    }
+    let conditions = init_conditions(node, descriptions, &exprs);
     if is_view_table((*rel).rd_id) {
         let bound = crate::views::bind_view(rel, crate::compat::scan_user(node));
         let state = crate::views::ViewScan::new(bound, conditions, (*node).ss.ps.ps_ExprContext);
@@ -1350,11 +1364,7 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignSca
     let typed = crate::typed_raw::is_typed_raw((*rel).rd_id).then(|| crate::typed_raw::bind(rel, &ctx.table_name));
     let bindings = if typed.is_some() { Vec::new() } else { bind_columns(rel, ctx.resource, &ctx.table_name) };
     let used = used_attributes(plan);
-    let references = bindings
-        .iter()
-        .filter(|b| uses_attribute(used, b.attidx + 1))
-        .filter_map(|b| b.column.reference().map(|r| (b.column, r)))
-        .collect();
+    let external_ids = external_id_filler(bindings.iter().filter(|b| uses_attribute(used, b.attidx + 1)));
     // A SELECT stores only the columns its target list and conditions read (the others stay
     // NULL): a million datapoints need not each make an external_id string nobody looks at.
     // UPDATE and DELETE get whole rows, as their writes may read any column.
@@ -1375,7 +1385,7 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(node: *mut pg_sys::ForeignSca
         limit_sent: false,
         reader: None,
         page: VecDeque::new(),
-        external_ids: ExternalIdFiller::new(references),
+        external_ids,
         typed,
     };
     let ptr = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(state);

@@ -253,18 +253,19 @@ impl NodeUsage {
     pub fn merge(&mut self, other: &NodeUsage) {
         self.total.merge(&other.total);
         for (endpoint, n) in &other.endpoints {
-            match self.endpoints.iter_mut().find(|(e, _)| e == endpoint) {
-                Some((_, m)) => *m += n,
-                None => self.endpoints.push((endpoint.clone(), *n)),
-            }
+            self.count_endpoint(endpoint, *n);
         }
     }
 
     fn add(&mut self, r: &RequestRecord) {
         self.total.add(r);
-        match self.endpoints.iter_mut().find(|(e, _)| *e == r.endpoint) {
-            Some((_, n)) => *n += 1,
-            None => self.endpoints.push((r.endpoint.clone(), 1)),
+        self.count_endpoint(&r.endpoint, 1);
+    }
+
+    fn count_endpoint(&mut self, endpoint: &str, n: u64) {
+        match self.endpoints.iter_mut().find(|(e, _)| e == endpoint) {
+            Some((_, m)) => *m += n,
+            None => self.endpoints.push((endpoint.to_string(), n)),
         }
     }
 }
