@@ -24,3 +24,23 @@ EXCEPTION WHEN OTHERS THEN
   RETURN st || ': ' || msg
       || coalesce(E'\nDETAIL: ' || nullif(regexp_replace(det, 'x-request-id: \S+', 'x-request-id: <id>'), ''), '');
 END $$;
+-- Compares a query over CDF tables with the same query over local copies: rows of the local
+-- one, and rows either side has that the other lacks (EXCEPT ALL both ways).
+CREATE FUNCTION public.differences(remote text, here text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE missing bigint; extra bigint; n bigint;
+BEGIN
+  EXECUTE format('SELECT count(*) FROM ((%s) EXCEPT ALL (%s)) x', here, remote) INTO missing;
+  EXECUTE format('SELECT count(*) FROM ((%s) EXCEPT ALL (%s)) x', remote, here) INTO extra;
+  EXECUTE format('SELECT count(*) FROM (%s) x', here) INTO n;
+  RETURN format('rows %s, missing %s, extra %s', n, missing, extra);
+END $$;
+-- What a batched join scan did (EXPLAIN ANALYZE): its relations, lookups and requests; NULLs for
+-- the Foreign Scans of PostgreSQL's own joins.
+CREATE FUNCTION public.join_scan(sql text) RETURNS TABLE (relations text, lookups numeric, requests text)
+LANGUAGE plpgsql AS $$
+DECLARE plan json;
+BEGIN
+  EXECUTE 'EXPLAIN (ANALYZE, FORMAT JSON, TIMING OFF, SUMMARY OFF) ' || sql INTO plan;
+  RETURN QUERY SELECT n->>'Relations', (n->>'CDF Lookups')::numeric, n->>'CDF Requests'
+    FROM jsonb_path_query(plan::jsonb, 'strict $.**?(@."Node Type" == "Foreign Scan")') n;
+END $$;

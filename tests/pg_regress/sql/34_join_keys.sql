@@ -22,14 +22,6 @@ SELECT 'je-' || i, CASE WHEN i <= 4 THEN 'alarm' ELSE 'info' END,
 CREATE TEMP TABLE local_events AS SELECT * FROM cdf_tables.events;
 ANALYZE local_assets;
 ANALYZE local_events;
-CREATE FUNCTION differences(remote text, here text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE missing bigint; extra bigint; n bigint;
-BEGIN
-  EXECUTE format('SELECT count(*) FROM ((%s) EXCEPT ALL (%s)) x', here, remote) INTO missing;
-  EXECUTE format('SELECT count(*) FROM ((%s) EXCEPT ALL (%s)) x', remote, here) INTO extra;
-  EXECUTE format('SELECT count(*) FROM (%s) x', here) INTO n;
-  RETURN format('rows %s, missing %s, extra %s', n, missing, extra);
-END $$;
 CREATE FUNCTION scans(sql text) RETURNS TABLE (relation text, conditions text, loops numeric, requests numeric, plan_rows numeric)
 LANGUAGE plpgsql AS $$
 DECLARE plan json;
@@ -104,14 +96,6 @@ EXPLAIN (COSTS OFF) SELECT external_id FROM cdf_tables.events WHERE 12345 = ANY(
 -- the inner side once per batch of keys (100 asset ids per assetIds filter, 1000 per byids),
 -- where the nested loop above sent a request per outer row.
 RESET cdf_fdw.enable_join_pushdown;
-CREATE FUNCTION join_scan(sql text) RETURNS TABLE (relations text, lookups numeric, requests text)
-LANGUAGE plpgsql AS $$
-DECLARE plan json;
-BEGIN
-  EXECUTE 'EXPLAIN (ANALYZE, FORMAT JSON, TIMING OFF, SUMMARY OFF) ' || sql INTO plan;
-  RETURN QUERY SELECT n->>'Relations', (n->>'CDF Lookups')::numeric, n->>'CDF Requests'
-    FROM jsonb_path_query(plan::jsonb, 'strict $.**?(@."Node Type" == "Foreign Scan")') n;
-END $$;
 EXPLAIN (COSTS OFF)
 SELECT a.external_id, e.external_id FROM cdf_tables.assets a JOIN cdf_tables.events e ON a.id = ANY(e.asset_ids)
  WHERE a.source = 'plant';
@@ -149,6 +133,4 @@ SELECT differences(
   $$SELECT e.external_id, a.external_id FROM local_events e JOIN local_assets a ON a.id = ANY(e.asset_ids) WHERE e.type = 'alarm' AND a.external_id LIKE 'ja-%'$$);
 RESET plan_cache_mode;
 DEALLOCATE alarm_assets;
-DROP FUNCTION join_scan(text);
-DROP FUNCTION differences(text, text);
 DROP FUNCTION scans(text);

@@ -19,23 +19,6 @@ CREATE TEMP TABLE local_points AS SELECT * FROM cdf_tables.double_datapoints d
  WHERE d.external_id IN (SELECT external_id FROM local_series);
 ANALYZE local_series;
 ANALYZE local_points;
-CREATE FUNCTION differences(remote text, here text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE missing bigint; extra bigint; n bigint;
-BEGIN
-  EXECUTE format('SELECT count(*) FROM ((%s) EXCEPT ALL (%s)) x', here, remote) INTO missing;
-  EXECUTE format('SELECT count(*) FROM ((%s) EXCEPT ALL (%s)) x', remote, here) INTO extra;
-  EXECUTE format('SELECT count(*) FROM (%s) x', here) INTO n;
-  RETURN format('rows %s, missing %s, extra %s', n, missing, extra);
-END $$;
--- The join scan's lookups and requests (EXPLAIN ANALYZE).
-CREATE FUNCTION join_scan(sql text) RETURNS TABLE (relations text, lookups numeric, requests text)
-LANGUAGE plpgsql AS $$
-DECLARE plan json;
-BEGIN
-  EXECUTE 'EXPLAIN (ANALYZE, FORMAT JSON, TIMING OFF, SUMMARY OFF) ' || sql INTO plan;
-  RETURN QUERY SELECT n->>'Relations', (n->>'CDF Lookups')::numeric, n->>'CDF Requests'
-    FROM jsonb_path_query(plan::jsonb, 'strict $.**?(@."Node Type" == "Foreign Scan")') n;
-END $$;
 -- Time series to their datapoints, by external id and by id.
 EXPLAIN (COSTS OFF)
 SELECT ts.name, d.timestamp, d.value FROM cdf_tables.time_series ts
@@ -156,5 +139,3 @@ SELECT count(*) FROM cdf_tables.double_datapoints WHERE external_id = 'b-1' AND 
 SELECT count(*) = (SELECT count(*) FROM local_series) AS all_series FROM cdf_tables.time_series
  WHERE created_time < 'infinity' AND last_updated_time > '-infinity';
 SELECT count(*) FROM cdf_tables.time_series WHERE created_time > 'infinity';
-DROP FUNCTION join_scan(text);
-DROP FUNCTION differences(text, text);
