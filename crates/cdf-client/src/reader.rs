@@ -230,17 +230,26 @@ impl Drop for Probes {
     }
 }
 
+/// One item of a `/timeseries/data/list` request: a series, its range, page size and cursor.
+fn range_item(series: &SeriesRef, start: i64, end: i64, cursor: Option<&str>, limit: usize) -> Map<String, Json> {
+    let mut item = series.to_json();
+    item.insert("start".into(), json!(start));
+    item.insert("end".into(), json!(end));
+    item.insert("limit".into(), json!(limit));
+    if let Some(c) = cursor {
+        item.insert("cursor".into(), json!(c));
+    }
+    item
+}
+
 /// The count-aggregate request that says where the points of these ranges are.
 fn probe_request(chunk: &[SeriesRange]) -> Json {
     let items: Vec<Json> = chunk
         .iter()
         .map(|r| {
-            let mut item = r.series.to_json();
-            item.insert("start".into(), json!(r.start));
-            item.insert("end".into(), json!(r.end));
+            let mut item = range_item(&r.series, r.start, r.end, None, PROBE_INTERVALS as usize);
             item.insert("aggregates".into(), json!(["count"]));
             item.insert("granularity".into(), json!(probe_granularity(r.start, r.end)));
-            item.insert("limit".into(), json!(PROBE_INTERVALS));
             Json::Object(item)
         })
         .collect();
@@ -667,13 +676,7 @@ impl Reader {
                 item_rows(rows)
             }
             Step::Datapoints { series, start, end, cursor } => {
-                let mut item = series.to_json();
-                item.insert("start".into(), json!(start));
-                item.insert("end".into(), json!(end));
-                item.insert("limit".into(), json!(self.page_size(DATAPOINTS_PAGE)));
-                if let Some(c) = &cursor {
-                    item.insert("cursor".into(), json!(c));
-                }
+                let item = range_item(&series, start, end, cursor.as_deref(), self.page_size(DATAPOINTS_PAGE));
                 let answered = list_datapoints(session, datapoints_request(item)).await?;
                 if let Some(c) = answered.first().and_then(|a| a.next_cursor.clone()) {
                     self.steps.push_front(Step::Datapoints { series: series.clone(), start, end, cursor: Some(c) });
@@ -684,16 +687,7 @@ impl Reader {
                 let limit = DATAPOINTS_PAGE / items.len().max(1);
                 let body_items = items
                     .iter()
-                    .map(|r| {
-                        let mut item = r.series.to_json();
-                        item.insert("start".into(), json!(r.start));
-                        item.insert("end".into(), json!(r.end));
-                        item.insert("limit".into(), json!(limit));
-                        if let Some(c) = &r.cursor {
-                            item.insert("cursor".into(), json!(c));
-                        }
-                        Json::Object(item)
-                    })
+                    .map(|r| Json::Object(range_item(&r.series, r.start, r.end, r.cursor.as_deref(), limit)))
                     .collect();
                 let mut body = datapoints_request(Map::new());
                 body["items"] = Json::Array(body_items);
